@@ -1,0 +1,207 @@
+package keyring
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Keyring is the set of keys a deployment can decrypt with: the root keys
+// (from configuration, never stored) and the data keys unwrapped from the
+// database. The primary key encrypts new values: the primary data key when
+// there is one, else the first root key. A Keyring is safe for concurrent use.
+type Keyring struct {
+	roots []*Key
+
+	mu         sync.RWMutex
+	dataKeys   map[string]*Key
+	primaryKID string // a data key's kid, or "" for the first root key
+}
+
+// New builds a keyring from root keys, which must be valid (ParseRootKeys)
+// and have unique kids.
+func New(roots []*Key) (*Keyring, error) {
+	if len(roots) == 0 {
+		return nil, errors.New("keyring: at least one root key is needed")
+	}
+	seen := map[string]bool{}
+	for _, k := range roots {
+		if seen[k.KID] {
+			return nil, fmt.Errorf("keyring: root key kid %q appears twice", k.KID)
+		}
+		seen[k.KID] = true
+	}
+	return &Keyring{roots: roots, dataKeys: map[string]*Key{}}, nil
+}
+
+// Load parses root keys (ParseRootKeys) and builds a keyring from them.
+func Load(rootKeysJSON []byte) (*Keyring, error) {
+	roots, err := ParseRootKeys(rootKeysJSON)
+	if err != nil {
+		return nil, err
+	}
+	return New(roots)
+}
+
+// RootKey returns the first root key: it wraps data keys and keys the audit
+// chain.
+func (r *Keyring) RootKey() *Key { return r.roots[0] }
+
+// RootKIDs lists the root keys' kids, in configuration order.
+func (r *Keyring) RootKIDs() []string {
+	out := make([]string, len(r.roots))
+	for i, k := range r.roots {
+		out[i] = k.KID
+	}
+	return out
+}
+
+// IsRoot reports whether kid names a root key.
+func (r *Keyring) IsRoot(kid string) bool {
+	return r.rootByKID(kid) != nil
+}
+
+func (r *Keyring) rootByKID(kid string) *Key {
+	for _, k := range r.roots {
+		if k.KID == kid {
+			return k
+		}
+	}
+	return nil
+}
+
+// AddDataKey makes an unwrapped data key available for decryption, and for
+// encryption when primary is true (replacing any previous primary).
+func (r *Keyring) AddDataKey(key *Key, primary bool) error {
+	if r.rootByKID(key.KID) != nil {
+		return fmt.Errorf("keyring: data key kid %q is also a root key's kid", key.KID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dataKeys[key.KID] = key
+	if primary {
+		r.primaryKID = key.KID
+	} else if r.primaryKID == key.KID {
+		r.primaryKID = ""
+	}
+	return nil
+}
+
+// RemoveDataKey forgets a data key, as when it is disabled or destroyed.
+func (r *Keyring) RemoveDataKey(kid string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.dataKeys, kid)
+	if r.primaryKID == kid {
+		r.primaryKID = ""
+	}
+}
+
+// SetDataKeys replaces every data key at once, as after reloading them from
+// the database; primaryKID may be "" (the first root key encrypts).
+func (r *Keyring) SetDataKeys(keys []*Key, primaryKID string) error {
+	m := make(map[string]*Key, len(keys))
+	for _, k := range keys {
+		if r.rootByKID(k.KID) != nil {
+			return fmt.Errorf("keyring: data key kid %q is also a root key's kid", k.KID)
+		}
+		m[k.KID] = k
+	}
+	if primaryKID != "" && m[primaryKID] == nil {
+		return fmt.Errorf("keyring: primary data key %q is not among the data keys", primaryKID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dataKeys, r.primaryKID = m, primaryKID
+	return nil
+}
+
+// Primary returns the key that encrypts new values.
+func (r *Keyring) Primary() *Key {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.primaryKID != "" {
+		return r.dataKeys[r.primaryKID]
+	}
+	return r.roots[0]
+}
+
+// Has reports whether kid names a root or data key in the keyring.
+func (r *Keyring) Has(kid string) bool {
+	return r.lookup(kid) != nil
+}
+
+func (r *Keyring) lookup(kid string) *Key {
+	if k := r.rootByKID(kid); k != nil {
+		return k
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.dataKeys[kid]
+}
+
+// Encrypt seals plaintext under the primary key, bound to binding. It
+// returns the compact JWE and the kid used.
+func (r *Keyring) Encrypt(plaintext []byte, binding Binding) (token, kid string, err error) {
+	key := r.Primary()
+	token, err = encrypt(key, plaintext, binding)
+	return token, key.KID, err
+}
+
+// Decrypted describes a successfully opened ciphertext.
+type Decrypted struct {
+	Plaintext []byte
+	KID       string
+	// Bound is false for a ciphertext written without a binding (by another
+	// tool); it decrypts, and is bound when next re-encrypted.
+	Bound bool
+}
+
+// Decrypt opens a ciphertext written for binding with whichever key its kid
+// names. A ciphertext bound to another row is refused.
+func (r *Keyring) Decrypt(token string, binding Binding) (Decrypted, error) {
+	return r.decryptWith(token, binding, r.lookup)
+}
+
+func (r *Keyring) decryptWith(token string, binding Binding, find func(string) *Key) (Decrypted, error) {
+	h, err := ParseHeader(token)
+	if err != nil {
+		return Decrypted{}, err
+	}
+	if h.Zip != "" {
+		return Decrypted{}, &CompressedError{Zip: h.Zip}
+	}
+	key := find(h.KID)
+	if key == nil {
+		return Decrypted{}, &UnknownKIDError{KID: h.KID}
+	}
+	plaintext, err := decrypt(key, token, h)
+	if err != nil {
+		return Decrypted{}, err
+	}
+	// The binding is checked only after authentication, so a mismatch is
+	// reported for a genuine ciphertext in the wrong place, not for noise.
+	if h.Binding != "" && h.Binding != binding {
+		return Decrypted{}, &BindingMismatchError{Want: binding, Got: h.Binding}
+	}
+	return Decrypted{Plaintext: plaintext, KID: key.KID, Bound: h.Binding != ""}, nil
+}
+
+// NeedsReencrypt reports whether a ciphertext with this kid and binding
+// state should be rewritten: it is not under the primary key, or unbound.
+func (r *Keyring) NeedsReencrypt(kid string, bound bool) bool {
+	return !bound || kid != r.Primary().KID
+}
+
+// AuditKey derives the audit chain's MAC key from the root key named kid
+// (HKDF-SHA256), so that write access to the database alone cannot forge
+// events. It never returns root key material itself.
+func (r *Keyring) AuditKey(kid string) ([]byte, error) {
+	key := r.rootByKID(kid)
+	if key == nil {
+		return nil, &UnknownKIDError{KID: kid}
+	}
+	return hkdf.Key(sha256.New, key.k, nil, "pgsecrets audit chain v1", 32)
+}

@@ -1,0 +1,89 @@
+package pgtest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// binarySearch says where to look for the server binaries. Tests inject
+// their own PATH and roots; Start uses defaultBinarySearch.
+type binarySearch struct {
+	path  string   // a PATH-style list, searched first, in order
+	globs []string // directory patterns; among matches the newest version wins
+}
+
+func defaultBinarySearch() binarySearch {
+	return binarySearch{
+		path: os.Getenv("PATH"),
+		globs: []string{
+			"/usr/lib/postgresql/*/bin",         // Debian, Ubuntu
+			"/usr/pgsql-*/bin",                  // RHEL, Fedora (PGDG)
+			"/opt/homebrew/opt/postgresql*/bin", // Homebrew, Apple silicon
+			"/usr/local/opt/postgresql*/bin",    // Homebrew, Intel
+		},
+	}
+}
+
+// serverBinaries are taken from one directory: an initdb of one major
+// version makes a data directory that a postgres of another refuses.
+type serverBinaries struct {
+	initdb   string
+	postgres string
+}
+
+func findServerBinaries(s binarySearch) (serverBinaries, error) {
+	for _, dir := range filepath.SplitList(s.path) {
+		if b, ok := serverBinariesIn(dir); ok {
+			return b, nil
+		}
+	}
+	for _, pattern := range s.globs {
+		dirs, _ := filepath.Glob(pattern) // only ErrBadPattern, and the patterns are fixed
+		slices.SortStableFunc(dirs, func(a, b string) int {
+			return slices.Compare(dirVersion(b), dirVersion(a))
+		})
+		for _, dir := range dirs {
+			if b, ok := serverBinariesIn(dir); ok {
+				return b, nil
+			}
+		}
+	}
+	return serverBinaries{}, fmt.Errorf("PostgreSQL server binaries (initdb, postgres) not found on PATH nor in %s; "+
+		"install them with `apt-get install postgresql` (Debian/Ubuntu), `dnf install postgresql-server` (RHEL/Fedora) "+
+		"or `brew install postgresql` (macOS)", strings.Join(s.globs, ", "))
+}
+
+func serverBinariesIn(dir string) (serverBinaries, bool) {
+	if dir == "" {
+		return serverBinaries{}, false // an empty PATH entry means ".", which we do not trust
+	}
+	b := serverBinaries{initdb: filepath.Join(dir, "initdb"), postgres: filepath.Join(dir, "postgres")}
+	return b, isExecutable(b.initdb) && isExecutable(b.postgres)
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+var versionPattern = regexp.MustCompile(`\d+(\.\d+)*`)
+
+// dirVersion reads the version out of paths like /usr/lib/postgresql/15/bin,
+// /usr/pgsql-16/bin or .../opt/postgresql@17/bin; none reads as 0.
+func dirVersion(dir string) []int {
+	m := versionPattern.FindAllString(filepath.Dir(dir), -1)
+	if len(m) == 0 {
+		return []int{0}
+	}
+	var v []int
+	for _, part := range strings.Split(m[len(m)-1], ".") {
+		n, _ := strconv.Atoi(part)
+		v = append(v, n)
+	}
+	return v
+}

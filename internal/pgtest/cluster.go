@@ -1,0 +1,319 @@
+// Package pgtest runs a throwaway PostgreSQL server for tests and dev
+// tools, and gives each test a database of its own.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure Start.
+type Options struct {
+	// Log receives the server log. When nil, the log is kept in
+	// postgres.log in the cluster's directory until Stop. Either way a
+	// startup error ends with the log's last lines.
+	Log io.Writer
+}
+
+// Cluster is a running throwaway server: data in a temporary directory,
+// listening on 127.0.0.1 only, superuser "postgres" with trust auth.
+type Cluster struct {
+	dir     string
+	port    int
+	version string // major version, from PG_VERSION
+
+	proc    *os.Process
+	exited  chan struct{} // closed once proc has exited
+	lock    *os.File      // held while the cluster lives, see lockDir
+	logFile *os.File
+	tail    *tailBuffer // the log's end, for startup errors
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var errPlatformUnsupported = errors.New("a throwaway PostgreSQL needs Linux, macOS or another Unix")
+
+// errPortTaken means another process bound the port between our probe and
+// the server's bind; Start then tries another port.
+var errPortTaken = errors.New("port taken")
+
+// dirPrefix and ownerLockName mark a cluster's directory, so that
+// removeAbandonedDirs knows what it may remove.
+const (
+	dirPrefix     = "pgsecrets-pgtest-"
+	ownerLockName = "owner.lock"
+)
+
+// startupTimeout bounds Start when ctx has no deadline.
+const startupTimeout = time.Minute
+
+// Start creates a data directory with initdb and starts postgres on a free
+// port. Stop shuts it down and removes everything. The server is tuned for
+// speed over durability (fsync=off and friends): a crash loses it, which
+// for a throwaway server is fine.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if !platformSupported {
+		return nil, errPlatformUnsupported
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, startupTimeout)
+		defer cancel()
+	}
+	bin, err := findServerBinaries(defaultBinarySearch())
+	if err != nil {
+		return nil, err
+	}
+	account, err := serverAccountForCurrentUser()
+	if err != nil {
+		return nil, err
+	}
+	removeAbandonedDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("create directory for throwaway PostgreSQL: %w", err)
+	}
+	c := &Cluster{dir: dir, tail: &tailBuffer{max: 4 << 10}}
+	started := false
+	defer func() {
+		if !started {
+			c.Stop()
+		}
+	}()
+	if c.lock, err = lockDir(dir); err != nil {
+		return nil, err
+	}
+	if account != nil {
+		if err := account.prepareDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.initdb(ctx, bin, account); err != nil {
+		return nil, err
+	}
+
+	log := opts.Log
+	if log == nil {
+		c.logFile, err = os.Create(filepath.Join(dir, "postgres.log"))
+		if err != nil {
+			return nil, err
+		}
+		log = c.logFile
+	}
+	for attempt := 1; ; attempt++ {
+		err = c.startServer(ctx, bin, account, log)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			return nil, err
+		}
+	}
+	started = true
+	return c, nil
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
+
+func (c *Cluster) initdb(ctx context.Context, bin serverBinaries, account *serverAccount) error {
+	// -U postgres: the superuser has the same name whoever runs the tests.
+	// --locale=C: no dependence on the host's locales, and stable sorting.
+	cmd := exec.CommandContext(ctx, bin.initdb, "-D", c.dataDir(), "-U", "postgres",
+		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
+	cmd.Dir = c.dir // the server account may not be able to enter our working directory
+	configureInitdbCmd(cmd, account)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("initdb: %w", ctx.Err())
+		}
+		return fmt.Errorf("%s: %w\n%s", bin.initdb, err, bytes.TrimSpace(out))
+	}
+	v, err := os.ReadFile(filepath.Join(c.dataDir(), "PG_VERSION"))
+	if err != nil {
+		return err
+	}
+	c.version = strings.TrimSpace(string(v))
+	return nil
+}
+
+func (c *Cluster) startServer(ctx context.Context, bin serverBinaries, account *serverAccount, log io.Writer) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	c.port = port
+	c.tail.reset()
+
+	// postgres itself rather than pg_ctl start, which detaches the server:
+	// as our child it can be told to stop when we die (see
+	// setParentDeathSignal).
+	cmd := exec.Command(bin.postgres, "-D", c.dataDir(), "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=", // TCP only: no socket path length limit, no /var/run/postgresql
+		"-c", "max_connections=200",
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+	)
+	cmd.Dir = c.dir
+	w := io.MultiWriter(log, c.tail)
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.WaitDelay = 5 * time.Second // backends hold the log pipe too; do not wait on them forever
+	configureServerCmd(cmd, account)
+
+	startErr := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		// The parent-death signal fires when the thread that forked the
+		// server exits, not the process; pin this goroutine to its thread
+		// and keep it there for the server's life.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		cmd.Wait()
+		close(exited)
+	}()
+	if err := <-startErr; err != nil {
+		return fmt.Errorf("start %s: %w", bin.postgres, err)
+	}
+	c.proc, c.exited = cmd.Process, exited
+
+	if err := c.waitReady(ctx); err != nil {
+		c.stopServer()
+		log := c.tail.String()
+		if strings.Contains(log, "could not bind") || strings.Contains(log, "Address already in use") {
+			return errPortTaken
+		}
+		if log != "" {
+			return fmt.Errorf("%w; server log ends with:\n%s", err, log)
+		}
+		return err
+	}
+	return nil
+}
+
+// waitReady waits, as pg_ctl does, for postmaster.pid to name our process
+// and say "ready". Unlike polling the port, this cannot mistake another
+// server that took the port for ours.
+func (c *Cluster) waitReady(ctx context.Context) error {
+	pidFile := filepath.Join(c.dataDir(), "postmaster.pid")
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			lines := strings.Split(string(b), "\n")
+			// line 1: pid, line 8: status (PostgreSQL 10 and later)
+			if len(lines) >= 8 && lines[0] == strconv.Itoa(c.proc.Pid) && strings.TrimSpace(lines[7]) == "ready" {
+				return nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return errors.New("postgres exited during startup")
+		case <-ctx.Done():
+			return fmt.Errorf("wait for postgres to start: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// stopServer asks for a fast shutdown and, if that hangs, kills.
+func (c *Cluster) stopServer() error {
+	if c.proc == nil {
+		return nil
+	}
+	defer func() { c.proc = nil }()
+	if err := fastShutdown(c.proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.proc.Kill()
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		c.proc.Kill()
+		<-c.exited
+		return errors.New("postgres did not shut down within 30s; killed it")
+	}
+}
+
+// URL is the superuser's URL for the database "postgres".
+func (c *Cluster) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+}
+
+// Stop shuts the server down and removes its directory. Calling it again
+// returns the first call's result.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() {
+		errs := []error{c.stopServer()}
+		if c.logFile != nil {
+			c.logFile.Close()
+		}
+		if err := os.RemoveAll(c.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove throwaway PostgreSQL directory: %w", err))
+		}
+		if c.lock != nil {
+			c.lock.Close() // after RemoveAll: until then the directory is ours
+		}
+		c.stopErr = errors.Join(errs...)
+	})
+	return c.stopErr
+}
+
+// freePort asks the kernel for a port nobody listens on. Another process
+// may take it before the server binds it; Start retries then.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) reset() {
+	t.mu.Lock()
+	t.buf = t.buf[:0]
+	t.mu.Unlock()
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}

@@ -1,0 +1,196 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func readEvents(t *testing.T, db *testDB) []*audit.Event {
+	t.Helper()
+	rows, err := db.pool.Query(context.Background(), "select seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac from audit_events order by seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*audit.Event, error) {
+		e := &audit.Event{}
+		return e, r.Scan(&e.Seq, &e.At, &e.Actor, &e.DBRole, &e.Action, &e.Project, &e.Subject, &e.Details, &e.MACKID, &e.PrevMAC, &e.MAC)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func verifyChain(events []*audit.Event, ring *keyring.Keyring) error {
+	v := audit.NewVerifier(ring.AuditKey)
+	for _, e := range events {
+		if err := v.Next(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestAuditChainLinksEveryChange(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	ring := testRootKeys(t)
+	s := db.open(t, ring, "alice")
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte(canary), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSecret(ctx, "app", "K", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSecret(ctx, "app", "K", store.AnyRevision); err != nil {
+		t.Fatal(err)
+	}
+	events := readEvents(t, db)
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+		if e.Actor != "alice" || e.DBRole != "postgres" || e.MACKID != "root-a" {
+			t.Fatalf("event %d: actor %q role %q mac_kid %q", e.Seq, e.Actor, e.DBRole, e.MACKID)
+		}
+	}
+	if got := strings.Join(actions, ","); got != "secret.create,secret.read,secret.delete" {
+		t.Fatalf("actions = %s", got)
+	}
+	if err := verifyChain(events, ring); err != nil {
+		t.Fatalf("chain does not verify: %v", err)
+	}
+	// A verifier with other root keys cannot vouch for the chain.
+	if err := verifyChain(events, testRootKeys(t)); err == nil {
+		t.Fatal("chain verified with unrelated root keys")
+	}
+}
+
+func TestAuditEventsAreAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"update audit_events set actor = 'mallory'",
+		"delete from audit_events",
+		"truncate audit_events",
+	} {
+		_, err := db.pool.Exec(ctx, sql)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Fatalf("%s: err = %v, want append-only refusal", sql, err)
+		}
+	}
+	if n := len(readEvents(t, db)); n != 1 {
+		t.Fatalf("%d events after refused changes, want 1", n)
+	}
+}
+
+func TestAuditRoleFilledByDatabase(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	// A client inserting an event directly cannot choose db_role: the
+	// trigger overwrites whatever it claims.
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.pool.Exec(ctx, `insert into audit_events (seq, at, actor, db_role, action, mac_kid, prev_mac, mac)
+		select seq + 1, now(), 'x', 'someone_else', 'forged', 'k', mac, 'm' from audit_head`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := readEvents(t, db)
+	if last := events[len(events)-1]; last.DBRole != "postgres" {
+		t.Fatalf("db_role = %q, want the session's role postgres", last.DBRole)
+	}
+}
+
+func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	ring := testRootKeys(t)
+	const writers, each = 6, 15
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := 0; w < writers; w++ {
+		s := db.open(t, ring, fmt.Sprintf("writer-%d", w))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	events := readEvents(t, db)
+	if len(events) != writers*each {
+		t.Fatalf("%d events, want %d", len(events), writers*each)
+	}
+	if err := verifyChain(events, ring); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Nothing stored anywhere but the ciphertext column may carry the value.
+func TestCanaryValueNeverInAuditOrMetadata(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte(canary), Category: "c", ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte(canary + "2"), ExpectedRevision: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSecret(ctx, "app", "K", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	var dump string
+	err := db.pool.QueryRow(ctx, `select coalesce(string_agg(t::text, E'\n'), '') from (
+		select a::text as t from audit_events a
+		union all select row(s.project, s.name, s.kid, s.description, s.category, s.created_by)::text from secrets s
+		union all select k::text from encryption_keys k) x`).Scan(&dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(dump, canary) {
+		t.Fatal("canary value found outside the ciphertext")
+	}
+	var ciphertext string
+	if err := db.pool.QueryRow(ctx, "select ciphertext from secrets").Scan(&ciphertext); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ciphertext, canary) {
+		t.Fatal("ciphertext contains the plaintext")
+	}
+}
+
+func TestAuditTimeIsTransactionTime(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	before := time.Now().Add(-time.Minute)
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	e := readEvents(t, db)[0]
+	if e.At.Before(before) || e.At.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("event time %v not now", e.At)
+	}
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+)
+
+// Use cases a project can set a default AI provider and model for.
+var UseCases = []string{"chat", "code", "summary"}
+
+// ProviderDefault is the provider and model a project uses for a use case.
+type ProviderDefault struct {
+	UseCase   string    `json:"use_case"`
+	Provider  string    `json:"provider"`
+	Model     string    `json:"model"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
+// GetProviderDefaults returns a project's defaults, ordered by use case.
+func (s *Store) GetProviderDefaults(ctx context.Context, project string) ([]ProviderDefault, error) {
+	rows, err := s.pool.Query(ctx, `
+		select use_case, provider, model, updated_at, updated_by from provider_defaults
+		where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
+	if err != nil {
+		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ProviderDefault])
+	if err != nil {
+		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
+	}
+	return out, nil
+}
+
+// SetProviderDefaults replaces a project's defaults with defs (use cases
+// not in defs are removed), with one audit event.
+func (s *Store) SetProviderDefaults(ctx context.Context, project string, defs []ProviderDefault) error {
+	if err := ValidateProject(project); err != nil {
+		return err
+	}
+	details := map[string]any{}
+	for _, d := range defs {
+		if err := ValidateUseCase(d.UseCase); err != nil {
+			return err
+		}
+		details[d.UseCase] = d.Provider + "/" + d.Model
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "delete from provider_defaults where project = $1", project); err != nil {
+			return fmt.Errorf("replace provider defaults of %q: %w", project, err)
+		}
+		for _, d := range defs {
+			_, err := tx.Exec(ctx, `insert into provider_defaults (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)`,
+				project, d.UseCase, d.Provider, d.Model, s.actor)
+			if err != nil {
+				return fmt.Errorf("set %s default of %q: %w", d.UseCase, project, err)
+			}
+		}
+		action := audit.ActionDefaultsSet
+		if len(defs) == 0 {
+			action = audit.ActionDefaultsDelete
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{Action: action, Project: project, Details: audit.Details(details)})
+	})
+}
+
+// ValidateUseCase checks a use case name.
+func ValidateUseCase(useCase string) error {
+	for _, u := range UseCases {
+		if u == useCase {
+			return nil
+		}
+	}
+	return fmt.Errorf("use case %q is not valid: use chat, code or summary", useCase)
+}

@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
+
+// Data key states.
+const (
+	StatePrimary  = "primary"
+	StateActive   = "active"
+	StateDisabled = "disabled"
+)
+
+// DataKey is a data key's metadata; its material stays wrapped.
+type DataKey struct {
+	KID         string    `json:"kid"`
+	Alg         string    `json:"alg"`
+	Enc         string    `json:"enc"`
+	State       string    `json:"state"`
+	WrappingKID string    `json:"wrapping_kid"`
+	Revision    int64     `json:"revision"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedBy   string    `json:"updated_by"`
+}
+
+const keyColumns = "kid, alg, enc, state, wrapping_kid, revision, created_at, created_by, updated_at, updated_by"
+
+func scanKey(row pgx.Row, k *DataKey, extra ...any) error {
+	return row.Scan(append([]any{&k.KID, &k.Alg, &k.Enc, &k.State, &k.WrappingKID, &k.Revision, &k.CreatedAt, &k.CreatedBy, &k.UpdatedAt, &k.UpdatedBy}, extra...)...)
+}
+
+func keyWhat(kid string) string { return fmt.Sprintf("encryption key %q", kid) }
+
+// ValidateKeyState checks a data key state.
+func ValidateKeyState(state string) error {
+	switch state {
+	case StatePrimary, StateActive, StateDisabled:
+		return nil
+	}
+	return fmt.Errorf("key state %q is not valid: use primary, active or disabled", state)
+}
+
+// LoadDataKeys unwraps every enabled data key into the keyring, replacing
+// what it held, so that the keyring matches the database.
+func (s *Store) LoadDataKeys(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, "select kid, state, wrapped_key from encryption_keys where state <> 'disabled'")
+	if err != nil {
+		return fmt.Errorf("read data keys: %w", err)
+	}
+	var (
+		keys    []*keyring.Key
+		primary string
+	)
+	for rows.Next() {
+		var kid, state, wrapped string
+		if err := rows.Scan(&kid, &state, &wrapped); err != nil {
+			return fmt.Errorf("read data keys: %w", err)
+		}
+		key, _, err := s.keys.UnwrapDataKey(kid, wrapped)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		keys = append(keys, key)
+		if state == StatePrimary {
+			primary = kid
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read data keys: %w", err)
+	}
+	return s.keys.SetDataKeys(keys, primary)
+}
+
+// syncPrimary makes sure the keyring encrypts with the database's primary
+// key, and holds a share lock on that key row until tx ends, so the primary
+// cannot change between choosing the key and committing the write.
+func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
+	var kid string
+	err := tx.QueryRow(ctx, "select kid from encryption_keys where state = 'primary' for share").Scan(&kid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		kid = ""
+	} else if err != nil {
+		return fmt.Errorf("read primary key: %w", err)
+	}
+	current := s.keys.Primary().KID
+	if kid == current || (kid == "" && s.keys.IsRoot(current)) {
+		return nil
+	}
+	return s.LoadDataKeys(ctx)
+}
+
+// CreateDataKeyInput describes a new data key.
+type CreateDataKeyInput struct {
+	KID   string // generated when empty
+	Alg   string
+	Enc   string
+	State string
+}
+
+// CreateDataKey generates a data key, wraps it under the first root key and
+// stores only the wrapped form. A new primary demotes the old one to active
+// in the same transaction.
+func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataKey, error) {
+	if err := ValidateKeyState(in.State); err != nil {
+		return DataKey{}, err
+	}
+	key, err := keyring.Generate(in.KID, in.Alg, in.Enc)
+	if err != nil {
+		return DataKey{}, err
+	}
+	if s.keys.IsRoot(key.KID) {
+		return DataKey{}, fmt.Errorf("kid %q is already a root key's kid; choose another", key.KID)
+	}
+	wrapped, wrappingKID, err := s.keys.WrapDataKey(key)
+	if err != nil {
+		return DataKey{}, err
+	}
+	var dk DataKey
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if in.State == StatePrimary {
+			if err := s.demotePrimary(ctx, tx, key.KID); err != nil {
+				return err
+			}
+		}
+		err := scanKey(tx.QueryRow(ctx, `
+			insert into encryption_keys (kid, alg, enc, state, wrapped_key, wrapping_kid, created_by, updated_by)
+			values ($1, $2, $3, $4, $5, $6, $7, $7)
+			returning `+keyColumns, key.KID, key.Alg, key.Enc, in.State, wrapped, wrappingKID, s.actor), &dk)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+			return &ConflictError{What: keyWhat(key.KID), Expected: 0, Current: 1}
+		}
+		if err != nil {
+			return fmt.Errorf("create %s: %w", keyWhat(key.KID), err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionKeyCreate, Subject: key.KID,
+			Details: audit.Details(map[string]any{"alg": key.Alg, "enc": key.Enc, "state": in.State, "wrapping_kid": wrappingKID}),
+		})
+	})
+	if err != nil {
+		return DataKey{}, err
+	}
+	if in.State != StateDisabled {
+		if err := s.keys.AddDataKey(key, in.State == StatePrimary); err != nil {
+			return DataKey{}, err
+		}
+	}
+	return dk, nil
+}
+
+// demotePrimary makes the current primary (other than kid) active.
+func (s *Store) demotePrimary(ctx context.Context, tx pgx.Tx, kid string) error {
+	var old string
+	err := tx.QueryRow(ctx, `
+		update encryption_keys set state = 'active', revision = revision + 1, updated_at = now(), updated_by = $2
+		where state = 'primary' and kid <> $1 returning kid`, kid, s.actor).Scan(&old)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demote primary key: %w", err)
+	}
+	return s.appendAudit(ctx, tx, &audit.Event{
+		Action: audit.ActionKeyUpdate, Subject: old,
+		Details: audit.Details(map[string]any{"state": StateActive, "reason": "primary moved to " + kid}),
+	})
+}
+
+// GetDataKey reads a data key's metadata.
+func (s *Store) GetDataKey(ctx context.Context, kid string) (DataKey, error) {
+	var dk DataKey
+	err := scanKey(s.pool.QueryRow(ctx, "select "+keyColumns+" from encryption_keys where kid = $1", kid), &dk)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DataKey{}, &NotFoundError{What: keyWhat(kid)}
+	}
+	if err != nil {
+		return DataKey{}, fmt.Errorf("read %s: %w", keyWhat(kid), err)
+	}
+	return dk, nil
+}
+
+// ListDataKeys returns every data key, oldest first.
+func (s *Store) ListDataKeys(ctx context.Context) ([]DataKey, error) {
+	rows, err := s.pool.Query(ctx, "select "+keyColumns+" from encryption_keys order by created_at, kid")
+	if err != nil {
+		return nil, fmt.Errorf("list encryption keys: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DataKey, error) {
+		var dk DataKey
+		return dk, scanKey(r, &dk)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list encryption keys: %w", err)
+	}
+	return out, nil
+}
+
+// SetDataKeyState changes a key's state. Disabling a key that still
+// encrypts secrets is refused; making one primary demotes the old primary.
+func (s *Store) SetDataKeyState(ctx context.Context, kid, state string) (DataKey, error) {
+	if err := ValidateKeyState(state); err != nil {
+		return DataKey{}, err
+	}
+	var dk DataKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if state == StateDisabled {
+			if err := s.refuseIfInUse(ctx, tx, kid); err != nil {
+				return err
+			}
+		}
+		if state == StatePrimary {
+			if err := s.demotePrimary(ctx, tx, kid); err != nil {
+				return err
+			}
+		}
+		err := scanKey(tx.QueryRow(ctx, `
+			update encryption_keys set state = $2, revision = revision + 1, updated_at = now(), updated_by = $3
+			where kid = $1 returning `+keyColumns, kid, state, s.actor), &dk)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &NotFoundError{What: keyWhat(kid)}
+		}
+		if err != nil {
+			return fmt.Errorf("update %s: %w", keyWhat(kid), err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionKeyUpdate, Subject: kid,
+			Details: audit.Details(map[string]any{"state": state}),
+		})
+	})
+	if err != nil {
+		return DataKey{}, err
+	}
+	return dk, s.LoadDataKeys(ctx)
+}
+
+// DeleteDataKey removes a data key that nothing uses any more.
+func (s *Store) DeleteDataKey(ctx context.Context, kid string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.refuseIfInUse(ctx, tx, kid); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "delete from encryption_keys where kid = $1", kid)
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", keyWhat(kid), err)
+		}
+		if tag.RowsAffected() == 0 {
+			return &NotFoundError{What: keyWhat(kid)}
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionKeyDelete, Subject: kid})
+	})
+	if err != nil {
+		return err
+	}
+	s.keys.RemoveDataKey(kid)
+	return nil
+}
+
+// refuseIfInUse locks the key row (so no writer can pick it as primary
+// meanwhile) and fails with KeyInUseError while secrets use it.
+func (s *Store) refuseIfInUse(ctx context.Context, tx pgx.Tx, kid string) error {
+	var state string
+	err := tx.QueryRow(ctx, "select state from encryption_keys where kid = $1 for update", kid).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &NotFoundError{What: keyWhat(kid)}
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", keyWhat(kid), err)
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, "select count(*) from secrets where kid = $1", kid).Scan(&n); err != nil {
+		return fmt.Errorf("count secrets under %s: %w", keyWhat(kid), err)
+	}
+	if n > 0 {
+		return &KeyInUseError{KID: kid, Secrets: n}
+	}
+	return nil
+}
+
+// KeyUsage is one kid's share of the store.
+type KeyUsage struct {
+	KID     string `json:"kid"`
+	Kind    string `json:"kind"`  // "root", "data", or "unknown" (in no key)
+	State   string `json:"state"` // primary, active or disabled; "" for unknown
+	Secrets int64  `json:"secrets"`
+	Unbound int64  `json:"unbound"`
+	// DataKeys is, for a root key, how many data keys it wraps.
+	DataKeys int64 `json:"data_keys"`
+}
+
+// KeyUsage reports every key the deployment knows or the data mentions:
+// root keys in configuration order, then data keys, then kids found in
+// secrets that match no key.
+func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
+	counts := map[string]*KeyUsage{}
+	rows, err := s.pool.Query(ctx, "select kid, count(*), count(*) filter (where not bound) from secrets group by kid")
+	if err != nil {
+		return nil, fmt.Errorf("count secrets per key: %w", err)
+	}
+	for rows.Next() {
+		u := &KeyUsage{}
+		if err := rows.Scan(&u.KID, &u.Secrets, &u.Unbound); err != nil {
+			return nil, fmt.Errorf("count secrets per key: %w", err)
+		}
+		counts[u.KID] = u
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count secrets per key: %w", err)
+	}
+	wraps := map[string]int64{}
+	rows, err = s.pool.Query(ctx, "select wrapping_kid, count(*) from encryption_keys group by wrapping_kid")
+	if err != nil {
+		return nil, fmt.Errorf("count data keys per root key: %w", err)
+	}
+	for rows.Next() {
+		var kid string
+		var n int64
+		if err := rows.Scan(&kid, &n); err != nil {
+			return nil, fmt.Errorf("count data keys per root key: %w", err)
+		}
+		wraps[kid] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count data keys per root key: %w", err)
+	}
+	dataKeys, err := s.ListDataKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	take := func(kid string) KeyUsage {
+		u := KeyUsage{KID: kid}
+		if c, ok := counts[kid]; ok {
+			u = *c
+			delete(counts, kid)
+		}
+		return u
+	}
+	primary := s.keys.Primary().KID
+	var out []KeyUsage
+	for _, kid := range s.keys.RootKIDs() {
+		u := take(kid)
+		u.Kind, u.DataKeys, u.State = "root", wraps[kid], StateActive
+		if kid == primary {
+			u.State = StatePrimary
+		}
+		out = append(out, u)
+	}
+	for _, dk := range dataKeys {
+		u := take(dk.KID)
+		u.Kind, u.State = "data", dk.State
+		out = append(out, u)
+	}
+	unknown := make([]string, 0, len(counts))
+	for kid := range counts {
+		unknown = append(unknown, kid)
+	}
+	sort.Strings(unknown)
+	for _, kid := range unknown {
+		u := take(kid)
+		u.Kind = "unknown"
+		out = append(out, u)
+	}
+	return out, nil
+}

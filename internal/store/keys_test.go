@@ -1,0 +1,107 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func TestPrimaryDataKeyEncryptsNewSecrets(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	roots := testRootKeyList(t)
+	s := db.open(t, ringOf(t, roots), "ops")
+	k1, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k1.WrappingKID != "root-a" {
+		t.Fatalf("wrapped by %q, want root-a", k1.WrappingKID)
+	}
+	m, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "A", Value: []byte("a"), ExpectedRevision: store.MustNotExist})
+	if err != nil || m.KID != k1.KID {
+		t.Fatalf("secret kid = %q (%v), want data key %q", m.KID, err, k1.KID)
+	}
+	// Another process that loaded its keys earlier follows the new primary.
+	other := db.open(t, ringOf(t, roots), "other")
+	k2, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-2", Alg: "A256KW", Enc: "A128CBC-HS256", State: store.StatePrimary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = other.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "B", Value: []byte("b"), ExpectedRevision: store.MustNotExist})
+	if err != nil || m.KID != k2.KID {
+		t.Fatalf("other process wrote under %q (%v), want new primary %q", m.KID, err, k2.KID)
+	}
+	old, err := s.GetDataKey(ctx, k1.KID)
+	if err != nil || old.State != store.StateActive {
+		t.Fatalf("old primary state = %q (%v), want active", old.State, err)
+	}
+	// Both secrets still read back, through either store.
+	for _, name := range []string{"A", "B"} {
+		if _, err := other.GetSecret(ctx, "app", name, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestKeyInUseRefusesDisableAndDelete(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	k, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-1", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "A", Value: []byte("a"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.DeleteDataKey(ctx, k.KID)
+	var inUse *store.KeyInUseError
+	if !errors.As(err, &inUse) || inUse.Secrets != 1 || !strings.Contains(err.Error(), "pgsecrets reencrypt") {
+		t.Fatalf("delete of key in use: err = %v", err)
+	}
+	if _, err := s.SetDataKeyState(ctx, k.KID, store.StateDisabled); !errors.Is(err, store.ErrInUse) {
+		t.Fatalf("disable of key in use: err = %v", err)
+	}
+	if err := s.DeleteSecret(ctx, "app", "A", store.AnyRevision); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDataKey(ctx, k.KID); err != nil {
+		t.Fatalf("delete of unused key: %v", err)
+	}
+	if _, err := s.GetDataKey(ctx, k.KID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}
+
+func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	for _, n := range []string{"A", "B"} {
+		if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: n, Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, "update secrets set bound = false where name = 'B'; insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) values ('app', 'C', 'x.x.x.x.x', 'gone-kid', false, 't', 't')"); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := s.KeyUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.KeyUsage{}
+	for _, u := range usage {
+		got[u.KID] = u
+	}
+	if u := got["root-a"]; u.Kind != "root" || u.State != store.StatePrimary || u.Secrets != 2 || u.Unbound != 1 {
+		t.Fatalf("root-a usage = %+v", u)
+	}
+	if u := got["root-b"]; u.Kind != "root" || u.State != store.StateActive || u.Secrets != 0 {
+		t.Fatalf("root-b usage = %+v", u)
+	}
+	if u := got["gone-kid"]; u.Kind != "unknown" || u.Secrets != 1 {
+		t.Fatalf("gone-kid usage = %+v", u)
+	}
+}

@@ -1,0 +1,541 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
+
+// Re-encryption keeps no progress record of its own: a row's kid and bound
+// columns say whether it still needs work, so a rerun after a crash simply
+// finds what is left. Each batch is one transaction (claim, rewrite, audit
+// event), so a kill at any instant leaves every row either old or new.
+//
+// A re-encryption is not a write of the value: it keeps revision,
+// updated_at and updated_by, so Terraform sees no change and a writer that
+// read the row before still wins its compare-and-swap.
+
+// ReencryptKIDCount is one kid's share of the secrets in scope.
+type ReencryptKIDCount struct {
+	KID string `json:"kid"`
+	// Kind is "root", "data" or "unknown" (no key in the keyring has it).
+	Kind    string `json:"kind"`
+	Secrets int64  `json:"secrets"`
+	Unbound int64  `json:"unbound"`
+	// Pending is how many of them a reencrypt would rewrite: all of them
+	// when the kid is not the primary's, else the unbound ones.
+	Pending int64 `json:"pending"`
+}
+
+// RewrapCount is how many data keys one root key wraps that a reencrypt
+// would rewrap under the first root key.
+type RewrapCount struct {
+	WrappingKID string `json:"wrapping_kid"`
+	Known       bool   `json:"known"` // false: no root key has this kid
+	DataKeys    int64  `json:"data_keys"`
+}
+
+// ReencryptPlan is what a reencrypt would do, read without changing
+// anything.
+type ReencryptPlan struct {
+	PrimaryKID string              `json:"primary_kid"`
+	RootKID    string              `json:"root_kid"`
+	KIDs       []ReencryptKIDCount `json:"kids"`
+	Rewrap     []RewrapCount       `json:"rewrap"`
+}
+
+// Totals sums the plan: every secret in scope, those a reencrypt would
+// rewrite, and those it cannot because their kid is unknown.
+func (p ReencryptPlan) Totals() (secrets, pending, unknown int64) {
+	for _, k := range p.KIDs {
+		secrets += k.Secrets
+		if k.Kind == "unknown" {
+			unknown += k.Pending
+		} else {
+			pending += k.Pending
+		}
+	}
+	return secrets, pending, unknown
+}
+
+// UnknownKIDs lists the kids in scope that no key in the keyring has.
+func (p ReencryptPlan) UnknownKIDs() []string {
+	var out []string
+	for _, k := range p.KIDs {
+		if k.Kind == "unknown" {
+			out = append(out, k.KID)
+		}
+	}
+	return out
+}
+
+// PlanReencrypt counts, per kid, the secrets of project (every project when
+// empty) and what a reencrypt would rewrite, and the data keys it would
+// rewrap. It first brings the keyring up to date with the database, so a
+// primary changed by another process is the one counted against.
+func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPlan, error) {
+	if err := s.LoadDataKeys(ctx); err != nil {
+		return ReencryptPlan{}, err
+	}
+	plan := ReencryptPlan{PrimaryKID: s.keys.Primary().KID, RootKID: s.keys.RootKey().KID}
+	rows, err := s.pool.Query(ctx, `
+		select kid, count(*), count(*) filter (where not bound)
+		from secrets where $1 = '' or project = $1
+		group by kid order by kid`, project)
+	if err != nil {
+		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
+	}
+	plan.KIDs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
+		var c ReencryptKIDCount
+		return c, r.Scan(&c.KID, &c.Secrets, &c.Unbound)
+	})
+	if err != nil {
+		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
+	}
+	for i := range plan.KIDs {
+		c := &plan.KIDs[i]
+		switch {
+		case s.keys.IsRoot(c.KID):
+			c.Kind = "root"
+		case s.keys.Has(c.KID):
+			c.Kind = "data"
+		default:
+			// Disabled data keys are not loaded, so their secrets count here:
+			// they cannot be decrypted until the key is enabled again.
+			c.Kind = "unknown"
+		}
+		c.Pending = c.Unbound
+		if c.KID != plan.PrimaryKID {
+			c.Pending = c.Secrets
+		}
+	}
+	rows, err = s.pool.Query(ctx, `
+		select wrapping_kid, count(*) from encryption_keys
+		where wrapping_kid <> $1 group by wrapping_kid order by wrapping_kid`, plan.RootKID)
+	if err != nil {
+		return ReencryptPlan{}, fmt.Errorf("count data keys to rewrap: %w", err)
+	}
+	plan.Rewrap, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RewrapCount, error) {
+		var c RewrapCount
+		err := r.Scan(&c.WrappingKID, &c.DataKeys)
+		c.Known = s.keys.IsRoot(c.WrappingKID)
+		return c, err
+	})
+	if err != nil {
+		return ReencryptPlan{}, fmt.Errorf("count data keys to rewrap: %w", err)
+	}
+	return plan, nil
+}
+
+// CountPendingReencrypt counts the secrets of project that still need
+// re-encryption, leaving out those whose kid is in skipKIDs.
+func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipKIDs []string) (int64, error) {
+	var primary string
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.syncPrimary(ctx, tx); err != nil {
+			return err
+		}
+		primary = s.keys.Primary().KID
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.pool.QueryRow(ctx, `
+		select count(*) from secrets
+		where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3)`,
+		project, primary, nonNil(skipKIDs)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count secrets left to re-encrypt: %w", err)
+	}
+	return n, nil
+}
+
+// RewrapResult is what RewrapDataKeys did.
+type RewrapResult struct {
+	Rewrapped []string `json:"rewrapped"`
+	// Unknown counts the data keys per wrapping kid that no root key has:
+	// they cannot be unwrapped, hence not rewrapped.
+	Unknown map[string]int64 `json:"unknown,omitempty"`
+	Failed  []ItemFailure    `json:"failed,omitempty"`
+}
+
+// ItemFailure is a row that could not be re-encrypted or rewrapped, and why.
+// The reason never holds a value.
+type ItemFailure struct {
+	Project string `json:"project,omitempty"`
+	Name    string `json:"name"` // secret name or data key kid
+	KID     string `json:"kid"`
+	Reason  string `json:"reason"`
+}
+
+// RewrapDataKeys rewraps, under the first root key, every data key wrapped
+// under another root key, disabled keys included, so that the old root key
+// can be retired. Data keys are few: one transaction does them all.
+func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
+	var res RewrapResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = RewrapResult{}
+		root := s.keys.RootKey().KID
+		rows, err := tx.Query(ctx, `
+			select kid, wrapped_key, wrapping_kid, revision from encryption_keys
+			where wrapping_kid <> $1 order by kid for no key update`, root)
+		if err != nil {
+			return fmt.Errorf("read data keys to rewrap: %w", err)
+		}
+		type wrappedKey struct {
+			kid, wrapped, wrappingKID string
+			revision                  int64
+		}
+		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wrappedKey, error) {
+			var k wrappedKey
+			return k, r.Scan(&k.kid, &k.wrapped, &k.wrappingKID, &k.revision)
+		})
+		if err != nil {
+			return fmt.Errorf("read data keys to rewrap: %w", err)
+		}
+		var from []string
+		for _, k := range keys {
+			if !s.keys.IsRoot(k.wrappingKID) {
+				if res.Unknown == nil {
+					res.Unknown = map[string]int64{}
+				}
+				res.Unknown[k.wrappingKID]++
+				continue
+			}
+			key, _, err := s.keys.UnwrapDataKey(k.kid, k.wrapped)
+			if err != nil {
+				res.Failed = append(res.Failed, ItemFailure{Name: k.kid, KID: k.wrappingKID, Reason: err.Error()})
+				continue
+			}
+			wrapped, wrappingKID, err := s.keys.WrapDataKey(key)
+			if err != nil {
+				return err
+			}
+			// The row is locked, so the revision cannot have moved; the check
+			// is what makes this a compare-and-swap should that ever change.
+			tag, err := tx.Exec(ctx, `
+				update encryption_keys set wrapped_key = $2, wrapping_kid = $3
+				where kid = $1 and revision = $4`, k.kid, wrapped, wrappingKID, k.revision)
+			if err != nil {
+				return fmt.Errorf("rewrap %s: %w", keyWhat(k.kid), err)
+			}
+			if tag.RowsAffected() != 1 {
+				return fmt.Errorf("rewrap %s: the key changed during the rewrap; run reencrypt again", keyWhat(k.kid))
+			}
+			res.Rewrapped = append(res.Rewrapped, k.kid)
+			from = append(from, k.wrappingKID)
+		}
+		if len(res.Rewrapped) == 0 {
+			return nil
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionKeyRewrap,
+			Details: audit.Details(map[string]any{
+				"count": len(res.Rewrapped), "kids": res.Rewrapped, "from_kids": from, "wrapping_kid": root,
+			}),
+		})
+	})
+	if err != nil {
+		return RewrapResult{}, err
+	}
+	return res, nil
+}
+
+// ReencryptScan is one pass over the secrets in key order, shared by the
+// batches of one process: each batch claims the rows after the previous
+// claim, so concurrent batches never compete for the same rows. Batches of
+// other processes, with scans of their own, skip the rows this one holds
+// locked (FOR NO KEY UPDATE SKIP LOCKED), so several processes share the
+// work through row locks alone.
+type ReencryptScan struct {
+	project  string
+	skipKIDs []string
+	wait     bool
+
+	mu          sync.Mutex
+	lastProject string
+	lastName    string
+	started     bool
+	done        bool
+}
+
+// NewReencryptScan starts a pass over the secrets of project (every
+// project when empty), leaving out kids in skipKIDs (known to be
+// undecryptable). With wait, a batch waits for rows other transactions
+// hold instead of skipping them: that is the final sweep, which must see
+// every row.
+func NewReencryptScan(project string, skipKIDs []string, wait bool) *ReencryptScan {
+	return &ReencryptScan{project: project, skipKIDs: nonNil(skipKIDs), wait: wait}
+}
+
+// ReencryptBatchResult is what one batch did.
+type ReencryptBatchResult struct {
+	// Claimed is how many rows the batch locked; 0 means the scan is over.
+	Claimed     int
+	Reencrypted int
+	// Conflicts are rows whose revision moved between claim and write; they
+	// are left for a later pass to re-read.
+	Conflicts int
+	Failed    []ItemFailure
+	// Unknown counts rows per kid that no key in the keyring has, even
+	// after reloading the data keys.
+	Unknown map[string]int64
+}
+
+const claimLimitMax = 100_000
+
+// ReencryptBatch claims up to limit rows of the scan that need work (not
+// under the primary key, or unbound), decrypts each with its row binding
+// checked, encrypts it again bound under the primary key, and writes them
+// back with a compare-and-swap on revision and one audit event, in one
+// transaction. The primary key row is share-locked meanwhile, so the
+// primary cannot change under the batch.
+func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit int) (ReencryptBatchResult, error) {
+	if limit <= 0 || limit > claimLimitMax {
+		return ReencryptBatchResult{}, fmt.Errorf("batch size %d is out of range: use 1 to %d", limit, claimLimitMax)
+	}
+	var res ReencryptBatchResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = ReencryptBatchResult{}
+		if err := s.syncPrimary(ctx, tx); err != nil {
+			return err
+		}
+		primary := s.keys.Primary()
+		claimed, err := s.claimForReencrypt(ctx, tx, scan, primary.KID, limit)
+		if err != nil {
+			return err
+		}
+		res.Claimed = len(claimed)
+		if len(claimed) == 0 {
+			return nil
+		}
+		w := reencryptWrite{kid: primary.KID}
+		reloaded := map[string]bool{}
+		for i := range claimed {
+			row := &claimed[i]
+			binding := keyring.SecretBinding(row.project, row.name)
+			d, err := s.keys.Decrypt(row.ciphertext, binding)
+			var unknown *keyring.UnknownKIDError
+			if errors.As(err, &unknown) && unknown.KID != "" && !reloaded[unknown.KID] {
+				// A data key created by another process since we loaded ours.
+				reloaded[unknown.KID] = true
+				if err := s.LoadDataKeys(ctx); err != nil {
+					return err
+				}
+				d, err = s.keys.Decrypt(row.ciphertext, binding)
+			}
+			if errors.As(err, &unknown) {
+				if res.Unknown == nil {
+					res.Unknown = map[string]int64{}
+				}
+				res.Unknown[row.kid]++
+				continue
+			}
+			if err != nil {
+				res.Failed = append(res.Failed, ItemFailure{Project: row.project, Name: row.name, KID: row.kid, Reason: err.Error()})
+				continue
+			}
+			token, kid, err := s.keys.Encrypt(d.Plaintext, binding)
+			clear(d.Plaintext)
+			if err != nil {
+				return fmt.Errorf("re-encrypt %s: %w", secretWhat(row.project, row.name), err)
+			}
+			if kid != w.kid {
+				return fmt.Errorf("re-encrypt %s: encrypted with %q while the batch expected primary %q; run reencrypt again", secretWhat(row.project, row.name), kid, w.kid)
+			}
+			w.add(row, token)
+		}
+		if len(w.names) == 0 {
+			return nil
+		}
+		written, err := w.exec(ctx, tx)
+		if err != nil {
+			return err
+		}
+		res.Reencrypted = len(written)
+		res.Conflicts = len(w.names) - len(written)
+		if len(written) == 0 {
+			return nil
+		}
+		return s.appendAudit(ctx, tx, reencryptEvent(w.kid, written))
+	})
+	if err != nil {
+		return ReencryptBatchResult{}, fmt.Errorf("re-encrypt batch after %s: %w", scan.position(), err)
+	}
+	return res, nil
+}
+
+type claimedSecret struct {
+	project, name, ciphertext, kid string
+	revision                       int64
+}
+
+// claimForReencrypt locks the next rows of the scan that need work. The
+// scan's mutex is held only while the claim runs, so concurrent batches of
+// one process take consecutive, disjoint slices of the key order and do
+// their crypto and writes in parallel.
+func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, primaryKID string, limit int) ([]claimedSecret, error) {
+	scan.mu.Lock()
+	defer scan.mu.Unlock()
+	if scan.done {
+		return nil, nil
+	}
+	// Keyset pagination on the primary key: each pass reads each row at
+	// most once, whatever the table size, and rows rewritten behind the
+	// cursor are never seen again.
+	args := []any{primaryKID, scan.skipKIDs, limit}
+	var where string
+	switch {
+	case scan.project != "" && scan.started:
+		where, args = "project = $4 and name > $5", append(args, scan.project, scan.lastName)
+	case scan.project != "":
+		where, args = "project = $4", append(args, scan.project)
+	case scan.started:
+		where, args = "(project, name) > ($4, $5)", append(args, scan.lastProject, scan.lastName)
+	default:
+		where = "true"
+	}
+	// NO KEY UPDATE is the lock an UPDATE of non-key columns takes: it
+	// blocks writers of these rows, as needed, but not inserts elsewhere.
+	lock := "for no key update skip locked"
+	if scan.wait {
+		lock = "for no key update"
+	}
+	rows, err := tx.Query(ctx, `
+		select project, name, ciphertext, kid, revision from secrets
+		where `+where+` and (kid <> $1 or not bound) and kid <> all($2)
+		order by project, name
+		limit $3 `+lock, args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim secrets: %w", err)
+	}
+	defer rows.Close()
+	out := make([]claimedSecret, 0, min(limit, 4096))
+	for rows.Next() {
+		var c claimedSecret
+		if err := rows.Scan(&c.project, &c.name, &c.ciphertext, &c.kid, &c.revision); err != nil {
+			return nil, fmt.Errorf("claim secrets: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim secrets: %w", err)
+	}
+	scan.started = true
+	if len(out) == 0 {
+		scan.done = true
+		return nil, nil
+	}
+	last := out[len(out)-1]
+	scan.lastProject, scan.lastName = last.project, last.name
+	return out, nil
+}
+
+func (scan *ReencryptScan) position() string {
+	scan.mu.Lock()
+	defer scan.mu.Unlock()
+	if !scan.started {
+		return "the start"
+	}
+	return secretWhat(scan.lastProject, scan.lastName)
+}
+
+// reencryptWrite gathers a batch's new ciphertexts as column arrays, for
+// one UPDATE ... FROM unnest(...).
+type reencryptWrite struct {
+	kid         string
+	projects    []string
+	names       []string
+	revisions   []int64
+	ciphertexts []string
+	fromKIDs    []string
+}
+
+func (w *reencryptWrite) add(row *claimedSecret, token string) {
+	w.projects = append(w.projects, row.project)
+	w.names = append(w.names, row.name)
+	w.revisions = append(w.revisions, row.revision)
+	w.ciphertexts = append(w.ciphertexts, token)
+	w.fromKIDs = append(w.fromKIDs, row.kid)
+}
+
+// reencryptedSecret is one row a batch rewrote, for its audit event.
+type reencryptedSecret struct {
+	project, name, fromKID string
+}
+
+// exec writes the batch, each row only if its revision is still the one
+// read (compare-and-swap), and returns the rows written.
+func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecret, error) {
+	rows, err := tx.Query(ctx, `
+		update secrets as s set ciphertext = u.ciphertext, kid = $5, bound = true
+		from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $6::text[]) as u(project, name, revision, ciphertext, from_kid)
+		where s.project = u.project and s.name = u.name and s.revision = u.revision
+		returning u.project, u.name, u.from_kid`,
+		w.projects, w.names, w.revisions, w.ciphertexts, w.kid, w.fromKIDs)
+	if err != nil {
+		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reencryptedSecret, error) {
+		var rs reencryptedSecret
+		return rs, r.Scan(&rs.project, &rs.name, &rs.fromKID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
+	}
+	return out, nil
+}
+
+// reencryptEvent is the one audit event of a batch: names and kids, grouped
+// by project and former kid, never a value.
+func reencryptEvent(kid string, written []reencryptedSecret) *audit.Event {
+	type group struct {
+		Project string   `json:"project"`
+		FromKID string   `json:"from_kid"`
+		Names   []string `json:"names"`
+	}
+	index := map[[2]string]int{}
+	var groups []group
+	for _, w := range written {
+		k := [2]string{w.project, w.fromKID}
+		i, ok := index[k]
+		if !ok {
+			i = len(groups)
+			index[k] = i
+			groups = append(groups, group{Project: w.project, FromKID: w.fromKID})
+		}
+		groups[i].Names = append(groups[i].Names, w.name)
+	}
+	sort.SliceStable(groups, func(a, b int) bool {
+		if groups[a].Project != groups[b].Project {
+			return groups[a].Project < groups[b].Project
+		}
+		return groups[a].FromKID < groups[b].FromKID
+	})
+	e := &audit.Event{
+		Action:  audit.ActionSecretReencrypt,
+		Details: audit.Details(map[string]any{"kid": kid, "count": len(written), "secrets": groups}),
+	}
+	if len(groups) == 1 || (len(groups) > 1 && groups[0].Project == groups[len(groups)-1].Project) {
+		e.Project = groups[0].Project
+	}
+	return e
+}
+
+// nonNil turns a nil slice into an empty one: pgx sends nil as SQL NULL,
+// and `kid <> all(NULL)` is never true.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

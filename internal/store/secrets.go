@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
+
+// SecretMeta is everything about a secret but its value.
+type SecretMeta struct {
+	Project     string    `json:"project"`
+	Name        string    `json:"name"`
+	KID         string    `json:"kid"`
+	Bound       bool      `json:"bound"`
+	Description string    `json:"description"`
+	Category    string    `json:"category"`
+	Revision    int64     `json:"revision"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedBy   string    `json:"updated_by"`
+}
+
+// Secret is a secret with its decrypted value.
+type Secret struct {
+	SecretMeta
+	Value []byte
+}
+
+// Revision expectations for PutSecret and DeleteSecret.
+const (
+	// MustNotExist creates the secret, failing with a ConflictError if it exists.
+	MustNotExist int64 = 0
+	// AnyRevision writes whatever the current revision is.
+	AnyRevision int64 = -1
+)
+
+// PutSecretInput is a write of a secret.
+type PutSecretInput struct {
+	Project     string
+	Name        string
+	Value       []byte
+	Description string
+	Category    string
+	// ExpectedRevision is MustNotExist, AnyRevision, or the revision the
+	// caller read: the write happens only if the row is still at it.
+	ExpectedRevision int64
+}
+
+const secretColumns = "project, name, kid, bound, description, category, revision, created_at, created_by, updated_at, updated_by"
+
+func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
+	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy}, extra...)
+	return row.Scan(dest...)
+}
+
+// PutSecret encrypts and writes a secret under the current primary key,
+// with its audit event, in one transaction.
+func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, error) {
+	if err := ValidateProject(in.Project); err != nil {
+		return SecretMeta{}, err
+	}
+	if err := ValidateSecretName(in.Name); err != nil {
+		return SecretMeta{}, err
+	}
+	what := secretWhat(in.Project, in.Name)
+	var meta SecretMeta
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.syncPrimary(ctx, tx); err != nil {
+			return err
+		}
+		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name))
+		if err != nil {
+			return err
+		}
+		var inserted bool
+		switch in.ExpectedRevision {
+		case MustNotExist:
+			err = scanMeta(tx.QueryRow(ctx, `
+				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7)
+				on conflict (project, name) do nothing
+				returning `+secretColumns,
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor), &meta)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return s.conflict(ctx, tx, what, in.Project, in.Name, MustNotExist)
+			}
+			inserted = true
+		case AnyRevision:
+			err = scanMeta(tx.QueryRow(ctx, `
+				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7)
+				on conflict (project, name) do update set
+					ciphertext = excluded.ciphertext, kid = excluded.kid, bound = true,
+					description = excluded.description, category = excluded.category,
+					revision = secrets.revision + 1, updated_at = now(), updated_by = excluded.updated_by
+				returning `+secretColumns+`, xmax = 0`,
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor), &meta, &inserted)
+		default:
+			err = scanMeta(tx.QueryRow(ctx, `
+				update secrets set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6,
+					revision = revision + 1, updated_at = now(), updated_by = $7
+				where project = $1 and name = $2 and revision = $8
+				returning `+secretColumns,
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.ExpectedRevision), &meta)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return s.conflict(ctx, tx, what, in.Project, in.Name, in.ExpectedRevision)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", what, err)
+		}
+		action := audit.ActionSecretUpdate
+		if inserted {
+			action = audit.ActionSecretCreate
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: action, Project: in.Project, Subject: in.Name,
+			Details: audit.Details(map[string]any{"kid": kid, "revision": meta.Revision, "category": in.Category}),
+		})
+	})
+	return meta, err
+}
+
+// conflict builds the error for a compare-and-swap that matched no row.
+func (s *Store) conflict(ctx context.Context, tx pgx.Tx, what, project, name string, expected int64) error {
+	var current int64
+	err := tx.QueryRow(ctx, "select revision from secrets where project = $1 and name = $2", project, name).Scan(&current)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if expected == MustNotExist {
+			return fmt.Errorf("write %s: row vanished during the write; retry", what)
+		}
+		return &NotFoundError{What: what}
+	}
+	if err != nil {
+		return fmt.Errorf("read revision of %s: %w", what, err)
+	}
+	return &ConflictError{What: what, Expected: expected, Current: current}
+}
+
+// GetSecret decrypts a secret and records the read in the audit trail, with
+// purpose (e.g. "cli", "terraform refresh") in its details.
+func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (Secret, error) {
+	what := secretWhat(project, name)
+	var (
+		sec   Secret
+		token string
+	)
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+", ciphertext from secrets where project = $1 and name = $2", project, name), &sec.SecretMeta, &token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Secret{}, &NotFoundError{What: what}
+	}
+	if err != nil {
+		return Secret{}, fmt.Errorf("read %s: %w", what, err)
+	}
+	d, err := s.decryptSecret(ctx, project, name, token)
+	if err != nil {
+		return Secret{}, fmt.Errorf("decrypt %s: %w", what, err)
+	}
+	sec.Value, sec.Bound = d.Plaintext, d.Bound
+	err = s.Audit(ctx, &audit.Event{
+		Action: audit.ActionSecretRead, Project: project, Subject: name,
+		Details: audit.Details(map[string]any{"purpose": purpose, "revision": sec.Revision}),
+	})
+	if err != nil {
+		return Secret{}, err
+	}
+	return sec, nil
+}
+
+// decryptSecret opens a secret's ciphertext; a data key created by another
+// process since this one loaded its keys is fetched on demand.
+func (s *Store) decryptSecret(ctx context.Context, project, name, token string) (keyring.Decrypted, error) {
+	binding := keyring.SecretBinding(project, name)
+	d, err := s.keys.Decrypt(token, binding)
+	var unknown *keyring.UnknownKIDError
+	if errors.As(err, &unknown) && unknown.KID != "" {
+		if loadErr := s.LoadDataKeys(ctx); loadErr != nil {
+			return d, loadErr
+		}
+		d, err = s.keys.Decrypt(token, binding)
+	}
+	return d, err
+}
+
+// GetSecretMeta reads a secret's metadata without decrypting it.
+func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (SecretMeta, error) {
+	var m SecretMeta
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+" from secrets where project = $1 and name = $2", project, name), &m)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SecretMeta{}, &NotFoundError{What: secretWhat(project, name)}
+	}
+	if err != nil {
+		return SecretMeta{}, fmt.Errorf("read %s: %w", secretWhat(project, name), err)
+	}
+	return m, nil
+}
+
+// ListSecrets returns the metadata of a project's secrets (every project's
+// when project is empty), ordered by project and name.
+func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, error) {
+	rows, err := s.pool.Query(ctx, "select "+secretColumns+" from secrets where $1 = '' or project = $1 order by project, name", project)
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SecretMeta, error) {
+		var m SecretMeta
+		return m, scanMeta(r, &m)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSecret removes a secret if it is still at expectedRevision (or at
+// any revision with AnyRevision), with its audit event.
+func (s *Store) DeleteSecret(ctx context.Context, project, name string, expectedRevision int64) error {
+	what := secretWhat(project, name)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var rev int64
+		var kid string
+		err := tx.QueryRow(ctx, `
+			delete from secrets where project = $1 and name = $2 and ($3 < 0 or revision = $3)
+			returning revision, kid`, project, name, expectedRevision).Scan(&rev, &kid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return s.conflict(ctx, tx, what, project, name, expectedRevision)
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", what, err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionSecretDelete, Project: project, Subject: name,
+			Details: audit.Details(map[string]any{"revision": rev, "kid": kid}),
+		})
+	})
+}

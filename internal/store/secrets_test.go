@@ -1,0 +1,219 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+const canary = "canary-7f3e9b1c-do-not-leak"
+
+func TestSecretRoundTripAndRevisions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	meta, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "API_KEY", Value: []byte("v1"), Description: "d", Category: "ai", ExpectedRevision: store.MustNotExist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Revision != 1 || meta.KID != "root-a" || !meta.Bound || meta.CreatedBy != "tester" {
+		t.Fatalf("created meta = %+v", meta)
+	}
+	meta, err = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "API_KEY", Value: []byte("v2"), ExpectedRevision: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Revision != 2 {
+		t.Fatalf("revision after update = %d, want 2", meta.Revision)
+	}
+	got, err := s.GetSecret(ctx, "app", "API_KEY", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Value) != "v2" {
+		t.Fatalf("value = %q, want v2", got.Value)
+	}
+	list, err := s.ListSecrets(ctx, "app")
+	if err != nil || len(list) != 1 || list[0].Name != "API_KEY" {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	if err := s.DeleteSecret(ctx, "app", "API_KEY", 1); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("delete at stale revision: err = %v, want conflict", err)
+	}
+	if err := s.DeleteSecret(ctx, "app", "API_KEY", 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSecret(ctx, "app", "API_KEY", "test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: err = %v, want not found", err)
+	}
+}
+
+func TestCreateRefusesExistingSecret(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	in := store.PutSecretInput{Project: "app", Name: "TOKEN", Value: []byte("first"), ExpectedRevision: store.MustNotExist}
+	if _, err := s.PutSecret(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Value = []byte("second")
+	_, err := s.PutSecret(ctx, in)
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) || ce.Current != 1 || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second create: err = %v, want already exists conflict", err)
+	}
+	got, _ := s.GetSecret(ctx, "app", "TOKEN", "test")
+	if string(got.Value) != "first" {
+		t.Fatalf("value after refused create = %q, want first", got.Value)
+	}
+}
+
+// Two writers read revision 1 and both try to write: exactly one wins, the
+// other gets a conflict naming both revisions, and the winner's value stays.
+func TestConcurrentWritersOneWinsOtherConflicts(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	ring := testRootKeys(t)
+	a := db.open(t, ring, "writer-a")
+	b := db.open(t, ring, "writer-b")
+	if _, err := a.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("base"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 20; round++ {
+		cur, err := a.GetSecretMeta(ctx, "app", "K")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, s := range []*store.Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte{byte('a' + i)}, ExpectedRevision: cur.Revision})
+			}()
+		}
+		wg.Wait()
+		var winners, conflicts int
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+				winner = i
+			case errors.Is(err, store.ErrConflict):
+				conflicts++
+				if !strings.Contains(err.Error(), "changed by someone else") {
+					t.Fatalf("conflict message = %q", err)
+				}
+			default:
+				t.Fatalf("round %d: unexpected error %v", round, err)
+			}
+		}
+		if winners != 1 || conflicts != 1 {
+			t.Fatalf("round %d: %d winners, %d conflicts; want 1 and 1 (%v)", round, winners, conflicts, errs)
+		}
+		got, err := b.GetSecret(ctx, "app", "K", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(rune('a' + winner)); string(got.Value) != want || got.Revision != cur.Revision+1 {
+			t.Fatalf("round %d: value %q rev %d, want %q rev %d", round, got.Value, got.Revision, want, cur.Revision+1)
+		}
+	}
+}
+
+func TestMovedCiphertextRefused(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	for _, name := range []string{"A", "B"} {
+		if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte("value of " + name), ExpectedRevision: store.MustNotExist}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetSecret(ctx, "app", "B", "test")
+	var bm *keyring.BindingMismatchError
+	if !errors.As(err, &bm) || !strings.Contains(err.Error(), `secret "app/B"`) {
+		t.Fatalf("get of moved ciphertext: err = %v, want binding mismatch naming the secret", err)
+	}
+}
+
+func TestUnknownKIDNamedOnRead(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	writer := db.open(t, testRootKeys(t), "w")
+	if _, err := writer.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "X", Value: []byte("x"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	// Another deployment's root keys with other kids cannot read it.
+	other, err := keyring.Generate("other-root", "dir", "A256GCM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, _ := keyring.New([]*keyring.Key{other})
+	reader := db.open(t, ring, "r")
+	_, err = reader.GetSecret(ctx, "app", "X", "test")
+	var uk *keyring.UnknownKIDError
+	if !errors.As(err, &uk) || uk.KID != "root-a" || !strings.Contains(err.Error(), `"root-a"`) {
+		t.Fatalf("err = %v, want unknown kid root-a", err)
+	}
+}
+
+func TestInvalidNamesRefused(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	for _, in := range []store.PutSecretInput{
+		{Project: "a/b", Name: "N"},
+		{Project: "app", Name: "has space"},
+		{Project: "", Name: "N"},
+		{Project: "app", Name: ""},
+	} {
+		in.Value = []byte(canary)
+		_, err := s.PutSecret(ctx, in)
+		if err == nil || !strings.Contains(err.Error(), "is not valid") {
+			t.Fatalf("PutSecret(%q, %q): err = %v, want invalid name", in.Project, in.Name, err)
+		}
+		if strings.Contains(err.Error(), canary) {
+			t.Fatalf("error leaks the value: %v", err)
+		}
+	}
+}
+
+func TestUnmigratedSchemaNamesTheCommand(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	cfg := db.cfg
+	cfg.Schema = "elsewhere"
+	_, err := store.Open(ctx, cfg, testRootKeys(t))
+	var sv *store.SchemaVersionError
+	if !errors.As(err, &sv) || !strings.Contains(err.Error(), "pgsecrets migrate up") {
+		t.Fatalf("open of unmigrated schema: err = %v, want SchemaVersionError naming migrate up", err)
+	}
+	// An older schema is refused too.
+	if _, err := db.pool.Exec(ctx, "update pgsecrets.schema_version set version = 0"); err != nil {
+		t.Fatal(err)
+	}
+	defer db.pool.Exec(ctx, "update pgsecrets.schema_version set version = $1", store.LatestVersion())
+	_, err = store.Open(ctx, db.cfg, testRootKeys(t))
+	if !errors.As(err, &sv) {
+		t.Fatalf("open of old schema: err = %v", err)
+	}
+}
+
+func TestMigrateTwiceIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	st, err := store.Migrate(ctx, db.pool, db.cfg.Schema, func(int32, string) { t.Fatal("second migrate applied a migration") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != store.LatestVersion() || st.Current != st.Latest {
+		t.Fatalf("status = %+v", st)
+	}
+}

@@ -1,0 +1,167 @@
+// Package store keeps secrets, data keys, provider defaults and the audit
+// chain in PostgreSQL. Every change and its audit event commit in one
+// transaction, and writes are compare-and-swap on a revision number. All SQL
+// of the product lives here.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
+
+// DefaultSchema is where the tables live unless configured otherwise.
+const DefaultSchema = "pgsecrets"
+
+// Config says how to reach the database and who is acting.
+type Config struct {
+	// DatabaseURL is a postgres:// URL or key=value string; empty means the
+	// libpq PG* environment variables.
+	DatabaseURL string
+	Schema      string
+	// Actor is recorded in audit events as the identity making changes.
+	Actor string
+	// MaxConns bounds the pool; 0 keeps pgx's default.
+	MaxConns int32
+}
+
+// Store is a handle on one database schema, shared by every caller. It is
+// safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+	actor  string
+	keys   *keyring.Keyring
+
+	auditKey    []byte
+	auditKeyKID string
+}
+
+var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// ValidateSchema checks a schema name: lower-case letters, digits and
+// underscores, so it never needs quoting.
+func ValidateSchema(schema string) error {
+	if !schemaPattern.MatchString(schema) {
+		return fmt.Errorf("schema %q: use lower-case letters, digits and underscores, starting with a letter or underscore (at most 63)", schema)
+	}
+	return nil
+}
+
+// Connect opens a pool whose search_path is the schema, so the SQL here can
+// name tables without qualifying them.
+func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	if cfg.Schema == "" {
+		cfg.Schema = DefaultSchema
+	}
+	if err := ValidateSchema(cfg.Schema); err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		// pgx's parse errors can quote the URL, password included.
+		return nil, errors.New("database URL is not valid: expected postgres://user:password@host:port/dbname or key=value pairs")
+	}
+	pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgsecrets"
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database %s: %w", describeTarget(pcfg.ConnConfig), unwrapConnectError(err))
+	}
+	return pool, nil
+}
+
+func describeTarget(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// unwrapConnectError keeps the useful part of a connection failure.
+func unwrapConnectError(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) && ce.Unwrap() != nil {
+		return ce.Unwrap()
+	}
+	return err
+}
+
+// Open connects, checks that the schema is migrated to this binary's
+// version, and loads the data keys into keys.
+func Open(ctx context.Context, cfg Config, keys *keyring.Keyring) (*Store, error) {
+	if cfg.Schema == "" {
+		cfg.Schema = DefaultSchema
+	}
+	pool, err := Connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, pool, cfg, keys)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New wraps an existing pool (made by Connect); it checks the schema
+// version and loads the data keys.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyring) (*Store, error) {
+	if cfg.Schema == "" {
+		cfg.Schema = DefaultSchema
+	}
+	if keys == nil {
+		return nil, errors.New("store: a keyring is required")
+	}
+	if err := CheckSchemaVersion(ctx, pool, cfg.Schema); err != nil {
+		return nil, err
+	}
+	actor := cfg.Actor
+	if actor == "" {
+		actor = "unknown"
+	}
+	root := keys.RootKey()
+	auditKey, err := keys.AuditKey(root.KID)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, keys: keys, auditKey: auditKey, auditKeyKID: root.KID}
+	if err := s.LoadDataKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool is the store's connection pool, for callers that stream large reads.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Keyring is the keyring the store encrypts and decrypts with.
+func (s *Store) Keyring() *keyring.Keyring { return s.keys }
+
+// Schema is the schema the store works in.
+func (s *Store) Schema() string { return s.schema }
+
+// Actor is the audit identity of this store's changes.
+func (s *Store) Actor() string { return s.actor }
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
