@@ -1,0 +1,34 @@
+# A value kept, marked sensitive, in state: drift shows as a change of it.
+resource "pgsecrets_project_secret" "stripe" {
+  project     = "billing"
+  name        = "STRIPE_KEY"
+  value       = var.stripe_key
+  description = "Stripe live secret key"
+  category    = "payments"
+}
+
+# A write-only value (Terraform 1.11+): never stored in state or plan.
+# Bump value_wo_version to write a new value. A rewrite outside Terraform
+# (CLI, SQL) makes the next plan write value_wo again.
+resource "pgsecrets_project_secret" "openai" {
+  project          = "support"
+  name             = "OPENAI_API_KEY"
+  value_wo         = var.openai_api_key
+  value_wo_version = 2
+  category         = "ai"
+
+  # When the same configuration manages pgsecrets_encryption_key resources,
+  # add depends_on = [the keys], so that destroy removes the secrets before
+  # the keys that encrypt them (a key still in use cannot be destroyed).
+}
+
+variable "stripe_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "openai_api_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true # never in plan or state, with value_wo
+}

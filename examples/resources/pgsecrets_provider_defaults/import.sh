@@ -1,0 +1,2 @@
+# Import by project.
+terraform import pgsecrets_provider_defaults.support support

@@ -1,0 +1,16 @@
+# The project's AI defaults. The plan warns when a use case names a
+# provider whose usual API key secret (here ANTHROPIC_API_KEY and
+# OPENAI_API_KEY) is missing from the project.
+resource "pgsecrets_provider_defaults" "support" {
+  project = "support"
+
+  chat = {
+    provider = "anthropic"
+    model    = "claude-sonnet-4-5"
+  }
+  code = {
+    provider = "openai"
+    model    = "gpt-4.1"
+  }
+  # summary left out: no default for it
+}

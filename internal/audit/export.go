@@ -1,0 +1,269 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Export formats.
+const (
+	FormatJSONL = "jsonl"
+	FormatCSV   = "csv"
+)
+
+// ExportFields are the fields of an exported event, in order: the JSONL
+// keys and the CSV header. They are a stable interface (docs/audit.md):
+// fields may be added at the end, never renamed or removed.
+var ExportFields = []string{"seq", "at", "actor", "db_role", "action", "project", "subject", "details", "mac_kid", "prev_mac", "mac"}
+
+// ExportTimeLayout is how "at" is written: RFC 3339 in UTC with
+// microseconds, PostgreSQL's precision, so every line has the same width
+// and sorts as text.
+const ExportTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// ExportWriter writes events one at a time in an export format, in
+// constant memory. Close flushes; it does not close the underlying writer.
+type ExportWriter interface {
+	Write(e *Event) error
+	Close() error
+}
+
+// NewExportWriter returns a writer for format (FormatJSONL or FormatCSV).
+// A CSV export starts with its header row.
+func NewExportWriter(w io.Writer, format string) (ExportWriter, error) {
+	switch format {
+	case FormatJSONL:
+		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(ExportFields); err != nil {
+			return nil, fmt.Errorf("write CSV header: %w", err)
+		}
+		return &csvWriter{w: cw, record: make([]string, len(ExportFields))}, nil
+	}
+	return nil, fmt.Errorf("export format %q is not supported: use %s or %s", format, FormatJSONL, FormatCSV)
+}
+
+// jsonlWriter writes one JSON object per line. It appends by hand into one
+// reused buffer: encoding/json would allocate for every event, and export
+// speed is a product requirement. details stays a string holding the
+// stored JSON text, byte for byte, since the chain MAC covers those exact
+// bytes.
+type jsonlWriter struct {
+	w   *bufio.Writer
+	buf []byte
+}
+
+func (j *jsonlWriter) Write(e *Event) error {
+	b := j.buf[:0]
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = append(b, `,"at":"`...)
+	b = e.At.UTC().AppendFormat(b, ExportTimeLayout)
+	b = append(b, '"')
+	for _, f := range [...]struct {
+		key   string
+		value string
+	}{
+		{`,"actor":`, e.Actor},
+		{`,"db_role":`, e.DBRole},
+		{`,"action":`, e.Action},
+		{`,"project":`, e.Project},
+		{`,"subject":`, e.Subject},
+		{`,"details":`, e.Details},
+		{`,"mac_kid":`, e.MACKID},
+		{`,"prev_mac":`, e.PrevMAC},
+		{`,"mac":`, e.MAC},
+	} {
+		b = append(b, f.key...)
+		b = appendJSONString(b, f.value)
+	}
+	b = append(b, "}\n"...)
+	j.buf = b
+	if _, err := j.w.Write(b); err != nil {
+		return fmt.Errorf("write audit export: %w", err)
+	}
+	return nil
+}
+
+func (j *jsonlWriter) Close() error {
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("write audit export: %w", err)
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Like encoding/json it
+// escapes <, > and & (the output may be pasted into HTML) and U+2028/9,
+// and replaces invalid UTF-8 with U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// csvWriter writes RFC 4180 CSV under the ExportFields header.
+type csvWriter struct {
+	w      *csv.Writer
+	record []string
+}
+
+func (c *csvWriter) Write(e *Event) error {
+	r := c.record
+	r[0] = strconv.FormatInt(e.Seq, 10)
+	r[1] = e.At.UTC().Format(ExportTimeLayout)
+	r[2], r[3], r[4], r[5], r[6] = e.Actor, e.DBRole, e.Action, e.Project, e.Subject
+	r[7], r[8], r[9], r[10] = e.Details, e.MACKID, e.PrevMAC, e.MAC
+	if err := c.w.Write(r); err != nil {
+		return fmt.Errorf("write audit export: %w", err)
+	}
+	return nil
+}
+
+func (c *csvWriter) Close() error {
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		return fmt.Errorf("write audit export: %w", err)
+	}
+	return nil
+}
+
+// ParseExportTime reads a --since/--until value: RFC 3339, or a date
+// (midnight UTC).
+func ParseExportTime(flag, value string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", value); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, or a date, e.g. 2025-01-31", flag, value)
+}
+
+// ChainReport is the outcome of walking the whole chain.
+type ChainReport struct {
+	Count   int64  `json:"count"`
+	HeadSeq int64  `json:"head_seq"`
+	HeadMAC string `json:"head_mac"`
+	// ExpectedHeadSeq is where the --expect-head MAC was found, 0 when none
+	// was asked for.
+	ExpectedHeadSeq int64 `json:"expected_head_seq,omitempty"`
+}
+
+// ChainWalk verifies a whole chain, event by event in seq order, and at the
+// end checks it against the head the database records and, optionally, a
+// head recorded elsewhere earlier.
+type ChainWalk struct {
+	v          *Verifier
+	expectHead string
+	expectSeq  int64
+}
+
+// NewChainWalk starts a walk; expectHead, when not empty, is a MAC a
+// previous verify printed, which must still be in the chain.
+func NewChainWalk(keys KeyFunc, expectHead string) *ChainWalk {
+	return &ChainWalk{v: NewVerifier(keys), expectHead: expectHead}
+}
+
+// Next checks the next event.
+func (w *ChainWalk) Next(e *Event) error {
+	if err := w.v.Next(e); err != nil {
+		return err
+	}
+	if w.expectHead != "" && w.expectSeq == 0 && e.MAC == w.expectHead {
+		w.expectSeq = e.Seq
+	}
+	return nil
+}
+
+// TruncatedError reports events missing from the end of the chain: the
+// chain is consistent, but shorter than a head recorded before.
+type TruncatedError struct {
+	Reason   string
+	Expected string
+	Found    string
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("audit chain truncated: %s (expected %s, found %s)", e.Reason, e.Expected, e.Found)
+}
+
+// Finish ends the walk. recordedSeq and recordedMAC are the database's
+// chain head (audit_head), which every append moves in the same
+// transaction: a last event older than it means the newest events were
+// deleted.
+func (w *ChainWalk) Finish(recordedSeq int64, recordedMAC string) (ChainReport, error) {
+	seq, mac, count := w.v.Head()
+	rep := ChainReport{Count: count, HeadSeq: seq, HeadMAC: mac, ExpectedHeadSeq: w.expectSeq}
+	if seq != recordedSeq || mac != recordedMAC {
+		return rep, &TruncatedError{
+			Reason:   fmt.Sprintf("the chain head records event %d, the newest event is %d", recordedSeq, seq),
+			Expected: fmt.Sprintf("head %d %s", recordedSeq, orNone(recordedMAC)),
+			Found:    fmt.Sprintf("head %d %s", seq, orNone(mac)),
+		}
+	}
+	if w.expectHead != "" && w.expectSeq == 0 {
+		return rep, &TruncatedError{
+			Reason:   "the expected head is no longer in the chain: events were deleted from its end (or the head comes from another store)",
+			Expected: w.expectHead,
+			Found:    fmt.Sprintf("head %d %s", seq, orNone(mac)),
+		}
+	}
+	return rep, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func newAuditCmd(g *globalOptions) *cobra.Command {
+	return newGroupCmd("audit", "Export and verify the audit trail",
+		`  pgsecrets audit export --since 2025-01-01 --output audit.jsonl
+  pgsecrets audit verify`,
+		newAuditExportCmd(g),
+		newAuditVerifyCmd(g),
+	)
+}
+
+// AuditExportOptions configure `pgsecrets audit export`.
+type AuditExportOptions struct {
+	*globalOptions
+	Format string
+	Since  string
+	Until  string
+	Filter store.AuditFilter
+	// File is where to write; empty means stdout.
+	File string
+}
+
+func newAuditExportCmd(g *globalOptions) *cobra.Command {
+	opts := &AuditExportOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write audit events as JSON lines or CSV",
+		Long: `Write the audit events that match every filter given, oldest first (in
+chain order), as JSON lines (one object per line) or CSV with a header row.
+Fields, in order: ` + strings.Join(audit.ExportFields, ", ") + `.
+"at" is RFC 3339 in UTC with microseconds; "details" is the event's JSON
+object as text, byte for byte what the chain MAC covers. docs/audit.md
+describes every field; they are stable.
+
+--since is inclusive, --until exclusive; both take RFC 3339 or a date
+(midnight UTC). Memory use is constant whatever the number of events.
+
+With --output FILE the events go to a temporary file beside FILE, renamed to
+FILE only once complete, so an interrupted export never leaves a truncated
+file that looks whole. (Here --output names a file; it is not the text/json
+switch of other commands.)
+
+The export is itself recorded in the audit trail, with its filters.`,
+		Example: `  # Everything, as JSON lines, to a file
+  pgsecrets audit export --output audit.jsonl
+
+  # One project's reads in January, as CSV
+  pgsecrets audit export --format csv --project billing --action secret.read \
+    --since 2025-01-01 --until 2025-02-01 > billing-reads.csv
+
+  # What one operator did, with jq
+  pgsecrets audit export --actor alice@ops-1 | jq -c '{at, action, project, subject}'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Format != audit.FormatJSONL && opts.Format != audit.FormatCSV {
+				return usageErrorf(cmd, "--format %q is not supported: use %s or %s", opts.Format, audit.FormatJSONL, audit.FormatCSV)
+			}
+			var err error
+			if opts.Since != "" {
+				if opts.Filter.Since, err = audit.ParseExportTime("since", opts.Since); err != nil {
+					return &usageError{cmd: cmd, err: err}
+				}
+			}
+			if opts.Until != "" {
+				if opts.Filter.Until, err = audit.ParseExportTime("until", opts.Until); err != nil {
+					return &usageError{cmd: cmd, err: err}
+				}
+			}
+			if !opts.Filter.Since.IsZero() && !opts.Filter.Until.IsZero() && !opts.Filter.Since.Before(opts.Filter.Until) {
+				return usageErrorf(cmd, "--since %s is not before --until %s: nothing could match", opts.Since, opts.Until)
+			}
+			return runAuditExport(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Format, "format", audit.FormatJSONL, "jsonl or csv")
+	f.StringVar(&opts.Since, "since", "", "only events at or after this time (RFC 3339 or date)")
+	f.StringVar(&opts.Until, "until", "", "only events before this time (RFC 3339 or date)")
+	f.StringVar(&opts.Filter.Project, "project", "", "only events of this project")
+	f.StringVar(&opts.Filter.Actor, "actor", "", "only events by this actor")
+	f.StringVar(&opts.Filter.Action, "action", "", "only events with this action, e.g. secret.read")
+	// Shadows the global --output (text or json) for this command only.
+	f.StringVar(&opts.File, "output", "", "write to this file (complete or not at all) instead of stdout")
+	return cmd
+}
+
+func runAuditExport(ctx context.Context, opts *AuditExportOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	out := opts.IO.Out
+	var file *atomicFile
+	if opts.File != "" {
+		if file, err = createAtomic(opts.File); err != nil {
+			return err
+		}
+		defer file.abort()
+		out = file
+	}
+	ew, err := audit.NewExportWriter(out, opts.Format)
+	if err != nil {
+		return err
+	}
+	n, err := st.ExportAudit(ctx, opts.Filter, opts.Format, ew.Write)
+	if err != nil {
+		return err
+	}
+	if err := ew.Close(); err != nil {
+		return err
+	}
+	if file != nil {
+		if err := file.commit(); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Exported %d audit event(s) to %s\n", n, opts.File)
+	}
+	return nil
+}
+
+// atomicFile is written under a temporary name beside its destination and
+// renamed over it only when complete.
+type atomicFile struct {
+	*os.File
+	dest      string
+	committed bool
+}
+
+func createAtomic(dest string) (*atomicFile, error) {
+	dir, base := filepath.Split(dest)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create export file beside %s: %w", dest, err)
+	}
+	return &atomicFile{File: f, dest: dest}, nil
+}
+
+func (a *atomicFile) commit() error {
+	// Sync first: a rename that reaches the disk before the data would
+	// leave, after a crash, a complete-looking empty file.
+	if err := a.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", a.dest, err)
+	}
+	if err := a.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", a.dest, err)
+	}
+	if err := os.Rename(a.Name(), a.dest); err != nil {
+		return fmt.Errorf("rename export into place at %s: %w", a.dest, err)
+	}
+	a.committed = true
+	return nil
+}
+
+// abort removes the temporary file unless commit succeeded.
+func (a *atomicFile) abort() {
+	if !a.committed {
+		_ = a.Close()
+		_ = os.Remove(a.Name())
+	}
+}
+
+// AuditVerifyOptions configure `pgsecrets audit verify`.
+type AuditVerifyOptions struct {
+	*globalOptions
+	ExpectHead string
+}
+
+func newAuditVerifyCmd(g *globalOptions) *cobra.Command {
+	opts := &AuditVerifyOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit trail's hash chain from the first event to the last",
+		Long: `Walk every audit event in order and check its keyed MAC and its link to the
+event before it. The MAC key derives from the root key each event names, so
+someone with write access to the database but no root key cannot edit,
+insert, reorder or delete events without breaking the chain.
+
+On success, print the number of events and the head (the newest event's seq
+and MAC): record the head elsewhere (CI, a ticket) and pass it back later
+with --expect-head to detect deletion of the newest events, which a chain
+alone cannot show.
+
+On failure, print the first broken link (event seq, expected and found
+values) and exit 1. Every root key that ever keyed the chain must be in the
+root keys.`,
+		Example: `  pgsecrets audit verify
+  # In CI: fail if anything up to yesterday's head changed or vanished
+  pgsecrets audit verify --expect-head "$(cat audit-head.txt)"
+  pgsecrets audit verify --output json | jq -r .head_mac > audit-head.txt`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAuditVerify(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.ExpectHead, "expect-head", "", "MAC of an earlier head, which must still be in the chain")
+	return cmd
+}
+
+func runAuditVerify(ctx context.Context, opts *AuditVerifyOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	start := time.Now()
+	walk := audit.NewChainWalk(st.Keyring().AuditKey, strings.TrimSpace(opts.ExpectHead))
+	headSeq, headMAC, err := st.WalkAuditChain(ctx, walk.Next)
+	if err != nil {
+		return err
+	}
+	rep, err := walk.Finish(headSeq, headMAC)
+	if err != nil {
+		return err
+	}
+	if opts.JSON() {
+		return writeJSON(opts.IO.Out, rep)
+	}
+	return writeChainReport(opts.IO.Out, rep, time.Since(start))
+}
+
+func writeChainReport(w io.Writer, rep audit.ChainReport, took time.Duration) error {
+	if rep.Count == 0 {
+		_, err := fmt.Fprintln(w, "Audit chain is empty: no events yet.")
+		return err
+	}
+	fmt.Fprintf(w, "Audit chain verified: %d event(s) in %s.\n", rep.Count, took.Round(time.Millisecond))
+	fmt.Fprintf(w, "Head: event %d, MAC %s\n", rep.HeadSeq, rep.HeadMAC)
+	if rep.ExpectedHeadSeq > 0 {
+		fmt.Fprintf(w, "Expected head found at event %d (%d event(s) since).\n", rep.ExpectedHeadSeq, rep.HeadSeq-rep.ExpectedHeadSeq)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+)
+
+const auditCanary = "audit-canary-value-5d1e"
+
+// seedAuditTrail makes events by two actors in two projects: creates,
+// updates and reads.
+func (s *session) seedAuditTrail() {
+	s.t.Helper()
+	for i, step := range []struct{ actor, project, name string }{
+		{"alice@ops", "billing", "STRIPE_KEY"},
+		{"bob@ops", "web", "SESSION_SECRET"},
+		{"alice@ops", "web", "CSRF_KEY"},
+		{"bob@ops", "billing", "STRIPE_KEY"},
+	} {
+		s.mustRun(fmt.Sprintf("%s-%d", auditCanary, i), "--actor", step.actor, "secret", "add", "--yes", "--project", step.project, "--name", step.name)
+		s.mustRun("", "--actor", step.actor, "secret", "get", "--project", step.project, "--name", step.name)
+	}
+}
+
+func readAuditEvents(t *testing.T, pool *pgxpool.Pool) []audit.Event {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "select seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac from pgsecrets.audit_events order by seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (audit.Event, error) {
+		var e audit.Event
+		return e, r.Scan(&e.Seq, &e.At, &e.Actor, &e.DBRole, &e.Action, &e.Project, &e.Subject, &e.Details, &e.MACKID, &e.PrevMAC, &e.MAC)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// exportedEvent is one JSON line of an export, decoded as a consumer would.
+type exportedEvent struct {
+	Seq     int64     `json:"seq"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	DBRole  string    `json:"db_role"`
+	Action  string    `json:"action"`
+	Project string    `json:"project"`
+	Subject string    `json:"subject"`
+	Details string    `json:"details"`
+	MACKID  string    `json:"mac_kid"`
+	PrevMAC string    `json:"prev_mac"`
+	MAC     string    `json:"mac"`
+}
+
+func (x exportedEvent) event() audit.Event {
+	return audit.Event{Seq: x.Seq, At: x.At, Actor: x.Actor, DBRole: x.DBRole, Action: x.Action, Project: x.Project,
+		Subject: x.Subject, Details: x.Details, MACKID: x.MACKID, PrevMAC: x.PrevMAC, MAC: x.MAC}
+}
+
+func parseJSONL(t *testing.T, out string) []audit.Event {
+	t.Helper()
+	var events []audit.Event
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.DisallowUnknownFields()
+		var x exportedEvent
+		if err := dec.Decode(&x); err != nil {
+			t.Fatalf("export line is not an event object: %v\n%s", err, sc.Text())
+		}
+		events = append(events, x.event())
+	}
+	return events
+}
+
+func parseCSV(t *testing.T, out string) []audit.Event {
+	t.Helper()
+	records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("export is not CSV: %v", err)
+	}
+	if len(records) == 0 || !slices.Equal(records[0], audit.ExportFields) {
+		t.Fatalf("CSV header = %v, want %v", records[:min(1, len(records))], audit.ExportFields)
+	}
+	var events []audit.Event
+	for _, r := range records[1:] {
+		seq, err := strconv.ParseInt(r[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339, r[1])
+		if err != nil {
+			t.Fatalf("at %q is not RFC 3339: %v", r[1], err)
+		}
+		events = append(events, audit.Event{Seq: seq, At: at, Actor: r[2], DBRole: r[3], Action: r[4], Project: r[5],
+			Subject: r[6], Details: r[7], MACKID: r[8], PrevMAC: r[9], MAC: r[10]})
+	}
+	return events
+}
+
+func sameEvents(t *testing.T, what string, got, want []audit.Event) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: exported %d events, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.At.Equal(w.At) {
+			t.Fatalf("%s: event %d at %v, want %v", what, w.Seq, g.At, w.At)
+		}
+		g.At = w.At
+		if g != w {
+			t.Fatalf("%s: event %d does not round-trip:\n got %+v\nwant %+v", what, w.Seq, g, w)
+		}
+	}
+}
+
+func TestAuditExportFiltersFormatsRoundTrip(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	pool := s.pool()
+	before := readAuditEvents(t, pool)
+	since, until := before[2].At, before[6].At
+
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		match func(e audit.Event) bool
+	}{
+		{"everything", nil, func(audit.Event) bool { return true }},
+		{"project", []string{"--project", "billing"}, func(e audit.Event) bool { return e.Project == "billing" }},
+		{"actor", []string{"--actor", "bob@ops"}, func(e audit.Event) bool { return e.Actor == "bob@ops" }},
+		{"action", []string{"--action", "secret.read"}, func(e audit.Event) bool { return e.Action == "secret.read" }},
+		{"since", []string{"--since", since.Format(time.RFC3339Nano)}, func(e audit.Event) bool { return !e.At.Before(since) }},
+		{"until", []string{"--until", until.Format(time.RFC3339Nano)}, func(e audit.Event) bool { return e.At.Before(until) }},
+		{"all at once", []string{"--project", "web", "--action", "secret.create", "--since", since.Format(time.RFC3339Nano), "--until", until.Format(time.RFC3339Nano)},
+			func(e audit.Event) bool {
+				return e.Project == "web" && e.Action == "secret.create" && !e.At.Before(since) && e.At.Before(until)
+			}},
+	} {
+		for _, format := range []string{"jsonl", "csv"} {
+			// --actor is also the global flag naming who acts: the export
+			// filter shadows it here, and the export is recorded under the
+			// session's actor.
+			r := s.mustRun("", append([]string{"audit", "export", "--format", format}, tc.args...)...)
+			var got []audit.Event
+			if format == "jsonl" {
+				got = parseJSONL(t, r.stdout)
+			} else {
+				got = parseCSV(t, r.stdout)
+			}
+			// The export's own event is committed before it streams, so it is
+			// in the database now, and in the export when it matches.
+			var want []audit.Event
+			for _, e := range readAuditEvents(t, pool) {
+				if tc.match(e) {
+					want = append(want, e)
+				}
+			}
+			sameEvents(t, tc.name+" "+format, got, want)
+			if strings.Contains(r.stdout, auditCanary) {
+				t.Fatal("an export holds a secret value")
+			}
+		}
+	}
+
+	// Every export was itself recorded, with its filters.
+	var exports []audit.Event
+	for _, e := range readAuditEvents(t, pool) {
+		if e.Action == audit.ActionAuditExport {
+			exports = append(exports, e)
+		}
+	}
+	if len(exports) != 14 {
+		t.Fatalf("%d audit.export events, want 14", len(exports))
+	}
+	if want := `{"action":"secret.create","format":"csv","project":"web","since":"` + since.UTC().Format(time.RFC3339Nano) + `","until":"` + until.UTC().Format(time.RFC3339Nano) + `"}`; exports[13].Details != want {
+		t.Fatalf("last export recorded %s, want %s", exports[13].Details, want)
+	}
+}
+
+func TestAuditExportWritesFileWholeOrNotAtAll(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "audit.jsonl")
+	r := s.mustRun("", "audit", "export", "--output", dest)
+	if r.stdout != "" {
+		t.Fatalf("export to a file wrote to stdout: %q", r.stdout)
+	}
+	n := len(readAuditEvents(t, s.pool()))
+	if want := fmt.Sprintf("Exported %d audit event(s) to %s\n", n, dest); r.stderr != want {
+		t.Fatalf("stderr = %q, want %q", r.stderr, want)
+	}
+	b, err := os.ReadFile(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(string(b), "\n"); lines != n {
+		t.Fatalf("file has %d lines, want %d", lines, n)
+	}
+
+	// An export that fails part way leaves the old file as it was and no
+	// temporary file behind.
+	f, err := createAtomic(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"seq":1}`)
+	f.abort()
+	after, _ := os.ReadFile(dest)
+	if string(after) != string(b) {
+		t.Fatal("an aborted export changed the destination")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("directory holds %d entries after an aborted export, want only the export", len(entries))
+	}
+}
+
+func TestAuditExportRejectsBadFlags(t *testing.T) {
+	s := newSession(t)
+	wantFailure(t, s.run("", "audit", "export", "--format", "xml"), 2, `--format "xml" is not supported: use jsonl or csv`)
+	wantFailure(t, s.run("", "audit", "export", "--since", "yesterday"), 2, `--since "yesterday" is not a time: use RFC 3339`)
+	wantFailure(t, s.run("", "audit", "export", "--since", "2025-02-01", "--until", "2025-01-01"), 2, "is not before --until")
+}
+
+// forge runs SQL with the append-only triggers off, as a superuser with
+// write access but no root key could.
+func forge(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, stmt := range []string{"alter table pgsecrets.audit_events disable trigger user", sql, "alter table pgsecrets.audit_events enable trigger user"} {
+		a := args
+		if stmt != sql {
+			a = nil
+		}
+		if _, err := tx.Exec(ctx, stmt, a...); err != nil {
+			t.Fatalf("forge: %s: %v", stmt, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditVerifyPrintsHeadAndCount(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	events := readAuditEvents(t, s.pool())
+	head := events[len(events)-1]
+	r := s.mustRun("", "audit", "verify")
+	for _, want := range []string{fmt.Sprintf("Audit chain verified: %d event(s)", len(events)), fmt.Sprintf("Head: event %d, MAC %s\n", head.Seq, head.MAC)} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, r)
+		}
+	}
+	r = s.mustRun("", "audit", "verify", "--output", "json", "--expect-head", events[3].MAC)
+	var rep audit.ChainReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count != int64(len(events)) || rep.HeadMAC != head.MAC || rep.ExpectedHeadSeq != events[3].Seq {
+		t.Fatalf("verify JSON = %+v", rep)
+	}
+}
+
+func TestAuditVerifyDetectsEditedEvent(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	pool := s.pool()
+	events := readAuditEvents(t, pool)
+	forge(t, pool, "update pgsecrets.audit_events set actor = 'mallory' where seq = 4")
+	r := s.run("", "audit", "verify")
+	wantFailure(t, r, 1, "audit chain broken at event 4: MAC does not match the event's contents", "found "+events[3].MAC)
+}
+
+func TestAuditVerifyDetectsDeletedEvent(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	pool := s.pool()
+	forge(t, pool, "delete from pgsecrets.audit_events where seq = 5")
+	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain broken at event 5: event missing (expected seq 5, found seq 6)")
+}
+
+func TestAuditVerifyDetectsDeletedNewestEvents(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	pool := s.pool()
+	events := readAuditEvents(t, pool)
+	recorded := events[len(events)-1].MAC
+
+	forge(t, pool, "delete from pgsecrets.audit_events where seq > $1", events[len(events)-3].Seq)
+	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain truncated", fmt.Sprintf("the chain head records event %d, the newest event is %d", len(events), len(events)-2))
+
+	// A forger who also rewinds the head leaves a consistent, shorter chain:
+	// only a head recorded elsewhere shows the loss.
+	last := events[len(events)-3]
+	forge(t, pool, "update pgsecrets.audit_head set seq = $1, mac = $2", last.Seq, last.MAC)
+	s.mustRun("", "audit", "verify")
+	wantFailure(t, s.run("", "audit", "verify", "--expect-head", recorded), 1, "the expected head is no longer in the chain", "expected "+recorded)
+}

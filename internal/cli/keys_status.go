@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func newKeysCmd(g *globalOptions) *cobra.Command {
+	return newGroupCmd("keys", "Inspect the keys in use",
+		`  pgsecrets keys status`,
+		newKeysStatusCmd(g),
+	)
+}
+
+// KeysStatusOptions configure `pgsecrets keys status`.
+type KeysStatusOptions struct {
+	*globalOptions
+}
+
+func newKeysStatusCmd(g *globalOptions) *cobra.Command {
+	opts := &KeysStatusOptions{globalOptions: g}
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show every key and how many secrets use it",
+		Long: `Show, per key id: whether it is a root key (from the configured root keys),
+a data key (wrapped in the database) or unknown (named by secrets but in
+no key: those secrets cannot be decrypted); its state; how many secrets it
+encrypts, how many of those are unbound (written by another tool, bound
+when next re-encrypted); and, for a root key, how many data keys it wraps.
+
+A warning is printed on stderr for every unknown key. Reads no secret
+value.`,
+		Example: `  pgsecrets keys status
+  pgsecrets keys status --output json | jq '.[] | select(.kind == "unknown")'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runKeysStatus(cmd.Context(), opts)
+		},
+	}
+}
+
+func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	usage, err := st.KeyUsage(ctx)
+	if err != nil {
+		return err
+	}
+
+	if opts.JSON() {
+		if usage == nil {
+			usage = []store.KeyUsage{}
+		}
+		err = writeJSON(opts.IO.Out, usage)
+	} else {
+		t := newTable(opts.IO.Out, "KID", "KIND", "STATE", "SECRETS", "UNBOUND", "DATA KEYS")
+		for _, u := range usage {
+			dataKeys := "-"
+			if u.Kind == "root" {
+				dataKeys = strconv.FormatInt(u.DataKeys, 10)
+			}
+			t.row(u.KID, u.Kind, orDash(u.State), strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.Unbound, 10), dataKeys)
+		}
+		err = t.flush()
+	}
+	if err != nil {
+		return err
+	}
+	for _, u := range usage {
+		if u.Kind == "unknown" {
+			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) are encrypted with key %q, which is neither a root key nor a data key: they cannot be decrypted until that key is added back to the root keys.\n", u.Secrets, u.KID)
+		}
+	}
+	return nil
+}

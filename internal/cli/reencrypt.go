@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+)
+
+// ReencryptOptions configure `pgsecrets reencrypt`.
+type ReencryptOptions struct {
+	*globalOptions
+	Project   string
+	BatchSize int
+	Workers   int
+	DryRun    bool
+	// ProgressInterval is how often a plain progress line is printed when
+	// stdout is not a terminal.
+	ProgressInterval time.Duration
+}
+
+func newReencryptCmd(g *globalOptions) *cobra.Command {
+	opts := &ReencryptOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "reencrypt",
+		Short: "Move every secret and data key to the current primary key",
+		Long: `Rewrap every data key not wrapped under the first root key, then re-encrypt
+every secret that is not under the current primary key (the primary data
+key, else the first root key) or has no row binding. Values never change,
+nor do revisions: Terraform sees no difference.
+
+Online: Terraform and other writers keep working. Each batch locks its rows
+(FOR NO KEY UPDATE SKIP LOCKED), rewrites them with a compare-and-swap on
+revision and commits with one audit event naming the secrets (never their
+values). A row busy or changed meanwhile is re-read in a final sweep.
+
+Resumable: nothing but the rows records progress. Killed at any point
+(kill -9, a lost connection, a database restart), a batch either committed
+whole or not at all; run the same command again to finish.
+
+Parallel: --workers batches at once in this process, and any number of
+reencrypt processes, on any machines, may run together: row locks share the
+work out.
+
+Progress: a bar on stderr when stdout is a terminal, else a plain line on
+stderr every 10 seconds. At the end, a summary on stdout (--output json for
+a machine). Secrets whose kid is in no key of the keyring are listed with
+their count, and the exit status is then 1, after everything else was done.
+A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
+		Example: `  # See what would change, per key
+  pgsecrets reencrypt --dry-run
+
+  # Re-encrypt everything with 4 workers, summary as JSON
+  pgsecrets reencrypt --workers 4 --output json
+
+  # Only one project's secrets (data keys are always rewrapped)
+  pgsecrets reencrypt --project billing --batch-size 500`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.BatchSize < 1 || opts.BatchSize > reencrypt.MaxBatchSize {
+				return usageErrorf(cmd, "--batch-size %d is out of range: use 1 to %d", opts.BatchSize, reencrypt.MaxBatchSize)
+			}
+			if opts.Workers < 0 {
+				return usageErrorf(cmd, "--workers %d is out of range: use 1 or more", opts.Workers)
+			}
+			if opts.ProgressInterval <= 0 {
+				return usageErrorf(cmd, "--progress-interval must be positive")
+			}
+			return runReencrypt(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Project, "project", "", "only this project's secrets (default: every project)")
+	f.IntVar(&opts.BatchSize, "batch-size", reencrypt.DefaultBatchSize, "secrets per transaction")
+	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one per CPU)")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per key, and change nothing")
+	f.DurationVar(&opts.ProgressInterval, "progress-interval", 10*time.Second, "how often to print a progress line when stdout is not a terminal")
+	_ = f.MarkHidden("progress-interval")
+	return cmd
+}
+
+// reencryptGC trades a little memory for CPU: re-encryption allocates
+// heavily (JOSE parsing) over a live set of a few batches, so the default
+// GC would collect far more often than that set needs. The soft limit keeps
+// the heap, hence peak RSS, bounded whatever the store size. GOGC or
+// GOMEMLIMIT in the environment win. It returns a func restoring the
+// previous settings.
+func reencryptGC() (restore func()) {
+	percent, limit := -2, int64(-1)
+	if os.Getenv("GOGC") == "" {
+		percent = debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limit = debug.SetMemoryLimit(48 << 20)
+	}
+	return func() {
+		if percent != -2 {
+			debug.SetGCPercent(percent)
+		}
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
+}
+
+func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
+	if !opts.DryRun {
+		defer reencryptGC()()
+	}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	// One connection per worker, and one for reloading data keys.
+	opts.MaxConns = int32(workers + 1)
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	rep := newProgressReporter(opts.IO, opts.ProgressInterval)
+	sum, runErr := reencrypt.Run(ctx, st, reencrypt.Options{
+		Project: opts.Project, BatchSize: opts.BatchSize, Workers: workers, DryRun: opts.DryRun,
+		Progress: rep.update,
+	})
+	rep.finish()
+	if sum.PrimaryKID == "" {
+		return runErr // nothing was started
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "Interrupted after re-encrypting %d secret(s); every batch either committed or rolled back: run reencrypt again to finish.\n", sum.Reencrypted)
+		return runErr
+	}
+	if opts.JSON() {
+		if err := writeJSON(opts.IO.Out, sum); err != nil {
+			return err
+		}
+	} else if err := writeReencryptSummary(opts.IO.Out, sum); err != nil {
+		return err
+	}
+	return runErr
+}
+
+func writeReencryptSummary(w io.Writer, sum reencrypt.Summary) error {
+	if sum.DryRun {
+		return writeReencryptPlan(w, sum)
+	}
+	fmt.Fprintf(w, "Re-encrypted %d secret(s) under key %s in %s (%d worker(s), batches of %d).\n",
+		sum.Reencrypted, sum.PrimaryKID, formatSeconds(sum.ElapsedSeconds), sum.Workers, sum.BatchSize)
+	fmt.Fprintf(w, "  re-encrypted:     %d\n", sum.Reencrypted)
+	fmt.Fprintf(w, "  already current:  %d\n", sum.AlreadyCurrent)
+	fmt.Fprintf(w, "  retried:          %d\n", sum.Retried)
+	fmt.Fprintf(w, "  failed:           %d\n", sum.Failed)
+	if len(sum.DataKeysRewrapped) > 0 {
+		fmt.Fprintf(w, "Rewrapped %d data key(s) under root key %s: %s\n", len(sum.DataKeysRewrapped), sum.RootKID, strings.Join(sum.DataKeysRewrapped, ", "))
+	}
+	if len(sum.Failures) > 0 {
+		fmt.Fprintln(w, "Could not decrypt:")
+		t := newTable(w, "PROJECT", "NAME", "KID", "REASON")
+		for _, f := range sum.Failures {
+			t.row(orDash(f.Project), f.Name, f.KID, f.Reason)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if n := sum.Failed - int64(len(sum.Failures)); n > 0 {
+			fmt.Fprintf(w, "... and %d more\n", n)
+		}
+	}
+	return writeUnknownKIDs(w, sum.UnknownKIDs)
+}
+
+func writeReencryptPlan(w io.Writer, sum reencrypt.Summary) error {
+	fmt.Fprintf(w, "Dry run: nothing changed. Primary key: %s; first root key: %s.\n", sum.PrimaryKID, sum.RootKID)
+	t := newTable(w, "KID", "KIND", "SECRETS", "UNBOUND", "TO RE-ENCRYPT")
+	for _, k := range sum.Plan.KIDs {
+		t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.Unbound, 10), strconv.FormatInt(k.Pending, 10))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, r := range sum.Plan.Rewrap {
+		fmt.Fprintf(w, "Would rewrap %d data key(s) wrapped by %s under root key %s.\n", r.DataKeys, r.WrappingKID, sum.RootKID)
+	}
+	fmt.Fprintf(w, "Would re-encrypt %d secret(s) under key %s; %d already current.\n", sum.Reencrypted, sum.PrimaryKID, sum.AlreadyCurrent)
+	return writeUnknownKIDs(w, sum.UnknownKIDs)
+}
+
+func writeUnknownKIDs(w io.Writer, unknown []reencrypt.KIDCount) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "In no key of the keyring (add the root key back, or enable the data key, then run reencrypt again):")
+	t := newTable(w, "KID", "SECRETS", "DATA KEYS")
+	for _, u := range unknown {
+		t.row(u.KID, strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.DataKeys, 10))
+	}
+	return t.flush()
+}
+
+func formatSeconds(s float64) string {
+	return (time.Duration(s * float64(time.Second))).Round(time.Millisecond).String()
+}
+
+// progressReporter shows a run's progress on stderr: a bar when stdout is
+// a terminal, else a plain line every interval, which reads well in CI logs.
+type progressReporter struct {
+	ios      *IOStreams
+	interval time.Duration
+	start    time.Time
+
+	mu       sync.Mutex
+	bar      *progressbar.ProgressBar
+	last     reencrypt.Progress
+	lastLine time.Time
+}
+
+func newProgressReporter(ios *IOStreams, interval time.Duration) *progressReporter {
+	now := time.Now()
+	return &progressReporter{ios: ios, interval: interval, start: now, lastLine: now}
+}
+
+func (p *progressReporter) update(pr reencrypt.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = pr
+	if p.ios.OutIsTerminal {
+		if p.bar == nil {
+			p.bar = progressbar.NewOptions64(pr.Total,
+				progressbar.OptionSetWriter(p.ios.ErrOut),
+				progressbar.OptionSetDescription("re-encrypting"),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionSetItsString("secrets"),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionClearOnFinish(),
+			)
+		}
+		if pr.Total != p.bar.GetMax64() {
+			p.bar.ChangeMax64(pr.Total)
+		}
+		_ = p.bar.Set64(pr.Done)
+		return
+	}
+	if now := time.Now(); now.Sub(p.lastLine) >= p.interval {
+		p.lastLine = now
+		p.printLine(now)
+	}
+}
+
+func (p *progressReporter) printLine(now time.Time) {
+	pr := p.last
+	elapsed := now.Sub(p.start)
+	rate := float64(pr.Done) / elapsed.Seconds()
+	line := fmt.Sprintf("reencrypt: %d/%d secrets", pr.Done, pr.Total)
+	if pr.Total > 0 {
+		line += fmt.Sprintf(" (%d%%)", pr.Done*100/pr.Total)
+	}
+	line += fmt.Sprintf(", %.0f/s", rate)
+	if rate > 0 && pr.Total > pr.Done {
+		eta := time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second))
+		line += ", ETA " + eta.Round(time.Second).String()
+	}
+	fmt.Fprintln(p.ios.ErrOut, line)
+}
+
+func (p *progressReporter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}

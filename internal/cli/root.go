@@ -1,0 +1,163 @@
+// Package cli is the operator command line of pgsecrets. Each command lives
+// in its own file: an Options struct filled from flags, and a run function
+// that takes the Options and does the work through internal/store and
+// internal/keyring, writing to injected IOStreams.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2   // the command line itself was wrong
+	exitInterrupted = 130 // 128 + SIGINT, as shells report it
+)
+
+// Main runs the CLI with the process's arguments and streams and returns
+// the exit code.
+func Main(version string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first signal cancels the work, a second one kills.
+		<-ctx.Done()
+		stop()
+	}()
+	return Execute(ctx, SystemStreams(), version, os.Args[1:])
+}
+
+// Execute runs one command line against ios and returns the exit code. It
+// prints an error once, as "Error: ..." on ErrOut.
+func Execute(ctx context.Context, ios *IOStreams, version string, args []string) int {
+	root := NewRootCmd(ios, version)
+	root.SetArgs(args)
+	_, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var usage *usageError
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintln(ios.ErrOut, "Error: interrupted")
+		return exitInterrupted
+	case errors.As(err, &usage):
+		fmt.Fprintf(ios.ErrOut, "Error: %s (see `%s --help`)\n", oneLine(usage.err), usage.cmd.CommandPath())
+		return exitUsage
+	default:
+		fmt.Fprintf(ios.ErrOut, "Error: %s\n", oneLine(err))
+		return exitError
+	}
+}
+
+// oneLine joins a multi-line error (pgx reports each connection attempt on
+// its own line, often the same twice) into one line without repeats.
+func oneLine(err error) string {
+	var parts []string
+lines:
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		for _, p := range parts {
+			if strings.HasSuffix(p, line) {
+				continue lines
+			}
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// NewRootCmd builds the whole command tree, for Execute and for generating
+// the CLI reference.
+func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
+	g := &globalOptions{IO: ios, Version: version}
+	root := &cobra.Command{
+		Use:   "pgsecrets <command>",
+		Short: "Secrets encrypted as JWE in PostgreSQL: the operator CLI",
+		Long: `pgsecrets keeps application secrets encrypted at rest in PostgreSQL.
+This command line manages the schema, the keys and the secrets; the same
+binary is the Terraform provider.
+
+Settings come from flags, else the environment:
+  --database-url    ` + settings.EnvDatabaseURL + `, DATABASE_URL, or the libpq PG* variables
+  --root-keys-file  ` + settings.EnvRootKeys + ` (the JSON itself) or ` + settings.EnvRootKeysFile + `
+  --schema          ` + settings.EnvSchema + ` (default pgsecrets)
+  --actor           ` + settings.EnvActor + ` (default user@host)
+Root keys are never taken as a flag value, so they stay out of process
+listings and shell history.
+
+Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
+		Example: `  # Create the schema, make a root key, store and read a secret
+  export DATABASE_URL=postgres://app@db.internal/app
+  pgsecrets migrate up
+  export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"
+  printf %s "$TOKEN" | pgsecrets secret add --project billing --name STRIPE_KEY
+  pgsecrets secret get --project billing --name STRIPE_KEY`,
+		Version:       version,
+		Args:          groupArgs,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.validate(cmd)
+		},
+	}
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	root.SetVersionTemplate("pgsecrets {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{cmd: cmd, err: err}
+	})
+	// Our own completion command, with an example like every other.
+	root.CompletionOptions.DisableDefaultCmd = true
+	g.addFlags(root)
+
+	root.AddCommand(
+		newMigrateCmd(g),
+		newKeyCmd(g),
+		newKeysCmd(g),
+		newSecretCmd(g),
+		newVersionCmd(g),
+		newCompletionCmd(),
+		newReencryptCmd(g), newAuditCmd(g),
+		newCatalogCmd(g), newRenderCmd(g), newDefaultsCmd(g),
+	)
+
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			adaptHelpCmd(c)
+		}
+	}
+	return root
+}
+
+// adaptHelpCmd gives cobra's help command an example, and makes an unknown
+// topic a usage error instead of the root's help with exit 0.
+func adaptHelpCmd(help *cobra.Command) {
+	help.Example = "  pgsecrets help secret add"
+	help.Run = nil
+	help.RunE = func(c *cobra.Command, args []string) error {
+		cmd, rest, err := c.Root().Find(args)
+		if err != nil || len(rest) > 0 {
+			return usageErrorf(c, "unknown help topic %q", strings.Join(args, " "))
+		}
+		return cmd.Help()
+	}
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func newSecretCmd(g *globalOptions) *cobra.Command {
+	cmd := newGroupCmd("secret", "Add, read, list and delete secrets",
+		`  printf %s "$TOKEN" | pgsecrets secret add --project billing --name STRIPE_KEY
+  pgsecrets secret get --project billing --name STRIPE_KEY
+  pgsecrets secret list --project billing
+  pgsecrets secret delete --project billing --name STRIPE_KEY --yes`,
+		newSecretAddCmd(g),
+		newSecretGetCmd(g),
+		newSecretListCmd(g),
+		newSecretDeleteCmd(g),
+	)
+	cmd.Long = `Add, read, list and delete secrets. A secret is identified by a project and
+a name. Values never go on the command line: they are read from stdin, a
+terminal prompt, or a file.`
+	return cmd
+}
+
+// secretFlags are the --project and --name every single-secret command takes.
+type secretFlags struct {
+	Project string
+	Name    string
+}
+
+func (s *secretFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.Project, "project", "", "project the secret belongs to (required)")
+	cmd.Flags().StringVar(&s.Name, "name", "", "secret name within the project (required)")
+}
+
+// validate checks the flags before anything is read or connected, with the
+// store's own name rules.
+func (s *secretFlags) validate(cmd *cobra.Command) error {
+	if err := requireFlags(cmd, "project", "name"); err != nil {
+		return err
+	}
+	if err := store.ValidateProject(s.Project); err != nil {
+		return &usageError{cmd: cmd, err: err}
+	}
+	if err := store.ValidateSecretName(s.Name); err != nil {
+		return &usageError{cmd: cmd, err: err}
+	}
+	return nil
+}
+
+func (s *secretFlags) id() string { return s.Project + "/" + s.Name }
+
+// withListHint adds, to a secret that is not found, the command that shows
+// what exists.
+func withListHint(err error, project string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w; `pgsecrets secret list --project %s` shows the project's secrets", err, project)
+	}
+	return err
+}

@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// maxValueSize bounds a secret value read from stdin or a file, so that a
+// wrong file or an endless pipe fails instead of filling memory.
+const maxValueSize = 1 << 20
+
+// SecretAddOptions configure `pgsecrets secret add`.
+type SecretAddOptions struct {
+	*globalOptions
+	secretFlags
+	ValueFile   string
+	Description string
+	Category    string
+	// DescriptionSet and CategorySet say whether the flags were given: an
+	// update keeps the current description and category otherwise.
+	DescriptionSet bool
+	CategorySet    bool
+	// Yes allows replacing an existing secret.
+	Yes bool
+}
+
+func newSecretAddCmd(g *globalOptions) *cobra.Command {
+	opts := &SecretAddOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Store a secret, reading its value from stdin or a file",
+		Long: `Encrypt a value under the current primary key and store it as project/name.
+
+The value never goes on the command line. It is read:
+  - from --value-file FILE, without one trailing newline (\n or \r\n);
+  - else, when stdin is a terminal, from a prompt that does not echo;
+  - else from stdin to its end, without one trailing newline, so that
+    ` + "`echo \"$TOKEN\" | pgsecrets secret add ...`" + ` stores exactly $TOKEN.
+An empty value is refused. Values are limited to 1 MiB.
+
+An existing secret is only replaced with --yes. The update is written only
+if nobody changed the secret since it was read; the description and
+category are kept unless given again.`,
+		Example: `  # Pipe the value in (a trailing newline is dropped)
+  printf %s "$STRIPE_KEY" | pgsecrets secret add --project billing --name STRIPE_KEY \
+    --description "Stripe live key" --category payments
+
+  # Type it at a hidden prompt
+  pgsecrets secret add --project billing --name WEBHOOK_SECRET
+
+  # Replace an existing secret with the content of a file
+  pgsecrets secret add --project billing --name TLS_KEY --value-file key.pem --yes`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf(cmd, "unexpected argument (%d given): the value is read from stdin or --value-file, never from the command line", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.secretFlags.validate(cmd); err != nil {
+				return err
+			}
+			opts.DescriptionSet = cmd.Flags().Changed("description")
+			opts.CategorySet = cmd.Flags().Changed("category")
+			return runSecretAdd(cmd.Context(), opts)
+		},
+	}
+	opts.secretFlags.add(cmd)
+	cmd.Flags().StringVar(&opts.ValueFile, "value-file", "", "read the value from this file (\"-\" for stdin) instead of stdin")
+	cmd.Flags().StringVar(&opts.Description, "description", "", "what the secret is for")
+	cmd.Flags().StringVar(&opts.Category, "category", "", "free-form category, for listing")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "replace the secret if it already exists")
+	return cmd
+}
+
+func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	// Look before reading the value, so nobody types a value only to be
+	// told the secret exists.
+	in := store.PutSecretInput{
+		Project: opts.Project, Name: opts.Name,
+		Description: opts.Description, Category: opts.Category,
+		ExpectedRevision: store.MustNotExist,
+	}
+	current, err := st.GetSecretMeta(ctx, opts.Project, opts.Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case !opts.Yes:
+		return fmt.Errorf("secret %s already exists (revision %d); pass --yes to replace it", opts.id(), current.Revision)
+	default:
+		in.ExpectedRevision = current.Revision
+		if !opts.DescriptionSet {
+			in.Description = current.Description
+		}
+		if !opts.CategorySet {
+			in.Category = current.Category
+		}
+	}
+
+	in.Value, err = readSecretValue(ctx, opts)
+	if err != nil {
+		return err
+	}
+	meta, err := st.PutSecret(ctx, in)
+	if err != nil {
+		return explainAddConflict(err, opts.id())
+	}
+
+	action := "created"
+	if in.ExpectedRevision != store.MustNotExist {
+		action = "updated"
+	}
+	if opts.JSON() {
+		return writeJSON(opts.IO.Out, struct {
+			Action string `json:"action"`
+			store.SecretMeta
+		}{action, meta})
+	}
+	verb := "Created"
+	if action == "updated" {
+		verb = "Updated"
+	}
+	fmt.Fprintf(opts.IO.Out, "%s secret %s (revision %d, key %s)\n", verb, opts.id(), meta.Revision, meta.KID)
+	return nil
+}
+
+// explainAddConflict turns a lost compare-and-swap into what to do next.
+func explainAddConflict(err error, id string) error {
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("secret %s was deleted while it was being replaced; nothing was written; retry to create it", id)
+		}
+		return err
+	}
+	switch {
+	case conflict.Expected == store.MustNotExist:
+		return fmt.Errorf("secret %s was created by someone else meanwhile (revision %d); nothing was written; retry with --yes to replace it", id, conflict.Current)
+	default:
+		return fmt.Errorf("secret %s was changed by someone else meanwhile (revision %d, expected %d); nothing was written; retry to replace it", id, conflict.Current, conflict.Expected)
+	}
+}
+
+// readSecretValue reads the value from --value-file, a hidden terminal
+// prompt or stdin. Errors never quote what was read.
+func readSecretValue(ctx context.Context, opts *SecretAddOptions) ([]byte, error) {
+	var (
+		value  []byte
+		source string
+		err    error
+	)
+	switch {
+	case opts.ValueFile != "" && opts.ValueFile != "-":
+		source = "--value-file " + opts.ValueFile
+		f, openErr := os.Open(opts.ValueFile)
+		if openErr != nil {
+			return nil, fmt.Errorf("read the value: %w", openErr)
+		}
+		defer f.Close()
+		value, err = readLimited(f, source)
+		value = trimOneNewline(value)
+	case opts.ValueFile == "" && opts.IO.InIsTerminal:
+		source = "the prompt"
+		value, err = opts.IO.ReadHidden(ctx, fmt.Sprintf("Value for %s: ", opts.id()))
+	default:
+		source = "stdin"
+		value, err = readLimited(opts.IO.In, source)
+		value = trimOneNewline(value)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(value) == 0 {
+		return nil, fmt.Errorf("the value read from %s is empty; nothing was written", source)
+	}
+	return value, nil
+}
+
+func readLimited(r io.Reader, source string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxValueSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the value from %s: %w", source, err)
+	}
+	if len(b) > maxValueSize {
+		return nil, fmt.Errorf("the value read from %s is larger than 1 MiB; nothing was written", source)
+	}
+	return b, nil
+}
+
+// trimOneNewline drops the single line ending that echo and editors add,
+// and keeps any other, deliberate, trailing whitespace.
+func trimOneNewline(b []byte) []byte {
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		return b[:len(b)-2]
+	}
+	return bytes.TrimSuffix(b, []byte("\n"))
+}

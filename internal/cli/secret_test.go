@@ -1,0 +1,323 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// rootKID is the kid of the session's only root key.
+func (s *session) rootKID() string {
+	s.t.Helper()
+	b, err := os.ReadFile(s.keysFile)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var keys []struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &keys); err != nil || len(keys) != 1 {
+		s.t.Fatalf("root keys file: %v", err)
+	}
+	return keys[0].KID
+}
+
+func TestSecretAddFromStdinThenGetReturnsExactValue(t *testing.T) {
+	s := newSession(t)
+	// One trailing newline (what echo adds) is dropped; everything else,
+	// inner newlines and trailing spaces included, is kept.
+	const value = "line one\n  line two with ünïcode  \n"
+	r := s.mustRun(value+"\n", "secret", "add", "--project", "billing", "--name", "STRIPE_KEY", "--category", "payments")
+	if want := "Created secret billing/STRIPE_KEY (revision 1, key " + s.rootKID() + ")\n"; r.stdout != want {
+		t.Errorf("add printed %q, want %q", r.stdout, want)
+	}
+
+	r = s.mustRun("", "secret", "get", "--project", "billing", "--name", "STRIPE_KEY")
+	if r.stdout != value {
+		t.Errorf("get printed %q, want exactly %q", r.stdout, value)
+	}
+	if r.stderr != "" {
+		t.Errorf("get wrote to stderr: %q", r.stderr)
+	}
+
+	// On a terminal, a newline follows so the prompt starts on its own line.
+	s.terminal = true
+	r = s.mustRun("", "secret", "get", "--project", "billing", "--name", "STRIPE_KEY")
+	if r.stdout != value+"\n" {
+		t.Errorf("get on a terminal printed %q, want %q", r.stdout, value+"\n")
+	}
+	s.terminal = false
+
+	var got struct {
+		Project, Name, Value, KID, Category string
+		Revision                            int64
+		UpdatedBy                           string `json:"updated_by"`
+	}
+	r = s.mustRun("", "secret", "get", "--project", "billing", "--name", "STRIPE_KEY", "--output", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("get --output json is not JSON: %v\n%s", err, r)
+	}
+	if got.Project != "billing" || got.Name != "STRIPE_KEY" || got.Value != value || got.Revision != 1 || got.KID != s.rootKID() || got.Category != "payments" || got.UpdatedBy != "cli-test@example" {
+		t.Errorf("get JSON = %+v", got)
+	}
+}
+
+func TestSecretAddFromValueFileStripsOneNewline(t *testing.T) {
+	s := newSession(t)
+	file := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(file, []byte("-----BEGIN KEY-----\nabc\n-----END KEY-----\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun("ignored stdin", "secret", "add", "--project", "web", "--name", "TLS_KEY", "--value-file", file)
+	r := s.mustRun("", "secret", "get", "--project", "web", "--name", "TLS_KEY")
+	if want := "-----BEGIN KEY-----\nabc\n-----END KEY-----"; r.stdout != want {
+		t.Errorf("get printed %q, want %q", r.stdout, want)
+	}
+
+	wantFailure(t, s.run("", "secret", "add", "--project", "web", "--name", "OTHER", "--value-file", filepath.Join(t.TempDir(), "missing")),
+		1, "read the value: open ", "no such file")
+}
+
+func TestSecretAddPromptsWithoutEchoOnTerminal(t *testing.T) {
+	s := newSession(t)
+	s.terminal = true
+	r := s.mustRun("typed at the prompt\n", "secret", "add", "--project", "app", "--name", "TOKEN")
+	if r.stderr != "Value for app/TOKEN: \n" {
+		t.Errorf("stderr = %q, want the prompt then a newline", r.stderr)
+	}
+	s.terminal = false
+	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "TOKEN"); r.stdout != "typed at the prompt" {
+		t.Errorf("get printed %q", r.stdout)
+	}
+}
+
+func TestSecretAddRefusesEmptyValue(t *testing.T) {
+	s := newSession(t)
+	wantFailure(t, s.run("", "secret", "add", "--project", "app", "--name", "EMPTY"), 1, "the value read from stdin is empty; nothing was written")
+	wantFailure(t, s.run("\n", "secret", "add", "--project", "app", "--name", "EMPTY"), 1, "the value read from stdin is empty")
+	s.terminal = true
+	r := s.run("\n", "secret", "add", "--project", "app", "--name", "EMPTY")
+	if r.code != 1 || !strings.Contains(r.stderr, "Error: the value read from the prompt is empty") {
+		t.Errorf("an empty value at the prompt was not refused:\n%s", r)
+	}
+	s.terminal = false
+	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "EMPTY"), 1, `secret "app/EMPTY" not found`)
+}
+
+func TestSecretAddRefusesOverwriteWithoutYes(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("first", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "--description", "primary db", "--category", "db")
+
+	r := s.run("second", "secret", "add", "--project", "app", "--name", "DB_PASSWORD")
+	wantFailure(t, r, 1, "secret app/DB_PASSWORD already exists (revision 1); pass --yes to replace it")
+	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "DB_PASSWORD"); r.stdout != "first" {
+		t.Errorf("value after a refused add = %q, want it unchanged", r.stdout)
+	}
+
+	r = s.mustRun("second", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "--yes")
+	if want := "Updated secret app/DB_PASSWORD (revision 2, key " + s.rootKID() + ")\n"; r.stdout != want {
+		t.Errorf("add --yes printed %q, want %q", r.stdout, want)
+	}
+	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "DB_PASSWORD"); r.stdout != "second" {
+		t.Errorf("value after add --yes = %q, want %q", r.stdout, "second")
+	}
+
+	// -y, with a new category: the description is kept, the category changes.
+	r = s.mustRun("third", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "-y", "--category", "database", "--output", "json")
+	var meta struct {
+		Action string `json:"action"`
+		store.SecretMeta
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &meta); err != nil {
+		t.Fatalf("add --output json is not JSON: %v\n%s", err, r)
+	}
+	if meta.Action != "updated" || meta.Revision != 3 || meta.Description != "primary db" || meta.Category != "database" {
+		t.Errorf("add JSON = %+v", meta)
+	}
+}
+
+func TestSecretListShowsMetadataNeverValues(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("value-of-a", "secret", "add", "--project", "billing", "--name", "A", "--category", "payments")
+	s.mustRun("value-of-b", "secret", "add", "--project", "billing", "--name", "B")
+	s.mustRun("value-of-c", "secret", "add", "--project", "search", "--name", "C")
+
+	r := s.mustRun("", "secret", "list")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 4 || !regexp.MustCompile(`^PROJECT +NAME +CATEGORY +REVISION +KID +UPDATED +UPDATED BY$`).MatchString(lines[0]) {
+		t.Fatalf("list is not a header and 3 rows:\n%s", r)
+	}
+	kid := regexp.QuoteMeta(s.rootKID())
+	for i, want := range []string{
+		`^billing +A +payments +1 +` + kid + ` +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +cli-test@example$`,
+		`^billing +B +- +1 +` + kid + ` `,
+		`^search +C +- +1 +` + kid + ` `,
+	} {
+		if !regexp.MustCompile(want).MatchString(lines[i+1]) {
+			t.Errorf("row %d = %q, want it to match %s", i+1, lines[i+1], want)
+		}
+	}
+	if strings.Contains(r.stdout, "value-of") {
+		t.Errorf("list shows a value:\n%s", r.stdout)
+	}
+
+	r = s.mustRun("", "secret", "list", "--project", "billing", "--output", "json")
+	var metas []store.SecretMeta
+	if err := json.Unmarshal([]byte(r.stdout), &metas); err != nil {
+		t.Fatalf("list --output json is not JSON: %v\n%s", err, r)
+	}
+	if len(metas) != 2 || metas[0].Name != "A" || metas[1].Name != "B" || metas[0].Category != "payments" || time.Since(metas[0].UpdatedAt) > time.Hour {
+		t.Errorf("list JSON = %+v", metas)
+	}
+	if strings.Contains(r.stdout, "value-of") {
+		t.Errorf("list JSON shows a value:\n%s", r.stdout)
+	}
+
+	r = s.mustRun("", "secret", "list", "--project", "nothing-here")
+	if r.stdout != "" || r.stderr != "No secrets in project nothing-here.\n" {
+		t.Errorf("an empty list printed:\n%s", r)
+	}
+	if r := s.mustRun("", "secret", "list", "--project", "nothing-here", "--output", "json"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("an empty JSON list is %q, want []", r.stdout)
+	}
+}
+
+func TestSecretDeleteNeedsConfirmation(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("v", "secret", "add", "--project", "app", "--name", "OLD")
+
+	// A script without --yes is refused, and nothing is deleted.
+	wantFailure(t, s.run("y\n", "secret", "delete", "--project", "app", "--name", "OLD"), 2,
+		"refusing to delete secret app/OLD without confirmation: stdin is not a terminal; pass --yes")
+
+	// On a terminal, anything but yes keeps the secret.
+	s.terminal = true
+	r := s.run("n\n", "secret", "delete", "--project", "app", "--name", "OLD")
+	if r.code != 1 || !strings.Contains(r.stderr, "Delete secret app/OLD (revision 1, updated ") || !strings.Contains(r.stderr, "[y/N]: Error: secret app/OLD was not deleted: not confirmed\n") {
+		t.Errorf("answering n:\n%s", r)
+	}
+	s.terminal = false
+	s.mustRun("", "secret", "get", "--project", "app", "--name", "OLD")
+
+	s.terminal = true
+	r = s.mustRun("yes\n", "secret", "delete", "--project", "app", "--name", "OLD")
+	if r.stdout != "Deleted secret app/OLD (revision 1)\n" {
+		t.Errorf("delete printed %q", r.stdout)
+	}
+	s.terminal = false
+	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "OLD"), 1,
+		`secret "app/OLD" not found; `+"`pgsecrets secret list --project app` shows the project's secrets")
+
+	s.mustRun("v", "secret", "add", "--project", "app", "--name", "OLD2")
+	r = s.mustRun("", "secret", "delete", "--project", "app", "--name", "OLD2", "--yes", "--output", "json")
+	var del struct {
+		Project, Name string
+		Revision      int64
+		Deleted       bool
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &del); err != nil || !del.Deleted || del.Name != "OLD2" || del.Revision != 1 {
+		t.Errorf("delete JSON = %+v (%v)", del, err)
+	}
+	wantFailure(t, s.run("", "secret", "delete", "--project", "app", "--name", "OLD2", "--yes"), 1, `secret "app/OLD2" not found`)
+}
+
+func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("a", "secret", "add", "--project", "app", "--name", "A")
+	s.mustRun("b", "secret", "add", "--project", "app", "--name", "B")
+	kid := s.rootKID()
+
+	r := s.mustRun("", "keys", "status")
+	want := regexp.MustCompile(`(?m)^KID +KIND +STATE +SECRETS +UNBOUND +DATA KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +2 +0 +0\n\z`)
+	if !want.MatchString(r.stdout) || r.stderr != "" {
+		t.Errorf("keys status:\n%s", r)
+	}
+
+	r = s.mustRun("", "keys", "status", "--output", "json")
+	var usage []store.KeyUsage
+	if err := json.Unmarshal([]byte(r.stdout), &usage); err != nil {
+		t.Fatalf("keys status --output json is not JSON: %v\n%s", err, r)
+	}
+	if len(usage) != 1 || usage[0] != (store.KeyUsage{KID: kid, Kind: "root", State: "primary", Secrets: 2}) {
+		t.Errorf("keys status JSON = %+v", usage)
+	}
+
+	// With other root keys, the old kid is unknown: exit 0, and a warning.
+	s.keysFile = s.generateKeysFile("other-keys.json")
+	r = s.mustRun("", "keys", "status")
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +unknown +- +2 +0 +-$`).MatchString(r.stdout) {
+		t.Errorf("keys status does not list the old kid as unknown:\n%s", r)
+	}
+	if want := "Warning: 2 secret(s) are encrypted with key \"" + kid + "\", which is neither a root key nor a data key"; !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("stderr lacks the warning %q:\n%s", want, r.stderr)
+	}
+}
+
+func TestMissingRootKeysGiveSettingsError(t *testing.T) {
+	s := newSession(t)
+	s.keysFile = ""
+	for _, args := range [][]string{
+		{"secret", "list"},
+		{"secret", "get", "--project", "app", "--name", "A"},
+		{"keys", "status"},
+	} {
+		wantFailure(t, s.run("", args...), 1, "Error: no root keys: set PGSECRETS_ROOT_KEYS")
+	}
+	s.keysFile = filepath.Join(t.TempDir(), "missing.json")
+	wantFailure(t, s.run("", "secret", "list"), 1, "read root keys file: open "+s.keysFile)
+
+	// The environment is a source too.
+	t.Setenv("PGSECRETS_ROOT_KEYS", `[{"kty":"oct","kid":"k1","alg":"dir","enc":"A256GCM","k":"c2hvcnQ"}]`)
+	s.keysFile = ""
+	wantFailure(t, s.run("", "secret", "list"), 1, `root key "k1" (#1): k is 5 bytes but alg dir with enc A256GCM needs 32 bytes (from PGSECRETS_ROOT_KEYS)`)
+}
+
+func TestSecretAddYesLosesToConcurrentWriteAndSaysRetry(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("v1", "secret", "add", "--project", "app", "--name", "K")
+	stdin := &interleaved{
+		before: func() { s.mustRun("v2-theirs", "secret", "add", "--project", "app", "--name", "K", "--yes") },
+		r:      strings.NewReader("v2-mine"),
+	}
+	r := s.runReading(stdin, "secret", "add", "--project", "app", "--name", "K", "--yes")
+	wantFailure(t, r, 1, "secret app/K was changed by someone else meanwhile (revision 2, expected 1); nothing was written; retry to replace it")
+	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "K"); r.stdout != "v2-theirs" {
+		t.Errorf("value = %q, want the concurrent writer's", r.stdout)
+	}
+
+	// Created by someone else between the check and the write.
+	stdin = &interleaved{
+		before: func() { s.mustRun("theirs", "secret", "add", "--project", "app", "--name", "NEW") },
+		r:      strings.NewReader("mine"),
+	}
+	r = s.runReading(stdin, "secret", "add", "--project", "app", "--name", "NEW")
+	wantFailure(t, r, 1, "secret app/NEW was created by someone else meanwhile (revision 1); nothing was written; retry with --yes to replace it")
+}
+
+func TestSecretDeleteKeepsSecretChangedDuringConfirmation(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("v1", "secret", "add", "--project", "app", "--name", "K")
+	stdin := &interleaved{
+		before: func() {
+			s.terminal = false
+			s.mustRun("v2", "secret", "add", "--project", "app", "--name", "K", "--yes")
+			s.terminal = true
+		},
+		r: strings.NewReader("y\n"),
+	}
+	s.terminal = true
+	r := s.runReading(stdin, "secret", "delete", "--project", "app", "--name", "K")
+	if r.code != 1 || !strings.HasSuffix(r.stderr, "Error: secret app/K was changed by someone else meanwhile (now revision 2); nothing was deleted; check it and retry\n") {
+		t.Errorf("delete of a secret changed during the confirmation:\n%s", r)
+	}
+	s.terminal = false
+	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "K"); r.stdout != "v2" {
+		t.Errorf("value = %q, want v2 kept", r.stdout)
+	}
+}

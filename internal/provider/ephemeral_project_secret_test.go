@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+)
+
+// accTestWithEcho is accTest with terraform-plugin-testing's echo provider
+// beside pgsecrets: an ephemeral value can reach state only through it, so
+// a test can look at what an ephemeral resource returned.
+func accTestWithEcho(t *testing.T, tc resource.TestCase) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
+	}
+	tc.ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+		"pgsecrets": testAccProtoV6ProviderFactories["pgsecrets"],
+		"echo":      echoprovider.NewProviderServer(),
+	}
+	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
+	resource.Test(t, tc)
+}
+
+// stateLacks fails when any attribute in state contains text.
+func stateLacks(text string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		for _, m := range s.Modules {
+			for addr, r := range m.Resources {
+				for k, v := range r.Primary.Attributes {
+					if strings.Contains(v, text) {
+						return &leakError{where: addr + "." + k}
+					}
+				}
+			}
+		}
+		return nil
+	}
+}
+
+type leakError struct{ where string }
+
+func (e *leakError) Error() string { return "canary value found in state at " + e.where }
+
+func TestAccEphemeralProjectSecretReadsValueOutsideState(t *testing.T) {
+	env := newTestEnv(t)
+	const canary = "canary-ephemeral-secret-3b9f"
+	seedSecrets(t, env, "app", map[string]string{"API_TOKEN": canary})
+	kid := env.Store.Keyring().Primary().KID
+	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+		Config: env.ProviderConfig() + `
+ephemeral "pgsecrets_project_secret" "token" {
+  project = "app"
+  name    = "API_TOKEN"
+}
+
+provider "echo" {
+  data = {
+    value_length = length(ephemeral.pgsecrets_project_secret.token.value)
+    matches      = ephemeral.pgsecrets_project_secret.token.value == "` + canary + `"
+    revision     = ephemeral.pgsecrets_project_secret.token.revision
+    kid          = ephemeral.pgsecrets_project_secret.token.kid
+  }
+}
+
+resource "echo" "seen" {}
+`,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.ExpectKnownValue("echo.seen", tfjsonpath.New("data"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+				"value_length": knownvalue.Int64Exact(int64(len(canary))),
+				"matches":      knownvalue.Bool(true),
+				"revision":     knownvalue.Int64Exact(1),
+				"kid":          knownvalue.StringExact(kid),
+			})),
+		},
+		// Only derived facts went to state through echo: the value itself never did.
+		Check: stateLacks(canary),
+	}}})
+}
+
+func TestAccEphemeralProjectSecretMissingNamesTheFix(t *testing.T) {
+	env := newTestEnv(t)
+	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+		Config: env.ProviderConfig() + `
+ephemeral "pgsecrets_project_secret" "token" {
+  project = "app"
+  name    = "NOT_THERE"
+}
+
+provider "echo" {
+  data = ephemeral.pgsecrets_project_secret.token.revision
+}
+
+resource "echo" "seen" {}
+`,
+		ExpectError: regexp.MustCompile(`(?s)Secret not found.*secret "app/NOT_THERE" not found.*pgsecrets secret add\s+--project app\s+--name NOT_THERE`),
+	}}})
+}

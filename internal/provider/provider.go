@@ -1,0 +1,288 @@
+// Package provider is the Terraform face of pgsecrets. It is the only
+// package that knows Terraform; it calls store, keyring and secretref like
+// the CLI does.
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// Resources served by the provider.
+var resourceConstructors = []func() resource.Resource{
+	NewProjectSecretResource,
+	NewEncryptionKeyResource,
+	NewProviderDefaultsResource,
+}
+
+// Data sources served by the provider.
+var dataSourceConstructors = []func() datasource.DataSource{NewResolvedConfigDataSource, NewProjectSecretsDataSource}
+
+// Ephemeral resources served by the provider.
+var ephemeralResourceConstructors = []func() ephemeral.EphemeralResource{NewResolvedConfigEphemeralResource, NewProjectSecretEphemeralResource}
+
+// Provider functions served by the provider.
+var functionConstructors = []func() function.Function{NewSecretRefFunction}
+
+// terraformActorPrefix marks audit events made through Terraform when no
+// actor is configured, so `audit export --actor` can tell them from the
+// CLI's user@host.
+const terraformActorPrefix = "terraform:"
+
+var (
+	_ provider.Provider                       = (*pgsecretsProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*pgsecretsProvider)(nil)
+	_ provider.ProviderWithFunctions          = (*pgsecretsProvider)(nil)
+)
+
+// pgsecretsProvider serves the pgsecrets resources. Terraform runs one
+// provider process per configuration and configures it once, so each
+// process opens one store (one pool, one unwrapped keyring) that every
+// resource shares.
+type pgsecretsProvider struct {
+	version string
+	stores  *storeCache
+}
+
+// New returns the provider factory used by Serve and by acceptance tests.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &pgsecretsProvider{version: version, stores: &storeCache{byConfig: map[string]cachedStore{}}}
+	}
+}
+
+func (p *pgsecretsProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "pgsecrets"
+	resp.Version = p.version
+}
+
+func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Manages secrets encrypted as JWE in PostgreSQL: project secrets, data encryption keys and per-project AI provider defaults. " +
+			"The schema must be created first with `pgsecrets migrate up`.",
+		Attributes: map[string]schema.Attribute{
+			"database_url": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "PostgreSQL connection string, as a `postgres://user:password@host:port/dbname` URL or `key=value` pairs. " +
+					"When unset: `" + settings.EnvDatabaseURL + "`, else `DATABASE_URL`, else the libpq `PG*` environment variables (`PGHOST`, `PGUSER`, ...).",
+			},
+			"root_keys": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				MarkdownDescription: "Root keys: a JSON array of JSON Web Keys (or a JWK Set `{\"keys\": [...]}`) of kty `oct`; the first encrypts, all decrypt. " +
+					"Make one with `pgsecrets key generate`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
+					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration.",
+			},
+			"schema": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "PostgreSQL schema holding the pgsecrets tables (lower-case letters, digits, `_`). " +
+					"When unset: `" + settings.EnvSchema + "`, else `" + store.DefaultSchema + "`. It must match the `--schema` given to `pgsecrets migrate up`.",
+			},
+			"actor": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Identity recorded in the audit trail for changes made by this provider, e.g. the CI job or the person applying. " +
+					"When unset: `" + settings.EnvActor + "`, else `" + terraformActorPrefix + "user@host` of the process running Terraform.",
+			},
+			"max_connections": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Most connections the provider opens to PostgreSQL at once, shared by all resources. " +
+					"When unset: pgx's default (the larger of 4 and the number of CPUs). Lower it when the database limits connections.",
+				Validators: []validator.Int64{int64validator.Between(1, 1000)},
+			},
+		},
+	}
+}
+
+// providerModel is the provider block.
+type providerModel struct {
+	DatabaseURL    types.String `tfsdk:"database_url"`
+	RootKeys       types.String `tfsdk:"root_keys"`
+	Schema         types.String `tfsdk:"schema"`
+	Actor          types.String `tfsdk:"actor"`
+	MaxConnections types.Int64  `tfsdk:"max_connections"`
+}
+
+func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	for name, v := range map[string]interface{ IsUnknown() bool }{
+		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections,
+	} {
+		if v.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(name), "Provider setting not known yet",
+				fmt.Sprintf("pgsecrets needs %s to connect, but it depends on a value known only after apply. Use a value known at plan time (a variable, a literal, the environment), or apply the resources it depends on first with -target.", name))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	storeCfg := store.Config{
+		DatabaseURL: settings.DatabaseURL(cfg.DatabaseURL.ValueString()),
+		Schema:      settings.Schema(cfg.Schema.ValueString()),
+		Actor:       resolveActor(cfg.Actor.ValueString()),
+		MaxConns:    int32(cfg.MaxConnections.ValueInt64()),
+	}
+	if err := store.ValidateSchema(storeCfg.Schema); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("schema"), "Invalid pgsecrets schema", err.Error())
+		return
+	}
+	rootKeysJSON := cfg.RootKeys.ValueString()
+
+	s, err := p.stores.open(ctx, storeCfg, rootKeysJSON)
+	if err != nil {
+		addConfigureError(&resp.Diagnostics, err)
+		return
+	}
+	tflog.Debug(ctx, "pgsecrets store ready", map[string]any{"schema": storeCfg.Schema, "actor": storeCfg.Actor})
+
+	data := &providerData{store: s}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	resp.EphemeralResourceData = data
+}
+
+// resolveActor is the explicit actor, else PGSECRETS_ACTOR, else
+// "terraform:user@host".
+func resolveActor(explicit string) string {
+	if strings.TrimSpace(explicit) != "" || os.Getenv(settings.EnvActor) != "" {
+		return settings.Actor(explicit)
+	}
+	return terraformActorPrefix + settings.Actor("")
+}
+
+// configureError is a failure of Configure, with the attribute to blame.
+type configureError struct {
+	attr    string
+	summary string
+	err     error
+}
+
+func (e *configureError) Error() string { return e.err.Error() }
+func (e *configureError) Unwrap() error { return e.err }
+
+// addConfigureError turns a failure to open the store into a diagnostic
+// that says what to do. Error texts come from store, settings and keyring,
+// which never include key material or passwords.
+func addConfigureError(diags *diag.Diagnostics, err error) {
+	var ce *configureError
+	var sv *store.SchemaVersionError
+	switch {
+	case errors.As(err, &ce):
+		diags.AddAttributeError(path.Root(ce.attr), ce.summary, ce.err.Error())
+	case errors.As(err, &sv):
+		diags.AddAttributeError(path.Root("schema"), "pgsecrets schema not ready", sv.Error())
+	default:
+		diags.AddAttributeError(path.Root("database_url"), "Cannot open the pgsecrets database",
+			fmt.Sprintf("%s. Check database_url (or %s / DATABASE_URL / the PG* variables) and that the server is reachable.", oneLine(err), settings.EnvDatabaseURL))
+	}
+}
+
+// oneLine joins the distinct lines of an error: pgx reports each address
+// it tried on a line of its own, often the same failure twice.
+func oneLine(err error) string {
+	var lines []string
+next:
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		for _, kept := range lines {
+			if strings.Contains(kept, l) {
+				continue next
+			}
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "; ")
+}
+
+// storeCache keeps the stores this provider instance opened, one per
+// distinct configuration. A provider process normally configures once, but
+// acceptance tests serve many Terraform commands from one provider value:
+// reusing the store keeps them from leaking a pool per command.
+type storeCache struct {
+	mu       sync.Mutex
+	byConfig map[string]cachedStore
+}
+
+type cachedStore struct {
+	databaseURL string
+	store       *store.Store
+}
+
+func (c *storeCache) open(ctx context.Context, cfg store.Config, rootKeysJSON string) (*store.Store, error) {
+	// The key holds a digest of the root keys, never the keys themselves.
+	sum := sha256.Sum256([]byte(strings.Join([]string{cfg.DatabaseURL, cfg.Schema, cfg.Actor, fmt.Sprint(cfg.MaxConns), rootKeysJSON}, "\x00")))
+	key := hex.EncodeToString(sum[:])
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.byConfig[key]; ok {
+		return cached.store, nil
+	}
+	ring, _, err := settings.RootKeys(rootKeysJSON, "")
+	if err != nil {
+		return nil, &configureError{attr: "root_keys", summary: "Invalid pgsecrets root keys", err: err}
+	}
+	s, err := store.Open(ctx, cfg, ring)
+	if err != nil {
+		return nil, err
+	}
+	c.byConfig[key] = cachedStore{databaseURL: cfg.DatabaseURL, store: s}
+	return s, nil
+}
+
+// closeWhere closes and forgets the stores whose database URL is url; tests
+// call it before dropping their database.
+func (c *storeCache) closeWhere(url string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, cached := range c.byConfig {
+		if cached.databaseURL == url {
+			cached.store.Close()
+			delete(c.byConfig, k)
+		}
+	}
+}
+
+func (p *pgsecretsProvider) Resources(context.Context) []func() resource.Resource {
+	return resourceConstructors
+}
+
+func (p *pgsecretsProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return dataSourceConstructors
+}
+
+func (p *pgsecretsProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return ephemeralResourceConstructors
+}
+
+func (p *pgsecretsProvider) Functions(context.Context) []func() function.Function {
+	return functionConstructors
+}

@@ -1,0 +1,346 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// testAccProvider serves every acceptance test; newTestEnv closes the
+// stores it opened for a test's database when the test ends.
+var testAccProvider = New("test")()
+
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"pgsecrets": providerserver.NewProtocol6WithError(testAccProvider),
+}
+
+// testSchema is not the default schema, so a query that forgets the
+// configured schema fails the tests.
+const testSchema = "acc_pgsecrets"
+
+func TestMain(m *testing.M) {
+	// terraform-plugin-testing would otherwise download Terraform when it
+	// is not on PATH; the tests must use the installed one, offline.
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		tf, err := exec.LookPath("terraform")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "provider tests: terraform (1.11 or later) is not on PATH; install it or set TF_ACC_TERRAFORM_PATH")
+			os.Exit(1)
+		}
+		os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
+	}
+	os.Setenv("CHECKPOINT_DISABLE", "1")
+	pgtest.Main(m)
+}
+
+// testEnv is one acceptance test's world: a migrated database of its own,
+// fresh root keys, and a store on it for assertions and out-of-band
+// changes.
+type testEnv struct {
+	t           *testing.T
+	DatabaseURL string
+	Schema      string
+	RootKeys    string // JSON, as the provider's root_keys takes it
+	Store       *store.Store
+}
+
+// newTestEnv makes a fresh migrated database and root keys for t.
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+
+	pool, err := store.Connect(ctx, store.Config{DatabaseURL: url, Schema: testSchema})
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	if _, err := store.Migrate(ctx, pool, testSchema, nil); err != nil {
+		pool.Close()
+		t.Fatalf("migrate test database: %v", err)
+	}
+	pool.Close()
+
+	root, err := keyring.Generate("", "dir", "A256GCM")
+	if err != nil {
+		t.Fatalf("generate root key: %v", err)
+	}
+	rootJSON, err := json.Marshal([]*keyring.Key{root})
+	if err != nil {
+		t.Fatalf("encode root key: %v", err)
+	}
+	ring, err := keyring.Load(rootJSON)
+	if err != nil {
+		t.Fatalf("load root key: %v", err)
+	}
+	s, err := store.Open(ctx, store.Config{DatabaseURL: url, Schema: testSchema, Actor: "test"}, ring)
+	if err != nil {
+		t.Fatalf("open test store: %v", err)
+	}
+	// Registered after NewDatabase's cleanup, so it runs before the drop.
+	t.Cleanup(func() {
+		s.Close()
+		testAccProvider.(*pgsecretsProvider).stores.closeWhere(url)
+	})
+	return &testEnv{t: t, DatabaseURL: url, Schema: testSchema, RootKeys: string(rootJSON), Store: s}
+}
+
+// ProviderConfig is the provider block that points at this environment.
+func (e *testEnv) ProviderConfig() string {
+	return fmt.Sprintf(`
+provider "pgsecrets" {
+  database_url = %s
+  root_keys    = %s
+  schema       = %s
+}
+`, hclString(e.DatabaseURL), hclString(e.RootKeys), hclString(e.Schema))
+}
+
+// rootKeyMaterial is the root key's k, for canary checks.
+func (e *testEnv) rootKeyMaterial() string {
+	e.t.Helper()
+	var keys []struct {
+		K string `json:"k"`
+	}
+	if err := json.Unmarshal([]byte(e.RootKeys), &keys); err != nil || len(keys) == 0 || keys[0].K == "" {
+		e.t.Fatalf("root keys of the test environment have no k: %v", err)
+	}
+	return keys[0].K
+}
+
+// primaryKeyMaterial is the k of the primary data key, as the database
+// holds it now, for canary checks.
+func (e *testEnv) primaryKeyMaterial() string {
+	e.t.Helper()
+	if err := e.Store.LoadDataKeys(context.Background()); err != nil {
+		e.t.Fatalf("load data keys: %v", err)
+	}
+	primary := e.Store.Keyring().Primary()
+	if e.Store.Keyring().IsRoot(primary.KID) {
+		e.t.Fatal("no primary data key")
+	}
+	b, err := primary.MarshalJSON()
+	if err != nil {
+		e.t.Fatalf("encode data key: %v", err)
+	}
+	var jwk struct {
+		K string `json:"k"`
+	}
+	if err := json.Unmarshal(b, &jwk); err != nil || jwk.K == "" {
+		e.t.Fatalf("data key has no k: %v", err)
+	}
+	return jwk.K
+}
+
+// Exec runs SQL in the environment's schema, as an out-of-band change
+// would.
+func (e *testEnv) Exec(sql string, args ...any) {
+	e.t.Helper()
+	if _, err := e.Store.Pool().Exec(context.Background(), sql, args...); err != nil {
+		e.t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+// hclString quotes s as an HCL string literal. Go's quoting matches HCL's
+// for the text used here, except that HCL also treats "${" and "%{" as
+// template sequences.
+func hclString(s string) string {
+	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(strconv.Quote(s))
+}
+
+// minTerraform is the first Terraform with write-only attributes.
+var minTerraform = version.Must(version.NewVersion("1.11.0"))
+
+// accTest runs an acceptance test against the provider. Unlike
+// resource.Test, it fails instead of skipping without TF_ACC (set by
+// `make test`) or with a Terraform older than 1.11: a skipped acceptance
+// test would pass CI without testing anything.
+func accTest(t *testing.T, tc resource.TestCase) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
+	}
+	tc.ProtoV6ProviderFactories = testAccProtoV6ProviderFactories
+	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
+	resource.Test(t, tc)
+}
+
+// configure runs the provider's Configure with cfg, as Terraform would.
+func configure(t *testing.T, p provider.Provider, cfg providerModel) *provider.ConfigureResponse {
+	t.Helper()
+	ctx := context.Background()
+	var sresp provider.SchemaResponse
+	p.Schema(ctx, provider.SchemaRequest{}, &sresp)
+	st := tfsdk.State{Schema: sresp.Schema, Raw: tftypes.NewValue(sresp.Schema.Type().TerraformType(ctx), nil)}
+	if diags := st.Set(ctx, &cfg); diags.HasError() {
+		t.Fatalf("build provider config: %v", diags)
+	}
+	resp := &provider.ConfigureResponse{}
+	p.Configure(ctx, provider.ConfigureRequest{Config: tfsdk.Config{Schema: sresp.Schema, Raw: st.Raw}}, resp)
+	t.Cleanup(func() {
+		if d, ok := resp.ResourceData.(*providerData); ok {
+			d.store.Close()
+		}
+	})
+	return resp
+}
+
+func diagText(diags diag.Diagnostics) string {
+	var b strings.Builder
+	for _, d := range diags {
+		fmt.Fprintf(&b, "%s: %s: %s\n", d.Severity(), d.Summary(), d.Detail())
+	}
+	return b.String()
+}
+
+func TestProviderConfigureErrorsSayWhatToFixAndLeakNothing(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	const password = "hunter2-canary"
+	shortKey := `[{"kty":"oct","k":"c2hvcnQta2V5LWNhbmFyeQ","kid":"bad-1","alg":"dir","enc":"A256GCM"}]`
+	cases := []struct {
+		name      string
+		cfg       providerModel
+		want      []string
+		forbidden []string
+	}{
+		{
+			name: "unmigrated schema",
+			cfg:  providerModel{DatabaseURL: types.StringValue(env.DatabaseURL), RootKeys: types.StringValue(env.RootKeys), Schema: types.StringValue("never_migrated")},
+			want: []string{"pgsecrets schema not ready", `schema "never_migrated" is not migrated`, "pgsecrets migrate up"},
+		},
+		{
+			name:      "root key of the wrong size",
+			cfg:       providerModel{DatabaseURL: types.StringValue(env.DatabaseURL), RootKeys: types.StringValue(shortKey), Schema: types.StringValue(env.Schema)},
+			want:      []string{"Invalid pgsecrets root keys", "bad-1"},
+			forbidden: []string{"c2hvcnQta2V5LWNhbmFyeQ"},
+		},
+		{
+			name:      "root keys not JSON",
+			cfg:       providerModel{DatabaseURL: types.StringValue(env.DatabaseURL), RootKeys: types.StringValue("k=" + password), Schema: types.StringValue(env.Schema)},
+			want:      []string{"Invalid pgsecrets root keys", "JSON"},
+			forbidden: []string{password},
+		},
+		{
+			name:      "database unreachable",
+			cfg:       providerModel{DatabaseURL: types.StringValue("postgres://app:" + password + "@127.0.0.1:1/secrets?connect_timeout=5"), RootKeys: types.StringValue(env.RootKeys)},
+			want:      []string{"Cannot open the pgsecrets database", "127.0.0.1", "database_url"},
+			forbidden: []string{password},
+		},
+		{
+			name:      "database URL malformed",
+			cfg:       providerModel{DatabaseURL: types.StringValue("postgres://app:" + password + "@host:notaport/db"), RootKeys: types.StringValue(env.RootKeys)},
+			want:      []string{"Cannot open the pgsecrets database", "database URL is not valid"},
+			forbidden: []string{password},
+		},
+		{
+			name: "schema name invalid",
+			cfg:  providerModel{DatabaseURL: types.StringValue(env.DatabaseURL), RootKeys: types.StringValue(env.RootKeys), Schema: types.StringValue("Bad-Schema")},
+			want: []string{"Invalid pgsecrets schema", "lower-case"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := configure(t, New("test")(), tc.cfg)
+			got := diagText(resp.Diagnostics)
+			if !resp.Diagnostics.HasError() || resp.ResourceData != nil {
+				t.Fatalf("Configure succeeded, want an error; diagnostics: %s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, got)
+				}
+			}
+			for _, f := range append(tc.forbidden, env.rootKeyMaterial()) {
+				if strings.Contains(got, f) {
+					t.Errorf("diagnostics leak %q:\n%s", f, got)
+				}
+			}
+		})
+	}
+}
+
+// With nothing set in the provider block, the settings come from the same
+// environment variables as the CLI's; the audit actor says Terraform.
+func TestProviderConfigureFallsBackToEnvironment(t *testing.T) {
+	env := newTestEnv(t)
+	t.Setenv(settings.EnvDatabaseURL, env.DatabaseURL)
+	t.Setenv(settings.EnvRootKeys, env.RootKeys)
+	t.Setenv(settings.EnvSchema, env.Schema)
+	t.Setenv(settings.EnvActor, "")
+	resp := configure(t, New("test")(), providerModel{MaxConnections: types.Int64Value(3)})
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("Configure: %s", diagText(resp.Diagnostics))
+	}
+	d := resp.ResourceData.(*providerData)
+	if resp.DataSourceData != d || resp.EphemeralResourceData != d {
+		t.Errorf("data sources and ephemeral resources do not share the resources' store")
+	}
+	if got := d.store.Schema(); got != env.Schema {
+		t.Errorf("schema %q, want %q from %s", got, env.Schema, settings.EnvSchema)
+	}
+	if got := d.store.Actor(); !strings.HasPrefix(got, "terraform:") || !strings.Contains(got, "@") {
+		t.Errorf("default actor %q, want terraform:user@host", got)
+	}
+	if got := d.store.Pool().Config().MaxConns; got != 3 {
+		t.Errorf("pool max connections %d, want 3 from max_connections", got)
+	}
+
+	t.Setenv(settings.EnvActor, "ci-job-42")
+	if got := resolveActor(""); got != "ci-job-42" {
+		t.Errorf("actor %q, want %s's ci-job-42", got, settings.EnvActor)
+	}
+	if got := resolveActor("alice"); got != "alice" {
+		t.Errorf("actor %q, want the configured alice", got)
+	}
+}
+
+// Terraform may configure a provider value more than once (the tests
+// do, once per command); the same configuration reuses one store.
+func TestProviderConfigureReusesOneStorePerConfiguration(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	p := New("test")()
+	cfg := providerModel{DatabaseURL: types.StringValue(env.DatabaseURL), RootKeys: types.StringValue(env.RootKeys), Schema: types.StringValue(env.Schema)}
+	first := configure(t, p, cfg)
+	second := configure(t, p, cfg)
+	if first.Diagnostics.HasError() || second.Diagnostics.HasError() {
+		t.Fatalf("Configure: %s%s", diagText(first.Diagnostics), diagText(second.Diagnostics))
+	}
+	if first.ResourceData.(*providerData).store != second.ResourceData.(*providerData).store {
+		t.Errorf("a second Configure with the same settings opened another store (and pool)")
+	}
+}
+
+func TestAccProviderUnmigratedSchemaNamesTheFix(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	env.Schema = "never_migrated"
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config:      secretWithValue(env, "v", ""),
+			ExpectError: regexp.MustCompile(`(?s)schema "never_migrated" is not migrated; run\s+` + "`pgsecrets\\s+migrate\\s+up`"),
+		}},
+	})
+}

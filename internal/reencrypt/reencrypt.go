@@ -1,0 +1,448 @@
+// Package reencrypt moves every secret and every data key's wrapping to the
+// current primary key, online, in batches that each commit on their own. It
+// keeps no progress record: the rows say what is left (their kid and
+// binding), so a run killed at any point is finished by running it again,
+// and several runs, in one process or many, share the work through row
+// locks. It knows nothing of the command line; internal/cli renders what it
+// reports.
+package reencrypt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// Defaults for Options.
+const (
+	DefaultBatchSize = 1000
+	MaxBatchSize     = 100_000
+	// maxFailuresKept bounds the failures listed in a Summary; the count is
+	// always exact.
+	maxFailuresKept = 100
+	// maxSweeps bounds the final passes; more than one is needed only when
+	// the primary key changes during the run.
+	maxSweeps = 3
+	// batchAttempts is how often a batch is tried when Postgres aborts it
+	// for a deadlock or a serialization failure.
+	batchAttempts = 3
+)
+
+// Options say what to re-encrypt and how.
+type Options struct {
+	// Project limits the secrets to one project; data keys, being shared,
+	// are always rewrapped.
+	Project string
+	// BatchSize is how many secrets one transaction rewrites.
+	BatchSize int
+	// Workers is how many batches run at once; 0 means one per CPU. It is
+	// capped below the pool size, since a batch may need a second
+	// connection to reload data keys.
+	Workers int
+	// DryRun counts what would change and changes nothing.
+	DryRun bool
+	// Progress, when set, is called after every batch; calls never overlap.
+	Progress func(Progress)
+}
+
+// Progress is how far a run is.
+type Progress struct {
+	// Done counts the rows handled so far: rewritten, failed, or left
+	// because their key is unknown.
+	Done int64
+	// Total is what needed work when the run started, plus what the final
+	// sweep found left; it can grow once.
+	Total       int64
+	Reencrypted int64
+}
+
+// KIDCount is a kid no key in the keyring has, and how many rows use it.
+type KIDCount struct {
+	KID      string `json:"kid"`
+	Secrets  int64  `json:"secrets"`
+	DataKeys int64  `json:"data_keys"`
+}
+
+// Summary is what a run did (or, with DryRun, would do).
+type Summary struct {
+	DryRun     bool   `json:"dry_run"`
+	Project    string `json:"project,omitempty"`
+	PrimaryKID string `json:"primary_kid"`
+	RootKID    string `json:"root_kid"`
+	Workers    int    `json:"workers"`
+	BatchSize  int    `json:"batch_size"`
+	// Reencrypted counts the secrets this run rewrote (with DryRun, would
+	// rewrite).
+	Reencrypted int64 `json:"reencrypted"`
+	// AlreadyCurrent counts the secrets in scope that were under the
+	// primary key, bound, when the run started.
+	AlreadyCurrent int64 `json:"already_current"`
+	// Retried counts rows rewritten on a second look: they were locked by
+	// another transaction or changed between read and write.
+	Retried int64 `json:"retried"`
+	// Failed counts rows that could not be decrypted for a reason other than
+	// an unknown key (moved, tampered or corrupt ciphertext); Failures lists
+	// the first of them.
+	Failed   int64               `json:"failed"`
+	Failures []store.ItemFailure `json:"failures,omitempty"`
+	// DataKeysRewrapped lists the data keys now wrapped under the first root
+	// key (with DryRun, the count of those that would be, in DataKeysToRewrap).
+	DataKeysRewrapped []string `json:"data_keys_rewrapped"`
+	DataKeysToRewrap  int64    `json:"data_keys_to_rewrap"`
+	// UnknownKIDs are kids found in rows that no key in the keyring has.
+	UnknownKIDs []KIDCount `json:"unknown_kids"`
+	// Plan is the per-kid count behind a dry run.
+	Plan           *store.ReencryptPlan `json:"plan,omitempty"`
+	ElapsedSeconds float64              `json:"elapsed_seconds"`
+}
+
+// IncompleteError is returned, with the Summary, when a run did everything
+// it could but some rows remain under an old key.
+type IncompleteError struct {
+	Unknown []KIDCount
+	Failed  int64
+	First   *store.ItemFailure
+}
+
+func (e *IncompleteError) Error() string {
+	var parts []string
+	if len(e.Unknown) > 0 {
+		var kids []string
+		for _, u := range e.Unknown {
+			var n []string
+			if u.Secrets > 0 {
+				n = append(n, fmt.Sprintf("%d secret(s)", u.Secrets))
+			}
+			if u.DataKeys > 0 {
+				n = append(n, fmt.Sprintf("%d data key(s)", u.DataKeys))
+			}
+			kids = append(kids, fmt.Sprintf("%q (%s)", u.KID, strings.Join(n, ", ")))
+		}
+		parts = append(parts, fmt.Sprintf("kid %s in no key of the keyring; add the root key back to the root keys, or enable its data key, and run reencrypt again",
+			strings.Join(kids, ", ")))
+	}
+	if e.Failed > 0 {
+		msg := fmt.Sprintf("%d row(s) could not be decrypted", e.Failed)
+		if e.First != nil {
+			what := e.First.Name
+			if e.First.Project != "" {
+				what = e.First.Project + "/" + e.First.Name
+			}
+			msg += fmt.Sprintf(" (first: %s: %s)", what, e.First.Reason)
+		}
+		parts = append(parts, msg+"; see the failures listed above")
+	}
+	return "reencrypt incomplete: " + strings.Join(parts, "; ")
+}
+
+// Run rewraps the data keys and re-encrypts the secrets in scope, then
+// sweeps once more for rows that were busy the first time. Every row it can
+// decrypt ends under the primary key, bound. When some cannot (unknown kid,
+// failed decryption) it still does all the others, then returns the
+// Summary with an *IncompleteError.
+func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
+	start := time.Now()
+	opts, err := normalize(st, opts)
+	if err != nil {
+		return Summary{}, err
+	}
+	plan, err := st.PlanReencrypt(ctx, opts.Project)
+	if err != nil {
+		return Summary{}, err
+	}
+	secrets, pending, unknownPending := plan.Totals()
+	sum := Summary{
+		DryRun: opts.DryRun, Project: opts.Project,
+		PrimaryKID: plan.PrimaryKID, RootKID: plan.RootKID,
+		Workers: opts.Workers, BatchSize: opts.BatchSize,
+		AlreadyCurrent:    secrets - pending - unknownPending,
+		DataKeysRewrapped: []string{},
+	}
+	unknown := newUnknownSet()
+	for _, k := range plan.KIDs {
+		if k.Kind == "unknown" {
+			unknown.addSecrets(k.KID, k.Pending)
+		}
+	}
+	for _, r := range plan.Rewrap {
+		sum.DataKeysToRewrap += r.DataKeys
+		if !r.Known {
+			unknown.addDataKeys(r.WrappingKID, r.DataKeys)
+		}
+	}
+	if opts.DryRun {
+		sum.Plan = &plan
+		sum.Reencrypted = pending
+		sum.UnknownKIDs = unknown.list()
+		sum.ElapsedSeconds = time.Since(start).Seconds()
+		return sum, nil
+	}
+
+	rw, err := st.RewrapDataKeys(ctx)
+	if err != nil {
+		return sum, err
+	}
+	sum.DataKeysRewrapped = append(sum.DataKeysRewrapped, rw.Rewrapped...)
+	for kid, n := range rw.Unknown {
+		unknown.setDataKeys(kid, n)
+	}
+	var keyFailures []store.ItemFailure
+	keyFailures = append(keyFailures, rw.Failed...)
+
+	prog := &progress{fn: opts.Progress, total: pending}
+	skip := plan.UnknownKIDs()
+	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false), opts, prog)
+	sum.Reencrypted += pass.reencrypted
+	sum.Retried += pass.conflicts
+	if err != nil {
+		return sum, err
+	}
+	last := pass
+	for sweep := 0; sweep < maxSweeps; sweep++ {
+		// Rows another process or writer held locked were skipped, and a
+		// batch that lost a race left its row: count what is left, and if
+		// anything beyond our own failures is, sweep again, this time
+		// waiting for locks so that nothing is skipped.
+		skip = append(plan.UnknownKIDs(), last.unknownKIDs()...)
+		left, err := st.CountPendingReencrypt(ctx, opts.Project, skip)
+		if err != nil {
+			return sum, err
+		}
+		if left <= int64(last.failed) {
+			break
+		}
+		prog.grow(left)
+		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true), opts, prog)
+		sum.Reencrypted += sw.reencrypted
+		sum.Retried += sw.reencrypted + sw.conflicts
+		if err != nil {
+			return sum, err
+		}
+		// A sweep meets every row still failing, so its failures are the
+		// final word; the earlier pass's would count them twice.
+		last = mergeUnknown(last, sw)
+	}
+
+	for kid, n := range last.unknown {
+		unknown.addSecrets(kid, n)
+	}
+	sum.UnknownKIDs = unknown.list()
+	failures := append(keyFailures, last.failures...)
+	sum.Failed = int64(len(rw.Failed)) + int64(last.failed)
+	sum.Failures = failures
+	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if len(sum.UnknownKIDs) > 0 || sum.Failed > 0 {
+		ie := &IncompleteError{Unknown: sum.UnknownKIDs, Failed: sum.Failed}
+		if len(failures) > 0 {
+			ie.First = &failures[0]
+		}
+		return sum, ie
+	}
+	return sum, nil
+}
+
+func normalize(st *store.Store, opts Options) (Options, error) {
+	if opts.BatchSize == 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.BatchSize < 1 || opts.BatchSize > MaxBatchSize {
+		return opts, fmt.Errorf("batch size %d is out of range: use 1 to %d", opts.BatchSize, MaxBatchSize)
+	}
+	if opts.Workers < 0 {
+		return opts, fmt.Errorf("workers %d is out of range: use 1 or more (0 for one per CPU)", opts.Workers)
+	}
+	if opts.Workers == 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	// A batch holds a connection for its transaction and may briefly need
+	// another to reload data keys; leave one free so that never deadlocks.
+	if limit := int(st.Pool().Config().MaxConns) - 1; opts.Workers > limit {
+		opts.Workers = max(limit, 1)
+	}
+	if opts.Project != "" {
+		if err := store.ValidateProject(opts.Project); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
+
+// passResult adds up the batches of one pass.
+type passResult struct {
+	reencrypted int64
+	conflicts   int64
+	failed      int
+	failures    []store.ItemFailure
+	unknown     map[string]int64
+}
+
+func (p *passResult) add(b store.ReencryptBatchResult) {
+	p.reencrypted += int64(b.Reencrypted)
+	p.conflicts += int64(b.Conflicts)
+	p.failed += len(b.Failed)
+	for _, f := range b.Failed {
+		if len(p.failures) < maxFailuresKept {
+			p.failures = append(p.failures, f)
+		}
+	}
+	for kid, n := range b.Unknown {
+		if p.unknown == nil {
+			p.unknown = map[string]int64{}
+		}
+		p.unknown[kid] += n
+	}
+}
+
+func (p passResult) unknownKIDs() []string {
+	out := make([]string, 0, len(p.unknown))
+	for kid := range p.unknown {
+		out = append(out, kid)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mergeUnknown keeps a sweep's failures and adds the kids an earlier pass
+// found unknown, which the sweep skipped.
+func mergeUnknown(earlier, sweep passResult) passResult {
+	for kid, n := range earlier.unknown {
+		if sweep.unknown == nil {
+			sweep.unknown = map[string]int64{}
+		}
+		sweep.unknown[kid] += n
+	}
+	return sweep
+}
+
+// runPass runs batches on opts.Workers goroutines until the scan is over;
+// the first error stops them all.
+func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, prog *progress) (passResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		mu  sync.Mutex
+		res passResult
+		wg  sync.WaitGroup
+	)
+	for range opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				b, err := batchWithRetry(ctx, st, scan, opts.BatchSize)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				if b.Claimed == 0 {
+					return
+				}
+				mu.Lock()
+				res.add(b)
+				mu.Unlock()
+				prog.add(int64(b.Claimed), int64(b.Reencrypted))
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return res, err
+		}
+		return res, fmt.Errorf("%w; the batches committed before stay done: run reencrypt again to finish", err)
+	}
+	return res, nil
+}
+
+// batchWithRetry runs another batch when Postgres aborted one for a
+// deadlock or a serialization failure. Nothing of the aborted batch was
+// written; the scan has moved past its rows, so the final sweep, which
+// counts what is left, picks them up.
+func batchWithRetry(ctx context.Context, st *store.Store, scan *store.ReencryptScan, size int) (store.ReencryptBatchResult, error) {
+	for attempt := 1; ; attempt++ {
+		b, err := st.ReencryptBatch(ctx, scan, size)
+		var pgErr *pgconn.PgError
+		if err != nil && attempt < batchAttempts && errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
+			continue
+		}
+		return b, err
+	}
+}
+
+// progress serializes reports to the caller's callback.
+type progress struct {
+	fn          func(Progress)
+	mu          sync.Mutex
+	done, total int64
+	reencrypted int64
+}
+
+func (p *progress) add(done, reencrypted int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += done
+	p.reencrypted += reencrypted
+	if p.done > p.total {
+		p.total = p.done
+	}
+	if p.fn != nil {
+		p.fn(Progress{Done: p.done, Total: p.total, Reencrypted: p.reencrypted})
+	}
+}
+
+func (p *progress) grow(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = p.done + n
+	if p.fn != nil {
+		p.fn(Progress{Done: p.done, Total: p.total, Reencrypted: p.reencrypted})
+	}
+}
+
+// unknownSet gathers unknown kids from secrets and data keys.
+type unknownSet map[string]*KIDCount
+
+func newUnknownSet() unknownSet { return unknownSet{} }
+
+func (u unknownSet) get(kid string) *KIDCount {
+	if u[kid] == nil {
+		u[kid] = &KIDCount{KID: kid}
+	}
+	return u[kid]
+}
+
+func (u unknownSet) addSecrets(kid string, n int64) {
+	if n > 0 {
+		u.get(kid).Secrets += n
+	}
+}
+
+func (u unknownSet) addDataKeys(kid string, n int64) {
+	if n > 0 {
+		u.get(kid).DataKeys += n
+	}
+}
+
+func (u unknownSet) setDataKeys(kid string, n int64) {
+	if n > 0 {
+		u.get(kid).DataKeys = n
+	}
+}
+
+func (u unknownSet) list() []KIDCount {
+	out := make([]KIDCount, 0, len(u))
+	for _, c := range u {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].KID < out[j].KID })
+	return out
+}

@@ -1,0 +1,400 @@
+package reencrypt_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// rotation is a store mid-rotation: secrets under an old root key, under
+// an old data key and unbound, then a new first root key and a new primary
+// data key.
+type rotation struct {
+	db        *testDB
+	oldRoot   *keyring.Key
+	newRoot   *keyring.Key
+	oldData   string
+	newData   string
+	st        *store.Store // opened with the new root keys
+	values    map[string]string
+	revisions map[string]int64
+}
+
+func newRotation(t *testing.T) *rotation {
+	t.Helper()
+	ctx := context.Background()
+	db := newTestDB(t)
+	oldRoot, other := newKey(t, "old-root", "dir"), newKey(t, "other-root", "A256GCMKW")
+	before := db.open(t, ringOf(t, oldRoot, other))
+	putSecrets(t, before, "app", 60)
+	if _, err := before.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "old-data", Alg: "A256GCMKW", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
+		t.Fatal(err)
+	}
+	putSecrets(t, before, "billing", 25)
+	// Ciphertexts another tool wrote: no row binding.
+	for i := range 5 {
+		name := fmt.Sprintf("U%d", i)
+		token, kid, err := before.Keyring().Encrypt([]byte(valueOf("legacy", i)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+			values ('legacy', $1, $2, $3, false, 'other-tool', 'other-tool')`, name, token, kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	before.Close()
+
+	newRoot := newKey(t, "new-root", "A256GCMKW")
+	st := db.open(t, ringOf(t, newRoot, oldRoot, other))
+	if _, err := st.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "new-data", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
+		t.Fatal(err)
+	}
+	r := &rotation{db: db, oldRoot: oldRoot, newRoot: newRoot, oldData: "old-data", newData: "new-data", st: st,
+		values: decryptAll(t, db, st.Keyring()), revisions: map[string]int64{}}
+	for id, row := range readRows(t, db) {
+		r.revisions[id] = row.revision
+	}
+	return r
+}
+
+func (r *rotation) total() int { return len(r.values) }
+
+func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	if got := kidCounts(t, r.db); got["old-root"] != 60 || got["old-data"] != 25 || got["old-data (unbound)"] != 5 {
+		t.Fatalf("fixture kids = %v", got)
+	}
+
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 7, Workers: 3})
+	if err != nil {
+		t.Fatalf("reencrypt: %v", err)
+	}
+	if sum.Reencrypted != int64(r.total()) || sum.AlreadyCurrent != 0 || sum.Failed != 0 || len(sum.UnknownKIDs) != 0 {
+		t.Fatalf("summary = %+v, want %d re-encrypted", sum, r.total())
+	}
+	if fmt.Sprint(sum.DataKeysRewrapped) != "[old-data]" {
+		t.Fatalf("data keys rewrapped = %v, want [old-data]", sum.DataKeysRewrapped)
+	}
+	if got := kidCounts(t, r.db); len(got) != 1 || got["new-data"] != r.total() {
+		t.Fatalf("kids after reencrypt = %v, want all %d under new-data, bound", got, r.total())
+	}
+	// Values and revisions unchanged: a reencrypt is not a write of the value.
+	for id, row := range readRows(t, r.db) {
+		if row.revision != r.revisions[id] {
+			t.Errorf("%s: revision %d, want unchanged %d", id, row.revision, r.revisions[id])
+		}
+	}
+
+	// The old root keys can now be retired: a keyring of the new root key
+	// alone opens the store (data keys rewrapped) and every secret.
+	retired := r.db.open(t, ringOf(t, r.newRoot))
+	if got := decryptAll(t, r.db, retired.Keyring()); fmt.Sprint(got) != fmt.Sprint(r.values) {
+		t.Fatalf("values after reencrypt differ from before")
+	}
+	var wrapping []string
+	rows, _ := r.db.pool.Query(ctx, "select wrapping_kid from encryption_keys order by kid")
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		wrapping = append(wrapping, k)
+	}
+	if fmt.Sprint(wrapping) != "[new-root new-root]" {
+		t.Fatalf("wrapping kids = %v, want every data key under new-root", wrapping)
+	}
+
+	// A second run finds nothing to do.
+	again, err := reencrypt.Run(ctx, r.st, reencrypt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Reencrypted != 0 || again.AlreadyCurrent != int64(r.total()) || len(again.DataKeysRewrapped) != 0 {
+		t.Fatalf("second run = %+v, want nothing to do", again)
+	}
+}
+
+func TestReencryptAuditsBatchesWithNamesNeverValues(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 40, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	events := readEvents(t, r.db)
+	v := audit.NewVerifier(r.st.Keyring().AuditKey)
+	named := 0
+	batches := 0
+	for _, e := range events {
+		if err := v.Next(e); err != nil {
+			t.Fatalf("audit chain: %v", err)
+		}
+		for _, part := range []string{e.Details, e.Subject, e.Project, e.Actor} {
+			if strings.Contains(part, canary) {
+				t.Fatalf("audit event %d (%s) holds a secret value: %s", e.Seq, e.Action, part)
+			}
+		}
+		switch e.Action {
+		case audit.ActionSecretReencrypt:
+			batches++
+			var d struct {
+				KID     string `json:"kid"`
+				Count   int    `json:"count"`
+				Secrets []struct {
+					Project string   `json:"project"`
+					FromKID string   `json:"from_kid"`
+					Names   []string `json:"names"`
+				} `json:"secrets"`
+			}
+			if err := json.Unmarshal([]byte(e.Details), &d); err != nil {
+				t.Fatalf("event %d details: %v", e.Seq, err)
+			}
+			if d.KID != r.newData {
+				t.Errorf("event %d kid = %q, want %q", e.Seq, d.KID, r.newData)
+			}
+			n := 0
+			for _, g := range d.Secrets {
+				n += len(g.Names)
+				if g.FromKID == "" || g.Project == "" {
+					t.Errorf("event %d group without project or former kid: %+v", e.Seq, g)
+				}
+			}
+			if n != d.Count {
+				t.Errorf("event %d lists %d names, count says %d", e.Seq, n, d.Count)
+			}
+			named += n
+		case audit.ActionKeyRewrap:
+			if !strings.Contains(e.Details, `"old-data"`) {
+				t.Errorf("rewrap event does not name the data key: %s", e.Details)
+			}
+		}
+	}
+	if named != r.total() {
+		t.Fatalf("audit events name %d re-encrypted secrets, want %d", named, r.total())
+	}
+	// One event per batch, not per secret: 90 secrets in batches of 40.
+	if batches != 3 {
+		t.Fatalf("%d reencrypt events, want 3 (one per batch)", batches)
+	}
+}
+
+func TestReencryptDryRunChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	before := readRows(t, r.db)
+	eventsBefore := len(readEvents(t, r.db))
+
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(readRows(t, r.db)) != fmt.Sprint(before) {
+		t.Fatal("dry run changed secrets")
+	}
+	if n := len(readEvents(t, r.db)); n != eventsBefore {
+		t.Fatalf("dry run appended %d audit events", n-eventsBefore)
+	}
+	if !sum.DryRun || sum.Reencrypted != int64(r.total()) || sum.DataKeysToRewrap != 1 || len(sum.DataKeysRewrapped) != 0 {
+		t.Fatalf("dry run summary = %+v", sum)
+	}
+	got := map[string]int64{}
+	for _, k := range sum.Plan.KIDs {
+		got[k.KID] = k.Pending
+	}
+	if got["old-root"] != 60 || got["old-data"] != 30 {
+		t.Fatalf("dry run per kid = %v, want old-root 60, old-data 30 (5 unbound)", got)
+	}
+}
+
+func TestReencryptOneProjectLeavesOthers(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{Project: "billing", BatchSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reencrypted != 25 {
+		t.Fatalf("re-encrypted %d, want billing's 25", sum.Reencrypted)
+	}
+	for id, row := range readRows(t, r.db) {
+		if strings.HasPrefix(id, "billing/") != (row.kid == r.newData) {
+			t.Errorf("%s is under %s", id, row.kid)
+		}
+	}
+}
+
+func TestReencryptReportsUnknownKIDsAfterDoingTheRest(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	// Rows under keys this deployment no longer has.
+	for i, kid := range []string{"lost-1", "lost-1", "lost-1", "lost-2"} {
+		ring := ringOf(t, newKey(t, kid, "dir"))
+		token, _, err := ring.Encrypt([]byte(canary), keyring.SecretBinding("orphans", fmt.Sprint("N", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.db.pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+			values ('orphans', $1, $2, $3, true, 't', 't')`, fmt.Sprint("N", i), token, kid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 9})
+	var inc *reencrypt.IncompleteError
+	if !errors.As(err, &inc) {
+		t.Fatalf("err = %v, want an IncompleteError", err)
+	}
+	if sum.Reencrypted != int64(r.total()) {
+		t.Fatalf("re-encrypted %d, want every other secret (%d)", sum.Reencrypted, r.total())
+	}
+	if got := fmt.Sprint(sum.UnknownKIDs); got != "[{lost-1 3 0} {lost-2 1 0}]" {
+		t.Fatalf("unknown kids = %s", got)
+	}
+	msg := err.Error()
+	for _, want := range []string{`"lost-1" (3 secret(s))`, `"lost-2" (1 secret(s))`, "add the root key back"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+}
+
+func TestReencryptFailsMovedCiphertextButDoesTheRest(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	// Copy one secret's ciphertext over another's: the binding refuses it.
+	if _, err := r.db.pool.Exec(ctx, `update secrets set ciphertext = (select ciphertext from secrets where project = 'app' and name = 'S0001')
+		where project = 'app' and name = 'S0002'`); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 8, Workers: 2})
+	var inc *reencrypt.IncompleteError
+	if !errors.As(err, &inc) {
+		t.Fatalf("err = %v, want an IncompleteError", err)
+	}
+	if sum.Failed != 1 || sum.Reencrypted != int64(r.total()-1) {
+		t.Fatalf("summary = %+v, want 1 failed and the rest re-encrypted", sum)
+	}
+	if !strings.Contains(err.Error(), "app/S0002") || !strings.Contains(err.Error(), "copied or moved") {
+		t.Fatalf("error %q should name the secret and the reason", err)
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Fatal("error holds a secret value")
+	}
+}
+
+func TestReencryptKeepsConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	// A writer with its own pool, as Terraform would be, rewrites secrets
+	// throughout the run; the last value each write set must survive.
+	writer := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot))
+	var (
+		mu    sync.Mutex
+		last  = map[string]string{}
+		stop  = make(chan struct{})
+		done  = make(chan error, 1)
+		wrote = make(chan struct{}, 1)
+	)
+	go func() {
+		defer close(done)
+		for round := 0; ; round++ {
+			for i := 0; i < 60; i += 3 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := fmt.Sprintf("S%04d", i)
+				value := fmt.Sprintf("%s-round-%d", canary, round)
+				if _, err := writer.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte(value), ExpectedRevision: store.AnyRevision}); err != nil {
+					done <- err
+					return
+				}
+				mu.Lock()
+				last["app/"+name] = value
+				mu.Unlock()
+				select {
+				case wrote <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	// Each batch waits for a write to land, so writes and batches interleave
+	// however fast either side is.
+	interleave := func(reencrypt.Progress) {
+		select {
+		case <-wrote:
+		case <-done:
+		}
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 3, Workers: 2, Progress: interleave})
+	close(stop)
+	if werr := <-done; werr != nil {
+		t.Fatalf("concurrent writer: %v", werr)
+	}
+	if err != nil {
+		t.Fatalf("reencrypt: %v", err)
+	}
+	if len(last) == 0 {
+		t.Fatal("the writer wrote nothing during the reencrypt; the test proves nothing")
+	}
+	want := r.values
+	for id, v := range last {
+		want[id] = v
+	}
+	if got := decryptAll(t, r.db, r.st.Keyring()); fmt.Sprint(got) != fmt.Sprint(want) {
+		for id := range want {
+			if got[id] != want[id] {
+				t.Errorf("%s: value lost (got the %q one)", id, strings.TrimPrefix(got[id], canary))
+			}
+		}
+		t.FailNow()
+	}
+	if got := kidCounts(t, r.db); got[r.newData] != r.total() {
+		t.Fatalf("kids = %v, want all under %s", got, r.newData)
+	}
+	t.Logf("summary: %+v; writer wrote %d secrets meanwhile", sum, len(last))
+}
+
+func TestTwoReencryptRunsShareTheWork(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	// A second "process": its own pool and keyring, same root keys.
+	other := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot, newKey(t, "other-root", "A256GCMKW")))
+	var wg sync.WaitGroup
+	sums := make([]reencrypt.Summary, 2)
+	errs := make([]error, 2)
+	for i, st := range []*store.Store{r.st, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sums[i], errs[i] = reencrypt.Run(ctx, st, reencrypt.Options{BatchSize: 4, Workers: 2})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	// Row locks hand each secret to exactly one run.
+	if total := sums[0].Reencrypted + sums[1].Reencrypted; total != int64(r.total()) {
+		t.Fatalf("runs re-encrypted %d + %d = %d, want exactly %d", sums[0].Reencrypted, sums[1].Reencrypted, total, r.total())
+	}
+	if got := kidCounts(t, r.db); got[r.newData] != r.total() {
+		t.Fatalf("kids = %v", got)
+	}
+	if got := decryptAll(t, r.db, r.st.Keyring()); fmt.Sprint(got) != fmt.Sprint(r.values) {
+		t.Fatal("values changed")
+	}
+	t.Logf("run 1 re-encrypted %d, run 2 %d", sums[0].Reencrypted, sums[1].Reencrypted)
+}

@@ -1,0 +1,244 @@
+package secretref
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Where a reference's value came from, in the order they are tried.
+const (
+	SourceDatabase    = "database"
+	SourceEnvironment = "environment"
+	SourceDefault     = "default"
+)
+
+// Options says where values come from.
+type Options struct {
+	// Lookup fetches secrets by name; names absent from the returned map are
+	// missing. Resolve calls it exactly once, with every distinct name
+	// (sorted), so a database answers in one query however many references
+	// there are; it is not called for a document without references.
+	Lookup func(names []string) (map[string][]byte, error)
+	// EnvFallback lets an environment variable named like the secret stand
+	// in for a secret missing from the database. Opt-in: an ambient variable
+	// silently shadowing a forgotten secret would surprise.
+	EnvFallback bool
+	// Getenv reads an environment variable; nil means os.LookupEnv. A
+	// variable that is set, even to "", counts as present.
+	Getenv func(name string) (string, bool)
+}
+
+// Result is a rendered document.
+type Result struct {
+	// Rendered is the document with every reference replaced by its value,
+	// as compact JSON. It holds secret values: never log it.
+	Rendered []byte
+	// References are the distinct names referenced, sorted.
+	References []string
+	// Sources maps each name to SourceDatabase, SourceEnvironment or
+	// SourceDefault.
+	Sources map[string]string
+}
+
+// MissingSecret is a name found nowhere, with every path referencing it.
+type MissingSecret struct {
+	Name  string
+	Paths []string
+}
+
+// MissingError lists every reference that could not be resolved.
+type MissingError struct {
+	Missing     []MissingSecret // sorted by name
+	EnvFallback bool
+}
+
+func (e *MissingError) Error() string {
+	parts := make([]string, len(e.Missing))
+	for i, m := range e.Missing {
+		parts[i] = fmt.Sprintf("%q at %s", m.Name, strings.Join(m.Paths, ", "))
+	}
+	where := "in the database"
+	fix := `create them, give the references a "default", or enable the environment fallback`
+	if e.EnvFallback {
+		where = "in the database or the environment"
+		fix = `create them, set environment variables of the same names, or give the references a "default"`
+	}
+	noun := "secret"
+	if len(e.Missing) > 1 {
+		noun = "secrets"
+	}
+	return fmt.Sprintf("%d referenced %s not found %s and without a default: %s; %s",
+		len(e.Missing), noun, where, strings.Join(parts, "; "), fix)
+}
+
+// NotTextError is a value that cannot go into a JSON string.
+type NotTextError struct {
+	Name   string
+	Source string
+}
+
+func (e *NotTextError) Error() string {
+	return fmt.Sprintf("secret %q (from the %s) is not valid UTF-8 text, so it cannot be placed in a JSON string; store it encoded, e.g. as base64", e.Name, e.Source)
+}
+
+// Resolve parses doc and renders it with every reference resolved: from
+// the database (Lookup), then, if EnvFallback, an environment variable of
+// the same name, then the reference's default. Errors: *SyntaxError,
+// *MalformedError, *MissingError (every missing name with its paths),
+// *NotTextError, or Lookup's error wrapped.
+func Resolve(ctx context.Context, doc []byte, opts Options) (Result, error) {
+	d, err := Parse(doc)
+	if err != nil {
+		return Result{}, err
+	}
+	return d.Resolve(ctx, opts)
+}
+
+// Resolve renders a parsed document; see the package function Resolve.
+func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
+	if opts.Lookup == nil {
+		return Result{}, errors.New("secretref: Options.Lookup is required")
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	names := d.Names()
+	res := Result{References: names, Sources: make(map[string]string, len(names))}
+
+	var found map[string][]byte
+	if len(names) > 0 {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		var err error
+		if found, err = opts.Lookup(names); err != nil {
+			return Result{}, fmt.Errorf("look up %d referenced secret(s): %w", len(names), err)
+		}
+	}
+
+	// Per name: the database or the environment, when either has it.
+	named := make(map[string]string, len(names))
+	for _, name := range names {
+		if v, ok := found[name]; ok {
+			if !utf8.Valid(v) {
+				return Result{}, &NotTextError{Name: name, Source: SourceDatabase}
+			}
+			named[name], res.Sources[name] = string(v), SourceDatabase
+			continue
+		}
+		if opts.EnvFallback {
+			if v, ok := getenv(name); ok {
+				if !utf8.Valid([]byte(v)) {
+					return Result{}, &NotTextError{Name: name, Source: SourceEnvironment}
+				}
+				named[name], res.Sources[name] = v, SourceEnvironment
+			}
+		}
+	}
+
+	// Per reference: the named value, else this reference's own default.
+	values := make([]string, len(d.refs))
+	missing := map[string][]string{}
+	for i, r := range d.refs {
+		if v, ok := named[r.Name]; ok {
+			values[i] = v
+			continue
+		}
+		if r.Default != nil {
+			values[i] = *r.Default
+			res.Sources[r.Name] = SourceDefault
+			continue
+		}
+		missing[r.Name] = append(missing[r.Name], r.Path)
+	}
+	if len(missing) > 0 {
+		e := &MissingError{EnvFallback: opts.EnvFallback}
+		for name, paths := range missing {
+			e.Missing = append(e.Missing, MissingSecret{Name: name, Paths: paths})
+		}
+		sort.Slice(e.Missing, func(i, j int) bool { return e.Missing[i].Name < e.Missing[j].Name })
+		return Result{}, e
+	}
+
+	var buf bytes.Buffer
+	w := &writer{buf: &buf, values: values}
+	w.str = json.NewEncoder(&buf)
+	w.str.SetEscapeHTML(false) // keep "<", ">", "&" readable; still valid JSON
+	if err := w.value(d.root); err != nil {
+		return Result{}, err
+	}
+	res.Rendered = buf.Bytes()
+	return res, nil
+}
+
+// writer renders a parsed document as compact JSON.
+type writer struct {
+	buf    *bytes.Buffer
+	str    *json.Encoder
+	values []string
+}
+
+func (w *writer) value(v any) error {
+	switch v := v.(type) {
+	case *object:
+		w.buf.WriteByte('{')
+		for i, m := range v.members {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			if err := w.string(m.key); err != nil {
+				return err
+			}
+			w.buf.WriteByte(':')
+			if err := w.value(m.value); err != nil {
+				return err
+			}
+		}
+		w.buf.WriteByte('}')
+	case []any:
+		w.buf.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			if err := w.value(e); err != nil {
+				return err
+			}
+		}
+		w.buf.WriteByte(']')
+	case placeholder:
+		return w.string(w.values[v])
+	case string:
+		return w.string(v)
+	case json.Number:
+		w.buf.WriteString(string(v)) // exactly the digits of the input
+	case bool:
+		if v {
+			w.buf.WriteString("true")
+		} else {
+			w.buf.WriteString("false")
+		}
+	case nil:
+		w.buf.WriteString("null")
+	default:
+		return fmt.Errorf("secretref: cannot render %T; this is a bug", v)
+	}
+	return nil
+}
+
+// string writes s as a JSON string; Encode adds a newline, dropped here.
+func (w *writer) string(s string) error {
+	if err := w.str.Encode(s); err != nil {
+		return fmt.Errorf("secretref: encode a string: %w", err)
+	}
+	w.buf.Truncate(w.buf.Len() - 1)
+	return nil
+}

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+)
+
+// AuditFilter selects audit events for an export; zero fields match all.
+type AuditFilter struct {
+	Since   time.Time // at >= Since
+	Until   time.Time // at < Until
+	Project string
+	Actor   string
+	Action  string
+}
+
+// details is the filter as recorded in the export's own audit event.
+func (f AuditFilter) details(format string) string {
+	d := map[string]any{"format": format}
+	if !f.Since.IsZero() {
+		d["since"] = f.Since.UTC().Format(time.RFC3339Nano)
+	}
+	if !f.Until.IsZero() {
+		d["until"] = f.Until.UTC().Format(time.RFC3339Nano)
+	}
+	for k, v := range map[string]string{"project": f.Project, "actor": f.Actor, "action": f.Action} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	return audit.Details(d)
+}
+
+// where builds the filter's SQL condition with its arguments, so that each
+// export gets a plan for exactly its filters (the at index for a time
+// range).
+func (f AuditFilter) where() (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if !f.Since.IsZero() {
+		add("at >= ?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		add("at < ?", f.Until)
+	}
+	if f.Project != "" {
+		add("project = ?", f.Project)
+	}
+	if f.Actor != "" {
+		add("actor = ?", f.Actor)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if len(conds) == 0 {
+		return "true", nil
+	}
+	return strings.Join(conds, " and "), args
+}
+
+const auditColumns = "seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac"
+
+// ExportAudit records an audit.export event naming the filters and format,
+// then streams the matching events, in seq order, to fn. The event passed
+// to fn is reused: fn must not keep it. Rows are read off the connection
+// as fn consumes them, so memory stays constant whatever the count. The
+// export's own event is committed first, so an interrupted export is on
+// record too; it is included when it matches the filters.
+func (s *Store) ExportAudit(ctx context.Context, f AuditFilter, format string, fn func(*audit.Event) error) (int64, error) {
+	if err := s.Audit(ctx, &audit.Event{Action: audit.ActionAuditExport, Details: f.details(format)}); err != nil {
+		return 0, err
+	}
+	where, args := f.where()
+	n, err := s.streamAudit(ctx, s.pool, "select "+auditColumns+" from audit_events where "+where+" order by seq", args, fn)
+	if err != nil {
+		return n, fmt.Errorf("export audit events: %w", err)
+	}
+	return n, nil
+}
+
+// queryer is a pool or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (s *Store) streamAudit(ctx context.Context, q queryer, sql string, args []any, fn func(*audit.Event) error) (int64, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var (
+		e audit.Event
+		n int64
+	)
+	dest := []any{&e.Seq, &e.At, &e.Actor, &e.DBRole, &e.Action, &e.Project, &e.Subject, &e.Details, &e.MACKID, &e.PrevMAC, &e.MAC}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return n, err
+		}
+		if err := fn(&e); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+// WalkAuditChain streams every event, in seq order, to fn, then returns the
+// chain head the database records (audit_head), all read from one snapshot
+// so that appends during the walk cannot look like tampering. fn must not
+// keep the event.
+func (s *Store) WalkAuditChain(ctx context.Context, fn func(*audit.Event) error) (headSeq int64, headMAC string, err error) {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "select seq, mac from audit_head").Scan(&headSeq, &headMAC); err != nil {
+			return fmt.Errorf("read audit chain head: %w", err)
+		}
+		if _, err := s.streamAudit(ctx, tx, "select "+auditColumns+" from audit_events order by seq", nil, fn); err != nil {
+			return fmt.Errorf("walk audit chain: %w", err)
+		}
+		return nil
+	})
+	return headSeq, headMAC, err
+}

@@ -1,0 +1,181 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+const resolveCanary = "canary-getsecrets-5d0c2a"
+
+// secretsQueryCounter counts the statements a pool sends that read the
+// secrets table.
+type secretsQueryCounter struct{ n atomic.Int64 }
+
+func (c *secretsQueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(data.SQL, "from secrets") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (c *secretsQueryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// openCounted opens a store whose pool counts reads of the secrets table.
+func openCounted(t *testing.T, db *testDB, ring *keyring.Keyring) (*store.Store, *secretsQueryCounter) {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(db.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = db.cfg.Schema
+	counter := &secretsQueryCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := store.New(ctx, pool, db.cfg, ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, counter
+}
+
+// seedSecrets writes n secrets named SECRET_00000... straight into the
+// table with one COPY: the test is about reading them.
+func seedSecrets(t *testing.T, db *testDB, ring *keyring.Keyring, project string, n int) map[string]string {
+	t.Helper()
+	values := make(map[string]string, n)
+	rows := make([][]any, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("SECRET_%05d", i)
+		value := fmt.Sprintf("%s-value-%05d", resolveCanary, i)
+		token, kid, err := ring.Encrypt([]byte(value), keyring.SecretBinding(project, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[name] = value
+		rows = append(rows, []any{project, name, token, kid, true, "seed", "seed"})
+	}
+	_, err := db.pool.CopyFrom(context.Background(), pgx.Identifier{"secrets"},
+		[]string{"project", "name", "ciphertext", "kid", "bound", "created_by", "updated_by"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return values
+}
+
+func TestGetSecretsReadsTenThousandInOneQuery(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	ring := testRootKeys(t)
+	const n = 10000
+	values := seedSecrets(t, db, ring, "app", n)
+	seedSecrets(t, db, ring, "other", 3) // same names, another project: never returned
+
+	s, counter := openCounted(t, db, ring)
+	names := make([]string, 0, n+1)
+	for name := range values {
+		names = append(names, name)
+	}
+	names = append(names, "SECRET_00001", "NOT_THERE") // a repeat and a missing name
+	before := len(readEvents(t, db))
+
+	start := time.Now()
+	got, err := s.GetSecrets(ctx, "app", names, "test render")
+	t.Logf("GetSecrets of %d names: %v", len(names), time.Since(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := counter.n.Load(); q != 1 {
+		t.Errorf("GetSecrets of %d names read the secrets table in %d queries, want 1", n, q)
+	}
+	if len(got) != n {
+		t.Fatalf("got %d secrets, want %d", len(got), n)
+	}
+	for name, want := range values {
+		if sec := got[name]; string(sec.Value) != want || sec.Project != "app" || sec.Name != name || !sec.Bound {
+			t.Fatalf("secret %s: project %q name %q bound %v, value matches: %v", name, sec.Project, sec.Name, sec.Bound, string(sec.Value) == want)
+		}
+	}
+	if _, ok := got["NOT_THERE"]; ok {
+		t.Error("a missing name is in the result")
+	}
+
+	events := readEvents(t, db)[before:]
+	if len(events) != 1 {
+		t.Fatalf("GetSecrets recorded %d audit events, want 1", len(events))
+	}
+	e := events[0]
+	if e.Action != "secret.read" || e.Project != "app" || e.Subject != "" {
+		t.Errorf("audit event: action %q project %q subject %q", e.Action, e.Project, e.Subject)
+	}
+	if strings.Contains(e.Details, resolveCanary) {
+		t.Fatal("audit details contain a secret value")
+	}
+	var details struct {
+		Purpose  string   `json:"purpose"`
+		Names    []string `json:"names"`
+		NotFound []string `json:"not_found"`
+	}
+	if err := json.Unmarshal([]byte(e.Details), &details); err != nil {
+		t.Fatalf("audit details %.200s: %v", e.Details, err)
+	}
+	if details.Purpose != "test render" || len(details.Names) != n || details.Names[0] != "SECRET_00000" || !reflect.DeepEqual(details.NotFound, []string{"NOT_THERE"}) {
+		t.Errorf("audit details: purpose %q, %d names starting %v, not_found %v", details.Purpose, len(details.Names), details.Names[:1], details.NotFound)
+	}
+	if err := verifyChain(readEvents(t, db), ring); err != nil {
+		t.Errorf("audit chain after GetSecrets: %v", err)
+	}
+}
+
+func TestGetSecretsWithNoNamesReadsAndAuditsNothing(t *testing.T) {
+	db := newTestDB(t)
+	ring := testRootKeys(t)
+	s, counter := openCounted(t, db, ring)
+	got, err := s.GetSecrets(context.Background(), "app", nil, "test")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if counter.n.Load() != 0 || len(readEvents(t, db)) != 0 {
+		t.Errorf("queries %d, audit events %d; want none", counter.n.Load(), len(readEvents(t, db)))
+	}
+}
+
+func TestGetSecretsRefusesCiphertextMovedFromAnotherRow(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	for _, name := range []string{"A", "B"} {
+		if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte(resolveCanary + name), ExpectedRevision: store.MustNotExist}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetSecrets(ctx, "app", []string{"A", "B"}, "test")
+	if err == nil || !strings.Contains(err.Error(), `decrypt secret "app/B"`) || strings.Contains(err.Error(), resolveCanary) {
+		t.Fatalf("error = %v; want a decrypt error naming app/B, without the value", err)
+	}
+}
+
+func TestGetSecretsRefusesInvalidProject(t *testing.T) {
+	s, _ := newTestStore(t)
+	if _, err := s.GetSecrets(context.Background(), "bad project", []string{"A"}, "test"); err == nil || !strings.Contains(err.Error(), `project "bad project" is not valid`) {
+		t.Fatalf("error = %v", err)
+	}
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The main job end to end, as an operator and an infra team would do it:
+# keys, migrations, secrets from the CLI, then Terraform applying the
+# quickstart, resolving a config, catching drift and destroying.
+#
+# Run it with `make demo`, which provides PGSECRETS_DATABASE_URL (a
+# throwaway PostgreSQL unless one is given).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+: "${PGSECRETS_DATABASE_URL:?set PGSECRETS_DATABASE_URL, or run this through make demo}"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pgsecrets-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export PATH="$work/bin:$PATH"
+
+step "Build the binary (one binary: CLI and Terraform provider)"
+show go build -o "$work/bin/pgsecrets" .
+
+step "Generate a root key (kept outside the database; here in a file)"
+pgsecrets key generate --set > "$work/root-keys.json"
+chmod 600 "$work/root-keys.json"
+export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
+export PGSECRETS_ACTOR="demo-operator"
+echo "root key kid: $(grep -o '"kid":"[^"]*"' "$work/root-keys.json" | cut -d'"' -f4)"
+
+step "Create the schema"
+show pgsecrets migrate up
+show pgsecrets migrate status
+
+step "Add secrets (values from stdin, never from arguments)"
+printf 'sk-ant-api03-demo-value' | show pgsecrets secret add --project demo --name ANTHROPIC_API_KEY --description "Claude API key"
+printf 'xoxb-1234-5678-demo' | show pgsecrets secret add --project demo --name SLACK_BOT_TOKEN --category slack
+
+step "Read one back"
+show pgsecrets secret get --project demo --name ANTHROPIC_API_KEY
+
+step "List the project's secrets (metadata only)"
+show pgsecrets secret list --project demo
+
+step "Key status: which key encrypts what"
+show pgsecrets keys status
+
+if [ -f tools/demo/terraform.sh ]; then
+  # shellcheck source=tools/demo/terraform.sh
+  source tools/demo/terraform.sh
+fi
+
+step "Done"
