@@ -49,7 +49,10 @@ func Execute(ctx context.Context, ios *IOStreams, version string, args []string)
 		return exitOK
 	}
 	var usage *usageError
+	var exit *exitCodeError
 	switch {
+	case errors.As(err, &exit):
+		return exit.code
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		fmt.Fprintln(ios.ErrOut, "Error: interrupted")
 		return exitInterrupted
@@ -136,7 +139,7 @@ Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
 		newVersionCmd(g),
 		newCompletionCmd(),
 		newReencryptCmd(g), newAuditCmd(g),
-		newCatalogCmd(g), newRenderCmd(g), newDefaultsCmd(g),
+		newCatalogCmd(g), newStatusCmd(g), newImportEnvCmd(g), newRenderCmd(g), newDefaultsCmd(g),
 	)
 
 	root.InitDefaultHelpCmd()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -30,6 +31,12 @@ type SecretAddOptions struct {
 	CategorySet    bool
 	// Yes allows replacing an existing secret.
 	Yes bool
+	// NoValidate skips the catalog's shape check of well-known names.
+	NoValidate bool
+	// RequiresRestart, when RequiresRestartSet, overrides the catalog's
+	// restart notice (an update otherwise keeps the current one).
+	RequiresRestart    bool
+	RequiresRestartSet bool
 }
 
 func newSecretAddCmd(g *globalOptions) *cobra.Command {
@@ -45,6 +52,11 @@ The value never goes on the command line. It is read:
   - else from stdin to its end, without one trailing newline, so that
     ` + "`echo \"$TOKEN\" | pgsecrets secret add ...`" + ` stores exactly $TOKEN.
 An empty value is refused. Values are limited to 1 MiB.
+
+A name from the catalog of well-known secrets (` + "`pgsecrets catalog`" + `) takes
+its category and restart notice by default, and a value of the wrong shape
+(say, a Slack user token stored as SLACK_BOT_TOKEN) is refused, without
+the value in the message; --no-validate stores it anyway.
 
 An existing secret is only replaced with --yes. The update is written only
 if nobody changed the secret since it was read; the description and
@@ -70,6 +82,7 @@ category are kept unless given again.`,
 			}
 			opts.DescriptionSet = cmd.Flags().Changed("description")
 			opts.CategorySet = cmd.Flags().Changed("category")
+			opts.RequiresRestartSet = cmd.Flags().Changed("requires-restart")
 			return runSecretAdd(cmd.Context(), opts)
 		},
 	}
@@ -78,6 +91,8 @@ category are kept unless given again.`,
 	cmd.Flags().StringVar(&opts.Description, "description", "", "what the secret is for")
 	cmd.Flags().StringVar(&opts.Category, "category", "", "free-form category, for listing")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "replace the secret if it already exists")
+	cmd.Flags().BoolVar(&opts.NoValidate, "no-validate", false, "store a well-known secret even if its value does not have the expected shape")
+	cmd.Flags().BoolVar(&opts.RequiresRestart, "requires-restart", false, "mark the secret as needing an application restart when it changes (default from the catalog)")
 	return cmd
 }
 
@@ -93,7 +108,14 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	in := store.PutSecretInput{
 		Project: opts.Project, Name: opts.Name,
 		Description: opts.Description, Category: opts.Category,
+		RequiresRestart:  opts.RequiresRestart,
 		ExpectedRevision: store.MustNotExist,
+	}
+	if !opts.CategorySet {
+		in.Category = catalog.DefaultCategory(opts.Name)
+	}
+	if !opts.RequiresRestartSet {
+		in.RequiresRestart = catalog.RequiresRestart(opts.Name)
 	}
 	current, err := st.GetSecretMeta(ctx, opts.Project, opts.Name)
 	switch {
@@ -110,11 +132,19 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 		if !opts.CategorySet {
 			in.Category = current.Category
 		}
+		if !opts.RequiresRestartSet {
+			in.RequiresRestart = current.RequiresRestart
+		}
 	}
 
 	in.Value, err = readSecretValue(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if !opts.NoValidate {
+		if err := catalog.Validate(opts.Name, string(in.Value)); err != nil {
+			return fmt.Errorf("%w; nothing was written; check the value, or pass --no-validate to store it anyway", err)
+		}
 	}
 	meta, err := st.PutSecret(ctx, in)
 	if err != nil {

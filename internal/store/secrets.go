@@ -14,17 +14,19 @@ import (
 
 // SecretMeta is everything about a secret but its value.
 type SecretMeta struct {
-	Project     string    `json:"project"`
-	Name        string    `json:"name"`
-	KID         string    `json:"kid"`
-	Bound       bool      `json:"bound"`
-	Description string    `json:"description"`
-	Category    string    `json:"category"`
-	Revision    int64     `json:"revision"`
-	CreatedAt   time.Time `json:"created_at"`
-	CreatedBy   string    `json:"created_by"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	UpdatedBy   string    `json:"updated_by"`
+	Project     string `json:"project"`
+	Name        string `json:"name"`
+	KID         string `json:"kid"`
+	Bound       bool   `json:"bound"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	// RequiresRestart says applications must restart to use a new value.
+	RequiresRestart bool      `json:"requires_restart"`
+	Revision        int64     `json:"revision"`
+	CreatedAt       time.Time `json:"created_at"`
+	CreatedBy       string    `json:"created_by"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	UpdatedBy       string    `json:"updated_by"`
 }
 
 // Secret is a secret with its decrypted value.
@@ -48,15 +50,18 @@ type PutSecretInput struct {
 	Value       []byte
 	Description string
 	Category    string
+	// RequiresRestart marks the secret as needing an application restart
+	// when it changes (see `pgsecrets status --since`).
+	RequiresRestart bool
 	// ExpectedRevision is MustNotExist, AnyRevision, or the revision the
 	// caller read: the write happens only if the row is still at it.
 	ExpectedRevision int64
 }
 
-const secretColumns = "project, name, kid, bound, description, category, revision, created_at, created_by, updated_at, updated_by"
+const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by"
 
 func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
-	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy}, extra...)
+	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy}, extra...)
 	return row.Scan(dest...)
 }
 
@@ -83,32 +88,32 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		switch in.ExpectedRevision {
 		case MustNotExist:
 			err = scanMeta(tx.QueryRow(ctx, `
-				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by)
-				values ($1, $2, $3, $4, true, $5, $6, $7, $7)
+				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.RequiresRestart), &meta)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return s.conflict(ctx, tx, what, in.Project, in.Name, MustNotExist)
 			}
 			inserted = true
 		case AnyRevision:
 			err = scanMeta(tx.QueryRow(ctx, `
-				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by)
-				values ($1, $2, $3, $4, true, $5, $6, $7, $7)
+				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8)
 				on conflict (project, name) do update set
 					ciphertext = excluded.ciphertext, kid = excluded.kid, bound = true,
-					description = excluded.description, category = excluded.category,
+					description = excluded.description, category = excluded.category, requires_restart = excluded.requires_restart,
 					revision = secrets.revision + 1, updated_at = now(), updated_by = excluded.updated_by
 				returning `+secretColumns+`, xmax = 0`,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor), &meta, &inserted)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.RequiresRestart), &meta, &inserted)
 		default:
 			err = scanMeta(tx.QueryRow(ctx, `
-				update secrets set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6,
+				update secrets set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
 					revision = revision + 1, updated_at = now(), updated_by = $7
 				where project = $1 and name = $2 and revision = $8
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.ExpectedRevision), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.ExpectedRevision, in.RequiresRestart), &meta)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return s.conflict(ctx, tx, what, in.Project, in.Name, in.ExpectedRevision)
 			}
@@ -122,7 +127,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
 			Action: action, Project: in.Project, Subject: in.Name,
-			Details: audit.Details(map[string]any{"kid": kid, "revision": meta.Revision, "category": in.Category}),
+			Details: audit.Details(map[string]any{"kid": kid, "revision": meta.Revision, "category": in.Category, "requires_restart": in.RequiresRestart}),
 		})
 	})
 	return meta, err

@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStatusSinceReportsRestartBoundChangesAndExitCode(t *testing.T) {
+	s := newSession(t)
+	since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	r := s.mustRun("", "status", "--since", since, "--exit-code")
+	if !strings.HasPrefix(r.stdout, "No restart needed") {
+		t.Errorf("empty store: %s", r)
+	}
+
+	s.mustRun("sk-proj-abc", "secret", "add", "--project", "app", "--name", "OPENAI_API_KEY")
+	r = s.mustRun("", "status", "--since", "1h", "--exit-code")
+	if !strings.HasPrefix(r.stdout, "No restart needed") {
+		t.Errorf("a key that needs no restart was reported: %s", r)
+	}
+
+	s.mustRun("xoxb-1-2-abc", "secret", "add", "--project", "app", "--name", "SLACK_BOT_TOKEN")
+	r = s.run("", "status", "--since", since, "--exit-code")
+	if r.code != exitRestartNeeded || r.stderr != "" || !strings.Contains(r.stdout, "Restart needed: 1 secret(s)") || !strings.Contains(r.stdout, "SLACK_BOT_TOKEN") {
+		t.Fatalf("want exit 3 listing SLACK_BOT_TOKEN:\n%s", r)
+	}
+	// Without --exit-code, success is 0 whatever the answer.
+	r = s.mustRun("", "status", "--since", since, "--project", "app", "--output", "json")
+	var got struct {
+		RestartRequired bool `json:"restart_required"`
+		Secrets         []struct {
+			Name string `json:"name"`
+		} `json:"secrets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || !got.RestartRequired || len(got.Secrets) != 1 || got.Secrets[0].Name != "SLACK_BOT_TOKEN" {
+		t.Fatalf("status json = %+v (%v)\n%s", got, err, r)
+	}
+	r = s.mustRun("", "status", "--since", time.Now().Add(time.Hour).Format("2006-01-02T15:04:05Z07:00"))
+	if !strings.HasPrefix(r.stdout, "No restart needed") {
+		t.Errorf("changes before --since were reported: %s", r)
+	}
+}
+
+func TestStatusRefusesABadSince(t *testing.T) {
+	s := newSession(t)
+	wantFailure(t, s.run("", "status", "--since", "yesterday"), 2, `--since "yesterday" is not a time`, "24h")
+	wantFailure(t, s.run("", "status"), 2, "--since is required")
+}
