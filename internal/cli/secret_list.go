@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -21,9 +22,9 @@ func newSecretListCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List secrets (metadata only, never values)",
-		Long: `List secrets, ordered by project and name: project, name, category,
-revision, the key that encrypts each, and when and by whom it was last
-written. Values are not decrypted, so listing is not audited as a read.`,
+		Long: `List secrets, grouped by project and category: name, revision, the key
+that encrypts each, whether a change needs an application restart, and when
+and by whom it was last written. Values are not decrypted, so listing is not audited as a read.`,
 		Example: `  pgsecrets secret list
   pgsecrets secret list --project billing --output json | jq -r '.[].name'`,
 		Args: noArgs,
@@ -66,9 +67,39 @@ func runSecretList(ctx context.Context, opts *SecretListOptions) error {
 		}
 		return nil
 	}
-	t := newTable(opts.IO.Out, "PROJECT", "NAME", "CATEGORY", "REVISION", "KID", "UPDATED", "UPDATED BY")
-	for _, s := range secrets {
-		t.row(s.Project, s.Name, orDash(s.Category), strconv.FormatInt(s.Revision, 10), s.KID, formatTime(s.UpdatedAt), s.UpdatedBy)
+	// Grouped by project and category, as teams think of their secrets
+	// ("the Slack ones"); the store orders by project and name.
+	sort.SliceStable(secrets, func(i, j int) bool {
+		a, b := secrets[i], secrets[j]
+		if a.Project != b.Project {
+			return a.Project < b.Project
+		}
+		return a.Category < b.Category
+	})
+	for start := 0; start < len(secrets); {
+		end := start
+		for end < len(secrets) && secrets[end].Project == secrets[start].Project && secrets[end].Category == secrets[start].Category {
+			end++
+		}
+		if start > 0 {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		fmt.Fprintf(opts.IO.Out, "%s / %s (%d)\n", secrets[start].Project, categoryLabel(secrets[start].Category), end-start)
+		t := newTable(opts.IO.Out, "  NAME", "REVISION", "KID", "RESTART", "UPDATED", "UPDATED BY")
+		for _, s := range secrets[start:end] {
+			t.row("  "+s.Name, strconv.FormatInt(s.Revision, 10), s.KID, yesNo(s.RequiresRestart), formatTime(s.UpdatedAt), s.UpdatedBy)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		start = end
 	}
-	return t.flush()
+	return nil
+}
+
+func categoryLabel(c string) string {
+	if c == "" {
+		return "uncategorized"
+	}
+	return c
 }

@@ -148,19 +148,32 @@ func TestSecretListShowsMetadataNeverValues(t *testing.T) {
 	s.mustRun("value-of-b", "secret", "add", "--project", "billing", "--name", "B")
 	s.mustRun("value-of-c", "secret", "add", "--project", "search", "--name", "C")
 
+	s.mustRun("value-of-d", "secret", "add", "--project", "billing", "--name", "D", "--category", "payments")
+
+	// Text output is grouped by project, then category, names sorted inside.
 	r := s.mustRun("", "secret", "list")
-	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if len(lines) != 4 || !regexp.MustCompile(`^PROJECT +NAME +CATEGORY +REVISION +KID +UPDATED +UPDATED BY$`).MatchString(lines[0]) {
-		t.Fatalf("list is not a header and 3 rows:\n%s", r)
-	}
 	kid := regexp.QuoteMeta(s.rootKID())
-	for i, want := range []string{
-		`^billing +A +payments +1 +` + kid + ` +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +cli-test@example$`,
-		`^billing +B +- +1 +` + kid + ` `,
-		`^search +C +- +1 +` + kid + ` `,
-	} {
-		if !regexp.MustCompile(want).MatchString(lines[i+1]) {
-			t.Errorf("row %d = %q, want it to match %s", i+1, lines[i+1], want)
+	want := []string{
+		`^billing / uncategorized \(1\)$`,
+		`^  NAME +REVISION +KID +RESTART +UPDATED +UPDATED BY$`,
+		`^  B +1 +` + kid + ` +no `,
+		`^$`,
+		`^billing / payments \(2\)$`,
+		`^  NAME `,
+		`^  A +1 +` + kid + ` +no +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +cli-test@example$`,
+		`^  D +1 `,
+		`^$`,
+		`^search / uncategorized \(1\)$`,
+		`^  NAME `,
+		`^  C +1 `,
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("list has %d lines, want %d:\n%s", len(lines), len(want), r)
+	}
+	for i, w := range want {
+		if !regexp.MustCompile(w).MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want it to match %s", i+1, lines[i], w)
 		}
 	}
 	if strings.Contains(r.stdout, "value-of") {
@@ -172,7 +185,7 @@ func TestSecretListShowsMetadataNeverValues(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &metas); err != nil {
 		t.Fatalf("list --output json is not JSON: %v\n%s", err, r)
 	}
-	if len(metas) != 2 || metas[0].Name != "A" || metas[1].Name != "B" || metas[0].Category != "payments" || time.Since(metas[0].UpdatedAt) > time.Hour {
+	if len(metas) != 3 || metas[0].Name != "A" || metas[1].Name != "B" || metas[0].Category != "payments" || time.Since(metas[0].UpdatedAt) > time.Hour {
 		t.Errorf("list JSON = %+v", metas)
 	}
 	if strings.Contains(r.stdout, "value-of") {

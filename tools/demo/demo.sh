@@ -35,10 +35,27 @@ step "Add secrets (values from stdin, never from arguments)"
 printf 'sk-ant-api03-demo-value' | show pgsecrets secret add --project demo --name ANTHROPIC_API_KEY --description "Claude API key"
 printf 'xoxb-1234-5678-demo' | show pgsecrets secret add --project demo --name SLACK_BOT_TOKEN --category slack
 
+step "Move a plaintext .env file into the encrypted store"
+cat > "$work/app.env" <<'ENV'
+# the support bot's old .env
+export SLACK_SIGNING_SECRET=8f14e45fceea167a5a36dedd4bea2543
+SLACK_APP_TOKEN="xapp-1-A0000-demo"
+JIRA_BASE_URL=https://example.atlassian.net
+JIRA_EMAIL='bot@example.com'
+GREETING="Hello,\nworld"
+ENV
+show pgsecrets import-env --project demo --file "$work/app.env" --dry-run
+show pgsecrets import-env --project demo --file "$work/app.env"
+
+step "A pasted token of the wrong shape is refused (and not echoed)"
+set +e
+printf 'sk-oops-this-is-not-slack' | show pgsecrets secret add --project demo --name SLACK_BOT_TOKEN --yes
+set -e
+
 step "Read one back"
 show pgsecrets secret get --project demo --name ANTHROPIC_API_KEY
 
-step "List the project's secrets (metadata only)"
+step "List the project's secrets, grouped by category (metadata only)"
 show pgsecrets secret list --project demo
 
 step "Key status: which key encrypts what"
