@@ -199,27 +199,8 @@ func addConfigureError(diags *diag.Diagnostics, err error) {
 		diags.AddAttributeError(path.Root("schema"), "pgsecrets schema not ready", sv.Error())
 	default:
 		diags.AddAttributeError(path.Root("database_url"), "Cannot open the pgsecrets database",
-			fmt.Sprintf("%s. Check database_url (or %s / DATABASE_URL / the PG* variables) and that the server is reachable.", oneLine(err), settings.EnvDatabaseURL))
+			fmt.Sprintf("%s. Check database_url (or %s / DATABASE_URL / the PG* variables) and that the server is reachable.", err, settings.EnvDatabaseURL))
 	}
-}
-
-// oneLine joins the distinct lines of an error: pgx reports each address
-// it tried on a line of its own, often the same failure twice.
-func oneLine(err error) string {
-	var lines []string
-next:
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l = strings.TrimSpace(l); l == "" {
-			continue
-		}
-		for _, kept := range lines {
-			if strings.Contains(kept, l) {
-				continue next
-			}
-		}
-		lines = append(lines, l)
-	}
-	return strings.Join(lines, "; ")
 }
 
 // storeCache keeps the stores this provider instance opened, one per

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -82,7 +83,7 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", describeTarget(pcfg.ConnConfig), unwrapConnectError(err))
+		return nil, &ConnectError{Target: describeTarget(pcfg.ConnConfig), Err: unwrapConnectError(err)}
 	}
 	return pool, nil
 }
@@ -99,6 +100,32 @@ func unwrapConnectError(err error) error {
 	}
 	return err
 }
+
+// ConnectError is a failed connection, described on one line: pgx reports
+// each address it tried on a line of its own, often the same failure twice.
+type ConnectError struct {
+	Target string
+	Err    error
+}
+
+func (e *ConnectError) Error() string {
+	var kept []string
+next:
+	for _, l := range strings.Split(e.Err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		for _, k := range kept {
+			if strings.Contains(k, l) {
+				continue next
+			}
+		}
+		kept = append(kept, l)
+	}
+	return fmt.Sprintf("connect to database %s: %s", e.Target, strings.Join(kept, "; "))
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Open connects, checks that the schema is migrated to this binary's
 // version, and loads the data keys into keys.
