@@ -81,7 +81,7 @@ func RootKeys(explicitJSON, file string) (*keyring.Keyring, RootKeysSource, erro
 		}
 		data, source = b, RootKeysSource("file "+path+" ("+EnvRootKeysFile+")")
 	default:
-		return nil, "", fmt.Errorf("no root keys: set %s (a JSON array of JWKs), %s, or the root keys flag/attribute; `pgsecrets key generate` makes one", EnvRootKeys, EnvRootKeysFile)
+		return nil, "", fmt.Errorf("no root keys: set %s (a JSON array of JWKs) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --set` makes one", EnvRootKeys, EnvRootKeysFile)
 	}
 	ring, err := keyring.Load(data)
 	if err != nil {
