@@ -82,7 +82,8 @@ func FuzzParseRootKeys(f *testing.F) {
 			if k, _ := base64.RawURLEncoding.DecodeString(wire.K); len(k) != size {
 				t.Fatalf("loaded key %v has %d bytes, needs %d", key, len(k), size)
 			}
-			if strings.Contains(key.String(), wire.K) {
+			// The kid is public and printed; it may happen to spell k.
+			if strings.Contains(strings.Replace(key.String(), key.KID, "", 1), wire.K) {
 				t.Fatalf("String() %q shows k", key.String())
 			}
 			if i >= 4 {

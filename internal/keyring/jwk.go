@@ -146,6 +146,9 @@ func parseJWK(raw []byte) (*Key, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %s", jsonProblem(err))
 	}
+	if err := checkMemberNames(raw); err != nil {
+		return nil, err
+	}
 	if w.Kty != "oct" {
 		if w.Kty == "" {
 			return nil, fmt.Errorf("kty missing; only \"oct\" (symmetric) keys are supported")
@@ -182,6 +185,26 @@ func parseJWK(raw []byte) (*Key, error) {
 		return nil, fmt.Errorf("k is %d bytes but alg %s with enc %s needs %d bytes", len(k), w.Alg, w.Enc, want)
 	}
 	return &Key{KID: w.KID, Alg: w.Alg, Enc: w.Enc, k: k}, nil
+}
+
+// jwkMembers are the member names a key may use. JWK member names are
+// case-sensitive, but encoding/json matches struct fields regardless of
+// case: without this check "KID" would be read as "kid".
+var jwkMembers = []string{"kty", "k", "kid", "alg", "enc", "use", "zip", "key_ops"}
+
+func checkMemberNames(raw []byte) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return fmt.Errorf("not a JSON object: %s", jsonProblem(err))
+	}
+	for name := range members {
+		for _, want := range jwkMembers {
+			if name != want && strings.EqualFold(name, want) {
+				return fmt.Errorf("member %q must be written %q: JWK member names are case-sensitive", name, want)
+			}
+		}
+	}
+	return nil
 }
 
 // describeRawKey names a key in an error: by kid when one can be read,

@@ -465,3 +465,10 @@ func TestGeneratedKeyWithoutKIDGetsTodaysKID(t *testing.T) {
 		t.Errorf("Generate kept kid %q, want my-key", named.KID)
 	}
 }
+
+func TestJWKMemberNamesAreCaseSensitive(t *testing.T) {
+	_, err := keyring.ParseRootKeys([]byte(`[{"kty":"oct","k":"7U6k5S_HXSujMpr2u7YjRkZLQO6LUK2vFYFHVbfNJ_g","KID":"a","alg":"dir","enc":"A256GCM"}]`))
+	if err == nil || !strings.Contains(err.Error(), `member "KID" must be written "kid"`) {
+		t.Fatalf("err = %v, want the member name named", err)
+	}
+}
