@@ -389,7 +389,7 @@ func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T)
 	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
 		t.Fatalf("reencrypt survived losing its connections (exit %d); stderr:\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "Error: re-encrypt batch after ") || !strings.Contains(stderr.String(), "run reencrypt again to finish") {
+	if !strings.Contains(stderr.String(), "Error: re-encrypt batch (scan at page ") || !strings.Contains(stderr.String(), "run reencrypt again to finish") {
 		t.Fatalf("stderr does not say which batch failed:\n%s", stderr.String())
 	}
 	t.Logf("stderr after the cut:\n%s", stderr.String())

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
@@ -250,22 +252,30 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 	return res, nil
 }
 
-// ReencryptScan is one pass over the secrets in key order, shared by the
-// batches of one process: each batch claims the rows after the previous
-// claim, so concurrent batches never compete for the same rows. Batches of
-// other processes, with scans of their own, skip the rows this one holds
-// locked (FOR NO KEY UPDATE SKIP LOCKED), so several processes share the
-// work through row locks alone.
+// ReencryptScan is one pass over the secrets table in physical order,
+// shared by the batches of one process: each batch claims the rows needing
+// work in the next range of heap pages, so concurrent batches never compete
+// for the same rows, and each page is read once per pass whatever the table
+// size (key order would visit pages at random, and each many times, once
+// the table outgrows the cache). Batches of other processes, with scans of
+// their own, skip the rows this one holds locked (FOR NO KEY UPDATE SKIP
+// LOCKED), so several processes share the work through row locks alone.
+//
+// The pass ends at the table's size when it started: rows written since
+// then, by writers or by the batches themselves, are under the primary key
+// already. Needs PostgreSQL 14 or later (TID range scans).
 type ReencryptScan struct {
 	project  string
 	skipKIDs []string
 	wait     bool
 
-	mu          sync.Mutex
-	lastProject string
-	lastName    string
-	started     bool
-	done        bool
+	mu      sync.Mutex
+	started bool
+	done    bool
+	after   pgtype.TID // claims take rows after this one
+	end     uint32     // the table's size in pages when the pass started
+	width   uint32     // pages a claim looks at, adapted to hold a batch
+	widest  uint32
 }
 
 // NewReencryptScan starts a pass over the secrets of project (every
@@ -369,7 +379,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		return s.appendAudit(ctx, tx, reencryptEvent(w.kid, written))
 	})
 	if err != nil {
-		return ReencryptBatchResult{}, fmt.Errorf("re-encrypt batch after %s: %w", scan.position(), err)
+		return ReencryptBatchResult{}, fmt.Errorf("re-encrypt batch (scan at %s): %w", scan.position(), err)
 	}
 	return res, nil
 }
@@ -379,30 +389,21 @@ type claimedSecret struct {
 	revision                       int64
 }
 
-// claimForReencrypt locks the next rows of the scan that need work. The
-// scan's mutex is held only while the claim runs, so concurrent batches of
-// one process take consecutive, disjoint slices of the key order and do
-// their crypto and writes in parallel.
+// claimForReencrypt locks the rows needing work in the next page ranges of
+// the scan, moving on until it finds some or reaches the end. The scan's
+// mutex is held only while the claim runs, so concurrent batches of one
+// process take disjoint page ranges and do their crypto and writes in
+// parallel.
 func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, primaryKID string, limit int) ([]claimedSecret, error) {
 	scan.mu.Lock()
 	defer scan.mu.Unlock()
 	if scan.done {
 		return nil, nil
 	}
-	// Keyset pagination on the primary key: each pass reads each row at
-	// most once, whatever the table size, and rows rewritten behind the
-	// cursor are never seen again.
-	args := []any{primaryKID, scan.skipKIDs, limit}
-	var where string
-	switch {
-	case scan.project != "" && scan.started:
-		where, args = "project = $4 and name > $5", append(args, scan.project, scan.lastName)
-	case scan.project != "":
-		where, args = "project = $4", append(args, scan.project)
-	case scan.started:
-		where, args = "(project, name) > ($4, $5)", append(args, scan.lastProject, scan.lastName)
-	default:
-		where = "true"
+	if !scan.started {
+		if err := scan.start(ctx, tx, limit); err != nil {
+			return nil, err
+		}
 	}
 	// NO KEY UPDATE is the lock an UPDATE of non-key columns takes: it
 	// blocks writers of these rows, as needed, but not inserts elsewhere.
@@ -410,34 +411,87 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 	if scan.wait {
 		lock = "for no key update"
 	}
-	rows, err := tx.Query(ctx, `
-		select project, name, ciphertext, kid, revision from secrets
-		where `+where+` and (kid <> $1 or not bound) and kid <> all($2)
-		order by project, name
-		limit $3 `+lock, args...)
-	if err != nil {
-		return nil, fmt.Errorf("claim secrets: %w", err)
+	where := ""
+	if scan.project != "" {
+		where = " and project = $6"
 	}
-	defer rows.Close()
-	out := make([]claimedSecret, 0, min(limit, 4096))
-	for rows.Next() {
-		var c claimedSecret
-		if err := rows.Scan(&c.project, &c.name, &c.ciphertext, &c.kid, &c.revision); err != nil {
-			return nil, fmt.Errorf("claim secrets: %w", err)
+	// Rows in physical order, within a bounded range of pages so that the
+	// sort stays small and the TID range scan reads only those pages.
+	sql := `
+		select ctid, project, name, ciphertext, kid, revision from secrets
+		where ctid > $3 and ctid < $4 and (kid <> $1 or not bound) and kid <> all($2)` + where + `
+		order by ctid limit $5 ` + lock
+	for scan.after.BlockNumber < scan.end {
+		to := uint32(min(uint64(scan.after.BlockNumber)+uint64(scan.width), uint64(scan.end)))
+		args := []any{primaryKID, scan.skipKIDs, scan.after, pgtype.TID{BlockNumber: to, Valid: true}, limit}
+		if scan.project != "" {
+			args = append(args, scan.project)
 		}
-		out = append(out, c)
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim secrets in pages %d to %d: %w", scan.after.BlockNumber, to-1, err)
+		}
+		var last pgtype.TID
+		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimedSecret, error) {
+			var c claimedSecret
+			return c, r.Scan(&last, &c.project, &c.name, &c.ciphertext, &c.kid, &c.revision)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("claim secrets in pages %d to %d: %w", scan.after.BlockNumber, to-1, err)
+		}
+		if len(out) == limit {
+			// The range may hold more: the next claim goes on after the last.
+			// Narrow it back towards a batch's worth, so that the sort, which
+			// sees the whole range, stays in memory.
+			scan.after = last
+			scan.width = max(scan.width/2, 1)
+			return out, nil
+		}
+		// The range is used up; where rows needing work are sparse (a
+		// rerun, or pages emptied by vacuum), look at more pages at a time.
+		scan.after = pgtype.TID{BlockNumber: to, Valid: true}
+		if len(out) < limit/2 {
+			scan.width = min(scan.width*2, scan.widest)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim secrets: %w", err)
+	scan.done = true
+	return nil, nil
+}
+
+// start reads where the pass ends and guesses, from the table's statistics,
+// how many pages hold a batch.
+func (scan *ReencryptScan) start(ctx context.Context, tx pgx.Tx, limit int) error {
+	var (
+		pages     int64
+		reltuples float64
+		relpages  int64
+		version   int
+	)
+	err := tx.QueryRow(ctx, `
+		select pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.reltuples, c.relpages,
+		       current_setting('server_version_num')::int
+		from pg_class c where c.oid = 'secrets'::regclass`).Scan(&pages, &reltuples, &relpages, &version)
+	if err != nil {
+		return fmt.Errorf("read the size of the secrets table: %w", err)
 	}
+	if version < 140000 {
+		// Without TID range scans every claim would read the whole table.
+		return fmt.Errorf("reencrypt needs PostgreSQL 14 or later; this server is version %d.%d: upgrade it", version/10000, version%10000)
+	}
+	perPage := 16.0 // a guess until the table has been analyzed
+	if relpages > 0 && reltuples > 0 {
+		perPage = max(reltuples/float64(relpages), 1)
+	}
+	// Twice what a batch needs, so most claims are full.
+	scan.width = uint32(min(max(2*float64(limit)/perPage, 1), 1<<20))
+	scan.widest = max(scan.width*16, 64)
+	scan.end = uint32(min(pages, math.MaxUint32))
+	scan.after = pgtype.TID{BlockNumber: 0, OffsetNumber: 0, Valid: true}
 	scan.started = true
-	if len(out) == 0 {
-		scan.done = true
-		return nil, nil
-	}
-	last := out[len(out)-1]
-	scan.lastProject, scan.lastName = last.project, last.name
-	return out, nil
+	return nil
 }
 
 func (scan *ReencryptScan) position() string {
@@ -446,7 +500,7 @@ func (scan *ReencryptScan) position() string {
 	if !scan.started {
 		return "the start"
 	}
-	return secretWhat(scan.lastProject, scan.lastName)
+	return fmt.Sprintf("page %d of %d", scan.after.BlockNumber, scan.end)
 }
 
 // reencryptWrite gathers a batch's new ciphertexts as column arrays, for

@@ -1,0 +1,109 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExportJSONStringsMatchEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+		"<script>&amp;</script>", "ünïcode ✓ 🎉", "line\u2028sep\u2029para", "bad \xff utf8 \xc3",
+		`{"kid":"a","names":["x","y"]}`,
+	} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+func TestExportFormatsRoundTripEveryField(t *testing.T) {
+	e := &Event{
+		Seq: 42, At: time.Date(2025, 11, 23, 14, 5, 9, 120431000, time.FixedZone("CET", 3600)),
+		Actor: `alice "ops", on-call`, DBRole: "app", Action: ActionSecretRead, Project: "billing", Subject: "STRIPE_KEY",
+		Details: `{"purpose":"cli","revision":3}`, MACKID: "root-1", PrevMAC: "ab", MAC: "cd",
+	}
+	var jl, cs bytes.Buffer
+	for _, c := range []struct {
+		buf    *bytes.Buffer
+		format string
+	}{{&jl, FormatJSONL}, {&cs, FormatCSV}} {
+		w, err := NewExportWriter(c.buf, c.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(e); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := `"at":"2025-11-23T13:05:09.120431Z"`; !strings.Contains(jl.String(), want) {
+		t.Errorf("JSON line %s lacks %s (RFC 3339, UTC, microseconds)", jl.String(), want)
+	}
+	var got map[string]any
+	dec := json.NewDecoder(&jl)
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(&cs).ReadAll()
+	if err != nil || len(records) != 2 {
+		t.Fatalf("CSV: %v, %d records", err, len(records))
+	}
+	want := []string{"42", "2025-11-23T13:05:09.120431Z", e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC}
+	for i, f := range ExportFields {
+		if records[0][i] != f {
+			t.Errorf("CSV header %d = %q, want %q", i, records[0][i], f)
+		}
+		if records[1][i] != want[i] {
+			t.Errorf("CSV %s = %q, want %q", f, records[1][i], want[i])
+		}
+		if v := got[f]; v == nil || (f != "seq" && v.(string) != want[i]) || (f == "seq" && v.(json.Number).String() != want[i]) {
+			t.Errorf("JSON %s = %v, want %q", f, v, want[i])
+		}
+	}
+	if len(got) != len(ExportFields) {
+		t.Errorf("JSON line has %d fields, want %d", len(got), len(ExportFields))
+	}
+	if at, _ := time.Parse(time.RFC3339Nano, want[1]); !at.Equal(e.At) {
+		t.Errorf("at does not round-trip: %v vs %v", at, e.At)
+	}
+}
+
+func TestChainWalkWantsExpectedHeadInTheChain(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	keys := func(string) ([]byte, error) { return key, nil }
+	var events []*Event
+	seq, mac := int64(0), ""
+	for range 3 {
+		e := &Event{At: time.Unix(1700000000, 0), Actor: "a", Action: ActionSecretRead, Details: "{}"}
+		Seal(key, "k", seq, mac, e)
+		seq, mac = e.Seq, e.MAC
+		events = append(events, e)
+	}
+	walk := NewChainWalk(keys, events[1].MAC)
+	for _, e := range events {
+		if err := walk.Next(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := walk.Finish(3, events[2].MAC)
+	if err != nil || rep.ExpectedHeadSeq != 2 || rep.Count != 3 {
+		t.Fatalf("report %+v, err %v", rep, err)
+	}
+
+	walk = NewChainWalk(keys, "f00d")
+	for _, e := range events {
+		_ = walk.Next(e)
+	}
+	if _, err := walk.Finish(3, events[2].MAC); err == nil || !strings.Contains(err.Error(), "the expected head is no longer in the chain") {
+		t.Fatalf("err = %v, want the expected head reported missing", err)
+	}
+}
