@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -102,10 +104,17 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				MarkdownDescription: "What the secret is for; shown by `pgsecrets secret list`.",
 			},
 			"category": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: "Free-form grouping, e.g. `ai`, `payments`, `oauth`; recorded in audit events. " +
+					"When unset, a well-known name gets its catalog category (see `pgsecrets catalog`, e.g. `ai` for `ANTHROPIC_API_KEY`), any other name none.",
+				PlanModifiers: []planmodifier.String{catalogCategoryDefault{}},
+			},
+			"validate": schema.BoolAttribute{
 				Optional:            true,
 				Computed:            true,
-				Default:             stringdefault.StaticString(""),
-				MarkdownDescription: "Free-form grouping, e.g. `ai`, `payments`, `oauth`; recorded in audit events.",
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Refuse a value whose shape does not fit a well-known secret name (see `pgsecrets catalog`); set false to store it anyway.",
 			},
 			"kid": schema.StringAttribute{
 				Computed: true,
@@ -155,6 +164,38 @@ func (r *projectSecretResource) ValidateConfig(_ context.Context, req resource.V
 	case version && !wo:
 		resp.Diagnostics.AddAttributeError(path.Root("value_wo_version"), "value_wo_version without value_wo",
 			"value_wo_version only versions value_wo; remove it, or move the value from value to value_wo.")
+	}
+	validateShape(attrs, &resp.Diagnostics)
+}
+
+// validateShape refuses a value that does not fit the catalog's shape for a
+// well-known name, unless validate = false. Terraform passes a write-only
+// value to validation when it is known, so value_wo is checked too. The
+// diagnostic names the expected shape, never the value.
+func validateShape(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
+	if v := attrs["validate"]; !v.IsNull() {
+		var on bool
+		// Unknown until apply: nothing to decide on yet.
+		if !v.IsKnown() || v.As(&on) != nil || !on {
+			return
+		}
+	}
+	var name string
+	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
+		return
+	}
+	if _, ok := catalog.Lookup(name); !ok {
+		return
+	}
+	for _, attr := range []string{"value", "value_wo"} {
+		var value string
+		if v := attrs[attr]; !v.IsKnown() || v.IsNull() || v.As(&value) != nil {
+			continue
+		}
+		if err := catalog.Validate(name, value); err != nil {
+			diags.AddAttributeError(path.Root(attr), "Value does not fit "+name,
+				err.Error()+"; set validate = false to store it anyway")
+		}
 	}
 }
 
@@ -223,6 +264,11 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 		meta = sec.SecretMeta
 	}
 	refreshed.setMeta(meta)
+	if refreshed.Validate.IsNull() {
+		// Import, and state written before validate existed, leave it
+		// null; its default keeps the next plan empty.
+		refreshed.Validate = types.BoolValue(true)
+	}
 	// resp.State starts as the prior state; leaving it alone when nothing
 	// changed spares the usual refresh a costly conversion.
 	if refreshed != state {
@@ -269,6 +315,19 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	// Toggling validate alone changes nothing stored: no write, no new
+	// revision, no audit event. A value_wo rewritten outside Terraform
+	// still is written again.
+	if plan.storesSameAs(state) {
+		applied, ok, diags := appliedRevision(ctx, req.Private)
+		resp.Diagnostics.Append(diags...)
+		if !ok || applied == state.Revision.ValueInt64() {
+			kept := state
+			kept.Validate = plan.Validate
+			resp.Diagnostics.Append(resp.State.Set(ctx, &kept)...)
+			return
+		}
 	}
 	// Compare-and-swap on the revision refreshed at plan time: a write
 	// made since then is reported, never silently overwritten.
@@ -329,10 +388,18 @@ type projectSecretModel struct {
 	ValueWOVersion types.Int64  `tfsdk:"value_wo_version"`
 	Description    types.String `tfsdk:"description"`
 	Category       types.String `tfsdk:"category"`
+	Validate       types.Bool   `tfsdk:"validate"`
 	KID            types.String `tfsdk:"kid"`
 	Revision       types.Int64  `tfsdk:"revision"`
 	CreatedAt      types.String `tfsdk:"created_at"`
 	UpdatedAt      types.String `tfsdk:"updated_at"`
+}
+
+// storesSameAs reports whether writing m would store what state already
+// holds (same value, or same value_wo_version, and metadata).
+func (m *projectSecretModel) storesSameAs(state projectSecretModel) bool {
+	return m.Value.Equal(state.Value) && m.ValueWOVersion.Equal(state.ValueWOVersion) &&
+		m.Description.Equal(state.Description) && m.Category.Equal(state.Category)
 }
 
 func (m *projectSecretModel) secretID() string {
@@ -346,12 +413,17 @@ func (m *projectSecretModel) putInput(config projectSecretModel, expectedRevisio
 	if value.IsNull() {
 		value = config.ValueWO
 	}
+	category := m.Category.ValueString()
+	if m.Category.IsUnknown() {
+		// The name was unknown at plan time (catalogCategoryDefault).
+		category = catalog.DefaultCategory(m.Name.ValueString())
+	}
 	return store.PutSecretInput{
 		Project:          m.Project.ValueString(),
 		Name:             m.Name.ValueString(),
 		Value:            []byte(value.ValueString()),
 		Description:      m.Description.ValueString(),
-		Category:         m.Category.ValueString(),
+		Category:         category,
 		ExpectedRevision: expectedRevision,
 	}
 }
@@ -398,4 +470,35 @@ func appliedRevision(ctx context.Context, p privateState) (int64, bool, diag.Dia
 		return 0, false, diags
 	}
 	return rev, true, diags
+}
+
+// catalogCategoryDefault plans category from the catalog when the
+// configuration leaves it unset, so the plan shows the category that will
+// be stored (`ai` for ANTHROPIC_API_KEY, none for a name outside the
+// catalog).
+type catalogCategoryDefault struct{}
+
+func (catalogCategoryDefault) Description(context.Context) string {
+	return "defaults to the catalog category of a well-known name"
+}
+
+func (m catalogCategoryDefault) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (catalogCategoryDefault) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	// Walking the raw plan skips the schema lookups of Plan.GetAttribute,
+	// which add up over a plan of many secrets.
+	found, _, err := tftypes.WalkAttributePath(req.Plan.Raw, tftypes.NewAttributePath().WithAttributeName("name"))
+	name, ok := found.(tftypes.Value)
+	if err != nil || !ok || !name.IsKnown() {
+		resp.PlanValue = types.StringUnknown()
+		return
+	}
+	var s string
+	_ = name.As(&s)
+	resp.PlanValue = types.StringValue(catalog.DefaultCategory(s))
 }

@@ -15,11 +15,22 @@ resource "pgsecrets_project_secret" "openai" {
   name             = "OPENAI_API_KEY"
   value_wo         = var.openai_api_key
   value_wo_version = 2
-  category         = "ai"
+  # category defaults to "ai", OPENAI_API_KEY's in `pgsecrets catalog`.
+  # A value that does not look like an OpenAI key ("sk-...") is refused at
+  # plan time; validate = false stores it anyway.
 
   # When the same configuration manages pgsecrets_encryption_key resources,
   # add depends_on = [the keys], so that destroy removes the secrets before
   # the keys that encrypt them (a key still in use cannot be destroyed).
+}
+
+# A name from the catalog with a value of another shape, on purpose (a
+# proxy's token): validation off.
+resource "pgsecrets_project_secret" "gateway" {
+  project  = "support"
+  name     = "ANTHROPIC_API_KEY"
+  value    = var.gateway_token
+  validate = false
 }
 
 variable "stripe_key" {
@@ -31,4 +42,9 @@ variable "openai_api_key" {
   type      = string
   sensitive = true
   ephemeral = true # never in plan or state, with value_wo
+}
+
+variable "gateway_token" {
+  type      = string
+  sensitive = true
 }

@@ -1,0 +1,179 @@
+// Command plan benchmarks `terraform apply` and `terraform plan` (with
+// refresh) over N pgsecrets_project_secret resources against two floors:
+// the same N resources of a do-nothing provider with the same schema and
+// framework (nothingprovider/), and N built-in terraform_data. It prints
+// the median of R runs of each and the ratios; the target is a plan within
+// 1.2x of the do-nothing provider.
+//
+//	go run ./tools/withpg -- go run ./tools/bench/plan -n 1000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
+)
+
+// maxPlanRatio is the target: plan over pgsecrets_project_secret within
+// this factor of the do-nothing provider.
+const maxPlanRatio = 1.2
+
+const dbName = "bench_plan"
+
+func main() {
+	n := flag.Int("n", 1000, "resources per configuration")
+	runs := flag.Int("r", 3, "runs of apply and plan per configuration; the median is reported")
+	keep := flag.Bool("keep", false, "keep the work directory (configurations, states, terraform.log)")
+	flag.Parse()
+	if *n < 1 || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench plan: -n and -r must be at least 1")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *runs, *keep); err != nil {
+		fmt.Fprintln(os.Stderr, "bench plan:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n, runs int, keep bool) (err error) {
+	if _, err := exec.LookPath("terraform"); err != nil {
+		return errors.New("terraform is not on PATH; install Terraform 1.11 or later")
+	}
+	tmp, err := os.MkdirTemp("", "bench-plan-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		defer fmt.Printf("work directory kept: %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	bin := filepath.Join(tmp, "bin")
+	if err := buildProviders(bin); err != nil {
+		return err
+	}
+
+	srv, err := benchkit.StartServer(ctx, os.Getenv(settings.EnvDatabaseURL))
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	dbURL, err := srv.NewDatabase(ctx, dbName)
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", dbName, err)
+	}
+	defer dropDatabase(srv.URL)
+
+	ws, err := newWorkspace(tmp, bin, dbURL)
+	if err != nil {
+		return err
+	}
+	if err := ws.prepareDatabase(); err != nil {
+		return err
+	}
+
+	fmt.Printf("plan benchmark: %d resources per configuration, median of %d runs, terraform %s, %d CPUs, load %s\n",
+		n, runs, ws.terraformVersion(), runtime.NumCPU(), benchkit.Load())
+	results := make(map[string]result, len(configs))
+	for _, c := range configs {
+		res, err := ws.measure(ctx, c, n, runs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		results[c.name] = res
+	}
+	printTable(results)
+	return nil
+}
+
+// result is the medians of one configuration's runs.
+type result struct {
+	apply, plan time.Duration
+	// providerRSS is the provider process's peak resident set over the
+	// runs, 0 for the built-in terraform_data or when /proc cannot tell.
+	providerRSS int64
+}
+
+func printTable(results map[string]result) {
+	nothing, data := results["nothing_secret"], results["terraform_data"]
+	fmt.Printf("%-26s  %8s  %8s  %15s  %15s  %16s  %16s  %13s\n",
+		"config", "apply s", "plan s", "plan/nothing", "plan/tf_data", "apply/nothing", "apply/tf_data", "provider RSS")
+	for _, c := range configs {
+		r := results[c.name]
+		rss := "-"
+		if r.providerRSS > 0 {
+			rss = benchkit.MiB(r.providerRSS)
+		}
+		fmt.Printf("%-26s  %8.2f  %8.2f  %14.2fx  %14.2fx  %15.2fx  %15.2fx  %13s\n", c.name,
+			r.apply.Seconds(), r.plan.Seconds(),
+			ratio(r.plan, nothing.plan), ratio(r.plan, data.plan), ratio(r.apply, nothing.apply), ratio(r.apply, data.apply), rss)
+	}
+	got := ratio(results["pgsecrets_project_secret"].plan, nothing.plan)
+	fmt.Printf("target: plan over pgsecrets_project_secret within %.1fx of nothing_secret: %.2fx, %s\n",
+		maxPlanRatio, got, benchkit.Verdict(got <= maxPlanRatio))
+	fmt.Println("apply: `terraform apply` creating every resource; plan: `terraform plan` with refresh, no changes expected;")
+	fmt.Println("nothing_secret: same framework and schema as pgsecrets_project_secret, no work (see tools/bench/plan/README.md).")
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a.Seconds() / b.Seconds()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// buildProviders builds pgsecrets (also its CLI) and the do-nothing
+// provider into bin, under the names dev_overrides looks for.
+func buildProviders(bin string) error {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	pg, err := benchkit.BuildPgsecrets(bin)
+	if err != nil {
+		return err
+	}
+	if err := os.Link(pg, filepath.Join(bin, "terraform-provider-pgsecrets")); err != nil {
+		return fmt.Errorf("name the pgsecrets binary as a provider: %w", err)
+	}
+	out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-nothing"),
+		"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/plan/nothingprovider").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build nothingprovider: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// dropDatabase removes the benchmark's database, for a server the
+// benchmark did not start.
+func dropDatabase(serverURL string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "drop database if exists "+pgx.Identifier{dbName}.Sanitize()+" with (force)")
+}
