@@ -12,7 +12,7 @@ import (
 )
 
 func newKeyCmd(g *globalOptions) *cobra.Command {
-	return newGroupCmd("key", "Make root keys",
+	return newGroupCmd("key", "Make new root keys (see `pgsecrets keys status` for the keys in use)",
 		`  pgsecrets key generate --set > root-keys.json`,
 		newKeyGenerateCmd(g),
 	)

@@ -11,7 +11,7 @@ import (
 )
 
 func newKeysCmd(g *globalOptions) *cobra.Command {
-	return newGroupCmd("keys", "Inspect the keys in use",
+	return newGroupCmd("keys", "Inspect the keys in use (see `pgsecrets key generate` to make one)",
 		`  pgsecrets keys status`,
 		newKeysStatusCmd(g),
 	)

@@ -71,7 +71,7 @@ func (d *resolvedConfigDataSource) Schema(_ context.Context, _ datasource.Schema
 			"rendered": schema.StringAttribute{
 				Computed:            true,
 				Sensitive:           true,
-				MarkdownDescription: "The config as compact JSON with every reference replaced by its value; object keys keep their order and numbers their digits. Sensitive.",
+				MarkdownDescription: "The config as compact JSON with every reference replaced by its value; object keys keep their order and numbers their digits.",
 			},
 			"references": schema.ListAttribute{
 				Computed:            true,

@@ -53,7 +53,8 @@ func (r *encryptionKeyResource) Schema(_ context.Context, _ resource.SchemaReque
 				Optional: true,
 				Computed: true,
 				MarkdownDescription: "Key id, written in the header of every ciphertext made with the key. " +
-					"Generated like `261123-Ab3x` (creation date and random characters) when omitted. Changing it replaces the key.",
+					"Generated when omitted as the UTC creation date (YYMMDD), a dash and four random characters, e.g. `261123-Ab3x`. " +
+					"Changing it replaces the key, which is refused while secrets use it.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()},
 				Validators:    []validator.String{stringvalidator.LengthBetween(1, 128)},
 			},
@@ -62,7 +63,8 @@ func (r *encryptionKeyResource) Schema(_ context.Context, _ resource.SchemaReque
 				Computed: true,
 				Default:  stringdefault.StaticString(keyring.Algorithms()[0]),
 				MarkdownDescription: "JWE key management algorithm: " + markdownList(keyring.Algorithms()) + ". " +
-					"Defaults to `" + keyring.Algorithms()[0] + "`. Changing it replaces the key.",
+					"Defaults to `" + keyring.Algorithms()[0] + "`. Changing it replaces the key, which is refused while secrets use it: " +
+					"add a new primary key and run `pgsecrets reencrypt` instead.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 				Validators:    []validator.String{stringvalidator.OneOf(keyring.Algorithms()...)},
 			},
@@ -71,7 +73,8 @@ func (r *encryptionKeyResource) Schema(_ context.Context, _ resource.SchemaReque
 				Computed: true,
 				Default:  stringdefault.StaticString(keyring.Encryptions()[0]),
 				MarkdownDescription: "JWE content encryption algorithm: " + markdownList(keyring.Encryptions()) + ". " +
-					"Defaults to `" + keyring.Encryptions()[0] + "`. Changing it replaces the key.",
+					"Defaults to `" + keyring.Encryptions()[0] + "`. Changing it replaces the key, which is refused while secrets use it: " +
+					"add a new primary key and run `pgsecrets reencrypt` instead.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 				Validators:    []validator.String{stringvalidator.OneOf(keyring.Encryptions()...)},
 			},

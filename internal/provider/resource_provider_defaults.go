@@ -61,7 +61,7 @@ func (r *providerDefaultsResource) Schema(_ context.Context, _ resource.SchemaRe
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The AI provider and model a project uses by default for chat, code and summaries. " +
-			"One resource per project holds all its defaults; use cases left out have none. Applications read them with the project's secrets.",
+			"One resource per project holds all its defaults; use cases left out have none. Read them back with `pgsecrets defaults get --project P` (`--output json` for programs).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
