@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -72,11 +71,11 @@ func runKeyGenerate(opts *KeyGenerateOptions) error {
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
-	var v any = key
+	export := key.ExportJWK
 	if opts.Set {
-		v = []*keyring.Key{key}
+		export = func() ([]byte, error) { return keyring.ExportRootKeys([]*keyring.Key{key}) }
 	}
-	b, err := json.Marshal(v)
+	b, err := export()
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", key.KID, err)
 	}

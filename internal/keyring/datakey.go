@@ -1,7 +1,6 @@
 package keyring
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -9,7 +8,7 @@ import (
 // WrapDataKey seals a data key's JWK under the first root key, bound to the
 // data key's kid, for storage in the database.
 func (r *Keyring) WrapDataKey(key *Key) (wrapped, wrappingKID string, err error) {
-	plain, err := json.Marshal(key)
+	plain, err := key.ExportJWK()
 	if err != nil {
 		return "", "", fmt.Errorf("encode data key %s: %w", key.KID, err)
 	}

@@ -1,7 +1,6 @@
 package keyring_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -74,7 +73,7 @@ func TestWrappedDataKeyMovedToAnotherKIDRefused(t *testing.T) {
 // without a binding: the kid inside the JWK must still match its row.
 func TestUnboundWrappedDataKeyCheckedByItsKID(t *testing.T) {
 	ring := designKeyring(t)
-	jwkJSON, err := json.Marshal(generate(t, "260101-DatA", "dir", "A256GCM"))
+	jwkJSON, err := generate(t, "260101-DatA", "dir", "A256GCM").ExportJWK()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +92,7 @@ func TestDataKeyCannotUnwrapAnotherDataKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	inner := generate(t, "260101-Innr", "dir", "A256GCM")
-	innerJSON, err := json.Marshal(inner)
+	innerJSON, err := inner.ExportJWK()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func FuzzParseRootKeys(f *testing.F) {
 			if err != nil {
 				t.Fatalf("loaded key %v: %v", key, err)
 			}
-			jwkJSON, err := json.Marshal(key)
+			jwkJSON, err := key.ExportJWK()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -255,17 +255,33 @@ func jsonKind(t reflect.Type) string {
 	}
 }
 
-// MarshalJSON writes the key as a JWK in the root key format, key material
-// included. Only `key generate` and data key wrapping should call it.
-func (key *Key) MarshalJSON() ([]byte, error) {
-	return json.Marshal(jwk{
+// ExportJWK writes the key as a JWK in the root key format, key material
+// included. It is a named method rather than MarshalJSON on purpose: JSON
+// encoding a Key, or anything holding one (a log field, a struct dumped for
+// debugging), must not reveal k; only `key generate` and data key wrapping
+// export keys.
+func (key *Key) ExportJWK() ([]byte, error) {
+	return json.Marshal(key.wire())
+}
+
+// ExportRootKeys writes keys as a root keys value: a JSON array of JWKs.
+func ExportRootKeys(keys []*Key) ([]byte, error) {
+	out := make([]jwk, len(keys))
+	for i, key := range keys {
+		out[i] = key.wire()
+	}
+	return json.Marshal(out)
+}
+
+func (key *Key) wire() jwk {
+	return jwk{
 		Kty: "oct",
 		K:   base64.RawURLEncoding.EncodeToString(key.k),
 		KID: key.KID,
 		Alg: key.Alg,
 		Enc: key.Enc,
 		Use: "enc",
-	})
+	}
 }
 
 // String never shows key material, so a key printed by mistake leaks nothing.
@@ -279,8 +295,7 @@ func (key Key) Format(f fmt.State, _ rune) {
 	_, _ = io.WriteString(f, key.String())
 }
 
-// LogValue keeps slog from logging a key through MarshalJSON, which
-// includes k.
+// LogValue makes slog log a key as its String, without k.
 func (key Key) LogValue() slog.Value {
 	return slog.StringValue(key.String())
 }

@@ -100,7 +100,7 @@ func TestEveryAlgAndEncRoundTrips(t *testing.T) {
 					t.Fatal(err)
 				}
 				// What `key generate` prints must load back as a root key.
-				jwkJSON, err := json.Marshal(key)
+				jwkJSON, err := key.ExportJWK()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -470,5 +470,29 @@ func TestJWKMemberNamesAreCaseSensitive(t *testing.T) {
 	_, err := keyring.ParseRootKeys([]byte(`[{"kty":"oct","k":"7U6k5S_HXSujMpr2u7YjRkZLQO6LUK2vFYFHVbfNJ_g","KID":"a","alg":"dir","enc":"A256GCM"}]`))
 	if err == nil || !strings.Contains(err.Error(), `member "KID" must be written "kid"`) {
 		t.Fatalf("err = %v, want the member name named", err)
+	}
+}
+
+// JSON encoding a key by accident (a log field, a struct dumped for
+// debugging) must not reveal it; only ExportJWK writes k.
+func TestJSONEncodedKeyHidesK(t *testing.T) {
+	key, err := keyring.Generate("json-kid", "dir", "A256GCM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported, err := key.ExportJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire struct{ K string }
+	if err := json.Unmarshal(exported, &wire); err != nil || wire.K == "" {
+		t.Fatalf("ExportJWK gave no k: %s (%v)", exported, err)
+	}
+	plain, err := json.Marshal(struct{ Key *keyring.Key }{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), wire.K) {
+		t.Fatalf("json.Marshal of a key shows k: %s", plain)
 	}
 }

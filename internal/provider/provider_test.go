@@ -86,7 +86,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatalf("generate root key: %v", err)
 	}
-	rootJSON, err := json.Marshal([]*keyring.Key{root})
+	rootJSON, err := keyring.ExportRootKeys([]*keyring.Key{root})
 	if err != nil {
 		t.Fatalf("encode root key: %v", err)
 	}
@@ -140,7 +140,7 @@ func (e *testEnv) primaryKeyMaterial() string {
 	if e.Store.Keyring().IsRoot(primary.KID) {
 		e.t.Fatal("no primary data key")
 	}
-	b, err := primary.MarshalJSON()
+	b, err := primary.ExportJWK()
 	if err != nil {
 		e.t.Fatalf("encode data key: %v", err)
 	}

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -72,7 +71,7 @@ func run(events, runs int, dbURL string) error {
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal([]*keyring.Key{key})
+	b, _ := keyring.ExportRootKeys([]*keyring.Key{key})
 	if err := os.WriteFile(keysFile, b, 0o600); err != nil {
 		return err
 	}

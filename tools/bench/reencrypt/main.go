@@ -164,7 +164,7 @@ func measure(ctx context.Context, srv *benchkit.Server, bin, tmp, alg string, ro
 	}
 
 	keysFile := filepath.Join(tmp, "keys-"+alg+".json")
-	b, err := json.Marshal([]*keyring.Key{newKey, oldKey})
+	b, err := keyring.ExportRootKeys([]*keyring.Key{newKey, oldKey})
 	if err != nil {
 		return result{}, err
 	}
