@@ -160,29 +160,22 @@ func runDefaultsSet(ctx context.Context, opts *DefaultsSetOptions) error {
 		return err
 	}
 	defer st.Close()
-	current, err := st.GetProviderDefaults(ctx, opts.Project)
+	var set []store.ProviderDefault
+	for _, uc := range store.UseCases {
+		if v, ok := opts.Set[uc]; ok {
+			provider, model, _ := strings.Cut(v, "/")
+			set = append(set, store.ProviderDefault{UseCase: uc, Provider: strings.TrimSpace(provider), Model: strings.TrimSpace(model)})
+		}
+	}
+	// One transaction: use cases not named keep whatever they hold now, even
+	// if someone changes them meanwhile.
+	defs, err := st.PatchProviderDefaults(ctx, opts.Project, set, opts.Remove)
 	if err != nil {
 		return err
 	}
 	merged := map[string]store.ProviderDefault{}
-	for _, d := range current {
+	for _, d := range defs {
 		merged[d.UseCase] = d
-	}
-	for uc, v := range opts.Set {
-		provider, model, _ := strings.Cut(v, "/")
-		merged[uc] = store.ProviderDefault{UseCase: uc, Provider: strings.TrimSpace(provider), Model: strings.TrimSpace(model)}
-	}
-	for _, uc := range opts.Remove {
-		delete(merged, uc)
-	}
-	defs := make([]store.ProviderDefault, 0, len(merged))
-	for _, uc := range store.UseCases {
-		if d, ok := merged[uc]; ok {
-			defs = append(defs, d)
-		}
-	}
-	if err := st.SetProviderDefaults(ctx, opts.Project, defs); err != nil {
-		return err
 	}
 
 	for _, uc := range store.UseCases {

@@ -78,3 +78,55 @@ func ValidateUseCase(useCase string) error {
 	}
 	return fmt.Errorf("use case %q is not valid: use chat, code or summary", useCase)
 }
+
+// PatchProviderDefaults sets some use cases and removes others, leaving the
+// rest as they are, in one transaction, and returns the project's defaults
+// afterwards. Unlike a read followed by SetProviderDefaults, two concurrent
+// patches of different use cases both take effect.
+func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set []ProviderDefault, remove []string) ([]ProviderDefault, error) {
+	if err := ValidateProject(project); err != nil {
+		return nil, err
+	}
+	details := map[string]any{}
+	for _, d := range set {
+		if err := ValidateUseCase(d.UseCase); err != nil {
+			return nil, err
+		}
+		details[d.UseCase] = d.Provider + "/" + d.Model
+	}
+	for _, uc := range remove {
+		if err := ValidateUseCase(uc); err != nil {
+			return nil, err
+		}
+		details[uc] = nil
+	}
+	var out []ProviderDefault
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, d := range set {
+			_, err := tx.Exec(ctx, `
+				insert into provider_defaults (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)
+				on conflict (project, use_case) do update set provider = excluded.provider, model = excluded.model,
+					updated_at = now(), updated_by = excluded.updated_by`,
+				project, d.UseCase, d.Provider, d.Model, s.actor)
+			if err != nil {
+				return fmt.Errorf("set %s default of %q: %w", d.UseCase, project, err)
+			}
+		}
+		if len(remove) > 0 {
+			if _, err := tx.Exec(ctx, "delete from provider_defaults where project = $1 and use_case = any($2)", project, remove); err != nil {
+				return fmt.Errorf("remove provider defaults of %q: %w", project, err)
+			}
+		}
+		rows, err := tx.Query(ctx, `
+			select use_case, provider, model, updated_at, updated_by from provider_defaults
+			where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
+		if err != nil {
+			return fmt.Errorf("read provider defaults of %q: %w", project, err)
+		}
+		if out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ProviderDefault]); err != nil {
+			return fmt.Errorf("read provider defaults of %q: %w", project, err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionDefaultsSet, Project: project, Details: audit.Details(details)})
+	})
+	return out, err
+}
