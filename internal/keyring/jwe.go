@@ -35,6 +35,8 @@ type Header struct {
 	KID     string
 	Binding Binding // empty when the ciphertext was written unbound
 	Zip     string
+
+	crit bool // a "crit" header is present: only go-jose's path judges it
 }
 
 // ParseHeader reads the protected header of a compact JWE. It does not
@@ -71,6 +73,9 @@ func ParseHeader(token string) (Header, error) {
 	if v, ok := fields["zip"]; ok && string(v) != "null" && out.Zip == "" {
 		out.Zip = "(empty)" // "zip": "" is still a zip header, and refused
 	}
+	if _, ok := fields["crit"]; ok {
+		out.crit = true
+	}
 	if v, ok := fields[BindingHeader]; ok && string(v) != "null" {
 		var b string
 		if err := json.Unmarshal(v, &b); err != nil || b == "" {
@@ -84,6 +89,9 @@ func ParseHeader(token string) (Header, error) {
 // encrypt seals plaintext under key as a compact JWE whose protected header
 // carries alg, enc, kid and the binding.
 func encrypt(key *Key, plaintext []byte, binding Binding) (string, error) {
+	if isDirGCM(key) {
+		return encryptDirGCM(key, plaintext, binding)
+	}
 	opts := &jose.EncrypterOptions{}
 	if binding != "" {
 		opts = opts.WithHeader(BindingHeader, string(binding))
@@ -119,6 +127,9 @@ func decrypt(key *Key, token string, h Header) ([]byte, error) {
 	// while Node's jose refuses the token.
 	if key.Alg == "dir" && strings.Split(token, ".")[1] != "" {
 		return nil, &CorruptError{Reason: `alg "dir" takes no encrypted key, but the ciphertext has one`}
+	}
+	if isDirGCM(key) {
+		return decryptDirGCM(key, token, h)
 	}
 	obj, err := jose.ParseEncryptedCompact(token,
 		[]jose.KeyAlgorithm{jose.KeyAlgorithm(key.Alg)},

@@ -203,15 +203,16 @@ func TestMalformedCiphertextIsCorrupt(t *testing.T) {
 		"kid a number":         {header(`{"alg":"dir","enc":"A256GCM","kid":7}`), `"kid" is not a string`},
 		"binding a number":     {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","pgsecrets_bind":1}`), "binding header"},
 		"binding empty":        {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","pgsecrets_bind":""}`), "binding header"},
-		"iv not base64url":     {strings.Join([]string{parts[0], parts[1], "@@", parts[3], parts[4]}, "."), "malformed JWE"},
-		"standard base64 tag":  {strings.Join(parts[:4], ".") + ".ab+/", "malformed JWE"},
+		"iv not base64url":     {strings.Join([]string{parts[0], parts[1], "@@", parts[3], parts[4]}, "."), "initialization vector"},
+		"standard base64 tag":  {strings.Join(parts[:4], ".") + ".ab+/", "authentication tag"},
 		"key in dir token":     {strings.Join([]string{parts[0], "AAAA", parts[2], parts[3], parts[4]}, "."), "takes no encrypted key"},
-		"crit header":          {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","crit":["exp"],"exp":1}`), "critical header"},
-		"duplicate kid":        {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","kid":"` + dirKID + `"}`), "malformed JWE"},
-		// Cut short, the parts still parse, and fail authentication.
-		"tag cut short": {strings.Join(parts[:4], ".") + "." + parts[4][:8], ""},
-		"no tag":        {strings.Join(parts[:4], ".") + ".", ""},
-		"iv cut short":  {strings.Join([]string{parts[0], parts[1], parts[2][:4], parts[3], parts[4]}, "."), ""},
+		"crit header":          {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","crit":["exp"],"exp":1}`), `"crit"`},
+		// The IV and tag have fixed sizes for AES-GCM.
+		"tag cut short": {strings.Join(parts[:4], ".") + "." + parts[4][:8], "authentication tag is not 16"},
+		"no tag":        {strings.Join(parts[:4], ".") + ".", "authentication tag is not 16"},
+		"iv cut short":  {strings.Join([]string{parts[0], parts[1], parts[2][:4], parts[3], parts[4]}, "."), "initialization vector is not 12"},
+		// A rewritten header fails authentication: it is the AAD.
+		"duplicate kid": {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","kid":"` + dirKID + `"}`), ""},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
