@@ -89,8 +89,11 @@ func ParseHeader(token string) (Header, error) {
 // encrypt seals plaintext under key as a compact JWE whose protected header
 // carries alg, enc, kid and the binding.
 func encrypt(key *Key, plaintext []byte, binding Binding) (string, error) {
-	if isDirGCM(key) {
+	switch {
+	case isDirGCM(key):
 		return encryptDirGCM(key, plaintext, binding)
+	case isGCMKWGCM(key):
+		return encryptGCMKW(key, plaintext, binding)
 	}
 	opts := &jose.EncrypterOptions{}
 	if binding != "" {
@@ -128,8 +131,11 @@ func decrypt(key *Key, token string, h Header) ([]byte, error) {
 	if key.Alg == "dir" && strings.Split(token, ".")[1] != "" {
 		return nil, &CorruptError{Reason: `alg "dir" takes no encrypted key, but the ciphertext has one`}
 	}
-	if isDirGCM(key) {
+	switch {
+	case isDirGCM(key):
 		return decryptDirGCM(key, token, h)
+	case isGCMKWGCM(key):
+		return decryptGCMKW(key, token, h)
 	}
 	obj, err := jose.ParseEncryptedCompact(token,
 		[]jose.KeyAlgorithm{jose.KeyAlgorithm(key.Alg)},
