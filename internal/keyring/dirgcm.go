@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Compact JWE with alg "dir" or an AES-GCM key wrap (A128GCMKW...) and an
@@ -56,7 +57,7 @@ func encryptGCMKW(key *Key, plaintext []byte, binding Binding) (string, error) {
 	if _, err := rand.Read(wrapIV); err != nil {
 		return "", fmt.Errorf("encrypt with key %s: read random IV: %w", key.KID, err)
 	}
-	wrapper, err := newGCM(key.KID, key.k)
+	wrapper, err := keyGCM(key)
 	if err != nil {
 		return "", err
 	}
@@ -70,7 +71,11 @@ func encryptGCMKW(key *Key, plaintext []byte, binding Binding) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encrypt with key %s: %w", key.KID, err)
 	}
-	return sealContent(key.KID, cek, enc.EncodeToString(hb), wrapped[:len(wrapped)-gcmTagSize], plaintext)
+	content, err := newGCM(key.KID, cek)
+	if err != nil {
+		return "", err
+	}
+	return sealContent(key.KID, content, enc.EncodeToString(hb), wrapped[:len(wrapped)-gcmTagSize], plaintext)
 }
 
 func decryptGCMKW(key *Key, token string, h Header) ([]byte, error) {
@@ -97,7 +102,7 @@ func decryptGCMKW(key *Key, token string, h Header) ([]byte, error) {
 	if err != nil {
 		return nil, &CorruptError{Reason: "encrypted key part is not base64url"}
 	}
-	unwrapper, err := newGCM(key.KID, key.k)
+	unwrapper, err := keyGCM(key)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +113,11 @@ func decryptGCMKW(key *Key, token string, h Header) ([]byte, error) {
 	if len(cek) != contentKeySizes[key.Enc] {
 		return nil, &CorruptError{Reason: fmt.Sprintf("wrapped content key is %d bytes, %s needs %d", len(cek), key.Enc, contentKeySizes[key.Enc])}
 	}
-	return openContent(key.KID, cek, parts)
+	content, err := newGCM(key.KID, cek)
+	if err != nil {
+		return nil, err
+	}
+	return openContent(key.KID, content, parts)
 }
 
 // dirGCMHeader is the protected header pgsecrets writes.
@@ -124,16 +133,16 @@ func encryptDirGCM(key *Key, plaintext []byte, binding Binding) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("encrypt with key %s: %w", key.KID, err)
 	}
-	return sealContent(key.KID, key.k, base64.RawURLEncoding.EncodeToString(hb), nil, plaintext)
-}
-
-// sealContent encrypts plaintext with AES-GCM under cek, the protected
-// header text as additional data, and assembles the compact token.
-func sealContent(kid string, cek []byte, protected string, encryptedKey, plaintext []byte) (string, error) {
-	aead, err := newGCM(kid, cek)
+	aead, err := keyGCM(key)
 	if err != nil {
 		return "", err
 	}
+	return sealContent(key.KID, aead, base64.RawURLEncoding.EncodeToString(hb), nil, plaintext)
+}
+
+// sealContent encrypts plaintext with the content key's AES-GCM, the protected
+// header text as additional data, and assembles the compact token.
+func sealContent(kid string, aead cipher.AEAD, protected string, encryptedKey, plaintext []byte) (string, error) {
 	iv := make([]byte, gcmIVSize)
 	if _, err := rand.Read(iv); err != nil {
 		return "", fmt.Errorf("encrypt with key %s: read random IV: %w", kid, err)
@@ -161,11 +170,15 @@ func decryptDirGCM(key *Key, token string, h Header) ([]byte, error) {
 	if h.crit {
 		return nil, &CorruptError{Reason: `the "crit" header names extensions pgsecrets does not support`}
 	}
-	return openContent(key.KID, key.k, strings.Split(token, "."))
+	aead, err := keyGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return openContent(key.KID, aead, strings.Split(token, "."))
 }
 
-// openContent decrypts the content of a compact token's parts with cek.
-func openContent(kid string, cek []byte, parts []string) ([]byte, error) {
+// openContent decrypts the content of a compact token's parts.
+func openContent(kid string, aead cipher.AEAD, parts []string) ([]byte, error) {
 	enc := base64.RawURLEncoding
 	iv, err := enc.DecodeString(parts[2])
 	if err != nil || len(iv) != gcmIVSize {
@@ -179,15 +192,29 @@ func openContent(kid string, cek []byte, parts []string) ([]byte, error) {
 	if err != nil || len(tag) != gcmTagSize {
 		return nil, &CorruptError{Reason: fmt.Sprintf("authentication tag is not %d base64url bytes", gcmTagSize)}
 	}
-	aead, err := newGCM(kid, cek)
-	if err != nil {
-		return nil, err
-	}
 	plaintext, err := aead.Open(nil, iv, append(ct, tag...), []byte(parts[0]))
 	if err != nil {
 		return nil, &TamperedError{KID: kid}
 	}
 	return plaintext, nil
+}
+
+// keyAEADs holds each long-lived key's AES-GCM instance (keyed by *Key):
+// building one costs about as much as sealing a short value, and a Key's
+// value receivers keep it from carrying the instance itself. GCM instances
+// hold no per-call state, so one serves every goroutine.
+var keyAEADs sync.Map
+
+func keyGCM(key *Key) (cipher.AEAD, error) {
+	if a, ok := keyAEADs.Load(key); ok {
+		return a.(cipher.AEAD), nil
+	}
+	a, err := newGCM(key.KID, key.k)
+	if err != nil {
+		return nil, err
+	}
+	keyAEADs.Store(key, a)
+	return a, nil
 }
 
 func newGCM(kid string, k []byte) (cipher.AEAD, error) {

@@ -53,7 +53,7 @@ func ParseHeader(token string) (Header, error) {
 	// A map, not a struct: encoding/json matches struct fields without
 	// regard to case, so {"kid":"a","KID":"b"} would read as kid "b" here
 	// while go-jose and other JOSE libraries, rightly case-sensitive, see "a".
-	var fields map[string]json.RawMessage
+	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return Header{}, &CorruptError{Reason: "protected header is not a JSON object"}
 	}
@@ -63,22 +63,24 @@ func ParseHeader(token string) (Header, error) {
 		dst  *string
 	}{{"alg", &out.Alg}, {"enc", &out.Enc}, {"kid", &out.KID}, {"zip", &out.Zip}} {
 		v, ok := fields[f.name]
-		if !ok || string(v) == "null" {
+		if !ok || v == nil {
 			continue
 		}
-		if err := json.Unmarshal(v, f.dst); err != nil {
+		str, isString := v.(string)
+		if !isString {
 			return Header{}, &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", f.name)}
 		}
+		*f.dst = str
 	}
-	if v, ok := fields["zip"]; ok && string(v) != "null" && out.Zip == "" {
+	if v, ok := fields["zip"]; ok && v != nil && out.Zip == "" {
 		out.Zip = "(empty)" // "zip": "" is still a zip header, and refused
 	}
 	if _, ok := fields["crit"]; ok {
 		out.crit = true
 	}
-	if v, ok := fields[BindingHeader]; ok && string(v) != "null" {
-		var b string
-		if err := json.Unmarshal(v, &b); err != nil || b == "" {
+	if v, ok := fields[BindingHeader]; ok && v != nil {
+		b, isString := v.(string)
+		if !isString || b == "" {
 			return Header{}, &CorruptError{Reason: "binding header is not a non-empty string"}
 		}
 		out.Binding = Binding(b)
