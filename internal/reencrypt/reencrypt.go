@@ -24,7 +24,7 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultBatchSize = 1000
+	DefaultBatchSize = 2500
 	MaxBatchSize     = 100_000
 	// maxFailuresKept bounds the failures listed in a Summary; the count is
 	// always exact.

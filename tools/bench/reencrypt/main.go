@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
@@ -37,7 +38,7 @@ const (
 func main() {
 	rows := flag.Int("rows", 20000, "secrets to seed")
 	algs := flag.String("algs", "dir,A256GCMKW", "key algorithms to measure, comma-separated")
-	batch := flag.Int("batch-size", 1000, "reencrypt --batch-size")
+	batch := flag.Int("batch-size", reencrypt.DefaultBatchSize, "reencrypt --batch-size")
 	workers := flag.Int("workers", 0, "reencrypt --workers (0: one per CPU)")
 	dbURL := flag.String("database-url", "", "server to use (a user that may create databases); default: a throwaway one")
 	bin := flag.String("bin", "", "pgsecrets binary to measure (default: build this module's)")
