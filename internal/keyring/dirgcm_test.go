@@ -49,11 +49,11 @@ func TestDirectGCMPathsAndGoJoseAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := ParseHeader(token)
+			h, wrap, err := parseHeader(token)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := decrypt(key, token, h)
+			got, err := decrypt(key, token, h, wrap)
 			if err != nil || string(got) != "from go-jose" {
 				t.Fatalf("%s/%s: direct path decrypt of go-jose's token = %q, %v", alg, enc, got, err)
 			}

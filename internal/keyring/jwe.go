@@ -42,20 +42,31 @@ type Header struct {
 // ParseHeader reads the protected header of a compact JWE. It does not
 // check the ciphertext; Decrypt does.
 func ParseHeader(token string) (Header, error) {
+	h, _, err := parseHeader(token)
+	return h, err
+}
+
+// keyWrap holds the AES-GCM key wrap parameters of a protected header
+// (RFC 7518 4.7), read in the same pass as the rest for the direct path.
+type keyWrap struct {
+	iv, tag string
+}
+
+func parseHeader(token string) (Header, keyWrap, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 5 {
-		return Header{}, &CorruptError{Reason: fmt.Sprintf("not a compact JWE (%d parts, want 5)", len(parts))}
+		return Header{}, keyWrap{}, &CorruptError{Reason: fmt.Sprintf("not a compact JWE (%d parts, want 5)", len(parts))}
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
 	if err != nil {
-		return Header{}, &CorruptError{Reason: "protected header is not base64url"}
+		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not base64url"}
 	}
 	// A map, not a struct: encoding/json matches struct fields without
 	// regard to case, so {"kid":"a","KID":"b"} would read as kid "b" here
 	// while go-jose and other JOSE libraries, rightly case-sensitive, see "a".
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {
-		return Header{}, &CorruptError{Reason: "protected header is not a JSON object"}
+		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not a JSON object"}
 	}
 	var out Header
 	for _, f := range []struct {
@@ -68,7 +79,7 @@ func ParseHeader(token string) (Header, error) {
 		}
 		str, isString := v.(string)
 		if !isString {
-			return Header{}, &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", f.name)}
+			return Header{}, keyWrap{}, &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", f.name)}
 		}
 		*f.dst = str
 	}
@@ -81,11 +92,14 @@ func ParseHeader(token string) (Header, error) {
 	if v, ok := fields[BindingHeader]; ok && v != nil {
 		b, isString := v.(string)
 		if !isString || b == "" {
-			return Header{}, &CorruptError{Reason: "binding header is not a non-empty string"}
+			return Header{}, keyWrap{}, &CorruptError{Reason: "binding header is not a non-empty string"}
 		}
 		out.Binding = Binding(b)
 	}
-	return out, nil
+	var wrap keyWrap
+	wrap.iv, _ = fields["iv"].(string)
+	wrap.tag, _ = fields["tag"].(string)
+	return out, wrap, nil
 }
 
 // encrypt seals plaintext under key as a compact JWE whose protected header
@@ -123,7 +137,7 @@ func encrypt(key *Key, plaintext []byte, binding Binding) (string, error) {
 // decrypt opens token with key. The caller has already chosen key by the
 // header's kid; here the token must use exactly the key's algorithms, which
 // is also the allow-list handed to the JOSE parser.
-func decrypt(key *Key, token string, h Header) ([]byte, error) {
+func decrypt(key *Key, token string, h Header, wrap keyWrap) ([]byte, error) {
 	if h.Alg != key.Alg || h.Enc != key.Enc {
 		return nil, &AlgorithmMismatchError{KID: key.KID, KeyAlg: key.Alg, KeyEnc: key.Enc, TokenAlg: h.Alg, TokenEnc: h.Enc}
 	}
@@ -137,7 +151,7 @@ func decrypt(key *Key, token string, h Header) ([]byte, error) {
 	case isDirGCM(key):
 		return decryptDirGCM(key, token, h)
 	case isGCMKWGCM(key):
-		return decryptGCMKW(key, token, h)
+		return decryptGCMKW(key, token, h, wrap)
 	}
 	obj, err := jose.ParseEncryptedCompact(token,
 		[]jose.KeyAlgorithm{jose.KeyAlgorithm(key.Alg)},

@@ -166,7 +166,7 @@ func (r *Keyring) Decrypt(token string, binding Binding) (Decrypted, error) {
 }
 
 func (r *Keyring) decryptWith(token string, binding Binding, find func(string) *Key) (Decrypted, error) {
-	h, err := ParseHeader(token)
+	h, wrap, err := parseHeader(token)
 	if err != nil {
 		return Decrypted{}, err
 	}
@@ -177,7 +177,7 @@ func (r *Keyring) decryptWith(token string, binding Binding, find func(string) *
 	if key == nil {
 		return Decrypted{}, &UnknownKIDError{KID: h.KID}
 	}
-	plaintext, err := decrypt(key, token, h)
+	plaintext, err := decrypt(key, token, h, wrap)
 	if err != nil {
 		return Decrypted{}, err
 	}

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,23 +12,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
-// accTestWithEcho is accTest with terraform-plugin-testing's echo provider
-// beside pgsecrets: an ephemeral value can reach state only through it, so
-// a test can look at what an ephemeral resource returned.
-func accTestWithEcho(t *testing.T, tc resource.TestCase) {
-	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
-	}
+// withEcho adds terraform-plugin-testing's echo provider, the way to look
+// at ephemeral values, which cannot be outputs or stored in state.
+func withEcho(tc resource.TestCase) resource.TestCase {
 	tc.ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-		"pgsecrets": testAccProtoV6ProviderFactories["pgsecrets"],
-		"echo":      echoprovider.NewProviderServer(),
+		"echo": echoprovider.NewProviderServer(),
 	}
-	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
-	resource.Test(t, tc)
+	return tc
 }
 
 // stateLacks fails when any attribute in state contains text.
@@ -57,7 +48,7 @@ func TestAccEphemeralProjectSecretReadsValueOutsideState(t *testing.T) {
 	const canary = "canary-ephemeral-secret-3b9f"
 	seedSecrets(t, env, "app", map[string]string{"API_TOKEN": canary})
 	kid := env.Store.Keyring().Primary().KID
-	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 ephemeral "pgsecrets_project_secret" "token" {
   project = "app"
@@ -85,12 +76,12 @@ resource "echo" "seen" {}
 		},
 		// Only derived facts went to state through echo: the value itself never did.
 		Check: stateLacks(canary),
-	}}})
+	}}}))
 }
 
 func TestAccEphemeralProjectSecretMissingNamesTheFix(t *testing.T) {
 	env := newTestEnv(t)
-	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 ephemeral "pgsecrets_project_secret" "token" {
   project = "app"
@@ -104,5 +95,5 @@ provider "echo" {
 resource "echo" "seen" {}
 `,
 		ExpectError: regexp.MustCompile(`(?s)Secret not found.*secret "app/NOT_THERE" not found.*pgsecrets secret add\s+--project app\s+--name NOT_THERE`),
-	}}})
+	}}}))
 }

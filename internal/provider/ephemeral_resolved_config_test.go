@@ -17,7 +17,7 @@ func TestAccEphemeralResolvedConfigRendersOutsideState(t *testing.T) {
 	const canary = "canary-ephemeral-config-81c2"
 	seedSecrets(t, env, "app", map[string]string{"OPENAI_API_KEY": canary})
 	t.Setenv("PGSECRETS_ACC_EPHEMERAL_ENV", "from-env")
-	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 ephemeral "pgsecrets_resolved_config" "app" {
   project      = "app"
@@ -53,7 +53,7 @@ resource "echo" "seen" {}
 			})),
 		},
 		Check: stateLacks(canary),
-	}}})
+	}}}))
 }
 
 // A TF_LOG=trace run (Terraform core and the provider) that resolves
@@ -66,7 +66,7 @@ func TestAccReadingSecretsTraceLogHasNoValue(t *testing.T) {
 	const canaryDB, canaryEnv = "canary-read-db-5e7a01", "canary-read-env-c3d9f2"
 	seedSecrets(t, env, "app", map[string]string{"FROM_DB": canaryDB})
 	t.Setenv("PGSECRETS_ACC_TRACE_FROM_ENV", canaryEnv)
-	accTestWithEcho(t, resource.TestCase{Steps: []resource.TestStep{{
+	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 locals {
   config = jsonencode({
@@ -109,7 +109,7 @@ resource "echo" "lengths" {}
 				knownvalue.Int64Exact(int64(len(`{"db":"` + canaryDB + `","env":"` + canaryEnv + `"}`))),
 			})),
 		},
-	}}})
+	}}}))
 	log, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatalf("read trace log: %v", err)

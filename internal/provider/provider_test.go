@@ -181,7 +181,15 @@ func accTest(t *testing.T, tc resource.TestCase) {
 	if os.Getenv("TF_ACC") == "" {
 		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
 	}
-	tc.ProtoV6ProviderFactories = testAccProtoV6ProviderFactories
+	// Keep any other providers the case brings (echo, for ephemeral values).
+	factories := map[string]func() (tfprotov6.ProviderServer, error){}
+	for name, f := range tc.ProtoV6ProviderFactories {
+		factories[name] = f
+	}
+	for name, f := range testAccProtoV6ProviderFactories {
+		factories[name] = f
+	}
+	tc.ProtoV6ProviderFactories = factories
 	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
 	resource.Test(t, tc)
 }

@@ -24,7 +24,16 @@ type ProviderDefault struct {
 
 // GetProviderDefaults returns a project's defaults, ordered by use case.
 func (s *Store) GetProviderDefaults(ctx context.Context, project string) ([]ProviderDefault, error) {
-	rows, err := s.pool.Query(ctx, `
+	return readProviderDefaults(ctx, s.pool, project)
+}
+
+// querier is what a pool and a transaction have in common for reads.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func readProviderDefaults(ctx context.Context, q querier, project string) ([]ProviderDefault, error) {
+	rows, err := q.Query(ctx, `
 		select use_case, provider, model, updated_at, updated_by from provider_defaults
 		where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
 	if err != nil {
@@ -117,14 +126,9 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 				return fmt.Errorf("remove provider defaults of %q: %w", project, err)
 			}
 		}
-		rows, err := tx.Query(ctx, `
-			select use_case, provider, model, updated_at, updated_by from provider_defaults
-			where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
-		if err != nil {
-			return fmt.Errorf("read provider defaults of %q: %w", project, err)
-		}
-		if out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ProviderDefault]); err != nil {
-			return fmt.Errorf("read provider defaults of %q: %w", project, err)
+		var err error
+		if out, err = readProviderDefaults(ctx, tx, project); err != nil {
+			return err
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionDefaultsSet, Project: project, Details: audit.Details(details)})
 	})
