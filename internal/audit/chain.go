@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -45,6 +46,8 @@ const (
 	ActionDefaultsDelete  = "defaults.delete"
 	ActionConfigRender    = "config.render"
 	ActionAuditExport     = "audit.export"
+	ActionRootKeyRegister = "rootkey.register"
+	ActionAuditKeyRewrap  = "auditkey.rewrap"
 )
 
 // Details encodes a details object. Map keys are sorted by encoding/json, so
@@ -61,11 +64,47 @@ func Details(fields map[string]any) string {
 	return string(b)
 }
 
+// MAC schemes. Scheme 1 is the first release's: a key derived from a root
+// key, over the event alone. Scheme 2 keys are random, kept wrapped in the
+// database, and the MAC also covers the deployment and schema, so that a
+// chain copied from another deployment does not verify.
+const (
+	SchemeRootDerived = 1
+	SchemeDeployment  = 2
+)
+
+// Key is one MAC key of the chain. Its material is unexported, and printing
+// a Key shows its kid only.
+type Key struct {
+	KID    string
+	Scheme int
+	// LastSeq is 0 while the key may key new events; once a rotation has
+	// retired it, the last event it may key.
+	LastSeq int64
+	secret  []byte
+}
+
+// NewKey makes a chain key from its material.
+func NewKey(kid string, scheme int, lastSeq int64, secret []byte) *Key {
+	return &Key{KID: kid, Scheme: scheme, LastSeq: lastSeq, secret: secret}
+}
+
+// String never shows key material.
+func (k Key) String() string { return fmt.Sprintf("audit key %s (scheme %d)", k.KID, k.Scheme) }
+
+// Format prints String for every verb, so %#v cannot show the material.
+func (k Key) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
+
+// Chain is what a scheme 2 MAC binds every event to.
+type Chain struct {
+	Deployment string
+	Schema     string
+}
+
 // macInput is the canonical, unambiguous encoding of an event for its MAC:
 // a JSON array, so no field can bleed into the next.
-func macInput(e *Event) []byte {
-	b, _ := json.Marshal([]any{
-		"pgsecrets-audit-v1",
+func macInput(c Chain, scheme int, e *Event) []byte {
+	fields := []any{
 		e.Seq,
 		e.At.UTC().Format(time.RFC3339Nano),
 		e.Actor,
@@ -76,78 +115,93 @@ func macInput(e *Event) []byte {
 		e.Details,
 		e.MACKID,
 		e.PrevMAC,
-	})
+	}
+	if scheme == SchemeRootDerived {
+		fields = append([]any{"pgsecrets-audit-v1"}, fields...)
+	} else {
+		fields = append([]any{"pgsecrets-audit-v2", c.Deployment, c.Schema}, fields...)
+	}
+	b, _ := json.Marshal(fields)
 	return b
 }
 
 // ComputeMAC returns the event's MAC (hex) under key.
-func ComputeMAC(key []byte, e *Event) string {
-	m := hmac.New(sha256.New, key)
-	m.Write(macInput(e))
+func ComputeMAC(c Chain, key *Key, e *Event) string {
+	m := hmac.New(sha256.New, key.secret)
+	m.Write(macInput(c, key.Scheme, e))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Seal links e after prev (seq and MAC of the newest event; 0 and "" for an
 // empty chain) and sets its MAC.
-func Seal(key []byte, macKID string, prevSeq int64, prevMAC string, e *Event) {
+func Seal(c Chain, key *Key, prevSeq int64, prevMAC string, e *Event) {
 	e.Seq = prevSeq + 1
 	e.PrevMAC = prevMAC
-	e.MACKID = macKID
-	e.MAC = ComputeMAC(key, e)
+	e.MACKID = key.KID
+	e.MAC = ComputeMAC(c, key, e)
 }
 
-// KeyFunc returns the MAC key for a root key id.
-type KeyFunc func(kid string) ([]byte, error)
+// KeyFunc returns the chain key an event's mac_kid names.
+type KeyFunc func(kid string) (*Key, error)
 
 // BrokenLinkError reports the first event where the chain does not hold.
+// It never carries a MAC the verifier computed, nor the link it expected:
+// printed, either would let someone who can edit rows repair a forged
+// chain one event at a time.
 type BrokenLinkError struct {
-	Seq      int64
-	Reason   string
-	Expected string
-	Found    string
+	Seq    int64
+	Reason string
 }
 
 func (e *BrokenLinkError) Error() string {
-	if e.Expected == "" && e.Found == "" {
-		return fmt.Sprintf("audit chain broken at event %d: %s", e.Seq, e.Reason)
-	}
-	return fmt.Sprintf("audit chain broken at event %d: %s (expected %s, found %s)", e.Seq, e.Reason, e.Expected, e.Found)
+	return fmt.Sprintf("audit chain broken at event %d: %s", e.Seq, e.Reason)
 }
 
 // Verifier checks events one at a time, in seq order, in constant memory.
 type Verifier struct {
+	chain   Chain
 	keys    KeyFunc
-	cache   map[string][]byte
+	cache   map[string]*Key
 	prevSeq int64
 	prevMAC string
 	count   int64
+	// scheme is the newest scheme seen: the chain never goes back to an
+	// older one.
+	scheme int
 }
 
 // NewVerifier starts a verification from the beginning of the chain.
-func NewVerifier(keys KeyFunc) *Verifier {
-	return &Verifier{keys: keys, cache: map[string][]byte{}}
+func NewVerifier(c Chain, keys KeyFunc) *Verifier {
+	return &Verifier{chain: c, keys: keys, cache: map[string]*Key{}}
 }
 
 // Next checks e against the events seen so far.
 func (v *Verifier) Next(e *Event) error {
 	if e.Seq != v.prevSeq+1 {
-		return &BrokenLinkError{Seq: v.prevSeq + 1, Reason: "event missing", Expected: fmt.Sprintf("seq %d", v.prevSeq+1), Found: fmt.Sprintf("seq %d", e.Seq)}
+		return &BrokenLinkError{Seq: v.prevSeq + 1, Reason: fmt.Sprintf("the event is missing (the next event found is %d)", e.Seq)}
 	}
 	if e.PrevMAC != v.prevMAC {
-		return &BrokenLinkError{Seq: e.Seq, Reason: "previous-MAC link does not match the event before it", Expected: v.prevMAC, Found: e.PrevMAC}
+		return &BrokenLinkError{Seq: e.Seq, Reason: "its link to the event before it does not match that event"}
 	}
 	key, ok := v.cache[e.MACKID]
 	if !ok {
 		var err error
 		key, err = v.keys(e.MACKID)
 		if err != nil {
-			return fmt.Errorf("audit event %d is keyed by root key %q: %w", e.Seq, e.MACKID, err)
+			return fmt.Errorf("audit event %d is keyed by %s: %w", e.Seq, strconv.Quote(e.MACKID), err)
 		}
 		v.cache[e.MACKID] = key
 	}
-	if want := ComputeMAC(key, e); !hmac.Equal([]byte(want), []byte(e.MAC)) {
-		return &BrokenLinkError{Seq: e.Seq, Reason: "MAC does not match the event's contents", Expected: want, Found: e.MAC}
+	if key.Scheme < v.scheme {
+		return &BrokenLinkError{Seq: e.Seq, Reason: fmt.Sprintf("it uses MAC scheme %d after the chain moved to scheme %d", key.Scheme, v.scheme)}
 	}
+	if key.LastSeq > 0 && e.Seq > key.LastSeq {
+		return &BrokenLinkError{Seq: e.Seq, Reason: fmt.Sprintf("it is keyed by audit key %s, which was retired after event %d", strconv.Quote(key.KID), key.LastSeq)}
+	}
+	if want := ComputeMAC(v.chain, key, e); !hmac.Equal([]byte(want), []byte(e.MAC)) {
+		return &BrokenLinkError{Seq: e.Seq, Reason: "its MAC does not match its contents (edited, or not of this deployment)"}
+	}
+	v.scheme = key.Scheme
 	v.prevSeq, v.prevMAC = e.Seq, e.MAC
 	v.count++
 	return nil

@@ -210,8 +210,8 @@ type ChainWalk struct {
 
 // NewChainWalk starts a walk; expectHead, when not empty, is a MAC a
 // previous verify printed, which must still be in the chain.
-func NewChainWalk(keys KeyFunc, expectHead string) *ChainWalk {
-	return &ChainWalk{v: NewVerifier(keys), expectHead: expectHead}
+func NewChainWalk(c Chain, keys KeyFunc, expectHead string) *ChainWalk {
+	return &ChainWalk{v: NewVerifier(c, keys), expectHead: expectHead}
 }
 
 // Next checks the next event.
@@ -228,13 +228,11 @@ func (w *ChainWalk) Next(e *Event) error {
 // TruncatedError reports events missing from the end of the chain: the
 // chain is consistent, but shorter than a head recorded before.
 type TruncatedError struct {
-	Reason   string
-	Expected string
-	Found    string
+	Reason string
 }
 
 func (e *TruncatedError) Error() string {
-	return fmt.Sprintf("audit chain truncated: %s (expected %s, found %s)", e.Reason, e.Expected, e.Found)
+	return "audit chain truncated: " + e.Reason
 }
 
 // Finish ends the walk. recordedSeq and recordedMAC are the database's
@@ -246,24 +244,13 @@ func (w *ChainWalk) Finish(recordedSeq int64, recordedMAC string) (ChainReport, 
 	rep := ChainReport{Count: count, HeadSeq: seq, HeadMAC: mac, ExpectedHeadSeq: w.expectSeq}
 	if seq != recordedSeq || mac != recordedMAC {
 		return rep, &TruncatedError{
-			Reason:   fmt.Sprintf("the chain head records event %d, the newest event is %d", recordedSeq, seq),
-			Expected: fmt.Sprintf("head %d %s", recordedSeq, orNone(recordedMAC)),
-			Found:    fmt.Sprintf("head %d %s", seq, orNone(mac)),
+			Reason: fmt.Sprintf("the chain head records event %d, but the newest event that verifies is %d", recordedSeq, seq),
 		}
 	}
 	if w.expectHead != "" && w.expectSeq == 0 {
 		return rep, &TruncatedError{
-			Reason:   "the expected head is no longer in the chain: events were deleted from its end (or the head comes from another store)",
-			Expected: w.expectHead,
-			Found:    fmt.Sprintf("head %d %s", seq, orNone(mac)),
+			Reason: fmt.Sprintf("the expected head is no longer in the chain (newest event %d): events were deleted from its end, or the head comes from another deployment", seq),
 		}
 	}
 	return rep, nil
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
 }

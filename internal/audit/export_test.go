@@ -78,17 +78,18 @@ func TestExportFormatsRoundTripEveryField(t *testing.T) {
 }
 
 func TestChainWalkWantsExpectedHeadInTheChain(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	keys := func(string) ([]byte, error) { return key, nil }
+	key := NewKey("k", SchemeDeployment, 0, []byte("0123456789abcdef0123456789abcdef"))
+	keys := func(string) (*Key, error) { return key, nil }
+	chain := Chain{Deployment: "d", Schema: "s"}
 	var events []*Event
 	seq, mac := int64(0), ""
 	for range 3 {
 		e := &Event{At: time.Unix(1700000000, 0), Actor: "a", Action: ActionSecretRead, Details: "{}"}
-		Seal(key, "k", seq, mac, e)
+		Seal(chain, key, seq, mac, e)
 		seq, mac = e.Seq, e.MAC
 		events = append(events, e)
 	}
-	walk := NewChainWalk(keys, events[1].MAC)
+	walk := NewChainWalk(chain, keys, events[1].MAC)
 	for _, e := range events {
 		if err := walk.Next(e); err != nil {
 			t.Fatal(err)
@@ -99,7 +100,7 @@ func TestChainWalkWantsExpectedHeadInTheChain(t *testing.T) {
 		t.Fatalf("report %+v, err %v", rep, err)
 	}
 
-	walk = NewChainWalk(keys, "f00d")
+	walk = NewChainWalk(chain, keys, "f00d")
 	for _, e := range events {
 		_ = walk.Next(e)
 	}

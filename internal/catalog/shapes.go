@@ -108,7 +108,11 @@ func pemPrivateKey() shape {
 			case block == nil:
 				return "no PEM block was found", false
 			case !strings.HasSuffix(block.Type, "PRIVATE KEY"):
-				return "its PEM block is a " + block.Type + ", not a private key", false
+				// The label is the value's own text: a few words of a key or
+				// certificate pasted in the wrong place, so it is not shown.
+				// What is expected instead is in describe, which the error
+				// shows before this reason.
+				return "its PEM block is labelled as something other than a private key", false
 			case strings.TrimSpace(string(rest)) != "":
 				return "it has data after the PEM block", false
 			}

@@ -41,7 +41,21 @@ func (a *atomicFile) commit() error {
 		return fmt.Errorf("rename the finished file into place at %s: %w", a.dest, err)
 	}
 	a.committed = true
+	syncDir(filepath.Dir(a.dest))
 	return nil
+}
+
+// syncDir flushes a directory, so a rename in it survives a crash: until
+// then the old file (for a root keys file, one without the key that now
+// encrypts) may come back. Best effort: the file is complete and in place
+// either way, and some systems cannot sync a directory.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
 }
 
 // abort removes the temporary file unless commit succeeded.

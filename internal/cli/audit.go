@@ -178,12 +178,7 @@ func runAuditVerify(ctx context.Context, opts *AuditVerifyOptions) error {
 	defer st.Close()
 
 	start := time.Now()
-	walk := audit.NewChainWalk(st.Keyring().AuditKey, strings.TrimSpace(opts.ExpectHead))
-	headSeq, headMAC, err := st.WalkAuditChain(ctx, walk.Next)
-	if err != nil {
-		return err
-	}
-	rep, err := walk.Finish(headSeq, headMAC)
+	rep, err := st.VerifyAuditChain(ctx, strings.TrimSpace(opts.ExpectHead))
 	if err != nil {
 		return err
 	}

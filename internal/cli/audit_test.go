@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -290,10 +291,52 @@ func TestAuditVerifyDetectsEditedEvent(t *testing.T) {
 	s := newSession(t)
 	s.seedAuditTrail()
 	pool := s.pool()
-	events := readAuditEvents(t, pool)
 	forge(t, pool, "update pgsecrets.audit_events set actor = 'mallory' where seq = 4")
 	r := s.run("", "audit", "verify")
-	wantFailure(t, r, 1, "audit chain broken at event 4: MAC does not match the event's contents", "found "+events[3].MAC)
+	wantFailure(t, r, 1, "audit chain broken at event 4: its MAC does not match its contents")
+}
+
+var hexMAC = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// Someone who can edit rows edits an event, then asks verify, again and
+// again, for what the MAC should be. Verify must never tell: its output,
+// text or JSON, holds no MAC at all while the chain is broken, so the forger
+// makes no progress.
+func TestAuditVerifyNeverHelpsRepairAForgedChain(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	pool := s.pool()
+	forge(t, pool, "update pgsecrets.audit_events set actor = 'mallory' where seq = 4")
+	var first string
+	for attempt := range 4 {
+		for _, args := range [][]string{{"audit", "verify"}, {"audit", "verify", "--output", "json"}} {
+			r := s.run("", args...)
+			wantFailure(t, r, 1, "audit chain broken at event 4")
+			if m := hexMAC.FindString(r.stdout + r.stderr); m != "" {
+				t.Fatalf("%v printed a MAC %s:\n%s", args, m, r)
+			}
+			if first == "" {
+				first = r.stderr
+			} else if r.stderr != first {
+				t.Fatalf("attempt %d: output changed, a forger learns from it:\n%s\nthen\n%s", attempt, first, r.stderr)
+			}
+		}
+		// The forger's best guess, the old MAC's neighbour, gets nowhere.
+		forge(t, pool, "update pgsecrets.audit_events set mac = prev_mac where seq = 4")
+	}
+}
+
+// Database text in verify's output is quoted: an escape sequence stored in
+// an event cannot reach the operator's terminal raw.
+func TestAuditVerifyQuotesDatabaseText(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	forge(t, s.pool(), "update pgsecrets.audit_events set mac_kid = E'\\x1b]0;owned\\x07\\x1b[2J' where seq = 3")
+	r := s.run("", "audit", "verify")
+	wantFailure(t, r, 1, "audit event 3 is keyed by", `\x1b]0;owned\a\x1b[2J`)
+	if strings.ContainsRune(r.stderr, 0x1b) {
+		t.Fatalf("verify wrote a raw escape character:\n%q", r.stderr)
+	}
 }
 
 func TestAuditVerifyDetectsDeletedEvent(t *testing.T) {
@@ -301,7 +344,7 @@ func TestAuditVerifyDetectsDeletedEvent(t *testing.T) {
 	s.seedAuditTrail()
 	pool := s.pool()
 	forge(t, pool, "delete from pgsecrets.audit_events where seq = 5")
-	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain broken at event 5: event missing (expected seq 5, found seq 6)")
+	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain broken at event 5: the event is missing (the next event found is 6)")
 }
 
 func TestAuditVerifyDetectsDeletedNewestEvents(t *testing.T) {
@@ -312,12 +355,16 @@ func TestAuditVerifyDetectsDeletedNewestEvents(t *testing.T) {
 	recorded := events[len(events)-1].MAC
 
 	forge(t, pool, "delete from pgsecrets.audit_events where seq > $1", events[len(events)-3].Seq)
-	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain truncated", fmt.Sprintf("the chain head records event %d, the newest event is %d", len(events), len(events)-2))
+	wantFailure(t, s.run("", "audit", "verify"), 1, "audit chain truncated", fmt.Sprintf("the chain head records event %d, but the newest event that verifies is %d", len(events), len(events)-2))
 
 	// A forger who also rewinds the head leaves a consistent, shorter chain:
 	// only a head recorded elsewhere shows the loss.
 	last := events[len(events)-3]
 	forge(t, pool, "update pgsecrets.audit_head set seq = $1, mac = $2", last.Seq, last.MAC)
 	s.mustRun("", "audit", "verify")
-	wantFailure(t, s.run("", "audit", "verify", "--expect-head", recorded), 1, "the expected head is no longer in the chain", "expected "+recorded)
+	r := s.run("", "audit", "verify", "--expect-head", recorded)
+	wantFailure(t, r, 1, "the expected head is no longer in the chain")
+	if hexMAC.MatchString(r.stderr) {
+		t.Errorf("truncation report prints a MAC:\n%s", r)
+	}
 }

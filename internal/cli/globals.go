@@ -35,10 +35,15 @@ type globalOptions struct {
 	Schema       string
 	Actor        string
 	Output       string
+	Strict       bool
 
 	// MaxConns, when set by a command before it opens the store, sizes the
 	// connection pool (reencrypt needs one per worker, plus one).
 	MaxConns int32
+
+	// warned holds the warnings already printed, so a command that opens
+	// the store more than once still warns once.
+	warned map[string]bool
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -48,6 +53,7 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Schema, "schema", "", "schema holding the pgsecrets tables (default $"+settings.EnvSchema+", then \""+store.DefaultSchema+"\")")
 	f.StringVar(&g.Actor, "actor", "", "identity recorded in audit events (default $"+settings.EnvActor+", then user@host)")
 	f.StringVar(&g.Output, "output", outputText, "output format: text or json")
+	f.BoolVar(&g.Strict, "strict", false, "refuse ciphertexts not bound to their secret and revision (default $"+settings.EnvStrict+"); see docs/security.md")
 }
 
 // validate checks the global flags before any command runs.
@@ -71,9 +77,14 @@ func (g *globalOptions) storeConfig() store.Config {
 }
 
 // Connect opens a pool on the configured database without looking at the
-// schema or the root keys, for commands such as `migrate`.
+// schema or the root keys, for commands such as `migrate`. A connection
+// that may go unencrypted or unverified to another machine is warned about
+// first, so the warning shows even when connecting fails.
 func (g *globalOptions) Connect(ctx context.Context) (*pgxpool.Pool, store.Config, error) {
 	cfg := g.storeConfig()
+	if w, ok := settings.TransportWarning(cfg.DatabaseURL); ok {
+		g.warn(w)
+	}
 	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	pool, err := store.Connect(connectCtx, cfg)
@@ -90,20 +101,52 @@ func (g *globalOptions) Connect(ctx context.Context) (*pgxpool.Pool, store.Confi
 // migrated. The caller closes the store. Root keys come first: a missing
 // key is reported without waiting on the network.
 func (g *globalOptions) OpenStore(ctx context.Context) (*store.Store, error) {
-	ring, _, err := settings.RootKeys("", g.RootKeysFile)
+	return g.openStore(ctx, func(*store.Config) {})
+}
+
+// rootKeysConfigured reports whether root keys were given at all.
+func (g *globalOptions) rootKeysConfigured() bool {
+	return settings.RootKeysConfigured("", g.RootKeysFile)
+}
+
+// openStore is OpenStore with the store's configuration adjusted by the
+// command, as `keys register` does.
+func (g *globalOptions) openStore(ctx context.Context, adjust func(*store.Config)) (*store.Store, error) {
+	strict, err := settings.Strict(g.Strict)
 	if err != nil {
 		return nil, err
+	}
+	keys, err := settings.RootKeys("", g.RootKeysFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range keys.Warnings {
+		g.warn(w)
 	}
 	pool, cfg, err := g.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.New(ctx, pool, cfg, ring)
+	cfg.Strict = strict
+	adjust(&cfg)
+	st, err := store.New(ctx, pool, cfg, keys.Ring)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return st, nil
+}
+
+// warn prints a warning on stderr, once per command.
+func (g *globalOptions) warn(w settings.Warning) {
+	if g.warned[w.Detail] {
+		return
+	}
+	if g.warned == nil {
+		g.warned = map[string]bool{}
+	}
+	g.warned[w.Detail] = true
+	fmt.Fprintf(g.IO.ErrOut, "Warning: %s\n", w.Detail)
 }
 
 // libpqConfigured reports whether any libpq variable that says where the

@@ -103,7 +103,7 @@ func TestImportEnvRefusesAnUnparsableFileBeforeWriting(t *testing.T) {
 	s := newSession(t)
 	file := writeEnvFile(t, "OPENAI_API_KEY=sk-proj-ok\nBROKEN=\"CANARYunterminated\nX=1\n")
 	r := s.run("", "import-env", "--project", "app", "--file", file)
-	wantFailure(t, r, 1, "line 2: BROKEN: the double quote opened here is never closed", "nothing was imported")
+	wantFailure(t, r, 1, "line 2: the double quote opened here is never closed", "nothing was imported")
 	if strings.Contains(r.stderr, "CANARY") {
 		t.Fatalf("a value was printed:\n%s", r)
 	}

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +16,7 @@ import (
 
 func newKeyCmd(g *globalOptions) *cobra.Command {
 	return newGroupCmd("key", "Make new root keys (see `pgsecrets keys status` for the keys in use)",
-		`  pgsecrets key generate --set > root-keys.json`,
+		`  pgsecrets key generate --file root-keys.json`,
 		newKeyGenerateCmd(g),
 	)
 }
@@ -25,28 +29,59 @@ type KeyGenerateOptions struct {
 	KID string
 	// Set wraps the key in a JSON array: a complete root keys value.
 	Set bool
+	// File receives the root keys instead of stdout.
+	File string
+	// Force lets File replace an existing file.
+	Force bool
+	// Prepend puts the new key first in File's existing root keys.
+	Prepend bool
 }
 
 func newKeyGenerateCmd(g *globalOptions) *cobra.Command {
 	opts := &KeyGenerateOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Print a new random root key as a JWK",
-		Long: `Print a new random symmetric key as a JSON Web Key in the root keys format,
-from the operating system's random source. Nothing is stored: the key is
-only printed, and a one-line hint on stderr says where it goes.
+		Short: "Make a new random root key, in a file or printed as a JWK",
+		Long: `Make a new random symmetric key, from the operating system's random source,
+as a JSON Web Key in the root keys format.
+
+With --file, the key goes into a file only its owner can read (mode 0600)
+and nothing is printed on stdout; stderr says which kid went where:
+
+  --file F            creates F holding a root keys array with the new key;
+                      F is created 0600, and an existing F is left unchanged
+  --file F --force    replaces F: the new file is written beside it and
+                      renamed into place, so F is never half written
+  --file F --prepend  puts the new key first in the existing root keys file
+                      F, keeping its keys after it in order; F is checked
+                      first, a kid it already has is refused, and it is
+                      rewritten the same atomic way as a JSON array, one key
+                      a line (members pgsecrets does not use are dropped)
+
+Without --file, the key is printed on stdout (with --set, as a complete root
+keys value: a JSON array holding it) and a one-line hint on stderr says
+where it goes. Nothing is stored in the database.
 
 The first root key encrypts new secrets and data keys; every root key
-decrypts. To rotate, put the new key first in the root keys array and keep
-the old ones after it until ` + "`pgsecrets reencrypt`" + ` has moved everything.
+decrypts. To rotate, put the new key first (--prepend), keep the old ones
+after it, deploy, and run ` + "`pgsecrets reencrypt`" + ` (docs/rotation.md).
 
 --alg: ` + strings.Join(keyring.Algorithms(), ", ") + `
 --enc: ` + strings.Join(keyring.Encryptions(), ", "),
-		Example: `  # A first root key, ready for PGSECRETS_ROOT_KEYS
-  pgsecrets key generate --set > root-keys.json
-  chmod 600 root-keys.json
+		Example: `  # A first root key, in a new file only you can read
+  pgsecrets key generate --file root-keys.json
+  export PGSECRETS_ROOT_KEYS_FILE=$PWD/root-keys.json
 
-  # A key-wrapping key with a chosen kid, to prepend to existing root keys
+  # Rotation: a new key first in the existing file, the old keys kept after it
+  pgsecrets key generate --file root-keys.json --prepend --alg A256GCMKW
+
+  # Replace a file, e.g. a throwaway environment's keys
+  pgsecrets key generate --file test-keys.json --force
+
+  # Root keys in an environment variable, never on disk
+  export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"
+
+  # One key with a chosen kid, to add to root keys kept elsewhere
   pgsecrets key generate --alg A256KW --kid 250101-prod`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,6 +91,14 @@ the old ones after it until ` + "`pgsecrets reencrypt`" + ` has moved everything
 			if opts.KID != "" && strings.TrimSpace(opts.KID) != opts.KID {
 				return usageErrorf(cmd, "--kid %q has leading or trailing spaces", opts.KID)
 			}
+			switch {
+			case opts.Prepend && opts.File == "":
+				return usageErrorf(cmd, "--prepend needs --file, the root keys file to put the new key in")
+			case opts.Force && opts.File == "":
+				return usageErrorf(cmd, "--force needs --file, the file to replace")
+			case opts.Force && opts.Prepend:
+				return usageErrorf(cmd, "--force replaces the file's keys and --prepend keeps them: pass one of the two")
+			}
 			return runKeyGenerate(opts)
 		},
 	}
@@ -63,6 +106,9 @@ the old ones after it until ` + "`pgsecrets reencrypt`" + ` has moved everything
 	cmd.Flags().StringVar(&opts.Enc, "enc", "A256GCM", "content encryption algorithm")
 	cmd.Flags().StringVar(&opts.KID, "kid", "", "key id (default: today's date and 4 random characters, like 250101-Ab3x)")
 	cmd.Flags().BoolVar(&opts.Set, "set", false, "print a JSON array holding the key, a complete root keys value")
+	cmd.Flags().StringVar(&opts.File, "file", "", "write the root keys to this new file, mode 0600, instead of stdout (an existing file needs --prepend or --force)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "with --file: replace the file if it exists")
+	cmd.Flags().BoolVar(&opts.Prepend, "prepend", false, "with --file: put the new key first in the file's existing root keys")
 	return cmd
 }
 
@@ -71,6 +117,16 @@ func runKeyGenerate(opts *KeyGenerateOptions) error {
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
+	switch {
+	case opts.Prepend:
+		return prependToKeyFile(opts, key)
+	case opts.File != "":
+		return writeKeyFile(opts, key)
+	}
+	return printKey(opts, key)
+}
+
+func printKey(opts *KeyGenerateOptions, key *keyring.Key) error {
 	export := key.ExportJWK
 	if opts.Set {
 		export = func() ([]byte, error) { return keyring.ExportRootKeys([]*keyring.Key{key}) }
@@ -90,4 +146,127 @@ func runKeyGenerate(opts *KeyGenerateOptions) error {
 			key.KID, settings.EnvRootKeys)
 	}
 	return nil
+}
+
+// writeKeyFile writes a root keys file holding only key. Without --force
+// the file is created 0600 with O_EXCL, so it is never readable by others,
+// not even for a moment, and an existing file (or a symlink planted in its
+// place) is never written through.
+func writeKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
+	content, err := rootKeysFileContent([]*keyring.Key{key})
+	if err != nil {
+		return err
+	}
+	if opts.Force {
+		err = replaceKeyFile(opts.File, content)
+	} else {
+		err = createKeyFile(opts.File, content)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Wrote root keys with new key %s to %s (mode 0600). Next: name it in %s or --root-keys-file, and back it up: without it nothing it encrypts can be read.\n",
+		key.KID, opts.File, settings.EnvRootKeysFile)
+	return nil
+}
+
+// prependToKeyFile puts key first in the root keys file, where it encrypts,
+// and keeps every existing key after it, in order, to decrypt what they
+// encrypted. The existing file is validated first: a file pgsecrets could
+// not load is left unchanged rather than rewritten around.
+func prependToKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
+	info, err := os.Stat(opts.File)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s does not exist, so there are no keys to prepend to: create it with `pgsecrets key generate --file %s`", opts.File, opts.File)
+	}
+	if err != nil {
+		return fmt.Errorf("root keys file: %w", err)
+	}
+	data, err := os.ReadFile(opts.File)
+	if err != nil {
+		return fmt.Errorf("read root keys file: %w", err)
+	}
+	existing, err := keyring.ParseRootKeys(data)
+	if err != nil {
+		return fmt.Errorf("%s was left unchanged: it does not hold valid root keys: %w", opts.File, err)
+	}
+	for _, k := range existing {
+		if k.KID == key.KID {
+			return fmt.Errorf("%s was left unchanged: it already has a key with kid %q; choose another --kid", opts.File, key.KID)
+		}
+	}
+	content, err := rootKeysFileContent(append([]*keyring.Key{key}, existing...))
+	if err != nil {
+		return err
+	}
+	if err := replaceKeyFile(opts.File, content); err != nil {
+		return err
+	}
+	modeNote := ""
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		modeNote = fmt.Sprintf(", was %04o", perm)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Put new key %s first in %s, before its %d other key(s) (mode 0600%s). Next: deploy the file to every process that writes secrets, then run `pgsecrets reencrypt` (docs/rotation.md).\n",
+		key.KID, opts.File, len(existing), modeNote)
+	return nil
+}
+
+// createKeyFile creates path, which must not exist, holding content.
+func createKeyFile(path string, content []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists and was left unchanged: pass --prepend to put the new key first in it, or --force to replace it", path)
+	}
+	if err != nil {
+		return fmt.Errorf("create root keys file: %w", err)
+	}
+	_, err = f.Write(content)
+	if err == nil {
+		// As in atomicFile.commit: the data reaches the disk before anything
+		// relies on the file.
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
+		_ = os.Remove(path) // ours, just created, and incomplete
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// replaceKeyFile writes content to a 0600 temporary file beside path and
+// renames it over path: a crash leaves either the old file or the new one.
+func replaceKeyFile(path string, content []byte) error {
+	file, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer file.abort()
+	if _, err := file.Write(content); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return file.commit()
+}
+
+// rootKeysFileContent is keys as a JSON array, one key a line, so that a
+// rotation reads in a diff as one added line.
+func rootKeysFileContent(keys []*keyring.Key) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("[\n")
+	for i, key := range keys {
+		jwk, err := key.ExportJWK()
+		if err != nil {
+			return nil, fmt.Errorf("encode key %s: %w", key.KID, err)
+		}
+		b.WriteString("  ")
+		b.Write(jwk)
+		if i < len(keys)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("]\n")
+	return b.Bytes(), nil
 }

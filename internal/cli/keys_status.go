@@ -12,8 +12,10 @@ import (
 
 func newKeysCmd(g *globalOptions) *cobra.Command {
 	return newGroupCmd("keys", "Inspect the keys in use (see `pgsecrets key generate` to make one)",
-		`  pgsecrets keys status`,
+		`  pgsecrets keys status
+  pgsecrets keys register`,
 		newKeysStatusCmd(g),
+		newKeysRegisterCmd(g),
 	)
 }
 
@@ -30,8 +32,14 @@ func newKeysStatusCmd(g *globalOptions) *cobra.Command {
 		Long: `Show, per key id: whether it is a root key (from the configured root keys),
 a data key (wrapped in the database) or unknown (named by secrets but in
 no key: those secrets cannot be decrypted); its state; how many secrets it
-encrypts, how many of those are unbound (written by another tool, bound
-when next re-encrypted); and, for a root key, how many data keys it wraps.
+encrypts; how many of those are unbound (their ciphertext names no row: it
+would open in any row) and row-only (bound to their row but not to its
+revision, as written before revisions were bound); and, for a root key, how
+many data keys it wraps. Bindings are read from the ciphertexts themselves.
+
+` + "`pgsecrets reencrypt`" + ` binds row-only ciphertexts fully; unbound ones only
+with --bind-unbound. Once both columns are 0 everywhere, turn on strict mode
+(--strict, PGSECRETS_STRICT=true, or the provider's strict_bindings).
 
 A warning is printed on stderr for every unknown key. Reads no secret
 value.`,
@@ -61,13 +69,13 @@ func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
 		}
 		err = writeJSON(opts.IO.Out, usage)
 	} else {
-		t := newTable(opts.IO.Out, "KID", "KIND", "STATE", "SECRETS", "UNBOUND", "DATA KEYS")
+		t := newTable(opts.IO.Out, "KID", "KIND", "STATE", "SECRETS", "UNBOUND", "ROW-ONLY", "DATA KEYS")
 		for _, u := range usage {
 			dataKeys := "-"
 			if u.Kind == "root" {
 				dataKeys = strconv.FormatInt(u.DataKeys, 10)
 			}
-			t.row(u.KID, u.Kind, orDash(u.State), strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.Unbound, 10), dataKeys)
+			t.row(u.KID, u.Kind, orDash(u.State), strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.Unbound, 10), strconv.FormatInt(u.RowOnly, 10), dataKeys)
 		}
 		err = t.flush()
 	}
@@ -75,6 +83,9 @@ func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
 		return err
 	}
 	for _, u := range usage {
+		if u.Inconsistent > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) listed under key %q have a ciphertext that names another key or cannot be read: their rows were edited in the database.\n", u.Inconsistent, u.KID)
+		}
 		if u.Kind == "unknown" {
 			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) are encrypted with key %q, which is neither a root key nor a data key: they cannot be decrypted until that key is added back to the root keys.\n", u.Secrets, u.KID)
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,24 +13,43 @@ import (
 // MigrateUpOptions configure `pgsecrets migrate up`.
 type MigrateUpOptions struct {
 	*globalOptions
+	// GrantTo is the runtime role to grant what it needs.
+	GrantTo string
 }
 
 func newMigrateUpCmd(g *globalOptions) *cobra.Command {
 	opts := &MigrateUpOptions{globalOptions: g}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Apply every pending migration",
 		Long: `Apply every migration this binary carries that the schema lacks, each in
 its own transaction, then print the schema's version. The schema is created
 when missing. Running it again applies nothing. Concurrent runs wait for
-each other. Needs no root keys.`,
-		Example: `  pgsecrets migrate up --database-url postgres://admin@db.internal/app
+each other. Run it as the role that owns the schema.
+
+When root keys are configured, the first run also registers them in the
+database (kid and key check value, never the material): from then on a
+process with a key file the database does not know is refused before it
+writes anything. Without root keys, the first process that opens the store
+registers its keys.
+
+--grant-to ROLE grants a separate runtime role what Terraform, the CLI and
+applications need (read and write secrets, append audit events) and nothing
+more: not being the owner, it cannot disable the append-only triggers,
+change or delete audit events, or move the chain head. See docs/security.md.`,
+		Example: `  pgsecrets migrate up --database-url postgres://owner@db.internal/app
+
+  # Owner migrates, and lets the runtime role in
+  pgsecrets migrate up --database-url postgres://owner@db.internal/app --grant-to pgsecrets_app
+
   PGSECRETS_SCHEMA=secrets_staging pgsecrets migrate up`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runMigrateUp(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().StringVar(&opts.GrantTo, "grant-to", "", "runtime role to grant what it needs (it must exist)")
+	return cmd
 }
 
 type migrationJSON struct {
@@ -62,16 +82,32 @@ func runMigrateUp(ctx context.Context, opts *MigrateUpOptions) error {
 		return err
 	}
 	printApplied()
+	if opts.GrantTo != "" {
+		if err := store.GrantRuntime(ctx, pool, cfg.Schema, opts.GrantTo); err != nil {
+			return err
+		}
+		if !opts.JSON() {
+			fmt.Fprintf(out, "Granted role %q what the runtime needs in schema %s.\n", opts.GrantTo, cfg.Schema)
+		}
+	}
+	registered, err := registerRootKeysAfterMigrate(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if len(registered) > 0 && !opts.JSON() {
+		fmt.Fprintf(out, "Registered root key(s) %s.\n", strings.Join(registered, ", "))
+	}
 
 	if opts.JSON() {
 		if applied == nil {
 			applied = []migrationJSON{}
 		}
 		return writeJSON(out, struct {
-			Schema  string          `json:"schema"`
-			Applied []migrationJSON `json:"applied"`
-			Version int32           `json:"version"`
-		}{st.Schema, applied, st.Current})
+			Schema     string          `json:"schema"`
+			Applied    []migrationJSON `json:"applied"`
+			Version    int32           `json:"version"`
+			Registered []string        `json:"registered_root_keys"`
+		}{st.Schema, applied, st.Current, append([]string{}, registered...)})
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(out, "Schema %s is already at version %d; nothing to apply.\n", st.Schema, st.Current)
@@ -79,4 +115,22 @@ func runMigrateUp(ctx context.Context, opts *MigrateUpOptions) error {
 	}
 	fmt.Fprintf(out, "Schema %s is now at version %d.\n", st.Schema, st.Current)
 	return nil
+}
+
+// registerRootKeysAfterMigrate registers the configured root keys, and
+// stores the audit keys of events written before audit keys were stored,
+// when root keys are configured; without them it does nothing.
+func registerRootKeysAfterMigrate(ctx context.Context, opts *MigrateUpOptions) ([]string, error) {
+	if !opts.rootKeysConfigured() {
+		return nil, nil
+	}
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if _, err := st.StoreLegacyAuditKeys(ctx); err != nil {
+		return nil, err
+	}
+	return st.RegisteredAtOpen(), nil
 }

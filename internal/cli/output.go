@@ -34,9 +34,10 @@ func (t *table) row(cells ...string) {
 	clean := make([]string, len(cells))
 	for i, c := range cells {
 		// A tab or newline in free text (a category, an actor) would
-		// break the columns.
+		// break the columns, and an escape sequence (C0 or C1) written to
+		// the database could rewrite the operator's terminal.
 		clean[i] = strings.Map(func(r rune) rune {
-			if r < ' ' || r == 0x7f {
+			if r < ' ' || (r >= 0x7f && r < 0xa0) {
 				return ' '
 			}
 			return r

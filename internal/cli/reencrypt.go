@@ -25,6 +25,8 @@ type ReencryptOptions struct {
 	BatchSize int
 	Workers   int
 	DryRun    bool
+	// BindUnbound binds ciphertexts that carry no binding to their rows.
+	BindUnbound bool
 	// ProgressInterval is how often a plain progress line is printed when
 	// stdout is not a terminal.
 	ProgressInterval time.Duration
@@ -37,8 +39,16 @@ func newReencryptCmd(g *globalOptions) *cobra.Command {
 		Short: "Move every secret and data key to the current primary key",
 		Long: `Rewrap every data key not wrapped under the first root key, then re-encrypt
 every secret that is not under the current primary key (the primary data
-key, else the first root key) or has no row binding. Values never change,
-nor do revisions: Terraform sees no difference.
+key, else the first root key) or not bound to its row and revision. Values
+never change, nor do revisions: Terraform sees no difference. Audit chain
+keys move to the first root key too, and those of other root keys are
+retired, so that the old root keys can then be removed and
+` + "`pgsecrets audit verify`" + ` still works.
+
+A ciphertext that carries no binding at all (written by another tool, or
+planted by someone who can write to the database) opens in any row. It is
+listed and left alone unless --bind-unbound is given: check those secrets'
+values first, since binding them vouches that they belong where they are.
 
 Online: Terraform and other writers keep working. Each batch locks its rows
 (FOR NO KEY UPDATE SKIP LOCKED), rewrites them with a compare-and-swap on
@@ -64,6 +74,9 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
   # Re-encrypt everything with 4 workers, summary as JSON
   pgsecrets reencrypt --workers 4 --output json
 
+  # After checking the unbound secrets it listed, bind them too
+  pgsecrets reencrypt --bind-unbound
+
   # Only one project's secrets (data keys are always rewrapped)
   pgsecrets reencrypt --project billing --batch-size 500`,
 		Args: noArgs,
@@ -85,6 +98,7 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	f.IntVar(&opts.BatchSize, "batch-size", reencrypt.DefaultBatchSize, "secrets per transaction")
 	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one per CPU)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per key, and change nothing")
+	f.BoolVar(&opts.BindUnbound, "bind-unbound", false, "also bind ciphertexts that carry no binding to the rows they are in (check them first)")
 	f.DurationVar(&opts.ProgressInterval, "progress-interval", 10*time.Second, "how often to print a progress line when stdout is not a terminal")
 	_ = f.MarkHidden("progress-interval")
 	return cmd
@@ -132,7 +146,7 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 
 	rep := newProgressReporter(opts.IO, opts.ProgressInterval)
 	sum, runErr := reencrypt.Run(ctx, st, reencrypt.Options{
-		Project: opts.Project, BatchSize: opts.BatchSize, Workers: workers, DryRun: opts.DryRun,
+		Project: opts.Project, BatchSize: opts.BatchSize, Workers: workers, DryRun: opts.DryRun, BindUnbound: opts.BindUnbound,
 		Progress: rep.update,
 	})
 	rep.finish()
@@ -184,9 +198,9 @@ func writeReencryptSummary(w io.Writer, sum reencrypt.Summary) error {
 
 func writeReencryptPlan(w io.Writer, sum reencrypt.Summary) error {
 	fmt.Fprintf(w, "Dry run: nothing changed. Primary key: %s; first root key: %s.\n", sum.PrimaryKID, sum.RootKID)
-	t := newTable(w, "KID", "KIND", "SECRETS", "UNBOUND", "TO RE-ENCRYPT")
+	t := newTable(w, "KID", "KIND", "SECRETS", "TO BIND", "TO RE-ENCRYPT")
 	for _, k := range sum.Plan.KIDs {
-		t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.Unbound, 10), strconv.FormatInt(k.Pending, 10))
+		t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.ToBind, 10), strconv.FormatInt(k.Pending, 10))
 	}
 	if err := t.flush(); err != nil {
 		return err

@@ -35,7 +35,7 @@ func (s *session) seedSecrets(n int) {
 	for i := range n {
 		project := []string{"app", "billing", "web"}[i%3]
 		name := fmt.Sprintf("S%05d", i)
-		token, kid, err := ring.Encrypt([]byte(reencryptValue(i)), keyring.SecretBinding(project, name))
+		token, kid, err := ring.Encrypt([]byte(reencryptValue(i)), keyring.SecretBinding(project, name, 1))
 		if err != nil {
 			s.t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func (s *session) secretStates(pool *pgxpool.Pool) map[string][2]string {
 		if err := rows.Scan(&project, &name, &token, &kid); err != nil {
 			s.t.Fatal(err)
 		}
-		d, err := ring.Decrypt(token, keyring.SecretBinding(project, name))
+		d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, 1))
 		if err != nil {
 			s.t.Fatalf("secret %s/%s no longer decrypts: %v", project, name, err)
 		}
@@ -205,7 +205,7 @@ func TestReencryptReportsUnknownKIDAndExitsNonZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := stranger.Encrypt([]byte("reencrypt-canary-lost"), keyring.SecretBinding("app", "LOST"))
+	token, _, err := stranger.Encrypt([]byte("reencrypt-canary-lost"), keyring.SecretBinding("app", "LOST", 1))
 	if err != nil {
 		t.Fatal(err)
 	}

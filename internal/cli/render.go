@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ type RenderOptions struct {
 	Project     string
 	Config      string
 	EnvFallback bool
+	EnvAllow    []string
 	File        string
 }
 
@@ -36,6 +38,13 @@ source pgsecrets_resolved_config does: from the database (all names in one
 query, audited as one read), then, with --env-fallback, an environment
 variable of the same name, then the reference's "default".
 
+The environment never supplies pgsecrets' own settings (PGSECRETS_*),
+DATABASE_URL, PostgreSQL's PG* variables or Terraform's TF_*: they hold the
+root keys and database passwords, which a config naming them would copy
+into its output. Such a name comes only from the database or a "default".
+--env-allow narrows the fallback further to the names and prefixes listed
+(APP_* is every name starting with APP_).
+
 Where each name came from is printed on stderr, never a value. A missing
 secret is an error listing every missing name with its JSON path, and
 nothing is written.
@@ -46,13 +55,19 @@ application never reads a half-written file.`,
 		Example: `  pgsecrets render --project billing --config config.json --output /run/billing/config.json
 
   # Local development: let environment variables stand in for missing secrets
-  pgsecrets render --project billing --config config.json --env-fallback | my-app --config -`,
+  pgsecrets render --project billing --config config.json --env-fallback | my-app --config -
+
+  # Only BILLING_* variables and STRIPE_KEY may stand in
+  pgsecrets render --project billing --config config.json --env-fallback --env-allow 'BILLING_*,STRIPE_KEY'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "project", "config"); err != nil {
 				return err
 			}
 			if err := store.ValidateProject(opts.Project); err != nil {
+				return &usageError{cmd: cmd, err: err}
+			}
+			if err := validateEnvAllow(opts); err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
 			return runRender(cmd.Context(), opts)
@@ -62,6 +77,7 @@ application never reads a half-written file.`,
 	f.StringVar(&opts.Project, "project", "", "project whose secrets the references name (required)")
 	f.StringVar(&opts.Config, "config", "", "the JSON configuration, \"-\" for stdin (required)")
 	f.BoolVar(&opts.EnvFallback, "env-fallback", false, "use an environment variable named like a secret missing from the database")
+	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
 	// Shadows the global --output (text or json) for this command only.
 	f.StringVar(&opts.File, "output", "", "write the rendered config to this file (mode 0600) instead of stdout")
 	return cmd
@@ -86,6 +102,7 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	}
 	res, err := parsed.Resolve(ctx, secretref.Options{
 		EnvFallback: opts.EnvFallback,
+		EnvAllow:    opts.EnvAllow,
 		Lookup: func(names []string) (map[string][]byte, error) {
 			found, err := st.GetSecrets(ctx, opts.Project, names, "cli render")
 			if err != nil {
@@ -114,6 +131,18 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	}
 	if opts.File != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "Rendered %d reference(s) into %s\n", len(res.References), opts.File)
+	}
+	return nil
+}
+
+// validateEnvAllow refuses an allow-list that would do nothing: without
+// --env-fallback the environment is not read at all.
+func validateEnvAllow(opts *RenderOptions) error {
+	if len(opts.EnvAllow) > 0 && !opts.EnvFallback {
+		return errors.New("--env-allow limits the environment fallback; add --env-fallback to turn it on")
+	}
+	if err := secretref.ValidateEnvAllow(opts.EnvAllow); err != nil {
+		return fmt.Errorf("--env-allow: %w", err)
 	}
 	return nil
 }

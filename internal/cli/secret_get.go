@@ -55,6 +55,9 @@ func runSecretGet(ctx context.Context, opts *SecretGetOptions) error {
 	if err != nil {
 		return withListHint(err, opts.Project)
 	}
+	if sec.Unbound {
+		fmt.Fprintf(opts.IO.ErrOut, "Warning: the ciphertext of secret %s carries no binding, so it would open in any row (written by another tool, or planted); check the value, then run `pgsecrets reencrypt --bind-unbound`.\n", opts.id())
+	}
 
 	out := opts.IO.Out
 	if opts.JSON() {

@@ -247,7 +247,7 @@ func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
 	kid := s.rootKID()
 
 	r := s.mustRun("", "keys", "status")
-	want := regexp.MustCompile(`(?m)^KID +KIND +STATE +SECRETS +UNBOUND +DATA KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +2 +0 +0\n\z`)
+	want := regexp.MustCompile(`(?m)^KID +KIND +STATE +SECRETS +UNBOUND +ROW-ONLY +DATA KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +2 +0 +0 +0\n\z`)
 	if !want.MatchString(r.stdout) || r.stderr != "" {
 		t.Errorf("keys status:\n%s", r)
 	}
@@ -261,10 +261,21 @@ func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
 		t.Errorf("keys status JSON = %+v", usage)
 	}
 
-	// With other root keys, the old kid is unknown: exit 0, and a warning.
+	// A freshly generated key file is not this deployment's: refused,
+	// with what to do, before anything is written under it.
 	s.keysFile = s.generateKeysFile("other-keys.json")
+	wantFailure(t, s.run("c", "secret", "add", "--project", "app", "--name", "C"), 1,
+		"none of the configured root keys", "is registered in this database", "pgsecrets keys register --yes")
+	wantFailure(t, s.run("", "keys", "status"), 1, "not this deployment's key file")
+
+	// Registered on purpose, the new set works; the old kid is unknown to
+	// it: exit 0, and a warning.
+	r = s.mustRun("", "keys", "register", "--yes")
+	if !strings.HasPrefix(r.stdout, "Registered root key(s) ") {
+		t.Errorf("keys register --yes:\n%s", r)
+	}
 	r = s.mustRun("", "keys", "status")
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +unknown +- +2 +0 +-$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +unknown +- +2 +0 +0 +-$`).MatchString(r.stdout) {
 		t.Errorf("keys status does not list the old kid as unknown:\n%s", r)
 	}
 	if want := "Warning: 2 secret(s) are encrypted with key \"" + kid + "\", which is neither a root key nor a data key"; !strings.HasPrefix(r.stderr, want) {

@@ -19,7 +19,11 @@
 // letters, digits and '_', not starting with a digit. A name defined twice
 // is an error rather than "last one wins": when migrating secrets, which of
 // two values the application really used is not something to guess.
-// Errors give line numbers and names, never values.
+//
+// Errors give the line number and the problem, never any text of the file,
+// not even a name: a line that fails to parse is often part of a value (a
+// wrapped private key left unquoted), and what looks like a name there is a
+// piece of the secret.
 package dotenv
 
 import (
@@ -35,7 +39,8 @@ type Entry struct {
 	Line int
 }
 
-// Problem is one line that could not be parsed.
+// Problem is one line that could not be parsed. Reason never holds text
+// from the file.
 type Problem struct {
 	Line   int
 	Reason string
@@ -82,7 +87,7 @@ func Parse(content string) ([]Entry, error) {
 			continue
 		}
 		if first, dup := seen[e.Name]; dup {
-			problems = append(problems, Problem{Line: lineNo, Reason: fmt.Sprintf("%s is already defined on line %d; keep one", e.Name, first)})
+			problems = append(problems, Problem{Line: lineNo, Reason: fmt.Sprintf("this name is already defined on line %d; keep one", first)})
 			continue
 		}
 		seen[e.Name] = lineNo
@@ -102,6 +107,7 @@ type parser struct {
 // assignment reads the statement starting at the next line: ok is false
 // for a blank or comment line; a non-empty problem means the line is
 // invalid (and, for an unterminated quote, the rest of the file is used up).
+// A problem is a fixed text: see the package comment.
 func (p *parser) assignment() (e Entry, ok bool, problem string) {
 	start := p.next
 	line := p.lines[start]
@@ -124,11 +130,11 @@ func (p *parser) assignment() (e Entry, ok bool, problem string) {
 	}
 	e.Name = rest[:n]
 	rest = strings.TrimLeft(rest[n:], " \t")
-	if rest == "" || rest[0] != '=' {
-		if rest == "" {
-			return e, false, fmt.Sprintf("%s has no '=' and no value", e.Name)
-		}
-		return e, false, fmt.Sprintf("%s: expected '=' after the name (names are letters, digits and '_')", e.Name)
+	switch {
+	case rest == "":
+		return e, false, "expected NAME=value, found a word without '=' (a value spanning lines must be quoted)"
+	case rest[0] != '=':
+		return e, false, "expected '=' after the name (names are letters, digits and '_'; a value spanning lines must be quoted)"
 	}
 	unquoted := rest[1:] // kept untrimmed: " #" right after "=" starts a comment
 	rest = strings.TrimLeft(unquoted, " \t")
@@ -137,19 +143,19 @@ func (p *parser) assignment() (e Entry, ok bool, problem string) {
 	case strings.HasPrefix(rest, "'"):
 		value, tail, closed := p.quoted(rest[1:], '\'')
 		if !closed {
-			return e, false, fmt.Sprintf("%s: the single quote opened here is never closed", e.Name)
+			return e, false, "the single quote opened here is never closed"
 		}
 		if msg := afterQuote(tail); msg != "" {
-			return e, false, fmt.Sprintf("%s: %s", e.Name, msg)
+			return e, false, msg
 		}
 		e.Value = value
 	case strings.HasPrefix(rest, `"`):
 		raw, tail, closed := p.quoted(rest[1:], '"')
 		if !closed {
-			return e, false, fmt.Sprintf("%s: the double quote opened here is never closed", e.Name)
+			return e, false, "the double quote opened here is never closed"
 		}
 		if msg := afterQuote(tail); msg != "" {
-			return e, false, fmt.Sprintf("%s: %s", e.Name, msg)
+			return e, false, msg
 		}
 		e.Value = unescape(raw)
 	default:

@@ -6,21 +6,24 @@ import (
 )
 
 // WrapDataKey seals a data key's JWK under the first root key, bound to the
-// data key's kid, for storage in the database.
-func (r *Keyring) WrapDataKey(key *Key) (wrapped, wrappingKID string, err error) {
+// data key's kid and to the state and revision its row will have, for
+// storage in the database.
+func (r *Keyring) WrapDataKey(key *Key, state string, revision int64) (wrapped, wrappingKID string, err error) {
 	plain, err := key.ExportJWK()
 	if err != nil {
 		return "", "", fmt.Errorf("encode data key %s: %w", key.KID, err)
 	}
 	root := r.RootKey()
-	wrapped, err = encrypt(root, plain, DataKeyBinding(key.KID))
+	wrapped, err = encrypt(root, plain, DataKeyBinding(key.KID, state, revision))
+	clear(plain)
 	return wrapped, root.KID, err
 }
 
-// UnwrapDataKey opens a wrapped data key with the root keys only: a data
-// key is never trusted to unwrap another.
-func (r *Keyring) UnwrapDataKey(kid, wrapped string) (*Key, Decrypted, error) {
-	d, err := r.decryptWith(wrapped, DataKeyBinding(kid), r.rootByKID)
+// UnwrapDataKey opens a wrapped data key with the root keys only (a data
+// key is never trusted to unwrap another), checking that the state and
+// revision of its row are those it was wrapped with.
+func (r *Keyring) UnwrapDataKey(kid, state string, revision int64, wrapped string) (*Key, Decrypted, error) {
+	d, err := r.decryptWith(wrapped, DataKeyBinding(kid, state, revision), r.rootByKID)
 	if err != nil {
 		// UnknownKIDError would say "not in the keyring, add it back", which
 		// misleads when the wrapping kid is a data key the keyring holds.
@@ -35,6 +38,7 @@ func (r *Keyring) UnwrapDataKey(kid, wrapped string) (*Key, Decrypted, error) {
 	plain := d.Plaintext
 	d.Plaintext = nil
 	key, err := parseJWK(plain)
+	clear(plain)
 	if err != nil {
 		return nil, d, fmt.Errorf("unwrap data key %s: wrapped content is not a valid key: %w", kid, err)
 	}

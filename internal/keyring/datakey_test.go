@@ -12,7 +12,7 @@ func TestDataKeyWrapUnwrapRoundTrip(t *testing.T) {
 	for _, alg := range []string{"dir", "A256KW", "A128GCMKW"} {
 		t.Run(alg, func(t *testing.T) {
 			dataKey := generate(t, "", alg, "A256CBC-HS512")
-			wrapped, wrappingKID, err := ring.WrapDataKey(dataKey)
+			wrapped, wrappingKID, err := ring.WrapDataKey(dataKey, "active", 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -23,11 +23,11 @@ func TestDataKeyWrapUnwrapRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.KID != dirKID || h.Binding != keyring.DataKeyBinding(dataKey.KID) {
+			if h.KID != dirKID || h.Binding != keyring.DataKeyBinding(dataKey.KID, "active", 1) {
 				t.Errorf("wrapped header = %+v, want kid %s bound to datakey:%s", h, dirKID, dataKey.KID)
 			}
 
-			unwrapped, d, err := ring.UnwrapDataKey(dataKey.KID, wrapped)
+			unwrapped, d, err := ring.UnwrapDataKey(dataKey.KID, "active", 1, wrapped)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +42,7 @@ func TestDataKeyWrapUnwrapRoundTrip(t *testing.T) {
 			}
 
 			// The unwrapped key is the same key: what one encrypts, the other opens.
-			binding := keyring.SecretBinding("demo", "enveloped")
+			binding := keyring.SecretBinding("demo", "enveloped", 1)
 			token := encrypt(t, keyringWith(t, dataKey), "under a data key", binding)
 			if d, err := keyringWith(t, unwrapped).Decrypt(token, binding); err != nil || string(d.Plaintext) != "under a data key" {
 				t.Errorf("unwrapped key cannot decrypt: %q, %v", d.Plaintext, err)
@@ -54,16 +54,16 @@ func TestDataKeyWrapUnwrapRoundTrip(t *testing.T) {
 func TestWrappedDataKeyMovedToAnotherKIDRefused(t *testing.T) {
 	ring := designKeyring(t)
 	dataKey := generate(t, "260101-DatA", "dir", "A256GCM")
-	wrapped, _, err := ring.WrapDataKey(dataKey)
+	wrapped, _, err := ring.WrapDataKey(dataKey, "active", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := ring.UnwrapDataKey("260101-DatB", wrapped)
+	key, _, err := ring.UnwrapDataKey("260101-DatB", "active", 1, wrapped)
 	if key != nil {
 		t.Error("a key was returned despite the error")
 	}
 	mismatch := requireAs[*keyring.BindingMismatchError](t, err)
-	if mismatch.Got != keyring.DataKeyBinding("260101-DatA") {
+	if mismatch.Got != keyring.DataKeyBinding("260101-DatA", "active", 1) {
 		t.Errorf("BindingMismatchError.Got = %q", mismatch.Got)
 	}
 	requireMentions(t, err, "unwrap data key 260101-DatB", "datakey:260101-DatA")
@@ -78,10 +78,10 @@ func TestUnboundWrappedDataKeyCheckedByItsKID(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrapped := encrypt(t, ring, string(jwkJSON), "")
-	if _, d, err := ring.UnwrapDataKey("260101-DatA", wrapped); err != nil || d.Bound {
+	if _, d, err := ring.UnwrapDataKey("260101-DatA", "active", 1, wrapped); err != nil || d.Bound {
 		t.Errorf("own kid: bound %v, %v; want unbound and unwrapped", d.Bound, err)
 	}
-	_, _, err = ring.UnwrapDataKey("260101-DatB", wrapped)
+	_, _, err = ring.UnwrapDataKey("260101-DatB", "active", 1, wrapped)
 	requireMentions(t, err, "260101-DatB", `wrapped key says kid "260101-DatA"`)
 }
 
@@ -97,11 +97,11 @@ func TestDataKeyCannotUnwrapAnotherDataKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Sealed like a wrapped data key, but by the primary data key.
-	wrapped := encrypt(t, ring, string(innerJSON), keyring.DataKeyBinding(inner.KID))
+	wrapped := encrypt(t, ring, string(innerJSON), keyring.DataKeyBinding(inner.KID, "active", 1))
 	if h, _ := keyring.ParseHeader(wrapped); h.KID != outer.KID {
 		t.Fatalf("sealed under %q, want the data key %q", h.KID, outer.KID)
 	}
-	key, d, err := ring.UnwrapDataKey(inner.KID, wrapped)
+	key, d, err := ring.UnwrapDataKey(inner.KID, "active", 1, wrapped)
 	if key != nil || d.Plaintext != nil {
 		t.Errorf("unwrapped by a data key: %v, plaintext %q", key, d.Plaintext)
 	}
@@ -113,7 +113,7 @@ func TestDataKeyCannotUnwrapAnotherDataKey(t *testing.T) {
 
 func TestPrimaryDataKeyEncryptsUntilRemoved(t *testing.T) {
 	ring := designKeyring(t)
-	binding := keyring.SecretBinding("demo", "x")
+	binding := keyring.SecretBinding("demo", "x", 1)
 	kidOf := func(token string) string {
 		t.Helper()
 		h, err := keyring.ParseHeader(token)
@@ -232,17 +232,17 @@ func TestDataKeyWrappedUnderOldRootKeyStillUnwraps(t *testing.T) {
 	}
 	before := keyringWith(t, keys[1])
 	dataKey := generate(t, "260101-DatK", "dir", "A256GCM")
-	wrapped, wrappingKID, err := before.WrapDataKey(dataKey)
+	wrapped, wrappingKID, err := before.WrapDataKey(dataKey, "active", 1)
 	if err != nil || wrappingKID != gcmkwKID {
 		t.Fatalf("WrapDataKey: %q, %v", wrappingKID, err)
 	}
 	// After rotation the new root key comes first; the old one still unwraps.
 	after := designKeyring(t)
-	key, d, err := after.UnwrapDataKey(dataKey.KID, wrapped)
+	key, d, err := after.UnwrapDataKey(dataKey.KID, "active", 1, wrapped)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key.KID != dataKey.KID || d.KID != gcmkwKID || !after.NeedsReencrypt(d.KID, d.Bound) {
+	if key.KID != dataKey.KID || d.KID != gcmkwKID || !after.NeedsReencrypt(d.KID, d.Versioned) {
 		t.Errorf("unwrapped %v via %s; should be marked for rewrapping", key, d.KID)
 	}
 }

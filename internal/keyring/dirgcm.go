@@ -4,11 +4,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 )
 
 // Compact JWE with alg "dir" or an AES-GCM key wrap (A128GCMKW...) and an
@@ -62,7 +60,7 @@ func encryptGCMKW(key *Key, plaintext []byte, binding Binding) (string, error) {
 		return "", err
 	}
 	wrapped := wrapper.Seal(nil, wrapIV, cek, nil)
-	enc := base64.RawURLEncoding
+	enc := b64
 	hb, err := json.Marshal(gcmkwHeader{
 		Alg: key.Alg, Enc: key.Enc, KID: key.KID, Bind: string(binding),
 		IV:  enc.EncodeToString(wrapIV),
@@ -83,7 +81,7 @@ func decryptGCMKW(key *Key, token string, h Header, wrap keyWrap) ([]byte, error
 		return nil, &CorruptError{Reason: `the "crit" header names extensions pgsecrets does not support`}
 	}
 	parts := strings.Split(token, ".")
-	enc := base64.RawURLEncoding
+	enc := b64
 	// The wrap's IV and tag come from the protected header; a forged one
 	// fails the unwrap's authentication below.
 	wrapIV, err := enc.DecodeString(wrap.iv)
@@ -133,7 +131,7 @@ func encryptDirGCM(key *Key, plaintext []byte, binding Binding) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return sealContent(key.KID, aead, base64.RawURLEncoding.EncodeToString(hb), nil, plaintext)
+	return sealContent(key.KID, aead, b64.EncodeToString(hb), nil, plaintext)
 }
 
 // sealContent encrypts plaintext with the content key's AES-GCM, the protected
@@ -143,7 +141,7 @@ func sealContent(kid string, aead cipher.AEAD, protected string, encryptedKey, p
 	if _, err := rand.Read(iv); err != nil {
 		return "", fmt.Errorf("encrypt with key %s: read random IV: %w", kid, err)
 	}
-	enc := base64.RawURLEncoding
+	enc := b64
 	sealed := aead.Seal(nil, iv, plaintext, []byte(protected))
 	ct, tag := sealed[:len(sealed)-gcmTagSize], sealed[len(sealed)-gcmTagSize:]
 	var b strings.Builder
@@ -175,7 +173,7 @@ func decryptDirGCM(key *Key, token string, h Header) ([]byte, error) {
 
 // openContent decrypts the content of a compact token's parts.
 func openContent(kid string, aead cipher.AEAD, parts []string) ([]byte, error) {
-	enc := base64.RawURLEncoding
+	enc := b64
 	iv, err := enc.DecodeString(parts[2])
 	if err != nil || len(iv) != gcmIVSize {
 		return nil, &CorruptError{Reason: fmt.Sprintf("initialization vector is not %d base64url bytes", gcmIVSize)}
@@ -195,22 +193,12 @@ func openContent(kid string, aead cipher.AEAD, parts []string) ([]byte, error) {
 	return plaintext, nil
 }
 
-// keyAEADs holds each long-lived key's AES-GCM instance (keyed by *Key):
-// building one costs about as much as sealing a short value, and a Key's
-// value receivers keep it from carrying the instance itself. GCM instances
-// hold no per-call state, so one serves every goroutine.
-var keyAEADs sync.Map
-
+// keyGCM is the key's own AES-GCM instance, made when the key was built.
 func keyGCM(key *Key) (cipher.AEAD, error) {
-	if a, ok := keyAEADs.Load(key); ok {
-		return a.(cipher.AEAD), nil
+	if key.aead == nil {
+		return nil, fmt.Errorf("key %s: %s/%s does not take the AES-GCM path", key.KID, key.Alg, key.Enc)
 	}
-	a, err := newGCM(key.KID, key.k)
-	if err != nil {
-		return nil, err
-	}
-	keyAEADs.Store(key, a)
-	return a, nil
+	return key.aead, nil
 }
 
 func newGCM(kid string, k []byte) (cipher.AEAD, error) {

@@ -18,7 +18,7 @@ func TestDirectGCMPathsAndGoJoseAgree(t *testing.T) {
 			if !isDirGCM(key) && !isGCMKWGCM(key) {
 				t.Fatalf("%s/%s does not take a direct path", alg, enc)
 			}
-			binding := SecretBinding("p", "n")
+			binding := SecretBinding("p", "n", 1)
 
 			direct, err := encrypt(key, []byte("from the direct path"), binding)
 			if err != nil {

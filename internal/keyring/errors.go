@@ -1,6 +1,9 @@
 package keyring
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // UnknownKIDError is returned for a ciphertext whose kid names no key in
 // the keyring: a key was removed from the root keys too early, or the
@@ -65,4 +68,23 @@ type CompressedError struct {
 
 func (e *CompressedError) Error() string {
 	return fmt.Sprintf("ciphertext is compressed (zip %q); compressed payloads are refused", e.Zip)
+}
+
+// StaleBindingError is returned for a genuine ciphertext of the right row
+// but another version of it: an older value copied back into the row (a
+// restored backup, a replayed revoked token), or a row whose authenticated
+// fields were edited in the database.
+type StaleBindingError struct {
+	Row       Binding
+	Want, Got string
+}
+
+func (e *StaleBindingError) Error() string {
+	switch {
+	case strings.HasPrefix(string(e.Row), "secret:"):
+		return fmt.Sprintf("ciphertext of %s was written for revision %s, but the row is at revision %s: an older value was copied back into the row (a restored backup or a replay) and is refused", e.Row, e.Got, e.Want)
+	case strings.HasPrefix(string(e.Row), "datakey:"):
+		return fmt.Sprintf("%s: its row says revision/state %s, but its authenticated wrapping says %s: the row was edited in the database and is refused", e.Row, e.Want, e.Got)
+	}
+	return fmt.Sprintf("%s: the row says %s, but its authenticated ciphertext says %s: the row was edited in the database and is refused", e.Row, e.Want, e.Got)
 }

@@ -65,7 +65,7 @@ func checkVectors(t *testing.T, vectors []joseVector) {
 			t.Errorf("%s %q: decrypted %q kid %q bound %v, want %q", v.KID, v.Binding, d.Plaintext, d.KID, d.Bound, v.Plaintext)
 		}
 		if v.Binding != "" {
-			_, err := ring.Decrypt(v.JWE, keyring.SecretBinding("demo", "elsewhere"))
+			_, err := ring.Decrypt(v.JWE, keyring.SecretBinding("demo", "elsewhere", 1))
 			requireAs[*keyring.BindingMismatchError](t, err)
 		}
 	}

@@ -10,24 +10,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// BindingHeader is the protected JWE header that ties a ciphertext to the
-// row it was written for. Being in the protected header, it is covered by
-// the authentication tag, so it cannot be edited without detection.
-const BindingHeader = "pgsecrets_bind"
-
-// Binding names the row a ciphertext belongs to.
-type Binding string
-
-// SecretBinding is the binding of a secret's value.
-func SecretBinding(project, name string) Binding {
-	return Binding("secret:" + project + "/" + name)
-}
-
-// DataKeyBinding is the binding of a wrapped data key.
-func DataKeyBinding(kid string) Binding {
-	return Binding("datakey:" + kid)
-}
-
 // Header is what can be read from a ciphertext without a key.
 type Header struct {
 	Alg     string
@@ -57,7 +39,10 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	if len(parts) != 5 {
 		return Header{}, keyWrap{}, &CorruptError{Reason: fmt.Sprintf("not a compact JWE (%d parts, want 5)", len(parts))}
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err := checkParts(parts); err != nil {
+		return Header{}, keyWrap{}, err
+	}
+	raw, err := b64.DecodeString(parts[0])
 	if err != nil {
 		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not base64url"}
 	}
@@ -67,6 +52,11 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	var fields map[string]any
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not a JSON object"}
+	}
+	// A map keeps the last of duplicate members, other parsers may keep the
+	// first: two readers must never see two headers in one token.
+	if n, ok := countMembers(raw); !ok || n != len(fields) {
+		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header has duplicate members"}
 	}
 	var out Header
 	for _, f := range []struct {
@@ -100,6 +90,87 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	wrap.iv, _ = fields["iv"].(string)
 	wrap.tag, _ = fields["tag"].(string)
 	return out, wrap, nil
+}
+
+// b64 decodes every part of a token: base64url without padding, and with
+// canonical trailing bits, so that each token has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
+// checkParts refuses a token part that is not strictly base64url. Go's
+// decoders skip CR and LF even in strict mode, and go-jose decodes with
+// its own leniency, so the alphabet is checked here for every code path.
+func checkParts(parts []string) error {
+	names := [...]string{"protected header", "encrypted key", "initialization vector", "ciphertext", "authentication tag"}
+	for i, p := range parts {
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return &CorruptError{Reason: names[i] + " is not base64url (unexpected character)"}
+			}
+		}
+		// Canonical trailing bits: the decoded bytes must encode back to
+		// the same text. Only the last quantum can differ, so decoding it
+		// alone is enough and allocates nothing for long parts.
+		if r := len(p) % 4; r != 0 {
+			var buf [3]byte
+			if r == 1 {
+				return &CorruptError{Reason: names[i] + " is not base64url (bad length)"}
+			}
+			if _, err := b64.Decode(buf[:], []byte(p[len(p)-r:])); err != nil {
+				return &CorruptError{Reason: names[i] + " is not base64url (non-canonical encoding)"}
+			}
+		}
+	}
+	return nil
+}
+
+// countMembers counts the members of the top-level JSON object in raw,
+// which json.Unmarshal has already accepted as an object.
+func countMembers(raw []byte) (int, bool) {
+	depth, n := 0, 0
+	inString, escaped := false, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			if depth == 1 && isMemberName(raw, i) {
+				n++
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		}
+	}
+	return n, depth == 0
+}
+
+// isMemberName reports whether the string opening at raw[start] is an
+// object member's name, i.e. it follows '{' or ','.
+func isMemberName(raw []byte, start int) bool {
+	for j := start - 1; j >= 0; j-- {
+		switch raw[j] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{', ',':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // encrypt seals plaintext under key as a compact JWE whose protected header

@@ -5,6 +5,7 @@ package keyring
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +23,25 @@ type Key struct {
 	Alg string // key management algorithm: dir, A128KW, ..., A256GCMKW
 	Enc string // content encryption: A128GCM, ..., A256CBC-HS512
 	k   []byte
+
+	// aead is the key's AES-GCM instance when it takes the direct path
+	// (dirgcm.go): building one costs about as much as sealing a short
+	// value, and it holds no per-call state, so one serves every goroutine.
+	// It lives and dies with the key.
+	aead cipher.AEAD
+}
+
+// newKey builds a key from validated parts.
+func newKey(kid, alg, enc string, k []byte) (*Key, error) {
+	key := &Key{KID: kid, Alg: alg, Enc: enc, k: k}
+	if isDirGCM(key) || isGCMKWGCM(key) {
+		aead, err := newGCM(kid, k)
+		if err != nil {
+			return nil, err
+		}
+		key.aead = aead
+	}
+	return key, nil
 }
 
 // jwk is the wire form of a key, as written in root key files.
@@ -100,9 +120,15 @@ func ParseRootKeys(data []byte) ([]*Key, error) {
 	case '{':
 		var set struct {
 			Keys []json.RawMessage `json:"keys"`
+			Kty  json.RawMessage   `json:"kty"`
 		}
 		if err := json.Unmarshal(trimmed, &set); err != nil {
 			return nil, fmt.Errorf("root keys: not a JWK Set: %s", jsonProblem(err))
+		}
+		// One key where a list belongs is the usual slip (the output of
+		// `key generate` without --set, pasted alone); say how to fix it.
+		if set.Keys == nil && set.Kty != nil {
+			return nil, fmt.Errorf("root keys: a single JWK, not a list of keys: wrap it in [ ] to make a JSON array of one key")
 		}
 		if set.Keys == nil {
 			return nil, fmt.Errorf("root keys: a JSON object must be a JWK Set with a \"keys\" array")
@@ -184,7 +210,7 @@ func parseJWK(raw []byte) (*Key, error) {
 	if len(k) != want {
 		return nil, fmt.Errorf("k is %d bytes but alg %s with enc %s needs %d bytes", len(k), w.Alg, w.Enc, want)
 	}
-	return &Key{KID: w.KID, Alg: w.Alg, Enc: w.Enc, k: k}, nil
+	return newKey(w.KID, w.Alg, w.Enc, k)
 }
 
 // jwkMembers are the member names a key may use. JWK member names are
@@ -317,7 +343,7 @@ func Generate(kid, alg, enc string) (*Key, error) {
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("read random key bytes: %w", err)
 	}
-	return &Key{KID: kid, Alg: alg, Enc: enc, k: k}, nil
+	return newKey(kid, alg, enc, k)
 }
 
 const kidAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

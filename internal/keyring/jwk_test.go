@@ -41,8 +41,8 @@ func TestDesignExampleKeysLoadAsJWKSet(t *testing.T) {
 		t.Errorf("RootKIDs = %q", got)
 	}
 	// The set form holds the same keys: a token from the array form opens.
-	token := encrypt(t, designKeyring(t), "s3cret", keyring.SecretBinding("demo", "db"))
-	if _, err := ring.Decrypt(token, keyring.SecretBinding("demo", "db")); err != nil {
+	token := encrypt(t, designKeyring(t), "s3cret", keyring.SecretBinding("demo", "db", 1))
+	if _, err := ring.Decrypt(token, keyring.SecretBinding("demo", "db", 1)); err != nil {
 		t.Errorf("JWK Set keyring cannot decrypt the array keyring's token: %v", err)
 	}
 }
@@ -60,7 +60,7 @@ func TestDesignExampleKeysEachRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			binding := keyring.SecretBinding("demo", "db-password")
+			binding := keyring.SecretBinding("demo", "db-password", 1)
 			token, kid, err := ring.Encrypt([]byte("hunter2"), binding)
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +116,7 @@ func TestEveryAlgAndEncRoundTrips(t *testing.T) {
 					t.Errorf("k is %d bytes, want %d", got, size)
 				}
 
-				binding := keyring.SecretBinding("demo", "combo")
+				binding := keyring.SecretBinding("demo", "combo", 1)
 				token := encrypt(t, keyringWith(t, key), "plaintext for "+alg+"/"+enc, binding)
 				d, err := keyringWith(t, reloaded).Decrypt(token, binding)
 				if err != nil {
@@ -302,7 +302,8 @@ func TestRootKeysNotJSONRefused(t *testing.T) {
 		"key not object": {`[42]`, "root key #1: not a JSON object"},
 		"kid a number":   {`[{"kty":"oct","kid":7,"k":"` + dirK + `"}]`, `field "kid" must be a string`},
 		"keys an object": {`{"keys": {"kty":"oct"}}`, `field "keys" must be an array`},
-		"a bare JWK":     {`{"kty":"oct","kid":"a","k":"` + dirK + `","alg":"dir","enc":"A256GCM"}`, `JWK Set with a "keys" array`},
+		"a bare JWK":     {`{"kty":"oct","kid":"a","k":"` + dirK + `","alg":"dir","enc":"A256GCM"}`, "a single JWK, not a list of keys: wrap it in [ ]"},
+		"other object":   {`{"kid":"a","k":"` + dirK + `"}`, `JWK Set with a "keys" array`},
 		"a JSON string":  {`"` + dirK + `"`, "expected a JSON array"},
 	}
 	for name, c := range cases {
@@ -313,6 +314,25 @@ func TestRootKeysNotJSONRefused(t *testing.T) {
 				t.Errorf("error %q quotes the input's k", err)
 			}
 		})
+	}
+}
+
+// TestSingleJWKAsRootKeysSaysWrapInBrackets: the output of `key generate`
+// without --set, used alone as root keys, is refused with the fix, and the
+// fix works.
+func TestSingleJWKAsRootKeysSaysWrapInBrackets(t *testing.T) {
+	key, err := keyring.Generate("260101-One1", "dir", "A256GCM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := key.ExportJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyring.ParseRootKeys(single)
+	requireMentions(t, err, "a single JWK", "wrap it in [ ]")
+	if _, err := keyring.ParseRootKeys([]byte("[" + string(single) + "]")); err != nil {
+		t.Errorf("the key wrapped in [ ] does not load: %v", err)
 	}
 }
 
@@ -346,6 +366,7 @@ func TestKeyErrorsNeverQuoteK(t *testing.T) {
 		"cut short":       []byte(`[{"kty":"oct","kid":"260101-Cnry","k":"` + canary + `"`),
 		"unquoted k":      []byte(`[{"kty":"oct","kid":"260101-Cnry","k":` + canary + `}]`),
 		"bad JWK Set":     []byte(`{"keys":[{"k":"` + canary + `"}],}`),
+		"a bare JWK":      []byte(`{"kty":"oct","kid":"260101-Cnry","k":"` + canary + `","alg":"dir","enc":"A256GCM"}`),
 		"k in kid's slot": []byte(`[{"kty":"oct","kid":{"k":"` + canary + `"}}]`),
 	}
 	for name, input := range inputs {

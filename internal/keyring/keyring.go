@@ -3,6 +3,7 @@ package keyring
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -155,12 +156,17 @@ type Decrypted struct {
 	Plaintext []byte
 	KID       string
 	// Bound is false for a ciphertext written without a binding (by another
-	// tool); it decrypts, and is bound when next re-encrypted.
+	// tool): it opens in any row, so a strict deployment refuses it.
 	Bound bool
+	// Versioned is true when the binding also names the row's version
+	// (a secret's revision): false for unbound ciphertexts and for those
+	// written before versions were bound. Re-encryption makes it true.
+	Versioned bool
 }
 
 // Decrypt opens a ciphertext written for binding with whichever key its kid
-// names. A ciphertext bound to another row is refused.
+// names. A ciphertext bound to another row, or to another version of this
+// row, is refused.
 func (r *Keyring) Decrypt(token string, binding Binding) (Decrypted, error) {
 	return r.decryptWith(token, binding, r.lookup)
 }
@@ -183,25 +189,72 @@ func (r *Keyring) decryptWith(token string, binding Binding, find func(string) *
 	}
 	// The binding is checked only after authentication, so a mismatch is
 	// reported for a genuine ciphertext in the wrong place, not for noise.
-	if h.Binding != "" && h.Binding != binding {
-		return Decrypted{}, &BindingMismatchError{Want: binding, Got: h.Binding}
+	bound, versioned, err := checkBinding(h.Binding, binding)
+	if err != nil {
+		clear(plaintext)
+		return Decrypted{}, err
 	}
-	return Decrypted{Plaintext: plaintext, KID: key.KID, Bound: h.Binding != ""}, nil
+	return Decrypted{Plaintext: plaintext, KID: key.KID, Bound: bound, Versioned: versioned}, nil
 }
 
-// NeedsReencrypt reports whether a ciphertext with this kid and binding
-// state should be rewritten: it is not under the primary key, or unbound.
-func (r *Keyring) NeedsReencrypt(kid string, bound bool) bool {
-	return !bound || kid != r.Primary().KID
+// NeedsReencrypt reports whether a ciphertext with this kid should be
+// rewritten: it is not under the primary key, or not fully bound (unbound,
+// or bound to its row but not to its version).
+func (r *Keyring) NeedsReencrypt(kid string, versioned bool) bool {
+	return !versioned || kid != r.Primary().KID
 }
 
-// AuditKey derives the audit chain's MAC key from the root key named kid
-// (HKDF-SHA256), so that write access to the database alone cannot forge
-// events. It never returns root key material itself.
-func (r *Keyring) AuditKey(kid string) ([]byte, error) {
+// LegacyAuditKey derives the MAC key of the first audit chain scheme from
+// the root key named kid (HKDF-SHA256). Events written before audit keys
+// were stored in the database are keyed by it. It never returns root key
+// material itself.
+func (r *Keyring) LegacyAuditKey(kid string) ([]byte, error) {
 	key := r.rootByKID(kid)
 	if key == nil {
 		return nil, &UnknownKIDError{KID: kid}
 	}
 	return hkdf.Key(sha256.New, key.k, nil, "pgsecrets audit chain v1", 32)
+}
+
+// RootCheckValue is the key check value of the root key named kid: a
+// one-way digest, salted with the deployment's identity, by which the
+// database recognises a root key without ever holding it. Two keys with the
+// same kid but different material have different check values.
+func (r *Keyring) RootCheckValue(kid, deployment string) (string, error) {
+	key := r.rootByKID(kid)
+	if key == nil {
+		return "", &UnknownKIDError{KID: kid}
+	}
+	return key.checkValue(deployment)
+}
+
+func (key *Key) checkValue(deployment string) (string, error) {
+	b, err := hkdf.Key(sha256.New, key.k, []byte(deployment), "pgsecrets key check value v1", 16)
+	if err != nil {
+		return "", fmt.Errorf("key check value of %s: %w", key.KID, err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// WrapAuditKey seals an audit chain key under the first root key.
+func (r *Keyring) WrapAuditKey(material []byte, binding Binding) (wrapped, wrappingKID string, err error) {
+	root := r.RootKey()
+	wrapped, err = encrypt(root, material, binding)
+	return wrapped, root.KID, err
+}
+
+// UnwrapAuditKey opens a wrapped audit chain key with the root keys only,
+// refusing one whose binding (deployment, kid, scheme, last event) differs.
+// An audit key without a full binding is refused: they are only ever
+// written with one.
+func (r *Keyring) UnwrapAuditKey(wrapped string, binding Binding) ([]byte, error) {
+	d, err := r.decryptWith(wrapped, binding, r.rootByKID)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Versioned {
+		clear(d.Plaintext)
+		return nil, &BindingMismatchError{Want: binding, Got: "(none)"}
+	}
+	return d.Plaintext, nil
 }

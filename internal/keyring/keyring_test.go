@@ -25,13 +25,13 @@ func TestMovedCiphertextRefused(t *testing.T) {
 				}
 				ring = keyringWith(t, keys[1])
 			}
-			written := keyring.SecretBinding("prod", "db-password")
+			written := keyring.SecretBinding("prod", "db-password", 1)
 			token := encrypt(t, ring, "hunter2", written)
 
 			for _, other := range []keyring.Binding{
-				keyring.SecretBinding("prod", "api-token"),
-				keyring.SecretBinding("staging", "db-password"),
-				keyring.DataKeyBinding(primary),
+				keyring.SecretBinding("prod", "api-token", 1),
+				keyring.SecretBinding("staging", "db-password", 1),
+				keyring.DataKeyBinding(primary, "active", 1),
 				"",
 			} {
 				d, err := ring.Decrypt(token, other)
@@ -57,7 +57,7 @@ func TestUnboundCiphertextDecryptsAsUnbound(t *testing.T) {
 	if h, err := keyring.ParseHeader(token); err != nil || h.Binding != "" {
 		t.Fatalf("header %+v, %v: want no binding", h, err)
 	}
-	for _, row := range []keyring.Binding{keyring.SecretBinding("demo", "a"), keyring.SecretBinding("demo", "b")} {
+	for _, row := range []keyring.Binding{keyring.SecretBinding("demo", "a", 1), keyring.SecretBinding("demo", "b", 1)} {
 		d, err := ring.Decrypt(token, row)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +65,7 @@ func TestUnboundCiphertextDecryptsAsUnbound(t *testing.T) {
 		if d.Bound || string(d.Plaintext) != "from another tool" || d.KID != dirKID {
 			t.Errorf("Decrypt = %+v, want unbound plaintext under %s", d, dirKID)
 		}
-		if !ring.NeedsReencrypt(d.KID, d.Bound) {
+		if !ring.NeedsReencrypt(d.KID, d.Versioned) {
 			t.Error("an unbound ciphertext must be marked for re-encryption, which binds it")
 		}
 	}
@@ -77,7 +77,7 @@ func TestCiphertextUnderOlderRootKeyStillDecrypts(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := keyringWith(t, keys[1])
-	binding := keyring.SecretBinding("demo", "rotated")
+	binding := keyring.SecretBinding("demo", "rotated", 1)
 	token := encrypt(t, old, "before rotation", binding)
 
 	rotated := designKeyring(t) // dir key first, the old key second
@@ -88,7 +88,7 @@ func TestCiphertextUnderOlderRootKeyStillDecrypts(t *testing.T) {
 	if string(d.Plaintext) != "before rotation" || d.KID != gcmkwKID {
 		t.Errorf("Decrypt = %q under %q", d.Plaintext, d.KID)
 	}
-	if !rotated.NeedsReencrypt(d.KID, d.Bound) {
+	if !rotated.NeedsReencrypt(d.KID, d.Versioned) {
 		t.Error("a ciphertext under a non-primary key must be marked for re-encryption")
 	}
 	if rotated.NeedsReencrypt(dirKID, true) {
@@ -107,7 +107,7 @@ func flipByte(t testing.TB, token string, part, index int) string {
 }
 
 func TestTamperedCiphertextRefused(t *testing.T) {
-	binding := keyring.SecretBinding("demo", "db-password")
+	binding := keyring.SecretBinding("demo", "db-password", 1)
 	rings := map[string]*keyring.Keyring{"dir": designKeyring(t)}
 	for _, alg := range []string{"A256GCMKW", "A128KW"} {
 		rings[alg] = keyringWith(t, generate(t, "260101-"+alg[:4], alg, "A128CBC-HS256"))
@@ -144,7 +144,7 @@ func TestFlippedHeaderByteRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	binding := keyring.SecretBinding("demo", "db-password")
+	binding := keyring.SecretBinding("demo", "db-password", 1)
 	for _, token := range []string{
 		encrypt(t, ring, "hunter2", binding),
 		encrypt(t, keyringWith(t, keys[1]), "hunter2", binding), // A256GCMKW: iv and tag in the header too
@@ -171,7 +171,7 @@ func TestFlippedHeaderByteRefused(t *testing.T) {
 
 func TestEditedBindingDetected(t *testing.T) {
 	ring := designKeyring(t)
-	token := encrypt(t, ring, "hunter2", keyring.SecretBinding("demo", "a"))
+	token := encrypt(t, ring, "hunter2", keyring.SecretBinding("demo", "a", 1))
 	parts := strings.Split(token, ".")
 	header := string(unb64(t, parts[0]))
 	edited := strings.Replace(header, "secret:demo/a", "secret:demo/b", 1)
@@ -181,14 +181,22 @@ func TestEditedBindingDetected(t *testing.T) {
 	parts[0] = b64([]byte(edited))
 	// Someone moved the row and rewrote the binding to match: the header is
 	// authenticated, so it is caught as tampering.
-	_, err := ring.Decrypt(strings.Join(parts, "."), keyring.SecretBinding("demo", "b"))
+	_, err := ring.Decrypt(strings.Join(parts, "."), keyring.SecretBinding("demo", "b", 1))
 	requireAs[*keyring.TamperedError](t, err)
 	requireMentions(t, err, dirKID)
 }
 
+// nonCanonical flips the unused low bits of a base64url text's last
+// character, which lenient decoders ignore.
+func nonCanonical(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[last|1])
+}
+
 func TestMalformedCiphertextIsCorrupt(t *testing.T) {
 	ring := designKeyring(t)
-	binding := keyring.SecretBinding("demo", "x")
+	binding := keyring.SecretBinding("demo", "x", 1)
 	good := encrypt(t, ring, "hunter2", binding)
 	parts := strings.Split(good, ".")
 	header := func(h string) string { return b64([]byte(h)) + "." + strings.Join(parts[1:], ".") }
@@ -212,7 +220,14 @@ func TestMalformedCiphertextIsCorrupt(t *testing.T) {
 		"no tag":        {strings.Join(parts[:4], ".") + ".", "authentication tag is not 16"},
 		"iv cut short":  {strings.Join([]string{parts[0], parts[1], parts[2][:4], parts[3], parts[4]}, "."), "initialization vector is not 12"},
 		// A rewritten header fails authentication: it is the AAD.
-		"duplicate kid": {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","kid":"` + dirKID + `"}`), ""},
+		"another kid's header": {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","x":1}`), ""},
+		// Two members of one name could read differently in two libraries.
+		"duplicate kid":     {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","kid":"` + dirKID + `"}`), "duplicate members"},
+		"duplicate binding": {header(`{"alg":"dir","enc":"A256GCM","kid":"` + dirKID + `","pgsecrets_bind":"secret:demo/x#1","pgsecrets_bind":"secret:demo/y#1"}`), "duplicate members"},
+		// One spelling per token: no padding, no line breaks, canonical bits.
+		"padded tag":         {good + "==", "authentication tag is not base64url"},
+		"line break in body": {strings.Join([]string{parts[0], parts[1], parts[2], parts[3][:2] + "\r\n" + parts[3][2:], parts[4]}, "."), "ciphertext is not base64url"},
+		"non-canonical tag":  {strings.Join(parts[:4], ".") + "." + nonCanonical(parts[4]), "non-canonical"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -233,8 +248,8 @@ func TestMalformedCiphertextIsCorrupt(t *testing.T) {
 
 func TestUnknownKIDNamed(t *testing.T) {
 	stranger := keyringWith(t, generate(t, "990101-Gone", "dir", "A256GCM"))
-	token := encrypt(t, stranger, "from another deployment", keyring.SecretBinding("demo", "x"))
-	_, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "x"))
+	token := encrypt(t, stranger, "from another deployment", keyring.SecretBinding("demo", "x", 1))
+	_, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "x", 1))
 	unknown := requireAs[*keyring.UnknownKIDError](t, err)
 	if unknown.KID != "990101-Gone" {
 		t.Errorf("UnknownKIDError.KID = %q", unknown.KID)
@@ -249,15 +264,15 @@ func TestUnknownKIDNamed(t *testing.T) {
 
 func TestSameKIDWithAnotherKeyIsTampered(t *testing.T) {
 	impostor := keyringWith(t, generate(t, dirKID, "dir", "A256GCM"))
-	token := encrypt(t, impostor, "not yours", keyring.SecretBinding("demo", "x"))
-	_, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "x"))
+	token := encrypt(t, impostor, "not yours", keyring.SecretBinding("demo", "x", 1))
+	_, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "x", 1))
 	requireAs[*keyring.TamperedError](t, err)
 	requireMentions(t, err, dirKID, "different key that has the same kid")
 }
 
 func TestAlgorithmMismatchRefused(t *testing.T) {
 	ring := designKeyring(t)
-	binding := keyring.SecretBinding("demo", "x")
+	binding := keyring.SecretBinding("demo", "x", 1)
 	cases := []struct{ kid, alg, enc string }{
 		{dirKID, "A256KW", "A256GCM"},    // same size of key, other alg
 		{dirKID, "A256GCMKW", "A256GCM"}, // the other root key's alg
@@ -316,10 +331,10 @@ func TestHeaderNamesAreCaseSensitive(t *testing.T) {
 	// Two bindings that differ only in case: the real one is the lower-case
 	// one, which every other JOSE library reports.
 	token := sealDirA256GCM(t, k, `{`+head+`,"pgsecrets_bind":"secret:demo/a","PGSECRETS_BIND":"secret:demo/b"}`, []byte("a's value"))
-	if d, err := ring.Decrypt(token, keyring.SecretBinding("demo", "a")); err != nil || string(d.Plaintext) != "a's value" {
+	if d, err := ring.Decrypt(token, keyring.SecretBinding("demo", "a", 1)); err != nil || string(d.Plaintext) != "a's value" {
 		t.Errorf("in its own row: %q, %v", d.Plaintext, err)
 	}
-	_, err := ring.Decrypt(token, keyring.SecretBinding("demo", "b"))
+	_, err := ring.Decrypt(token, keyring.SecretBinding("demo", "b", 1))
 	requireAs[*keyring.BindingMismatchError](t, err)
 
 	// An upper-case ZIP must not hide the real zip header.
@@ -340,7 +355,7 @@ func TestHeaderNamesAreCaseSensitive(t *testing.T) {
 func TestHandSealedCiphertextDecrypts(t *testing.T) {
 	// A token written without go-jose, as any JOSE library would write it.
 	token := sealDirA256GCM(t, unb64(t, dirK), `{"alg":"dir","enc":"A256GCM","kid":"`+dirKID+`","pgsecrets_bind":"secret:demo/hand"}`, []byte("by hand"))
-	d, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "hand"))
+	d, err := designKeyring(t).Decrypt(token, keyring.SecretBinding("demo", "hand", 1))
 	if err != nil || string(d.Plaintext) != "by hand" || !d.Bound {
 		t.Errorf("Decrypt = %+v, %v", d, err)
 	}
@@ -348,18 +363,18 @@ func TestHandSealedCiphertextDecrypts(t *testing.T) {
 
 func TestAuditKeyIsDerivedPerRootKey(t *testing.T) {
 	ring := designKeyring(t)
-	first, err := ring.AuditKey(dirKID)
+	first, err := ring.LegacyAuditKey(dirKID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := designKeyring(t).AuditKey(dirKID)
+	again, err := designKeyring(t).LegacyAuditKey(dirKID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(first, again) {
 		t.Error("AuditKey differs between two loads of the same root keys; the audit chain would break on restart")
 	}
-	other, err := ring.AuditKey(gcmkwKID)
+	other, err := ring.LegacyAuditKey(gcmkwKID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,20 +382,20 @@ func TestAuditKeyIsDerivedPerRootKey(t *testing.T) {
 		t.Error("two root keys give the same audit key")
 	}
 	for kid, k := range map[string]string{dirKID: dirK, gcmkwKID: gcmkwK} {
-		audit, _ := ring.AuditKey(kid)
+		audit, _ := ring.LegacyAuditKey(kid)
 		raw := unb64(t, k)
 		if len(audit) != 32 || bytes.Equal(audit, raw) || bytes.Contains(audit, raw[:8]) {
-			t.Errorf("AuditKey(%s) = %x: want 32 bytes derived from, not equal to, k", kid, audit)
+			t.Errorf("LegacyAuditKey(%s) = %x: want 32 bytes derived from, not equal to, k", kid, audit)
 		}
 	}
 
-	_, err = ring.AuditKey("990101-Gone")
+	_, err = ring.LegacyAuditKey("990101-Gone")
 	requireAs[*keyring.UnknownKIDError](t, err)
 	requireMentions(t, err, "990101-Gone")
 	// Only root keys key the audit chain: a data key lives in the database.
 	if err := ring.AddDataKey(generate(t, "260101-Data", "dir", "A256GCM"), true); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ring.AuditKey("260101-Data")
+	_, err = ring.LegacyAuditKey("260101-Data")
 	requireAs[*keyring.UnknownKIDError](t, err)
 }

@@ -94,7 +94,7 @@ func writeStoredCiphertexts(t *testing.T) {
 	}
 	var vectors []joseVector
 	for _, key := range keys {
-		binding := keyring.SecretBinding("stored", key.Alg+"-"+key.Enc)
+		binding := keyring.SecretBinding("stored", key.Alg+"-"+key.Enc, 1)
 		plaintext := "stored under " + key.Alg + "/" + key.Enc
 		token := encrypt(t, keyringWith(t, key), plaintext, binding)
 		vectors = append(vectors, joseVector{KID: key.KID, Alg: key.Alg, Enc: key.Enc, Binding: binding, Plaintext: plaintext, JWE: token})

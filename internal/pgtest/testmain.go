@@ -149,3 +149,28 @@ func databaseName(testName string) string {
 	}
 	return fmt.Sprintf("%s_%08x", base, rand.Uint32())
 }
+
+// NewRole creates a login role that owns nothing and has no privilege, as
+// an application's runtime role would be, and returns dbURL rewritten to
+// connect as it. The role is dropped (with its privileges in dbURL's
+// database) when the test ends.
+func NewRole(t testing.TB, dbURL string) string {
+	t.Helper()
+	name := databaseName("role_" + t.Name())
+	password := databaseName("pw_" + t.Name())
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := adminExec(dbURL, "CREATE ROLE "+ident+" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '"+password+"'"); err != nil {
+		t.Fatalf("pgtest: create role %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := adminExec(dbURL, "DROP OWNED BY "+ident+"; DROP ROLE "+ident); err != nil {
+			t.Errorf("pgtest: drop role %s: %v", name, err)
+		}
+	})
+	u, err := parseServerURL(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.User = url.UserPassword(name, password)
+	return u.String()
+}

@@ -42,7 +42,13 @@ const (
 		"`provider::pgsecrets::secret_ref(\"NAME\")` builds such an object. `$secretRef` must be alone in its object, with only `name` and `default`; " +
 		"a malformed reference fails the plan with its JSON path."
 	resolvedEnvFallbackDescription = "When `true`, a secret missing from the database is taken from an environment variable of the same name " +
-		"in the environment of the process running Terraform (before any `default`). Defaults to `false`, so an ambient variable never silently stands in for a forgotten secret."
+		"in the environment of the process running Terraform (before any `default`). Defaults to `false`, so an ambient variable never silently stands in for a forgotten secret. " +
+		"Names of pgsecrets', PostgreSQL's and Terraform's own settings (`PGSECRETS_*`, `DATABASE_URL`, `PG*`, `TF_*`) are never taken from the environment: " +
+		"they hold root keys and database passwords. Such a name comes only from the database or a `default`. `env_allow` narrows the fallback further."
+	resolvedEnvAllowDescription = "With `env_fallback = true`, the only names an environment variable may supply: each entry a name (`APP_TOKEN`) " +
+		"or a prefix ending in `*` (`APP_*`, every name starting with `APP_`). Omitted or empty, any name may, except those never taken from the environment " +
+		"(`PGSECRETS_*`, `DATABASE_URL`, `PG*`, `TF_*`), which no entry lets through. A name the list refuses comes from the database or its `default`; " +
+		"if neither has it, the error says the list refused it. Setting `env_allow` without `env_fallback = true` is an error."
 	resolvedReferencesDescription = "Names of the secrets the config references, sorted, without repeats."
 	resolvedSourcesDescription    = "Where each referenced name's value came from: `database`, `environment` or `default`."
 )
@@ -50,7 +56,7 @@ const (
 func (d *resolvedConfigDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Renders a JSON configuration with every `$secretRef` replaced by the project's secret, all fetched in one database query. " +
-			"Resolution order: the database, then (with `env_fallback`) an environment variable, then the reference's `default`; " +
+			"Resolution order: the database, then (with `env_fallback`, and never for pgsecrets', PostgreSQL's or Terraform's own settings) an environment variable, then the reference's `default`; " +
 			"secrets found nowhere fail the read with one error listing each name and its JSON paths. " +
 			"The rendered config is stored in Terraform state (marked sensitive): to keep it out of state, use the ephemeral resource `pgsecrets_resolved_config`.",
 		Attributes: map[string]schema.Attribute{
@@ -67,6 +73,12 @@ func (d *resolvedConfigDataSource) Schema(_ context.Context, _ datasource.Schema
 			"env_fallback": schema.BoolAttribute{
 				Optional:            true,
 				MarkdownDescription: resolvedEnvFallbackDescription,
+			},
+			"env_allow": schema.ListAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: resolvedEnvAllowDescription,
+				Validators:          []validator.List{envAllowRule{}},
 			},
 			"rendered": schema.StringAttribute{
 				Computed:            true,
@@ -113,6 +125,7 @@ type resolvedConfigModel struct {
 	Project     types.String `tfsdk:"project"`
 	Config      types.String `tfsdk:"config"`
 	EnvFallback types.Bool   `tfsdk:"env_fallback"`
+	EnvAllow    types.List   `tfsdk:"env_allow"`
 	Rendered    types.String `tfsdk:"rendered"`
 	References  types.List   `tfsdk:"references"`
 	Sources     types.Map    `tfsdk:"sources"`
@@ -120,10 +133,15 @@ type resolvedConfigModel struct {
 
 // resolve fills the computed attributes from the configured ones.
 func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpose string) diag.Diagnostics {
-	var diags diag.Diagnostics
+	var allow []types.String
+	diags := m.EnvAllow.ElementsAs(ctx, &allow, false)
+	if diags.HasError() {
+		return diags
+	}
 	project := m.Project.ValueString()
 	res, err := secretref.Resolve(ctx, []byte(m.Config.ValueString()), secretref.Options{
 		EnvFallback: m.EnvFallback.ValueBool(),
+		EnvAllow:    stringValues(allow),
 		Lookup: func(names []string) (map[string][]byte, error) {
 			secrets, err := s.GetSecrets(ctx, project, names, purpose)
 			if err != nil {
@@ -153,15 +171,16 @@ func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpo
 func addResolveError(diags *diag.Diagnostics, project string, err error) {
 	var (
 		syntax    *secretref.SyntaxError
+		depth     *secretref.DepthError
 		malformed *secretref.MalformedError
 		missing   *secretref.MissingError
 	)
 	switch {
-	case errors.As(err, &syntax), errors.As(err, &malformed):
+	case errors.As(err, &syntax), errors.As(err, &depth), errors.As(err, &malformed):
 		diags.AddAttributeError(path.Root("config"), "Invalid config", err.Error())
 	case errors.As(err, &missing):
 		how := fmt.Sprintf("Create a secret with a pgsecrets_project_secret resource or `pgsecrets secret add --project %s --name NAME`", project)
-		if !missing.EnvFallback {
+		if !missing.EnvFallback && missing.EnvMayHelp() {
 			how += "; env_fallback = true lets environment variables of the same names stand in"
 		}
 		diags.AddAttributeError(path.Root("config"), "Referenced secrets not found", fmt.Sprintf("In project %q: %v.\n\n%s.", project, err, how))
@@ -200,4 +219,50 @@ func (secretRefConfigRule) ValidateString(_ context.Context, req validator.Strin
 	if _, err := secretref.Parse([]byte(req.ConfigValue.ValueString())); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid config", err.Error())
 	}
+}
+
+// envAllowRule checks env_allow at plan time with secretref's own check of
+// the entries, and refuses it without env_fallback = true, where it would
+// silently do nothing.
+type envAllowRule struct{}
+
+func (envAllowRule) Description(context.Context) string {
+	return "each entry a name or a prefix ending in *, with env_fallback = true"
+}
+
+func (r envAllowRule) MarkdownDescription(ctx context.Context) string {
+	return r.Description(ctx)
+}
+
+func (envAllowRule) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	var entries []types.String
+	resp.Diagnostics.Append(req.ConfigValue.ElementsAs(ctx, &entries, false)...)
+	for _, e := range entries {
+		if e.IsUnknown() {
+			return
+		}
+	}
+	if err := secretref.ValidateEnvAllow(stringValues(entries)); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid env_allow", err.Error())
+		return
+	}
+	var fallback types.Bool
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("env_fallback"), &fallback)...)
+	if len(entries) > 0 && !fallback.IsUnknown() && !fallback.ValueBool() {
+		resp.Diagnostics.AddAttributeError(req.Path, "env_allow without env_fallback",
+			"env_allow limits the environment fallback, which is off: set env_fallback = true, or remove env_allow.")
+	}
+}
+
+// stringValues unwraps a list's strings; a null entry becomes "", which
+// secretref.ValidateEnvAllow refuses.
+func stringValues(list []types.String) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = v.ValueString()
+	}
+	return out
 }

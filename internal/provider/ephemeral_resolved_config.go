@@ -50,6 +50,12 @@ func (e *resolvedConfigEphemeral) Schema(_ context.Context, _ ephemeral.SchemaRe
 				Optional:            true,
 				MarkdownDescription: resolvedEnvFallbackDescription,
 			},
+			"env_allow": schema.ListAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: resolvedEnvAllowDescription,
+				Validators:          []validator.List{envAllowRule{}},
+			},
 			"rendered": schema.StringAttribute{
 				Computed:            true,
 				Sensitive:           true,

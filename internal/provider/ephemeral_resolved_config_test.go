@@ -3,6 +3,7 @@ package provider
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ func TestAccEphemeralResolvedConfigRendersOutsideState(t *testing.T) {
 	env := newTestEnv(t)
 	const canary = "canary-ephemeral-config-81c2"
 	seedSecrets(t, env, "app", map[string]string{"OPENAI_API_KEY": canary})
-	t.Setenv("PGSECRETS_ACC_EPHEMERAL_ENV", "from-env")
+	t.Setenv("APP_ACC_EPHEMERAL_ENV", "from-env")
 	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 ephemeral "pgsecrets_resolved_config" "app" {
@@ -24,7 +25,7 @@ ephemeral "pgsecrets_resolved_config" "app" {
   env_fallback = true
   config = jsonencode({
     openai = { apiKey = provider::pgsecrets::secret_ref("OPENAI_API_KEY") }
-    region = provider::pgsecrets::secret_ref("PGSECRETS_ACC_EPHEMERAL_ENV")
+    region = provider::pgsecrets::secret_ref("APP_ACC_EPHEMERAL_ENV")
     model  = provider::pgsecrets::secret_ref("MODEL", "gpt-4o")
   })
 }
@@ -43,12 +44,12 @@ resource "echo" "seen" {}
 			statecheck.ExpectKnownValue("echo.seen", tfjsonpath.New("data"), knownvalue.ObjectExact(map[string]knownvalue.Check{
 				"matches": knownvalue.Bool(true),
 				"references": knownvalue.ListExact([]knownvalue.Check{
-					knownvalue.StringExact("MODEL"), knownvalue.StringExact("OPENAI_API_KEY"), knownvalue.StringExact("PGSECRETS_ACC_EPHEMERAL_ENV"),
+					knownvalue.StringExact("APP_ACC_EPHEMERAL_ENV"), knownvalue.StringExact("MODEL"), knownvalue.StringExact("OPENAI_API_KEY"),
 				}),
 				"sources": knownvalue.MapExact(map[string]knownvalue.Check{
-					"MODEL":                       knownvalue.StringExact("default"),
-					"OPENAI_API_KEY":              knownvalue.StringExact("database"),
-					"PGSECRETS_ACC_EPHEMERAL_ENV": knownvalue.StringExact("environment"),
+					"MODEL":                 knownvalue.StringExact("default"),
+					"OPENAI_API_KEY":        knownvalue.StringExact("database"),
+					"APP_ACC_EPHEMERAL_ENV": knownvalue.StringExact("environment"),
 				}),
 			})),
 		},
@@ -65,13 +66,13 @@ func TestAccReadingSecretsTraceLogHasNoValue(t *testing.T) {
 	env := newTestEnv(t)
 	const canaryDB, canaryEnv = "canary-read-db-5e7a01", "canary-read-env-c3d9f2"
 	seedSecrets(t, env, "app", map[string]string{"FROM_DB": canaryDB})
-	t.Setenv("PGSECRETS_ACC_TRACE_FROM_ENV", canaryEnv)
+	t.Setenv("APP_ACC_TRACE_FROM_ENV", canaryEnv)
 	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 locals {
   config = jsonencode({
     db  = provider::pgsecrets::secret_ref("FROM_DB")
-    env = provider::pgsecrets::secret_ref("PGSECRETS_ACC_TRACE_FROM_ENV")
+    env = provider::pgsecrets::secret_ref("APP_ACC_TRACE_FROM_ENV")
   })
 }
 
@@ -124,4 +125,59 @@ resource "echo" "lengths" {}
 			}
 		}
 	}
+}
+
+// The ephemeral resource applies the same environment policy: settings are
+// never read, env_allow limits the rest.
+func TestAccEphemeralResolvedConfigEnvironmentPolicy(t *testing.T) {
+	env := newTestEnv(t)
+	t.Setenv("PGSECRETS_ROOT_KEYS", env.RootKeys)
+	t.Setenv("APP_ACC_ALLOWED", "allowed-from-environment")
+	t.Setenv("OTHER_ACC_TOKEN", "refused-from-environment")
+	config := func(refs string) string {
+		return env.ProviderConfig() + `
+ephemeral "pgsecrets_resolved_config" "app" {
+  project      = "app"
+  env_fallback = true
+  env_allow    = ["APP_ACC_*"]
+  config       = jsonencode({` + refs + `})
+}
+
+provider "echo" {
+  data = {
+    rendered = nonsensitive(ephemeral.pgsecrets_resolved_config.app.rendered)
+    sources  = ephemeral.pgsecrets_resolved_config.app.sources
+  }
+}
+
+resource "echo" "seen" {}
+`
+	}
+	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{
+		{
+			Config: config(`keys = provider::pgsecrets::secret_ref("PGSECRETS_ROOT_KEYS")`),
+			ExpectError: regexp.MustCompile(`(?s)Referenced secrets not found.*` +
+				phrase(`"PGSECRETS_ROOT_KEYS" at $.keys (it may not come from the environment: names starting with PGSECRETS_ are pgsecrets' own settings, such as its root keys and database URL); create them or give the references a "default"`)),
+		},
+		{
+			Config: config(`other = provider::pgsecrets::secret_ref("OTHER_ACC_TOKEN")`),
+			ExpectError: regexp.MustCompile(`(?s)Referenced secrets not found.*` +
+				phrase(`"OTHER_ACC_TOKEN" at $.other (it may not come from the environment: it matches no entry of the environment allow-list (APP_ACC_*))`)),
+		},
+		{
+			// Last, so that the destroy at the end opens it without error.
+			Config: config(`
+    allowed = provider::pgsecrets::secret_ref("APP_ACC_ALLOWED")
+    other   = provider::pgsecrets::secret_ref("OTHER_ACC_TOKEN", "other-default")`),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("echo.seen", tfjsonpath.New("data"), knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"rendered": knownvalue.StringExact(`{"allowed":"allowed-from-environment","other":"other-default"}`),
+					"sources": knownvalue.MapExact(map[string]knownvalue.Check{
+						"APP_ACC_ALLOWED": knownvalue.StringExact("environment"),
+						"OTHER_ACC_TOKEN": knownvalue.StringExact("default"),
+					}),
+				})),
+			},
+		},
+	}}))
 }

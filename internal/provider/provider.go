@@ -84,15 +84,18 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 			"The schema must be created first with `pgsecrets migrate up`.",
 		Attributes: map[string]schema.Attribute{
 			"database_url": schema.StringAttribute{
-				Optional: true,
+				Optional:  true,
+				Sensitive: true, // it may hold a password
 				MarkdownDescription: "PostgreSQL connection string, as a `postgres://user:password@host:port/dbname` URL or `key=value` pairs. " +
-					"When unset: `" + settings.EnvDatabaseURL + "`, else `DATABASE_URL`, else the libpq `PG*` environment variables (`PGHOST`, `PGUSER`, ...).",
+					"When unset: `" + settings.EnvDatabaseURL + "`, else `DATABASE_URL`, else the libpq `PG*` environment variables (`PGHOST`, `PGUSER`, ...). " +
+					"For a server on another machine, set `sslmode=verify-full` and `sslrootcert=FILE` (or `PGSSLMODE` / `PGSSLROOTCERT`): " +
+					"without an `sslmode` the connection falls back to plaintext and does not verify the server, and the provider warns.",
 			},
 			"root_keys": schema.StringAttribute{
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "Root keys: a JSON array of JSON Web Keys (or a JWK Set `{\"keys\": [...]}`) of kty `oct`; the first encrypts, all decrypt. " +
-					"Make one with `pgsecrets key generate`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
+					"Make a file of them with `pgsecrets key generate --file FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
 					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration.",
 			},
 			"schema": schema.StringAttribute{
@@ -111,6 +114,13 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"When unset: pgx's default (the larger of 4 and the number of CPUs). Lower it when the database limits connections.",
 				Validators: []validator.Int64{int64validator.Between(1, 1000)},
 			},
+			"strict_bindings": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Refuse any ciphertext not bound to its secret and revision: unbound ones (written by another tool, or planted by someone who can write to the database) open in any row, " +
+					"and ones bound to their row alone (written before revisions were bound) can be rolled back to an older value. " +
+					"Turn it on once `pgsecrets keys status` shows 0 unbound and 0 row-only everywhere (`pgsecrets reencrypt` binds them). " +
+					"When unset: `" + settings.EnvStrict + "`, else false.",
+			},
 		},
 	}
 }
@@ -122,6 +132,7 @@ type providerModel struct {
 	Schema         types.String `tfsdk:"schema"`
 	Actor          types.String `tfsdk:"actor"`
 	MaxConnections types.Int64  `tfsdk:"max_connections"`
+	StrictBindings types.Bool   `tfsdk:"strict_bindings"`
 }
 
 func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -131,7 +142,7 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		return
 	}
 	for name, v := range map[string]interface{ IsUnknown() bool }{
-		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections,
+		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections, "strict_bindings": cfg.StrictBindings,
 	} {
 		if v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(name), "Provider setting not known yet",
@@ -152,9 +163,23 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		resp.Diagnostics.AddAttributeError(path.Root("schema"), "Invalid pgsecrets schema", err.Error())
 		return
 	}
+	strict, err := settings.Strict(cfg.StrictBindings.ValueBool())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("strict_bindings"), "Invalid strict bindings setting", err.Error())
+		return
+	}
+	storeCfg.Strict = strict
 	rootKeysJSON := cfg.RootKeys.ValueString()
 
-	s, err := p.stores.open(ctx, storeCfg, rootKeysJSON)
+	// Warnings come first and stay when opening fails: an unverified
+	// connection may be why it failed.
+	if w, ok := settings.TransportWarning(storeCfg.DatabaseURL); ok {
+		addSettingsWarning(&resp.Diagnostics, w)
+	}
+	s, warnings, err := p.stores.open(ctx, storeCfg, rootKeysJSON)
+	for _, w := range warnings {
+		addSettingsWarning(&resp.Diagnostics, w)
+	}
 	if err != nil {
 		addConfigureError(&resp.Diagnostics, err)
 		return
@@ -203,6 +228,16 @@ func addConfigureError(diags *diag.Diagnostics, err error) {
 	}
 }
 
+// addSettingsWarning shows a warning from settings (which words it for a
+// command line: lower case, no final period) as a warning diagnostic.
+func addSettingsWarning(diags *diag.Diagnostics, w settings.Warning) {
+	detail := w.Detail
+	if detail != "" {
+		detail = strings.ToUpper(detail[:1]) + detail[1:] + "."
+	}
+	diags.AddWarning(w.Summary, detail)
+}
+
 // storeCache keeps the stores this provider instance opened, one per
 // distinct configuration. A provider process normally configures once, but
 // acceptance tests serve many Terraform commands from one provider value:
@@ -215,28 +250,33 @@ type storeCache struct {
 type cachedStore struct {
 	databaseURL string
 	store       *store.Store
+	// warnings from loading the root keys, shown again by every Configure
+	// that reuses the store.
+	warnings []settings.Warning
 }
 
-func (c *storeCache) open(ctx context.Context, cfg store.Config, rootKeysJSON string) (*store.Store, error) {
+// open returns the store for cfg and root keys, opening it on first use,
+// and the warnings about the root keys' source, even when it fails.
+func (c *storeCache) open(ctx context.Context, cfg store.Config, rootKeysJSON string) (*store.Store, []settings.Warning, error) {
 	// The key holds a digest of the root keys, never the keys themselves.
-	sum := sha256.Sum256([]byte(strings.Join([]string{cfg.DatabaseURL, cfg.Schema, cfg.Actor, fmt.Sprint(cfg.MaxConns), rootKeysJSON}, "\x00")))
+	sum := sha256.Sum256([]byte(strings.Join([]string{cfg.DatabaseURL, cfg.Schema, cfg.Actor, fmt.Sprint(cfg.MaxConns), fmt.Sprint(cfg.Strict), rootKeysJSON}, "\x00")))
 	key := hex.EncodeToString(sum[:])
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cached, ok := c.byConfig[key]; ok {
-		return cached.store, nil
+		return cached.store, cached.warnings, nil
 	}
-	ring, _, err := settings.RootKeys(rootKeysJSON, "")
+	keys, err := settings.RootKeys(rootKeysJSON, "")
 	if err != nil {
-		return nil, &configureError{attr: "root_keys", summary: "Invalid pgsecrets root keys", err: err}
+		return nil, nil, &configureError{attr: "root_keys", summary: "Invalid pgsecrets root keys", err: err}
 	}
-	s, err := store.Open(ctx, cfg, ring)
+	s, err := store.Open(ctx, cfg, keys.Ring)
 	if err != nil {
-		return nil, err
+		return nil, keys.Warnings, err
 	}
-	c.byConfig[key] = cachedStore{databaseURL: cfg.DatabaseURL, store: s}
-	return s, nil
+	c.byConfig[key] = cachedStore{databaseURL: cfg.DatabaseURL, store: s, warnings: keys.Warnings}
+	return s, keys.Warnings, nil
 }
 
 // closeWhere closes and forgets the stores whose database URL is url; tests

@@ -34,6 +34,12 @@ var (
 // compare, a different revision in the database is how drift shows.
 const appliedRevisionKey = "applied_revision"
 
+// sealedKey names the private state entry holding the digest of the
+// ciphertext Terraform last saw. The same revision with another ciphertext
+// is either a re-encryption or an older ciphertext copied back in the
+// database; decrypting tells them apart (the binding refuses the latter).
+const sealedKey = "sealed"
+
 // refreshPurpose is the purpose recorded in the audit event of a refresh
 // that decrypts a value.
 const refreshPurpose = "terraform refresh"
@@ -224,6 +230,7 @@ func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateR
 	}
 	plan.setMeta(meta)
 	resp.Diagnostics.Append(setAppliedRevision(ctx, resp.Private, plan, meta.Revision)...)
+	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -250,7 +257,11 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 		return
 	}
 	refreshed := state
-	if !state.Value.IsNull() && meta.Revision != state.Revision.ValueInt64() {
+	sealed, diags := privateString(ctx, req.Private, sealedKey)
+	resp.Diagnostics.Append(diags...)
+	valueMoved := !state.Value.IsNull() && meta.Revision != state.Revision.ValueInt64()
+	replaced := sealed != "" && meta.Revision == state.Revision.ValueInt64() && meta.Sealed != sealed
+	if valueMoved || replaced {
 		sec, err := r.data.store.GetSecret(ctx, meta.Project, meta.Name, refreshPurpose)
 		if errors.Is(err, store.ErrNotFound) {
 			resp.State.RemoveResource(ctx)
@@ -260,8 +271,17 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 			resp.Diagnostics.AddError("Cannot read secret", fmt.Sprintf("Refreshing the value of %s: %v", state.secretID(), err))
 			return
 		}
-		refreshed.Value = types.StringValue(string(sec.Value))
+		if sec.Unbound {
+			resp.Diagnostics.AddWarning("Secret ciphertext carries no binding",
+				fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict_bindings to refuse such ciphertexts.", state.secretID()))
+		}
+		if valueMoved {
+			refreshed.Value = types.StringValue(string(sec.Value))
+		}
 		meta = sec.SecretMeta
+	}
+	if meta.Sealed != sealed {
+		resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
 	}
 	refreshed.setMeta(meta)
 	if refreshed.Validate.IsNull() {
@@ -347,6 +367,7 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	}
 	plan.setMeta(meta)
 	resp.Diagnostics.Append(setAppliedRevision(ctx, resp.Private, plan, meta.Revision)...)
+	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -456,6 +477,23 @@ func setAppliedRevision(ctx context.Context, p privateState, m projectSecretMode
 	}
 	b, _ := json.Marshal(revision)
 	return p.SetKey(ctx, appliedRevisionKey, b)
+}
+
+// setPrivateString keeps a string in private state, which holds JSON.
+func setPrivateString(ctx context.Context, p privateState, key, value string) diag.Diagnostics {
+	b, _ := json.Marshal(value)
+	return p.SetKey(ctx, key, b)
+}
+
+// privateString reads what setPrivateString kept; "" when absent or
+// unreadable, which only skips a check until the next write.
+func privateString(ctx context.Context, p privateState, key string) (string, diag.Diagnostics) {
+	b, diags := p.GetKey(ctx, key)
+	var v string
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &v) != nil {
+		return "", diags
+	}
+	return v, diags
 }
 
 func appliedRevision(ctx context.Context, p privateState) (int64, bool, diag.Diagnostics) {

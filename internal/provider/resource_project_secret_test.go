@@ -511,7 +511,11 @@ func (e *testEnv) putSecret(project, name, value string) {
 // tool sharing the database would: a new ciphertext and the next revision.
 func (e *testEnv) sqlRewriteSecret(project, name, value string) {
 	e.t.Helper()
-	token, kid, err := e.Store.Keyring().Encrypt([]byte(value), keyring.SecretBinding(project, name))
+	meta, err := e.Store.GetSecretMeta(context.Background(), project, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	token, kid, err := e.Store.Keyring().Encrypt([]byte(value), keyring.SecretBinding(project, name, meta.Revision+1))
 	if err != nil {
 		e.t.Fatalf("encrypt: %v", err)
 	}

@@ -118,7 +118,7 @@ func decryptAll(t testing.TB, db *testDB, ring *keyring.Keyring) map[string]stri
 	t.Helper()
 	out := map[string]string{}
 	for id, r := range readRows(t, db) {
-		d, err := ring.Decrypt(r.ciphertext, keyring.SecretBinding(r.project, r.name))
+		d, err := ring.Decrypt(r.ciphertext, keyring.SecretBinding(r.project, r.name, r.revision))
 		if err != nil {
 			t.Fatalf("decrypt %s: %v", id, err)
 		}

@@ -50,6 +50,10 @@ type Options struct {
 	Workers int
 	// DryRun counts what would change and changes nothing.
 	DryRun bool
+	// BindUnbound binds ciphertexts that carry no binding to the row they
+	// sit in. Without it they are reported and left alone: nothing but the
+	// operator's check shows they belong there.
+	BindUnbound bool
 	// Progress, when set, is called after every batch; calls never overlap.
 	Progress func(Progress)
 }
@@ -98,6 +102,9 @@ type Summary struct {
 	// key (with DryRun, the count of those that would be, in DataKeysToRewrap).
 	DataKeysRewrapped []string `json:"data_keys_rewrapped"`
 	DataKeysToRewrap  int64    `json:"data_keys_to_rewrap"`
+	// AuditKeys is what happened to the audit chain keys: moved to the
+	// first root key, retired, or stored for events of the first release.
+	AuditKeys store.AuditKeyRewrapResult `json:"audit_keys"`
 	// UnknownKIDs are kids found in rows that no key in the keyring has.
 	UnknownKIDs []KIDCount `json:"unknown_kids"`
 	// Plan is the per-kid count behind a dry run.
@@ -197,10 +204,13 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	}
 	var keyFailures []store.ItemFailure
 	keyFailures = append(keyFailures, rw.Failed...)
+	if sum.AuditKeys, err = st.RewrapAuditKeys(ctx); err != nil {
+		return sum, err
+	}
 
 	prog := &progress{fn: opts.Progress, total: pending}
 	skip := plan.UnknownKIDs()
-	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false), opts, prog)
+	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog)
 	sum.Reencrypted += pass.reencrypted
 	sum.Retried += pass.conflicts
 	if err != nil {
@@ -221,7 +231,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left)
-		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true), opts, prog)
+		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
 		if err != nil {

@@ -53,13 +53,15 @@ func newRotation(t *testing.T) *rotation {
 			t.Fatal(err)
 		}
 	}
-	before.Close()
-
-	newRoot := newKey(t, "new-root", "A256GCMKW")
-	st := db.open(t, ringOf(t, newRoot, oldRoot, other))
-	if _, err := st.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "new-data", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
+	// A data key rotation first, still under the old root key...
+	if _, err := before.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "new-data", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
 		t.Fatal(err)
 	}
+	before.Close()
+
+	// ...then a root key rotation: the new key first.
+	newRoot := newKey(t, "new-root", "A256GCMKW")
+	st := db.open(t, ringOf(t, newRoot, oldRoot, other))
 	r := &rotation{db: db, oldRoot: oldRoot, newRoot: newRoot, oldData: "old-data", newData: "new-data", st: st,
 		values: decryptAll(t, db, st.Keyring()), revisions: map[string]int64{}}
 	for id, row := range readRows(t, db) {
@@ -77,15 +79,15 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 		t.Fatalf("fixture kids = %v", got)
 	}
 
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 7, Workers: 3})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 7, Workers: 3})
 	if err != nil {
 		t.Fatalf("reencrypt: %v", err)
 	}
 	if sum.Reencrypted != int64(r.total()) || sum.AlreadyCurrent != 0 || sum.Failed != 0 || len(sum.UnknownKIDs) != 0 {
 		t.Fatalf("summary = %+v, want %d re-encrypted", sum, r.total())
 	}
-	if fmt.Sprint(sum.DataKeysRewrapped) != "[old-data]" {
-		t.Fatalf("data keys rewrapped = %v, want [old-data]", sum.DataKeysRewrapped)
+	if fmt.Sprint(sum.DataKeysRewrapped) != "[new-data old-data]" {
+		t.Fatalf("data keys rewrapped = %v, want [new-data old-data]", sum.DataKeysRewrapped)
 	}
 	if got := kidCounts(t, r.db); len(got) != 1 || got["new-data"] != r.total() {
 		t.Fatalf("kids after reencrypt = %v, want all %d under new-data, bound", got, r.total())
@@ -115,7 +117,7 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 	}
 
 	// A second run finds nothing to do.
-	again, err := reencrypt.Run(ctx, r.st, reencrypt.Options{})
+	again, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,17 +129,16 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 func TestReencryptAuditsBatchesWithNamesNeverValues(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
-	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 40, Workers: 1}); err != nil {
+	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 40, Workers: 1}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := r.st.VerifyAuditChain(ctx, ""); err != nil {
+		t.Fatalf("audit chain: %v", err)
+	}
 	events := readEvents(t, r.db)
-	v := audit.NewVerifier(r.st.Keyring().AuditKey)
 	named := 0
 	batches := 0
 	for _, e := range events {
-		if err := v.Next(e); err != nil {
-			t.Fatalf("audit chain: %v", err)
-		}
 		for _, part := range []string{e.Details, e.Subject, e.Project, e.Actor} {
 			if strings.Contains(part, canary) {
 				t.Fatalf("audit event %d (%s) holds a secret value: %s", e.Seq, e.Action, part)
@@ -193,7 +194,7 @@ func TestReencryptDryRunChangesNothing(t *testing.T) {
 	before := readRows(t, r.db)
 	eventsBefore := len(readEvents(t, r.db))
 
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{DryRun: true})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func TestReencryptDryRunChangesNothing(t *testing.T) {
 	if n := len(readEvents(t, r.db)); n != eventsBefore {
 		t.Fatalf("dry run appended %d audit events", n-eventsBefore)
 	}
-	if !sum.DryRun || sum.Reencrypted != int64(r.total()) || sum.DataKeysToRewrap != 1 || len(sum.DataKeysRewrapped) != 0 {
+	if !sum.DryRun || sum.Reencrypted != int64(r.total()) || sum.DataKeysToRewrap != 2 || len(sum.DataKeysRewrapped) != 0 {
 		t.Fatalf("dry run summary = %+v", sum)
 	}
 	got := map[string]int64{}
@@ -218,7 +219,7 @@ func TestReencryptDryRunChangesNothing(t *testing.T) {
 func TestReencryptOneProjectLeavesOthers(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{Project: "billing", BatchSize: 10})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, Project: "billing", BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestReencryptReportsUnknownKIDsAfterDoingTheRest(t *testing.T) {
 	// Rows under keys this deployment no longer has.
 	for i, kid := range []string{"lost-1", "lost-1", "lost-1", "lost-2"} {
 		ring := ringOf(t, newKey(t, kid, "dir"))
-		token, _, err := ring.Encrypt([]byte(canary), keyring.SecretBinding("orphans", fmt.Sprint("N", i)))
+		token, _, err := ring.Encrypt([]byte(canary), keyring.SecretBinding("orphans", fmt.Sprint("N", i), 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +248,7 @@ func TestReencryptReportsUnknownKIDsAfterDoingTheRest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 9})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 9})
 	var inc *reencrypt.IncompleteError
 	if !errors.As(err, &inc) {
 		t.Fatalf("err = %v, want an IncompleteError", err)
@@ -274,7 +275,7 @@ func TestReencryptFailsMovedCiphertextButDoesTheRest(t *testing.T) {
 		where project = 'app' and name = 'S0002'`); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 8, Workers: 2})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 8, Workers: 2})
 	var inc *reencrypt.IncompleteError
 	if !errors.As(err, &inc) {
 		t.Fatalf("err = %v, want an IncompleteError", err)
@@ -336,7 +337,7 @@ func TestReencryptKeepsConcurrentWrites(t *testing.T) {
 		case <-done:
 		}
 	}
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 3, Workers: 2, Progress: interleave})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 3, Workers: 2, Progress: interleave})
 	close(stop)
 	if werr := <-done; werr != nil {
 		t.Fatalf("concurrent writer: %v", werr)
@@ -369,7 +370,7 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	// A second "process": its own pool and keyring, same root keys.
-	other := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot, newKey(t, "other-root", "A256GCMKW")))
+	other := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot))
 	var wg sync.WaitGroup
 	sums := make([]reencrypt.Summary, 2)
 	errs := make([]error, 2)
@@ -377,7 +378,7 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sums[i], errs[i] = reencrypt.Run(ctx, st, reencrypt.Options{BatchSize: 4, Workers: 2})
+			sums[i], errs[i] = reencrypt.Run(ctx, st, reencrypt.Options{BindUnbound: true, BatchSize: 4, Workers: 2})
 		}()
 	}
 	wg.Wait()
@@ -397,4 +398,56 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 		t.Fatal("values changed")
 	}
 	t.Logf("run 1 re-encrypted %d, run 2 %d", sums[0].Reencrypted, sums[1].Reencrypted)
+}
+
+// A ciphertext that carries no binding opens in any row: a database
+// writer could have planted it. Binding it vouches that it belongs there,
+// so reencrypt does that only when asked.
+func TestReencryptLeavesUnboundCiphertextsUnlessAsked(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BatchSize: 16})
+	var incomplete *reencrypt.IncompleteError
+	if !errors.As(err, &incomplete) || sum.Failed != 5 {
+		t.Fatalf("run without --bind-unbound: %+v, %v; want the 5 unbound rows reported", sum, err)
+	}
+	if !strings.Contains(err.Error(), "--bind-unbound") || !strings.Contains(sum.Failures[0].Reason, "carries no binding") {
+		t.Errorf("error %q / reason %q do not say what to do", err, sum.Failures[0].Reason)
+	}
+	if got := kidCounts(t, r.db); got["old-data (unbound)"] != 5 || got["new-data"] != r.total()-5 {
+		t.Fatalf("kids = %v, want the 5 unbound left alone and the rest moved", got)
+	}
+	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true}); err != nil {
+		t.Fatalf("run with --bind-unbound: %v", err)
+	}
+	if got := kidCounts(t, r.db); got["new-data"] != r.total() {
+		t.Fatalf("kids = %v, want all under new-data", got)
+	}
+}
+
+// Once reencrypt has moved away from a root key, a process still running
+// with it first cannot append to the audit chain with that key's audit key.
+func TestReencryptRetiresTheOldRootKeysAuditKey(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	old := r.db.open(t, ringOf(t, r.oldRoot))
+	if _, err := old.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "OLD_PROCESS", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.AuditKeys.Retired) == 0 {
+		t.Fatalf("audit keys = %+v, want the old root key's retired", sum.AuditKeys)
+	}
+	_, err = old.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "OLD_PROCESS", Value: []byte("v2"), ExpectedRevision: store.AnyRevision})
+	var retired *store.AuditKeyRetiredError
+	if !errors.As(err, &retired) || !strings.Contains(err.Error(), "deploy the current root keys") {
+		t.Fatalf("write from the old process after the rotation: %v, want AuditKeyRetiredError", err)
+	}
+	// The chain still verifies with the new root key alone.
+	if _, err := r.db.open(t, ringOf(t, r.newRoot)).VerifyAuditChain(ctx, ""); err != nil {
+		t.Fatalf("verify with the new root key alone: %v", err)
+	}
 }

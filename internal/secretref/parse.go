@@ -19,7 +19,8 @@
 //     output is compact JSON without HTML escaping.
 //
 // Every malformed reference is reported at once, each with its JSON path
-// (e.g. $.providers[0].apiKey); so is every missing secret.
+// (e.g. $.providers[0].apiKey); so is every missing secret. Objects and
+// arrays may nest at most MaxDepth levels.
 package secretref
 
 import (
@@ -103,6 +104,24 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("config is not valid JSON at byte %d: %s", e.Offset, e.Reason)
 }
 
+// MaxDepth is how many objects and arrays may enclose one another. Real
+// configs nest a handful of levels; without a limit a hostile document of
+// nested brackets costs memory and stack out of all proportion to its size.
+const MaxDepth = 256
+
+// DepthError is a document nesting objects and arrays deeper than MaxDepth.
+type DepthError struct {
+	// Offset is the byte offset of the first '{' or '[' beyond the limit.
+	Offset int64
+	// Path is the JSON path of the value at that offset, truncated.
+	Path string
+}
+
+func (e *DepthError) Error() string {
+	return fmt.Sprintf("config nests objects and arrays deeper than the limit of %d levels, at byte %d under %s; flatten the document",
+		MaxDepth, e.Offset, e.Path)
+}
+
 // object keeps its members in document order.
 type object struct {
 	members []member
@@ -117,20 +136,32 @@ type member struct {
 type placeholder int
 
 type parser struct {
-	dec      *json.Decoder
+	dec *json.Decoder
+	// at holds one step per enclosing object member or array element: the
+	// path of the value being parsed, kept as steps so that a path string
+	// is built only for a reference or a problem, not at every level.
+	at       []step
 	refs     []Reference
 	problems []Problem
 }
 
+// step is one level of a JSON path: an object key, or an array index when
+// inArray.
+type step struct {
+	key     string
+	index   int
+	inArray bool
+}
+
 // Parse reads a JSON document and finds its references. It fails with a
-// *SyntaxError for invalid JSON and a *MalformedError listing every
-// malformed reference.
+// *SyntaxError for invalid JSON, a *DepthError for nesting deeper than
+// MaxDepth and a *MalformedError listing every malformed reference.
 func Parse(doc []byte) (*Document, error) {
 	p := &parser{dec: json.NewDecoder(bytes.NewReader(doc))}
 	p.dec.UseNumber()
-	root, err := p.value("$")
+	root, err := p.value()
 	if err != nil {
-		return nil, p.syntaxError(err)
+		return nil, p.parseError(err)
 	}
 	end := p.dec.InputOffset()
 	if _, err := p.dec.Token(); err != io.EOF {
@@ -142,9 +173,16 @@ func Parse(doc []byte) (*Document, error) {
 	return &Document{root: root, refs: p.refs}, nil
 }
 
-func (p *parser) syntaxError(err error) error {
-	var se *json.SyntaxError
+// parseError turns what stopped the parse into a *SyntaxError, or passes a
+// *DepthError on.
+func (p *parser) parseError(err error) error {
+	var (
+		se *json.SyntaxError
+		de *DepthError
+	)
 	switch {
+	case errors.As(err, &de):
+		return de
 	case errors.As(err, &se):
 		return &SyntaxError{Offset: se.Offset, Reason: se.Error()}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -154,68 +192,85 @@ func (p *parser) syntaxError(err error) error {
 	}
 }
 
-func (p *parser) value(path string) (any, error) {
+func (p *parser) value() (any, error) {
 	tok, err := p.dec.Token()
 	if err != nil {
 		return nil, err
 	}
-	switch tok {
-	case json.Delim('{'):
-		return p.object(path)
-	case json.Delim('['):
-		var arr []any
-		for i := 0; p.dec.More(); i++ {
-			v, err := p.value(path + "[" + strconv.Itoa(i) + "]")
-			if err != nil {
-				return nil, err
-			}
-			arr = append(arr, v)
-		}
-		if _, err := p.dec.Token(); err != nil { // ']'
-			return nil, err
-		}
-		if arr == nil {
-			arr = []any{}
-		}
-		return arr, nil
-	default:
+	if tok != json.Delim('{') && tok != json.Delim('[') {
 		return tok, nil // string, json.Number, bool or nil
 	}
+	// len(p.at) objects and arrays enclose this one.
+	if len(p.at) >= MaxDepth {
+		return nil, &DepthError{Offset: p.dec.InputOffset() - 1, Path: p.path(depthPathBudget)}
+	}
+	if tok == json.Delim('{') {
+		return p.object()
+	}
+	return p.array()
 }
 
-func (p *parser) object(path string) (any, error) {
+func (p *parser) array() (any, error) {
+	arr := []any{}
+	p.at = append(p.at, step{inArray: true})
+	for i := 0; p.dec.More(); i++ {
+		p.at[len(p.at)-1].index = i
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+	}
+	p.at = p.at[:len(p.at)-1]
+	if _, err := p.dec.Token(); err != nil { // ']'
+		return nil, err
+	}
+	return arr, nil
+}
+
+func (p *parser) object() (any, error) {
 	obj := &object{}
 	seen := map[string]bool{}
+	p.at = append(p.at, step{})
 	for p.dec.More() {
 		tok, err := p.dec.Token()
 		if err != nil {
 			return nil, err
 		}
 		key := tok.(string) // the decoder only yields string keys
-		v, err := p.value(childPath(path, key))
+		p.at[len(p.at)-1].key = key
+		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
 		if seen[key] {
-			p.problems = append(p.problems, Problem{Path: path, Reason: fmt.Sprintf("key %q appears twice in one object", key)})
+			p.problem(1, fmt.Sprintf("key %q appears twice in one object", key))
 		}
 		seen[key] = true
 		obj.members = append(obj.members, member{key: key, value: v})
 	}
+	p.at = p.at[:len(p.at)-1]
 	if _, err := p.dec.Token(); err != nil { // '}'
 		return nil, err
 	}
 	if !seen[Key] {
 		return obj, nil
 	}
-	return p.reference(path, obj), nil
+	return p.reference(obj), nil
 }
 
-// reference checks an object holding "$secretRef" and records it. On a
-// problem it returns the object unchanged; Parse then fails anyway.
-func (p *parser) reference(path string, obj *object) any {
+// problem records a malformed reference or object; up counts the steps of
+// p.at that lie inside it.
+func (p *parser) problem(up int, reason string) {
+	p.problems = append(p.problems, Problem{Path: p.pathAbove(up), Reason: reason})
+}
+
+// reference checks an object holding "$secretRef", which has just been
+// read (p.at is its path), and records it. On a problem it returns the
+// object unchanged; Parse then fails anyway.
+func (p *parser) reference(obj *object) any {
 	bad := func(reason string) any {
-		p.problems = append(p.problems, Problem{Path: path, Reason: reason})
+		p.problem(0, reason)
 		return obj
 	}
 	if len(obj.members) != 1 {
@@ -232,7 +287,7 @@ func (p *parser) reference(path string, obj *object) any {
 		return bad(fmt.Sprintf("%q must be an object, found %s", Key, kind(obj.members[0].value)))
 	}
 	var (
-		ref               = Reference{Path: path}
+		ref               Reference
 		hasName, problems bool
 	)
 	for _, m := range spec.members {
@@ -266,6 +321,7 @@ func (p *parser) reference(path string, obj *object) any {
 	if problems {
 		return obj
 	}
+	ref.Path = p.path(noBudget)
 	p.refs = append(p.refs, ref)
 	return placeholder(len(p.refs) - 1)
 }
@@ -292,13 +348,47 @@ func kind(v any) string {
 	}
 }
 
-// childPath appends key to a JSON path: .key for identifier-like keys,
-// ["key"] otherwise, so every path is unambiguous.
-func childPath(path, key string) string {
-	if isIdentifier(key) {
-		return path + "." + key
+// Budgets for path strings: a path shown for the depth limit is truncated,
+// for it may run to MaxDepth steps of long keys.
+const (
+	noBudget        = -1
+	depthPathBudget = 80
+)
+
+// path is the JSON path of the value being parsed.
+func (p *parser) path(budget int) string { return pathOf(p.at, budget) }
+
+// pathAbove is the path of the value up levels above the one being parsed.
+func (p *parser) pathAbove(up int) string { return pathOf(p.at[:len(p.at)-up], noBudget) }
+
+// pathOf writes steps as a JSON path: .key for identifier-like keys,
+// ["key"] otherwise, so every path is unambiguous. Past budget bytes (if
+// not noBudget) it stops at a step boundary and ends with "…", which no
+// step of a path can contain unquoted.
+func pathOf(steps []step, budget int) string {
+	var b strings.Builder
+	b.WriteByte('$')
+	for _, s := range steps {
+		mark := b.Len()
+		switch {
+		case s.inArray:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+		case isIdentifier(s.key):
+			b.WriteByte('.')
+			b.WriteString(s.key)
+		default:
+			b.WriteByte('[')
+			b.WriteString(strconv.Quote(s.key))
+			b.WriteByte(']')
+		}
+		if budget != noBudget && b.Len() > budget {
+			full := b.String()
+			return full[:mark] + "…"
+		}
 	}
-	return path + "[" + strconv.Quote(key) + "]"
+	return b.String()
 }
 
 func isIdentifier(s string) bool {

@@ -28,11 +28,86 @@ type Options struct {
 	Lookup func(names []string) (map[string][]byte, error)
 	// EnvFallback lets an environment variable named like the secret stand
 	// in for a secret missing from the database. Opt-in: an ambient variable
-	// silently shadowing a forgotten secret would surprise.
+	// silently shadowing a forgotten secret would surprise. Some names never
+	// come from the environment, whatever the options: see EnvRefusal.
 	EnvFallback bool
+	// EnvAllow, when not empty, limits the environment fallback to these
+	// names; an entry ending in "*" allows every name with that prefix
+	// ("APP_*"). Check it with ValidateEnvAllow.
+	EnvAllow []string
 	// Getenv reads an environment variable; nil means os.LookupEnv. A
 	// variable that is set, even to "", counts as present.
 	Getenv func(name string) (string, bool)
+}
+
+// envDenied are names the environment never supplies, with the reason a
+// user sees: pgsecrets', PostgreSQL's and Terraform's own settings. Each can
+// hold a credential (PGSECRETS_ROOT_KEYS, the password in a database URL,
+// PGPASSWORD, TF_TOKEN_*) that a config naming it would copy into a
+// rendered file or Terraform state. The first match gives the reason.
+var envDenied = []struct {
+	name   string
+	prefix bool
+	why    string
+}{
+	{"PGSECRETS_", true, "names starting with PGSECRETS_ are pgsecrets' own settings, such as its root keys and database URL"},
+	{"DATABASE_URL", false, "DATABASE_URL is a database URL pgsecrets may connect with, password included"},
+	{"PG", true, "names starting with PG are PostgreSQL connection settings (libpq), such as PGPASSWORD"},
+	{"TF_", true, "names starting with TF_ are Terraform's settings, such as TF_TOKEN_* credentials and TF_VAR_* values"},
+}
+
+// EnvRefusal is the environment fallback's policy, the one place it is
+// decided: why the environment may not supply name, or "" when it may.
+// Names in envDenied are refused whatever allow says; otherwise, when
+// allow is not empty, so is every name that matches none of its entries
+// (a name, or a prefix ending in "*").
+func EnvRefusal(name string, allow []string) string {
+	if why := deniedEnvName(name); why != "" {
+		return why
+	}
+	if len(allow) > 0 && !envAllowed(name, allow) {
+		return "it matches no entry of the environment allow-list (" + strings.Join(allow, ", ") + ")"
+	}
+	return ""
+}
+
+// deniedEnvName compares without case: on Windows, environment variable
+// names are case-insensitive, so pgsecrets_root_keys reads the root keys.
+func deniedEnvName(name string) string {
+	upper := strings.ToUpper(name)
+	for _, d := range envDenied {
+		if upper == d.name || d.prefix && strings.HasPrefix(upper, d.name) {
+			return d.why
+		}
+	}
+	return ""
+}
+
+func envAllowed(name string, allow []string) bool {
+	for _, entry := range allow {
+		if stem, prefix := strings.CutSuffix(entry, "*"); prefix && strings.HasPrefix(name, stem) || name == entry {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateEnvAllow checks an allow-list for Options.EnvAllow, so that the
+// CLI and Terraform refuse a mistyped entry before anything is resolved
+// rather than leave it matching nothing.
+func ValidateEnvAllow(allow []string) error {
+	for _, entry := range allow {
+		stem, _ := strings.CutSuffix(entry, "*")
+		switch {
+		case entry == "":
+			return errors.New("environment allow-list: an entry is empty; give a name (APP_TOKEN) or a prefix ending in * (APP_*)")
+		case strings.ContainsAny(entry, " \t\r\n"):
+			return fmt.Errorf("environment allow-list entry %q contains whitespace; give a name (APP_TOKEN) or a prefix ending in * (APP_*)", entry)
+		case strings.Contains(stem, "*"):
+			return fmt.Errorf("environment allow-list entry %q has a * before its end; only a trailing * is supported, as a prefix (APP_*)", entry)
+		}
+	}
+	return nil
 }
 
 // Result is a rendered document.
@@ -51,6 +126,9 @@ type Result struct {
 type MissingSecret struct {
 	Name  string
 	Paths []string
+	// EnvRefused, when set, says why the environment may not supply Name
+	// (see EnvRefusal), so that the error does not suggest it.
+	EnvRefused string
 }
 
 // MissingError lists every reference that could not be resolved.
@@ -63,6 +141,9 @@ func (e *MissingError) Error() string {
 	parts := make([]string, len(e.Missing))
 	for i, m := range e.Missing {
 		parts[i] = fmt.Sprintf("%q at %s", m.Name, strings.Join(m.Paths, ", "))
+		if m.EnvRefused != "" {
+			parts[i] += " (it may not come from the environment: " + m.EnvRefused + ")"
+		}
 	}
 	where := "in the database"
 	fix := `create them, give the references a "default", or enable the environment fallback`
@@ -70,12 +151,26 @@ func (e *MissingError) Error() string {
 		where = "in the database or the environment"
 		fix = `create them, set environment variables of the same names, or give the references a "default"`
 	}
+	if !e.EnvMayHelp() {
+		fix = `create them or give the references a "default"`
+	}
 	noun := "secret"
 	if len(e.Missing) > 1 {
 		noun = "secrets"
 	}
 	return fmt.Sprintf("%d referenced %s not found %s and without a default: %s; %s",
 		len(e.Missing), noun, where, strings.Join(parts, "; "), fix)
+}
+
+// EnvMayHelp reports whether an environment variable could supply any of
+// the missing names, with the environment fallback on.
+func (e *MissingError) EnvMayHelp() bool {
+	for _, m := range e.Missing {
+		if m.EnvRefused == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // NotTextError is a value that cannot go into a JSON string.
@@ -89,10 +184,11 @@ func (e *NotTextError) Error() string {
 }
 
 // Resolve parses doc and renders it with every reference resolved: from
-// the database (Lookup), then, if EnvFallback, an environment variable of
-// the same name, then the reference's default. Errors: *SyntaxError,
-// *MalformedError, *MissingError (every missing name with its paths),
-// *NotTextError, or Lookup's error wrapped.
+// the database (Lookup), then, if EnvFallback and EnvRefusal allows the
+// name, an environment variable of the same name, then the reference's
+// default. Errors: *SyntaxError, *DepthError, *MalformedError,
+// *MissingError (every missing name with its paths), *NotTextError, an
+// invalid EnvAllow, or Lookup's error wrapped.
 func Resolve(ctx context.Context, doc []byte, opts Options) (Result, error) {
 	d, err := Parse(doc)
 	if err != nil {
@@ -105,6 +201,9 @@ func Resolve(ctx context.Context, doc []byte, opts Options) (Result, error) {
 func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 	if opts.Lookup == nil {
 		return Result{}, errors.New("secretref: Options.Lookup is required")
+	}
+	if err := ValidateEnvAllow(opts.EnvAllow); err != nil {
+		return Result{}, err
 	}
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -134,7 +233,7 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 			named[name], res.Sources[name] = string(v), SourceDatabase
 			continue
 		}
-		if opts.EnvFallback {
+		if opts.EnvFallback && EnvRefusal(name, opts.EnvAllow) == "" {
 			if v, ok := getenv(name); ok {
 				if !utf8.Valid([]byte(v)) {
 					return Result{}, &NotTextError{Name: name, Source: SourceEnvironment}
@@ -160,12 +259,7 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 		missing[r.Name] = append(missing[r.Name], r.Path)
 	}
 	if len(missing) > 0 {
-		e := &MissingError{EnvFallback: opts.EnvFallback}
-		for name, paths := range missing {
-			e.Missing = append(e.Missing, MissingSecret{Name: name, Paths: paths})
-		}
-		sort.Slice(e.Missing, func(i, j int) bool { return e.Missing[i].Name < e.Missing[j].Name })
-		return Result{}, e
+		return Result{}, missingError(missing, opts)
 	}
 
 	var buf bytes.Buffer
@@ -177,6 +271,24 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 	}
 	res.Rendered = buf.Bytes()
 	return res, nil
+}
+
+// missingError lists the missing names, each with why the environment may
+// not supply it, if that is so. Without the fallback only names that are
+// never taken from the environment say so: the allow-list does not apply.
+func missingError(missing map[string][]string, opts Options) *MissingError {
+	e := &MissingError{EnvFallback: opts.EnvFallback}
+	for name, paths := range missing {
+		m := MissingSecret{Name: name, Paths: paths}
+		if opts.EnvFallback {
+			m.EnvRefused = EnvRefusal(name, opts.EnvAllow)
+		} else {
+			m.EnvRefused = EnvRefusal(name, nil)
+		}
+		e.Missing = append(e.Missing, m)
+	}
+	sort.Slice(e.Missing, func(i, j int) bool { return e.Missing[i].Name < e.Missing[j].Name })
+	return e
 }
 
 // writer renders a parsed document as compact JSON.

@@ -109,7 +109,9 @@ func TestNumbersKeyOrderAndTextKeptExactly(t *testing.T) {
 }
 
 func TestDeeplyNestedReferenceResolves(t *testing.T) {
-	const depth = 2000
+	// 127 times an object and an array, then the reference's two objects:
+	// MaxDepth levels, the deepest document allowed.
+	const depth = (MaxDepth - 2) / 2
 	doc := strings.Repeat(`{"a":[`, depth) + `{"$secretRef":{"name":"DEEP"}}` + strings.Repeat(`]}`, depth)
 	res := resolve(t, doc, &db{values: map[string]string{"DEEP": "v"}}, Options{})
 	want := strings.Repeat(`{"a":[`, depth) + `"v"` + strings.Repeat(`]}`, depth)

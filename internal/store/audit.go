@@ -10,6 +10,18 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 )
 
+// AuditKeyRetiredError is returned when this process's audit key was
+// retired by a rotation: the process runs with a first root key that
+// `pgsecrets reencrypt` has since moved away from.
+type AuditKeyRetiredError struct {
+	KID     string
+	RootKID string
+}
+
+func (e *AuditKeyRetiredError) Error() string {
+	return fmt.Sprintf("audit key %q of root key %q was retired by a key rotation: this process runs with an old first root key; deploy the current root keys (the new key first) and retry", e.KID, e.RootKID)
+}
+
 // appendAudit links events onto the chain inside tx. It locks the chain
 // head, so call it last in a transaction: concurrent writers queue on that
 // row lock only for the moment before their commit.
@@ -17,34 +29,50 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Eve
 	if len(events) == 0 {
 		return nil
 	}
+	key, err := s.currentAuditKey(ctx)
+	if err != nil {
+		return err
+	}
 	var (
-		seq  int64
-		mac  string
-		now  time.Time
-		role string
+		seq     int64
+		mac     string
+		now     time.Time
+		role    string
+		lastSeq *int64
 	)
-	err := tx.QueryRow(ctx, "select seq, mac, now(), session_user::text from audit_head for update").Scan(&seq, &mac, &now, &role)
+	err = tx.QueryRow(ctx, "select seq, mac, at, db_role, key_last_seq from "+s.table("audit_lock_head")+"($1)", key.KID).
+		Scan(&seq, &mac, &now, &role, &lastSeq)
 	if err != nil {
 		return fmt.Errorf("lock audit chain head: %w", err)
 	}
+	if lastSeq == nil || *lastSeq != 0 {
+		s.forgetAuditKey(key)
+		return &AuditKeyRetiredError{KID: key.KID, RootKID: s.keys.RootKey().KID}
+	}
+	chain := s.auditChain()
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		e.At, e.Actor, e.DBRole = now, s.actor, role
 		if e.Details == "" {
 			e.Details = "{}"
 		}
-		audit.Seal(s.auditKey, s.auditKeyKID, seq, mac, e)
+		audit.Seal(chain, key, seq, mac, e)
 		seq, mac = e.Seq, e.MAC
 		rows[i] = []any{e.Seq, e.At, e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC}
 	}
 	// COPY fires the chain trigger row by row, in order, in one round trip.
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"},
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"},
 		[]string{"seq", "at", "actor", "db_role", "action", "project", "subject", "details", "mac_kid", "prev_mac", "mac"},
 		pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
+}
+
+// auditChain is what this deployment's MACs are bound to.
+func (s *Store) auditChain() audit.Chain {
+	return audit.Chain{Deployment: s.deployment, Schema: s.schema}
 }
 
 // Audit records events that go with no change of their own, such as reads

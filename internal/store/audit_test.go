@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -31,14 +31,10 @@ func readEvents(t *testing.T, db *testDB) []*audit.Event {
 	return events
 }
 
-func verifyChain(events []*audit.Event, ring *keyring.Keyring) error {
-	v := audit.NewVerifier(ring.AuditKey)
-	for _, e := range events {
-		if err := v.Next(e); err != nil {
-			return err
-		}
-	}
-	return nil
+func verifyChain(t *testing.T, s *store.Store) error {
+	t.Helper()
+	_, err := s.VerifyAuditChain(context.Background(), "")
+	return err
 }
 
 func TestAuditChainLinksEveryChange(t *testing.T) {
@@ -59,19 +55,23 @@ func TestAuditChainLinksEveryChange(t *testing.T) {
 	var actions []string
 	for _, e := range events {
 		actions = append(actions, e.Action)
-		if e.Actor != "alice" || e.DBRole != "postgres" || e.MACKID != "root-a" {
+		if e.Actor != "alice" || e.DBRole != "postgres" || !strings.HasPrefix(e.MACKID, "audit-") {
 			t.Fatalf("event %d: actor %q role %q mac_kid %q", e.Seq, e.Actor, e.DBRole, e.MACKID)
 		}
 	}
-	if got := strings.Join(actions, ","); got != "secret.create,secret.read,secret.delete" {
+	// The first use of a fresh registry registers the root keys.
+	if got := strings.Join(actions, ","); got != "rootkey.register,secret.create,secret.read,secret.delete" {
 		t.Fatalf("actions = %s", got)
 	}
-	if err := verifyChain(events, ring); err != nil {
+	if err := verifyChain(t, s); err != nil {
 		t.Fatalf("chain does not verify: %v", err)
 	}
-	// A verifier with other root keys cannot vouch for the chain.
-	if err := verifyChain(events, testRootKeys(t)); err == nil {
-		t.Fatal("chain verified with unrelated root keys")
+	// Root keys with the same kids but other material are not this
+	// deployment's: refused before they can vouch for (or write) anything.
+	_, err := store.Open(ctx, db.cfg, testRootKeys(t))
+	var mismatch *store.RootKeyMismatchError
+	if !errors.As(err, &mismatch) {
+		t.Fatalf("open with impostor keys: %v, want a RootKeyMismatchError", err)
 	}
 }
 
@@ -91,8 +91,8 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 			t.Fatalf("%s: err = %v, want append-only refusal", sql, err)
 		}
 	}
-	if n := len(readEvents(t, db)); n != 1 {
-		t.Fatalf("%d events after refused changes, want 1", n)
+	if n := len(readEvents(t, db)); n != 2 {
+		t.Fatalf("%d events after refused changes, want 2 (registration and write)", n)
 	}
 }
 
@@ -141,10 +141,10 @@ func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := readEvents(t, db)
-	if len(events) != writers*each {
-		t.Fatalf("%d events, want %d", len(events), writers*each)
+	if len(events) != writers*each+1 {
+		t.Fatalf("%d events, want %d and the registration", len(events), writers*each)
 	}
-	if err := verifyChain(events, ring); err != nil {
+	if err := verifyChain(t, db.open(t, ring, "verifier")); err != nil {
 		t.Fatal(err)
 	}
 }

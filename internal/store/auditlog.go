@@ -135,3 +135,19 @@ func (s *Store) WalkAuditChain(ctx context.Context, fn func(*audit.Event) error)
 	})
 	return headSeq, headMAC, err
 }
+
+// VerifyAuditChain checks every event's MAC and link, from the first to
+// the head, in one snapshot; expectHead, when not empty, is the MAC of a
+// head recorded earlier, which must still be in the chain.
+func (s *Store) VerifyAuditChain(ctx context.Context, expectHead string) (audit.ChainReport, error) {
+	keys, err := s.AuditKeys(ctx)
+	if err != nil {
+		return audit.ChainReport{}, err
+	}
+	walk := audit.NewChainWalk(s.auditChain(), keys, expectHead)
+	headSeq, headMAC, err := s.WalkAuditChain(ctx, walk.Next)
+	if err != nil {
+		return audit.ChainReport{}, err
+	}
+	return walk.Finish(headSeq, headMAC)
+}

@@ -54,3 +54,18 @@ func (e *KeyInUseError) Error() string {
 }
 
 func (e *KeyInUseError) Is(target error) bool { return target == ErrInUse }
+
+// UnboundError refuses, in strict mode, a ciphertext that is not bound to
+// its row and version: an unbound one opens in any row, and one bound to
+// its row alone can be rolled back to an older value.
+type UnboundError struct {
+	What  string
+	Bound bool // bound to its row, not to its version
+}
+
+func (e *UnboundError) Error() string {
+	if e.Bound {
+		return fmt.Sprintf("%s: its ciphertext is bound to its row but not to its revision, and strict mode refuses it; run `pgsecrets reencrypt` to bind it fully", e.What)
+	}
+	return fmt.Sprintf("%s: its ciphertext carries no binding (it would open in any row), and strict mode refuses it; check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound` without strict mode", e.What)
+}

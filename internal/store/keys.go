@@ -53,24 +53,29 @@ func ValidateKeyState(state string) error {
 }
 
 // LoadDataKeys unwraps every enabled data key into the keyring, replacing
-// what it held, so that the keyring matches the database.
+// what it held, so that the keyring matches the database. A row whose state
+// or revision differs from what its wrapping authenticates was edited in
+// the database, and is refused.
 func (s *Store) LoadDataKeys(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, "select kid, state, wrapped_key from encryption_keys where state <> 'disabled'")
+	rows, err := s.pool.Query(ctx, "select kid, state, revision, wrapped_key from "+s.table("encryption_keys")+" where state <> 'disabled'")
 	if err != nil {
 		return fmt.Errorf("read data keys: %w", err)
 	}
+	defer rows.Close()
 	var (
 		keys    []*keyring.Key
 		primary string
 	)
 	for rows.Next() {
-		var kid, state, wrapped string
-		if err := rows.Scan(&kid, &state, &wrapped); err != nil {
+		var (
+			kid, state, wrapped string
+			revision            int64
+		)
+		if err := rows.Scan(&kid, &state, &revision, &wrapped); err != nil {
 			return fmt.Errorf("read data keys: %w", err)
 		}
-		key, _, err := s.keys.UnwrapDataKey(kid, wrapped)
+		key, err := s.unwrapDataKey(kid, state, revision, wrapped)
 		if err != nil {
-			rows.Close()
 			return err
 		}
 		keys = append(keys, key)
@@ -82,6 +87,53 @@ func (s *Store) LoadDataKeys(ctx context.Context) error {
 		return fmt.Errorf("read data keys: %w", err)
 	}
 	return s.keys.SetDataKeys(keys, primary)
+}
+
+// unwrapDataKey opens a data key row; in strict mode its wrapping must
+// authenticate its state and revision, which wrappings made before that was
+// bound do not (reencrypt rewraps them).
+func (s *Store) unwrapDataKey(kid, state string, revision int64, wrapped string) (*keyring.Key, error) {
+	key, d, err := s.keys.UnwrapDataKey(kid, state, revision, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	if s.strict && !d.Versioned {
+		return nil, &UnboundError{What: keyWhat(kid), Bound: d.Bound}
+	}
+	return key, nil
+}
+
+// rewrapKeyRow gives a locked data key row a new state and the next
+// revision, rewrapping its key so that the wrapping authenticates both.
+func (s *Store) rewrapKeyRow(ctx context.Context, tx pgx.Tx, kid, state string) (DataKey, error) {
+	var (
+		oldState, wrapped string
+		revision          int64
+	)
+	err := tx.QueryRow(ctx, "select state, revision, wrapped_key from "+s.table("encryption_keys")+" where kid = $1 for update", kid).
+		Scan(&oldState, &revision, &wrapped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DataKey{}, &NotFoundError{What: keyWhat(kid)}
+	}
+	if err != nil {
+		return DataKey{}, fmt.Errorf("read %s: %w", keyWhat(kid), err)
+	}
+	key, err := s.unwrapDataKey(kid, oldState, revision, wrapped)
+	if err != nil {
+		return DataKey{}, err
+	}
+	rewrapped, wrappingKID, err := s.keys.WrapDataKey(key, state, revision+1)
+	if err != nil {
+		return DataKey{}, err
+	}
+	var dk DataKey
+	err = scanKey(tx.QueryRow(ctx, "update "+s.table("encryption_keys")+` set state = $2, revision = $3, wrapped_key = $4, wrapping_kid = $5,
+			updated_at = now(), updated_by = $6
+		where kid = $1 returning `+keyColumns, kid, state, revision+1, rewrapped, wrappingKID, s.actor), &dk)
+	if err != nil {
+		return DataKey{}, fmt.Errorf("update %s: %w", keyWhat(kid), err)
+	}
+	return dk, nil
 }
 
 // syncPrimary makes sure the keyring encrypts with the database's primary
@@ -124,7 +176,7 @@ func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataK
 	if s.keys.IsRoot(key.KID) {
 		return DataKey{}, fmt.Errorf("kid %q is already a root key's kid; choose another", key.KID)
 	}
-	wrapped, wrappingKID, err := s.keys.WrapDataKey(key)
+	wrapped, wrappingKID, err := s.keys.WrapDataKey(key, in.State, 1)
 	if err != nil {
 		return DataKey{}, err
 	}
@@ -165,13 +217,14 @@ func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataK
 // demotePrimary makes the current primary (other than kid) active.
 func (s *Store) demotePrimary(ctx context.Context, tx pgx.Tx, kid string) error {
 	var old string
-	err := tx.QueryRow(ctx, `
-		update encryption_keys set state = 'active', revision = revision + 1, updated_at = now(), updated_by = $2
-		where state = 'primary' and kid <> $1 returning kid`, kid, s.actor).Scan(&old)
+	err := tx.QueryRow(ctx, "select kid from "+s.table("encryption_keys")+" where state = 'primary' and kid <> $1 for update", kid).Scan(&old)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
+		return fmt.Errorf("read primary key: %w", err)
+	}
+	if _, err := s.rewrapKeyRow(ctx, tx, old, StateActive); err != nil {
 		return fmt.Errorf("demote primary key: %w", err)
 	}
 	return s.appendAudit(ctx, tx, &audit.Event{
@@ -227,14 +280,9 @@ func (s *Store) SetDataKeyState(ctx context.Context, kid, state string) (DataKey
 				return err
 			}
 		}
-		err := scanKey(tx.QueryRow(ctx, `
-			update encryption_keys set state = $2, revision = revision + 1, updated_at = now(), updated_by = $3
-			where kid = $1 returning `+keyColumns, kid, state, s.actor), &dk)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return &NotFoundError{What: keyWhat(kid)}
-		}
-		if err != nil {
-			return fmt.Errorf("update %s: %w", keyWhat(kid), err)
+		var err error
+		if dk, err = s.rewrapKeyRow(ctx, tx, kid, state); err != nil {
+			return err
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
 			Action: audit.ActionKeyUpdate, Subject: kid,
@@ -296,7 +344,16 @@ type KeyUsage struct {
 	Kind    string `json:"kind"`  // "root", "data", or "unknown" (in no key)
 	State   string `json:"state"` // primary, active or disabled; "" for unknown
 	Secrets int64  `json:"secrets"`
-	Unbound int64  `json:"unbound"`
+	// Unbound counts ciphertexts that carry no binding (they open in any
+	// row), RowOnly those bound to their row but not to its revision
+	// (written before revisions were bound). Both are read from the
+	// ciphertexts themselves, not from a column a writer could set.
+	Unbound int64 `json:"unbound"`
+	RowOnly int64 `json:"row_only"`
+	// Inconsistent counts rows whose kid column disagrees with the kid
+	// their ciphertext names, or whose ciphertext cannot be read: edited in
+	// the database.
+	Inconsistent int64 `json:"inconsistent,omitempty"`
 	// DataKeys is, for a root key, how many data keys it wraps.
 	DataKeys int64 `json:"data_keys"`
 }
@@ -306,13 +363,19 @@ type KeyUsage struct {
 // secrets that match no key.
 func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	counts := map[string]*KeyUsage{}
-	rows, err := s.pool.Query(ctx, "select kid, count(*), count(*) filter (where not bound) from secrets group by kid")
+	rows, err := s.pool.Query(ctx, `
+		select kid, count(*),
+			count(*) filter (where h ->> '`+keyring.BindingHeader+`' is null),
+			count(*) filter (where position('#' in h ->> '`+keyring.BindingHeader+`') = 0),
+			count(*) filter (where h is null or h ->> 'kid' is distinct from kid)
+		from (select kid, `+s.table("ciphertext_header")+`(ciphertext) as h from `+s.table("secrets")+`) as x
+		group by kid`)
 	if err != nil {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}
 	for rows.Next() {
 		u := &KeyUsage{}
-		if err := rows.Scan(&u.KID, &u.Secrets, &u.Unbound); err != nil {
+		if err := rows.Scan(&u.KID, &u.Secrets, &u.Unbound, &u.RowOnly, &u.Inconsistent); err != nil {
 			return nil, fmt.Errorf("count secrets per key: %w", err)
 		}
 		counts[u.KID] = u

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -158,4 +159,47 @@ func CheckSchemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) 
 		return &SchemaVersionError{Schema: schema, Current: current, Latest: latest}
 	}
 	return nil
+}
+
+// GrantRuntime gives role what the runtime role needs and nothing more:
+// read and write secrets, data keys and provider defaults, append audit
+// events, register root keys and keep audit keys. It may read audit_head
+// but not lock or move it (only the owner's functions do), has no right to
+// update or delete audit events, and, not owning the tables, cannot disable
+// their triggers. Run it as the owner after Migrate; it is idempotent.
+func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
+	if err := ValidateSchema(schema); err != nil {
+		return err
+	}
+	if role == "" {
+		return errors.New("grant: a role name is required")
+	}
+	r := pgx.Identifier{role}.Sanitize()
+	t := func(names ...string) string {
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = schema + "." + n
+		}
+		return strings.Join(q, ", ")
+	}
+	stmts := []string{
+		"grant usage on schema " + schema + " to " + r,
+		"grant select on " + t(versionTable, "deployment", "audit_head") + " to " + r,
+		"grant select, insert, update, delete on " + t("secrets", "encryption_keys", "provider_defaults") + " to " + r,
+		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
+		"grant select, insert, update on " + t("audit_keys") + " to " + r,
+		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text) to " + r,
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, sql := range stmts {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) && pgErr.Code == "42704" {
+					return fmt.Errorf("grant to role %q: the role does not exist; create it first (create role %s login password '...')", role, r)
+				}
+				return fmt.Errorf("grant to role %q: %w", role, err)
+			}
+		}
+		return nil
+	})
 }

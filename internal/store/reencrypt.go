@@ -30,7 +30,10 @@ type ReencryptKIDCount struct {
 	// Kind is "root", "data" or "unknown" (no key in the keyring has it).
 	Kind    string `json:"kind"`
 	Secrets int64  `json:"secrets"`
-	Unbound int64  `json:"unbound"`
+	// ToBind counts those not bound to their row and revision (by the
+	// bound column: a hint, checked against each ciphertext when it is
+	// re-encrypted).
+	ToBind int64 `json:"to_bind"`
 	// Pending is how many of them a reencrypt would rewrite: all of them
 	// when the kid is not the primary's, else the unbound ones.
 	Pending int64 `json:"pending"`
@@ -96,7 +99,7 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 	}
 	plan.KIDs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
 		var c ReencryptKIDCount
-		return c, r.Scan(&c.KID, &c.Secrets, &c.Unbound)
+		return c, r.Scan(&c.KID, &c.Secrets, &c.ToBind)
 	})
 	if err != nil {
 		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
@@ -113,7 +116,7 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 			// they cannot be decrypted until the key is enabled again.
 			c.Kind = "unknown"
 		}
-		c.Pending = c.Unbound
+		c.Pending = c.ToBind
 		if c.KID != plan.PrimaryKID {
 			c.Pending = c.Secrets
 		}
@@ -187,25 +190,31 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = RewrapResult{}
 		root := s.keys.RootKey().KID
-		rows, err := tx.Query(ctx, `
-			select kid, wrapped_key, wrapping_kid, revision from encryption_keys
-			where wrapping_kid <> $1 order by kid for no key update`, root)
+		// Every key, however few: besides those under another root key, those
+		// wrapped before state and revision were bound need rewrapping, and
+		// only their ciphertext says which they are.
+		rows, err := tx.Query(ctx, "select kid, state, revision, wrapped_key, wrapping_kid from "+s.table("encryption_keys")+
+			" order by kid for no key update")
 		if err != nil {
 			return fmt.Errorf("read data keys to rewrap: %w", err)
 		}
 		type wrappedKey struct {
-			kid, wrapped, wrappingKID string
-			revision                  int64
+			kid, state, wrapped, wrappingKID string
+			revision                         int64
 		}
 		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wrappedKey, error) {
 			var k wrappedKey
-			return k, r.Scan(&k.kid, &k.wrapped, &k.wrappingKID, &k.revision)
+			return k, r.Scan(&k.kid, &k.state, &k.revision, &k.wrapped, &k.wrappingKID)
 		})
 		if err != nil {
 			return fmt.Errorf("read data keys to rewrap: %w", err)
 		}
 		var from []string
 		for _, k := range keys {
+			h, _ := keyring.ParseHeader(k.wrapped)
+			if k.wrappingKID == root && h.Binding.Version() != "" {
+				continue
+			}
 			if !s.keys.IsRoot(k.wrappingKID) {
 				if res.Unknown == nil {
 					res.Unknown = map[string]int64{}
@@ -213,19 +222,18 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 				res.Unknown[k.wrappingKID]++
 				continue
 			}
-			key, _, err := s.keys.UnwrapDataKey(k.kid, k.wrapped)
+			key, err := s.unwrapDataKey(k.kid, k.state, k.revision, k.wrapped)
 			if err != nil {
 				res.Failed = append(res.Failed, ItemFailure{Name: k.kid, KID: k.wrappingKID, Reason: err.Error()})
 				continue
 			}
-			wrapped, wrappingKID, err := s.keys.WrapDataKey(key)
+			wrapped, wrappingKID, err := s.keys.WrapDataKey(key, k.state, k.revision)
 			if err != nil {
 				return err
 			}
 			// The row is locked, so the revision cannot have moved; the check
 			// is what makes this a compare-and-swap should that ever change.
-			tag, err := tx.Exec(ctx, `
-				update encryption_keys set wrapped_key = $2, wrapping_kid = $3
+			tag, err := tx.Exec(ctx, "update "+s.table("encryption_keys")+` set wrapped_key = $2, wrapping_kid = $3
 				where kid = $1 and revision = $4`, k.kid, wrapped, wrappingKID, k.revision)
 			if err != nil {
 				return fmt.Errorf("rewrap %s: %w", keyWhat(k.kid), err)
@@ -265,9 +273,10 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 // then, by writers or by the batches themselves, are under the primary key
 // already. Needs PostgreSQL 14 or later (TID range scans).
 type ReencryptScan struct {
-	project  string
-	skipKIDs []string
-	wait     bool
+	project     string
+	skipKIDs    []string
+	wait        bool
+	bindUnbound bool
 
 	mu      sync.Mutex
 	started bool
@@ -282,9 +291,11 @@ type ReencryptScan struct {
 // project when empty), leaving out kids in skipKIDs (known to be
 // undecryptable). With wait, a batch waits for rows other transactions
 // hold instead of skipping them: that is the final sweep, which must see
-// every row.
-func NewReencryptScan(project string, skipKIDs []string, wait bool) *ReencryptScan {
-	return &ReencryptScan{project: project, skipKIDs: nonNil(skipKIDs), wait: wait}
+// every row. With bindUnbound, ciphertexts that carry no binding are bound
+// to the row they sit in; without it they are reported and left alone,
+// since nothing shows they belong there.
+func NewReencryptScan(project string, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
+	return &ReencryptScan{project: project, skipKIDs: nonNil(skipKIDs), wait: wait, bindUnbound: bindUnbound}
 }
 
 // ReencryptBatchResult is what one batch did.
@@ -332,7 +343,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		reloaded := map[string]bool{}
 		for i := range claimed {
 			row := &claimed[i]
-			binding := keyring.SecretBinding(row.project, row.name)
+			binding := keyring.SecretBinding(row.project, row.name, row.revision)
 			d, err := s.keys.Decrypt(row.ciphertext, binding)
 			var unknown *keyring.UnknownKIDError
 			if errors.As(err, &unknown) && unknown.KID != "" && !reloaded[unknown.KID] {
@@ -349,6 +360,10 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 				}
 				res.Unknown[row.kid]++
 				continue
+			}
+			if err == nil && !d.Bound && (!scan.bindUnbound || s.strict) {
+				clear(d.Plaintext)
+				err = errUnboundLeft
 			}
 			if err != nil {
 				res.Failed = append(res.Failed, ItemFailure{Project: row.project, Name: row.name, KID: row.kid, Reason: err.Error()})
@@ -383,6 +398,11 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 	}
 	return res, nil
 }
+
+// errUnboundLeft is the failure reported for an unbound ciphertext that a
+// run without --bind-unbound leaves alone: binding it would vouch that it
+// belongs to its row, which a database writer may have planted.
+var errUnboundLeft = errors.New("ciphertext carries no binding, so it opens in any row: check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound`")
 
 type claimedSecret struct {
 	project, name, ciphertext, kid string

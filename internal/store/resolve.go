@@ -42,11 +42,11 @@ func (s *Store) GetSecrets(ctx context.Context, project string, names []string, 
 
 	out := make(map[string]Secret, len(fetched))
 	for _, x := range fetched {
-		d, err := s.decryptSecret(ctx, project, x.sec.Name, x.token)
+		d, err := s.decryptSecret(ctx, project, x.sec.Name, x.sec.Revision, x.token)
 		if err != nil {
 			return nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.sec.Name), err)
 		}
-		x.sec.Value, x.sec.Bound = d.Plaintext, d.Bound
+		x.sec.Value, x.sec.Bound, x.sec.Unbound = d.Plaintext, d.Versioned, !d.Bound
 		out[x.sec.Name] = x.sec
 	}
 

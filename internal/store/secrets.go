@@ -27,12 +27,20 @@ type SecretMeta struct {
 	CreatedBy       string    `json:"created_by"`
 	UpdatedAt       time.Time `json:"updated_at"`
 	UpdatedBy       string    `json:"updated_by"`
+	// Sealed is a digest of the stored ciphertext. It changes with every
+	// write and re-encryption, and when someone replaces the ciphertext in
+	// the database without touching the revision, which is how Terraform
+	// notices an older value copied back.
+	Sealed string `json:"-"`
 }
 
 // Secret is a secret with its decrypted value.
 type Secret struct {
 	SecretMeta
 	Value []byte
+	// Unbound is true when the ciphertext carried no binding: it would have
+	// opened in any row, so callers warn about it.
+	Unbound bool `json:"-"`
 }
 
 // Revision expectations for PutSecret and DeleteSecret.
@@ -58,10 +66,11 @@ type PutSecretInput struct {
 	ExpectedRevision int64
 }
 
-const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by"
+const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, " +
+	"left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
 
 func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
-	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy}, extra...)
+	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy, &m.Sealed}, extra...)
 	return row.Scan(dest...)
 }
 
@@ -80,43 +89,38 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		if err := s.syncPrimary(ctx, tx); err != nil {
 			return err
 		}
-		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name))
+		expected := in.ExpectedRevision
+		if expected == AnyRevision {
+			// The ciphertext is bound to the revision it will have, so find
+			// it first; the row lock keeps it until the write.
+			err := tx.QueryRow(ctx, "select revision from "+s.table("secrets")+" where project = $1 and name = $2 for update",
+				in.Project, in.Name).Scan(&expected)
+			if errors.Is(err, pgx.ErrNoRows) {
+				expected = MustNotExist
+			} else if err != nil {
+				return fmt.Errorf("read revision of %s: %w", what, err)
+			}
+		}
+		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, expected+1))
 		if err != nil {
 			return err
 		}
-		var inserted bool
-		switch in.ExpectedRevision {
-		case MustNotExist:
-			err = scanMeta(tx.QueryRow(ctx, `
-				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
+		inserted := expected == MustNotExist
+		if inserted {
+			err = scanMeta(tx.QueryRow(ctx, "insert into "+s.table("secrets")+` (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
 				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
 				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.RequiresRestart), &meta)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return s.conflict(ctx, tx, what, in.Project, in.Name, MustNotExist)
-			}
-			inserted = true
-		case AnyRevision:
-			err = scanMeta(tx.QueryRow(ctx, `
-				insert into secrets (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
-				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8)
-				on conflict (project, name) do update set
-					ciphertext = excluded.ciphertext, kid = excluded.kid, bound = true,
-					description = excluded.description, category = excluded.category, requires_restart = excluded.requires_restart,
-					revision = secrets.revision + 1, updated_at = now(), updated_by = excluded.updated_by
-				returning `+secretColumns+`, xmax = 0`,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.RequiresRestart), &meta, &inserted)
-		default:
-			err = scanMeta(tx.QueryRow(ctx, `
-				update secrets set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
+		} else {
+			err = scanMeta(tx.QueryRow(ctx, "update "+s.table("secrets")+` set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
 					revision = revision + 1, updated_at = now(), updated_by = $7
 				where project = $1 and name = $2 and revision = $8
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.ExpectedRevision, in.RequiresRestart), &meta)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return s.conflict(ctx, tx, what, in.Project, in.Name, in.ExpectedRevision)
-			}
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, in.RequiresRestart), &meta)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return s.conflict(ctx, tx, what, in.Project, in.Name, expected)
 		}
 		if err != nil {
 			return fmt.Errorf("write %s: %w", what, err)
@@ -164,11 +168,11 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 	if err != nil {
 		return Secret{}, fmt.Errorf("read %s: %w", what, err)
 	}
-	d, err := s.decryptSecret(ctx, project, name, token)
+	d, err := s.decryptSecret(ctx, project, name, sec.Revision, token)
 	if err != nil {
 		return Secret{}, fmt.Errorf("decrypt %s: %w", what, err)
 	}
-	sec.Value, sec.Bound = d.Plaintext, d.Bound
+	sec.Value, sec.Bound, sec.Unbound = d.Plaintext, d.Versioned, !d.Bound
 	err = s.Audit(ctx, &audit.Event{
 		Action: audit.ActionSecretRead, Project: project, Subject: name,
 		Details: audit.Details(map[string]any{"purpose": purpose, "revision": sec.Revision}),
@@ -179,10 +183,12 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 	return sec, nil
 }
 
-// decryptSecret opens a secret's ciphertext; a data key created by another
-// process since this one loaded its keys is fetched on demand.
-func (s *Store) decryptSecret(ctx context.Context, project, name, token string) (keyring.Decrypted, error) {
-	binding := keyring.SecretBinding(project, name)
+// decryptSecret opens a secret's ciphertext at its row's revision; a data
+// key created by another process since this one loaded its keys is fetched
+// on demand. In strict mode a ciphertext not bound to its row and revision
+// is refused.
+func (s *Store) decryptSecret(ctx context.Context, project, name string, revision int64, token string) (keyring.Decrypted, error) {
+	binding := keyring.SecretBinding(project, name, revision)
 	d, err := s.keys.Decrypt(token, binding)
 	var unknown *keyring.UnknownKIDError
 	if errors.As(err, &unknown) && unknown.KID != "" {
@@ -190,6 +196,10 @@ func (s *Store) decryptSecret(ctx context.Context, project, name, token string) 
 			return d, loadErr
 		}
 		d, err = s.keys.Decrypt(token, binding)
+	}
+	if err == nil && s.strict && !d.Versioned {
+		clear(d.Plaintext)
+		return keyring.Decrypted{}, &UnboundError{What: secretWhat(project, name), Bound: d.Bound}
 	}
 	return d, err
 }

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 )
 
@@ -31,6 +33,13 @@ type Config struct {
 	Actor string
 	// MaxConns bounds the pool; 0 keeps pgx's default.
 	MaxConns int32
+	// Strict refuses ciphertexts that are not bound to their row and
+	// version (unbound ones open in any row; row-only ones can be rolled
+	// back). Turn it on once `pgsecrets keys status` shows none.
+	Strict bool
+	// AllowUnregisteredRootKeys opens the store even when no configured root
+	// key is registered in the database, for `pgsecrets keys register`.
+	AllowUnregisteredRootKeys bool
 }
 
 // Store is a handle on one database schema, shared by every caller. It is
@@ -40,9 +49,16 @@ type Store struct {
 	schema string
 	actor  string
 	keys   *keyring.Keyring
+	strict bool
 
-	auditKey    []byte
-	auditKeyKID string
+	// deployment is the database's identity (see migration 003).
+	deployment string
+	// rootCheck is where the configured root keys stand against the
+	// database's registry, read at open.
+	rootCheck rootKeyCheck
+
+	auditMu  sync.Mutex
+	auditKey *audit.Key // the open audit key this process appends with
 }
 
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -161,12 +177,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if actor == "" {
 		actor = "unknown"
 	}
-	root := keys.RootKey()
-	auditKey, err := keys.AuditKey(root.KID)
-	if err != nil {
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, keys: keys, strict: cfg.Strict}
+	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
+		return nil, fmt.Errorf("read deployment identity: %w", err)
+	}
+	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, keys: keys, auditKey: auditKey, auditKeyKID: root.KID}
 	if err := s.LoadDataKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -184,6 +201,16 @@ func (s *Store) Keyring() *keyring.Keyring { return s.keys }
 
 // Schema is the schema the store works in.
 func (s *Store) Schema() string { return s.schema }
+
+// Deployment is the database's identity, made by the first migration.
+func (s *Store) Deployment() string { return s.deployment }
+
+// Strict reports whether ciphertexts without a full binding are refused.
+func (s *Store) Strict() bool { return s.strict }
+
+// table names one of the schema's tables, qualified, so that no statement
+// depends on the session's search_path.
+func (s *Store) table(name string) string { return s.schema + "." + name }
 
 // Actor is the audit identity of this store's changes.
 func (s *Store) Actor() string { return s.actor }

@@ -20,12 +20,11 @@ export PATH="$work/bin:$PATH"
 step "Build the binary (one binary: CLI and Terraform provider)"
 show go build -o "$work/bin/pgsecrets" .
 
-step "Generate a root key (kept outside the database; here in a file)"
-pgsecrets key generate --set > "$work/root-keys.json"
-chmod 600 "$work/root-keys.json"
+step "Generate a root key (kept outside the database; here in a file only its owner can read)"
+show pgsecrets key generate --file "$work/root-keys.json"
+show ls -l "$work/root-keys.json"
 export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
 export PGSECRETS_ACTOR="demo-operator"
-echo "root key kid: $(grep -o '"kid":"[^"]*"' "$work/root-keys.json" | cut -d'"' -f4)"
 
 step "Create the schema"
 show pgsecrets migrate up
@@ -60,6 +59,15 @@ show pgsecrets secret list --project demo
 
 step "Key status: which key encrypts what"
 show pgsecrets keys status
+
+step "A freshly generated key file is not this deployment's: refused before anything is written"
+show pgsecrets key generate --file "$work/wrong-keys.json"
+set +e
+printf 'would be unreadable for everyone else' | show pgsecrets secret add --project demo --name OOPS --root-keys-file "$work/wrong-keys.json"
+set -e
+
+step "Verify the audit trail (keyed MACs, bound to this deployment)"
+show pgsecrets audit verify
 
 if [ -f tools/demo/terraform.sh ]; then
   # shellcheck source=tools/demo/terraform.sh

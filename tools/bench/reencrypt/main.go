@@ -204,7 +204,7 @@ func cryptoFloor(oldKey, newKey *keyring.Key, rows int) (time.Duration, error) {
 		return 0, err
 	}
 	sample := min(rows, 20000)
-	binding := keyring.SecretBinding("project-001", "SECRET_0000001")
+	binding := keyring.SecretBinding("project-001", "SECRET_0000001", 1)
 	token, _, err := oldRing.Encrypt([]byte(fmt.Sprintf("sk_live_%032d", 1)), binding)
 	if err != nil {
 		return 0, err
@@ -267,7 +267,7 @@ func seed(ctx context.Context, pool interface {
 					project := fmt.Sprintf("project-%03d", n%200)
 					name := fmt.Sprintf("SECRET_%07d", n)
 					value := fmt.Sprintf("sk_live_%032d", n)
-					token, kid, err := ring.Encrypt([]byte(value), keyring.SecretBinding(project, name))
+					token, kid, err := ring.Encrypt([]byte(value), keyring.SecretBinding(project, name, 1))
 					if err != nil {
 						mu.Lock()
 						firstEr = err

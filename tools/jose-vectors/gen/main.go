@@ -71,7 +71,7 @@ func run(rootKeysPath, plaintextsPath, out string) error {
 			return nil
 		}
 		for _, p := range plaintexts {
-			if err := seal(keyring.SecretBinding("demo", p.Name), p.Plaintext); err != nil {
+			if err := seal(keyring.SecretBinding("demo", p.Name, 1), p.Plaintext); err != nil {
 				return err
 			}
 		}

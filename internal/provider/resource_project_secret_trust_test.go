@@ -1,0 +1,66 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// ciphertext keeps the stored ciphertext of billing/STRIPE_KEY in *into.
+func ciphertext(env *testEnv, into *string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		return env.Store.Pool().QueryRow(context.Background(),
+			"select ciphertext from secrets where project = 'billing' and name = 'STRIPE_KEY'").Scan(into)
+	}
+}
+
+// An older ciphertext of the same secret copied back into its row (a
+// restored backup, a revoked token replayed), revision untouched, fails
+// the next plan instead of passing as "no changes"; a re-encryption, which
+// also changes the ciphertext under the same revision, does not.
+func TestAccOlderCiphertextCopiedBackFailsThePlan(t *testing.T) {
+	t.Parallel()
+	for name, config := range map[string]func(env *testEnv, value string, version int) string{
+		"value":    func(env *testEnv, value string, _ int) string { return secretWithValue(env, value, "") },
+		"value_wo": secretWithWriteOnly,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			var revoked, current string
+			accTest(t, resource.TestCase{
+				Steps: []resource.TestStep{
+					{Config: config(env, "sk_live_revoked", 1), Check: ciphertext(env, &revoked)},
+					{Config: config(env, "sk_live_current", 2), Check: ciphertext(env, &current)},
+					{
+						PreConfig:   func() { env.Exec("update secrets set ciphertext = $1 where name = 'STRIPE_KEY'", revoked) },
+						Config:      config(env, "sk_live_current", 2),
+						ExpectError: regexp.MustCompile(`(?s)written for\s+revision 1.*at\s+revision 2.*copied\s+back`),
+					},
+					{
+						// Put back, then re-encrypted under a new data key: the
+						// ciphertext changes, the value does not, the plan is empty.
+						PreConfig: func() {
+							env.Exec("update secrets set ciphertext = $1 where name = 'STRIPE_KEY'", current)
+							ctx := context.Background()
+							if _, err := env.Store.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
+								t.Fatal(err)
+							}
+							if _, err := reencrypt.Run(ctx, env.Store, reencrypt.Options{}); err != nil {
+								t.Fatal(err)
+							}
+						},
+						Config:   config(env, "sk_live_current", 2),
+						PlanOnly: true,
+					},
+				},
+			})
+		})
+	}
+}

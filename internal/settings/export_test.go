@@ -1,0 +1,4 @@
+package settings
+
+// KeywordValueKeysForTest exposes the key=value tokenizer to the tests.
+var KeywordValueKeysForTest = keywordValueKeys
