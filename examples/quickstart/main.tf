@@ -5,12 +5,19 @@
 # The provider reads its settings from the environment here
 # (PGSECRETS_DATABASE_URL, PGSECRETS_ROOT_KEYS_FILE), as `make demo` sets
 # them. Run `pgsecrets migrate up` once before the first apply.
+#
+# From a clone: `make install-provider` puts the provider where
+# `terraform init` finds it (~/.terraform.d/plugins), at version 0.0.0-dev.
 
 terraform {
   required_version = ">= 1.11"
   required_providers {
     pgsecrets = {
       source = "pgsecrets/pgsecrets"
+      # The version `make install-provider` builds. Terraform selects a
+      # prerelease only by its exact version; for a released provider,
+      # use a constraint such as "~> 1.0".
+      version = "0.0.0-dev"
     }
   }
 }
@@ -62,6 +69,8 @@ resource "pgsecrets_provider_defaults" "this" {
   chat    = { provider = "openai", model = "gpt-4o" }
   summary = { provider = "openai", model = "gpt-4o-mini" }
 
+  # The OPENAI_API_KEY secret the openai defaults need exists first: the
+  # provider warns when defaults are set for a project without it.
   depends_on = [pgsecrets_project_secret.openai]
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -177,16 +179,41 @@ func (c *csvWriter) Close() error {
 	return nil
 }
 
-// ParseExportTime reads a --since/--until value: RFC 3339, or a date
-// (midnight UTC).
-func ParseExportTime(flag, value string) (time.Time, error) {
+// ParseExportTime reads a time flag (audit export's --since and --until,
+// status' --since), the same way for every command: RFC 3339, a date
+// (midnight UTC), or a duration before now, in Go's units (90m, 24h) or
+// whole days (7d).
+func ParseExportTime(flag, value string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, value); err == nil {
 		return t, nil
 	}
 	if t, err := time.Parse("2006-01-02", value); err == nil {
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("--%s %q is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, or a date, e.g. 2025-01-31", flag, value)
+	if d, ok := parseAgo(value); ok {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("--%s %s is negative: give how long ago, e.g. 24h or 7d", flag, value)
+		}
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, a date, e.g. 2025-01-31, or a duration ago, e.g. 24h or 7d", flag, value)
+}
+
+// parseAgo reads a duration: Go's syntax, or a whole number of days, which
+// Go's syntax lacks.
+func parseAgo(value string) (time.Duration, bool) {
+	if d, err := time.ParseDuration(value); err == nil {
+		return d, true
+	}
+	days, ok := strings.CutSuffix(value, "d")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(days, 10, 64)
+	if err != nil || n > math.MaxInt64/int64(24*time.Hour) || n < -math.MaxInt64/int64(24*time.Hour) {
+		return 0, false
+	}
+	return time.Duration(n) * 24 * time.Hour, true
 }
 
 // ChainReport is the outcome of walking the whole chain.

@@ -108,3 +108,38 @@ func TestChainWalkWantsExpectedHeadInTheChain(t *testing.T) {
 		t.Fatalf("err = %v, want the expected head reported missing", err)
 	}
 }
+
+func TestParseExportTimeAcceptsEveryFormOfSince(t *testing.T) {
+	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		value string
+		want  time.Time
+	}{
+		{"2025-01-31T08:00:00Z", time.Date(2025, 1, 31, 8, 0, 0, 0, time.UTC)},
+		{"2025-01-31T09:00:00.5+01:00", time.Date(2025, 1, 31, 8, 0, 0, 500000000, time.UTC)},
+		{"2025-01-31", time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"24h", now.Add(-24 * time.Hour)},
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+		{"0d", now},
+	} {
+		got, err := ParseExportTime("since", c.value, now)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("ParseExportTime(%q) = %v, %v; want %v", c.value, got, err, c.want)
+		}
+	}
+	for value, want := range map[string]string{
+		"yesterday":          `--until "yesterday" is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, a date, e.g. 2025-01-31, or a duration ago, e.g. 24h or 7d`,
+		"-24h":               "--until -24h is negative: give how long ago, e.g. 24h or 7d",
+		"-2d":                "--until -2d is negative: give how long ago, e.g. 24h or 7d",
+		"1.5d":               `--until "1.5d" is not a time`,
+		"d":                  `--until "d" is not a time`,
+		"2025-13-01":         `--until "2025-13-01" is not a time`,
+		"99999999999999999d": `is not a time`,
+	} {
+		_, err := ParseExportTime("until", value, now)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseExportTime(%q) error = %v, want %q", value, err, want)
+		}
+	}
+}

@@ -10,12 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 func newAuditCmd(g *globalOptions) *cobra.Command {
 	return newGroupCmd("audit", "Export and verify the audit trail",
-		`  pgsecrets audit export --since 2025-01-01 --output audit.jsonl
+		`  pgsecrets audit export --since 2025-01-01 --out audit.jsonl
   pgsecrets audit verify`,
 		newAuditExportCmd(g),
 		newAuditVerifyCmd(g),
@@ -35,6 +36,7 @@ type AuditExportOptions struct {
 
 func newAuditExportCmd(g *globalOptions) *cobra.Command {
 	opts := &AuditExportOptions{globalOptions: g}
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write audit events as JSON lines or CSV",
@@ -45,17 +47,29 @@ Fields, in order: ` + strings.Join(audit.ExportFields, ", ") + `.
 object as text, byte for byte what the chain MAC covers. docs/audit.md
 describes every field; they are stable.
 
---since is inclusive, --until exclusive; both take RFC 3339 or a date
-(midnight UTC). Memory use is constant whatever the number of events.
+--since is inclusive, --until exclusive; both take RFC 3339
+(2025-01-31T08:00:00Z), a date (2025-01-31, midnight UTC) or a duration
+before now (90m, 24h, 7d), like ` + "`pgsecrets status --since`" + `. Memory use is
+constant whatever the number of events.
 
-With --output FILE the events go to a temporary file beside FILE, renamed to
-FILE only once complete, so an interrupted export never leaves a truncated
-file that looks whole. (Here --output names a file; it is not the text/json
-switch of other commands.)
+With --out FILE the events go to a temporary file beside FILE (mode 0600),
+renamed to FILE only once complete, so an interrupted export never leaves a
+truncated file that looks whole.
 
-The export is itself recorded in the audit trail, with its filters.`,
+--output is the output format, as in every command: --output json is JSON
+lines, the same as --format jsonl (and contradicts --format csv); --output
+text, the default, leaves the format to --format. --output FILE, where FILE
+has an extension or a directory (audit.jsonl, ./audit), is the old spelling
+of --out: it still writes FILE, with a deprecation notice on stderr.
+
+The export is itself recorded in the audit trail, with its filters. That
+needs root keys; without them the events are still exported, and a warning
+on stderr says the export was not recorded.`,
 		Example: `  # Everything, as JSON lines, to a file
-  pgsecrets audit export --output audit.jsonl
+  pgsecrets audit export --out audit.jsonl
+
+  # The last week's events
+  pgsecrets audit export --since 7d --out last-week.jsonl
 
   # One project's reads in January, as CSV
   pgsecrets audit export --format csv --project billing --action secret.read \
@@ -65,17 +79,24 @@ The export is itself recorded in the audit trail, with its filters.`,
   pgsecrets audit export --actor alice@ops-1 | jq -c '{at, action, project, subject}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.resolve(cmd, &opts.File); err != nil {
+				return err
+			}
 			if opts.Format != audit.FormatJSONL && opts.Format != audit.FormatCSV {
 				return usageErrorf(cmd, "--format %q is not supported: use %s or %s", opts.Format, audit.FormatJSONL, audit.FormatCSV)
 			}
+			if opts.JSON() && opts.Format != audit.FormatJSONL {
+				return usageErrorf(cmd, "--output json is JSON lines and --format %s is not: pass one of the two", opts.Format)
+			}
 			var err error
+			now := time.Now()
 			if opts.Since != "" {
-				if opts.Filter.Since, err = audit.ParseExportTime("since", opts.Since); err != nil {
+				if opts.Filter.Since, err = audit.ParseExportTime("since", opts.Since, now); err != nil {
 					return &usageError{cmd: cmd, err: err}
 				}
 			}
 			if opts.Until != "" {
-				if opts.Filter.Until, err = audit.ParseExportTime("until", opts.Until); err != nil {
+				if opts.Filter.Until, err = audit.ParseExportTime("until", opts.Until, now); err != nil {
 					return &usageError{cmd: cmd, err: err}
 				}
 			}
@@ -87,22 +108,29 @@ The export is itself recorded in the audit trail, with its filters.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Format, "format", audit.FormatJSONL, "jsonl or csv")
-	f.StringVar(&opts.Since, "since", "", "only events at or after this time (RFC 3339 or date)")
-	f.StringVar(&opts.Until, "until", "", "only events before this time (RFC 3339 or date)")
+	f.StringVar(&opts.Since, "since", "", "only events at or after this time: RFC 3339, a date, or a duration ago such as 24h or 7d")
+	f.StringVar(&opts.Until, "until", "", "only events before this time: RFC 3339, a date, or a duration ago such as 24h or 7d")
 	f.StringVar(&opts.Filter.Project, "project", "", "only events of this project")
 	f.StringVar(&opts.Filter.Actor, "actor", "", "only events by this actor")
 	f.StringVar(&opts.Filter.Action, "action", "", "only events with this action, e.g. secret.read")
-	// Shadows the global --output (text or json) for this command only.
-	f.StringVar(&opts.File, "output", "", "write to this file (complete or not at all) instead of stdout")
+	f.StringVar(&opts.File, "out", "", "write to this file (mode 0600, complete or not at all) instead of stdout")
+	output = addOutputFlag(cmd, g, "output format: text or json (json is JSON lines, as --format jsonl)")
 	return cmd
 }
 
 func runAuditExport(ctx context.Context, opts *AuditExportOptions) error {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if !st.HasKeys() {
+		// The store skips the export's own event: it cannot seal it.
+		opts.warn(settings.Warning{
+			Summary: "Export not recorded in the audit trail",
+			Detail:  "this export is not recorded in the audit trail: no root keys were given, and an audit event needs them",
+		})
+	}
 
 	out := opts.IO.Out
 	var file *atomicFile

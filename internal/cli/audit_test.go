@@ -201,7 +201,7 @@ func TestAuditExportWritesFileWholeOrNotAtAll(t *testing.T) {
 	s.seedAuditTrail()
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "audit.jsonl")
-	r := s.mustRun("", "audit", "export", "--output", dest)
+	r := s.mustRun("", "audit", "export", "--out", dest)
 	if r.stdout != "" {
 		t.Fatalf("export to a file wrote to stdout: %q", r.stdout)
 	}
@@ -367,4 +367,54 @@ func TestAuditVerifyDetectsDeletedNewestEvents(t *testing.T) {
 	if hexMAC.MatchString(r.stderr) {
 		t.Errorf("truncation report prints a MAC:\n%s", r)
 	}
+}
+
+func TestAuditExportOutputIsTheFormatAndOutputFileIsDeprecated(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	n := len(readAuditEvents(t, s.pool()))
+
+	// --output json is JSON lines, the default format; text changes nothing.
+	for i, format := range []string{"json", "text"} {
+		r := s.mustRun("", "audit", "export", "--output", format)
+		if got := parseJSONL(t, r.stdout); len(got) != n+i+1 || r.stderr != "" {
+			t.Errorf("audit export --output %s: %d events, want %d:\n%s", format, len(got), n+i+1, r)
+		}
+	}
+	wantFailure(t, s.run("", "audit", "export", "--output", "json", "--format", "csv"), 2,
+		"--output json is JSON lines and --format csv is not: pass one of the two")
+
+	// A file name still works, with a notice.
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "audit.jsonl")
+	r := s.mustRun("", "audit", "export", "--output", dest)
+	want := "Warning: --output FILE is deprecated for `pgsecrets audit export`: use --out " + dest + " (--output is the output format, text or json, in every command)\n" +
+		fmt.Sprintf("Exported %d audit event(s) to %s\n", n+3, dest)
+	if r.stdout != "" || r.stderr != want {
+		t.Errorf("audit export --output FILE:\n%s\nwant stderr:\n%s", r, want)
+	}
+	if b, err := os.ReadFile(dest); err != nil || strings.Count(string(b), "\n") != n+3 {
+		t.Errorf("audit export --output FILE wrote %d lines (%v), want %d", strings.Count(string(b), "\n"), err, n+3)
+	}
+	if fi, _ := os.Stat(dest); fi.Mode().Perm() != 0o600 {
+		t.Errorf("export file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	wantFailure(t, s.run("", "audit", "export", "--output", "csv"), 2,
+		`--output "csv" is not supported: use text or json (to write to a file, use --out FILE)`)
+	wantFailure(t, s.run("", "audit", "export", "--output", dest, "--out", dest), 2, "--out and --output both name a file")
+}
+
+func TestAuditExportTakesDurationsAgo(t *testing.T) {
+	s := newSession(t)
+	s.seedAuditTrail()
+	n := len(readAuditEvents(t, s.pool()))
+	if got := parseJSONL(t, s.mustRun("", "audit", "export", "--since", "7d").stdout); len(got) != n+1 {
+		t.Errorf("--since 7d exported %d events, want all %d", len(got), n+1)
+	}
+	if r := s.mustRun("", "audit", "export", "--until", "1h"); r.stdout != "" {
+		t.Errorf("--until 1h exported events made just now:\n%s", r.stdout)
+	}
+	wantFailure(t, s.run("", "audit", "export", "--since", "-7d"), 2, "--since -7d is negative: give how long ago, e.g. 24h or 7d")
+	wantFailure(t, s.run("", "audit", "export", "--since", "1d", "--until", "2d"), 2, "--since 1d is not before --until 2d")
 }

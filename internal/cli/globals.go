@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -18,10 +16,6 @@ const (
 	outputText = "text"
 	outputJSON = "json"
 )
-
-// connectTimeout bounds reaching the server, so an unreachable host fails
-// in seconds rather than after the operating system's TCP timeout.
-const connectTimeout = 20 * time.Second
 
 // globalOptions are the persistent flags every command shares, and what is
 // derived from them. Empty values fall back to the environment through
@@ -44,6 +38,8 @@ type globalOptions struct {
 	// warned holds the warnings already printed, so a command that opens
 	// the store more than once still warns once.
 	warned map[string]bool
+	// target names the database this command connected to, for errors.
+	target string
 }
 
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
@@ -67,41 +63,47 @@ func (g *globalOptions) validate(cmd *cobra.Command) error {
 // JSON reports whether the user asked for --output json.
 func (g *globalOptions) JSON() bool { return g.Output == outputJSON }
 
-func (g *globalOptions) storeConfig() store.Config {
-	return store.Config{
-		DatabaseURL: settings.DatabaseURL(g.DatabaseURL),
-		Schema:      settings.Schema(g.Schema),
-		Actor:       settings.Actor(g.Actor),
-		MaxConns:    g.MaxConns,
+// explicit is what the flags say, for internal/settings to complete from
+// the environment exactly as it does for the provider. Root keys are
+// required unless a command asks for less.
+func (g *globalOptions) explicit() settings.Explicit {
+	return settings.Explicit{
+		DatabaseURL:        g.DatabaseURL,
+		RootKeysFile:       g.RootKeysFile,
+		Schema:             g.Schema,
+		Actor:              g.Actor,
+		MaxConns:           g.MaxConns,
+		Strict:             g.Strict,
+		DatabaseURLSetting: "--database-url",
+		RequireRootKeys:    true,
 	}
 }
 
 // Connect opens a pool on the configured database without looking at the
-// schema or the root keys, for commands such as `migrate`. A connection
-// that may go unencrypted or unverified to another machine is warned about
-// first, so the warning shows even when connecting fails.
+// schema or the root keys, for commands such as `migrate`.
 func (g *globalOptions) Connect(ctx context.Context) (*pgxpool.Pool, store.Config, error) {
-	cfg := g.storeConfig()
-	if w, ok := settings.TransportWarning(cfg.DatabaseURL); ok {
-		g.warn(w)
+	pool, cfg, warnings, err := settings.Connect(ctx, g.explicit())
+	g.warnAll(warnings)
+	if err == nil {
+		g.target = store.PoolTarget(pool)
 	}
-	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	pool, err := store.Connect(connectCtx, cfg)
-	if err != nil {
-		if cfg.DatabaseURL == "" && !libpqConfigured() {
-			return nil, cfg, fmt.Errorf("%w; no database is configured: pass --database-url or set %s", err, settings.EnvDatabaseURL)
-		}
-		return nil, cfg, err
-	}
-	return pool, cfg, nil
+	return pool, cfg, err
 }
 
 // OpenStore loads the root keys, connects, and checks that the schema is
-// migrated. The caller closes the store. Root keys come first: a missing
-// key is reported without waiting on the network.
+// migrated. The caller closes the store.
 func (g *globalOptions) OpenStore(ctx context.Context) (*store.Store, error) {
-	return g.openStore(ctx, func(*store.Config) {})
+	return g.openStore(ctx, g.explicit())
+}
+
+// OpenMetadataStore is OpenStore for commands that read no value: without
+// root keys it opens a store that reads metadata only, so those commands
+// run where the credential that decrypts everything is not given. Root
+// keys that are given are loaded and checked as always.
+func (g *globalOptions) OpenMetadataStore(ctx context.Context) (*store.Store, error) {
+	e := g.explicit()
+	e.RequireRootKeys = false
+	return g.openStore(ctx, e)
 }
 
 // rootKeysConfigured reports whether root keys were given at all.
@@ -109,32 +111,30 @@ func (g *globalOptions) rootKeysConfigured() bool {
 	return settings.RootKeysConfigured("", g.RootKeysFile)
 }
 
-// openStore is OpenStore with the store's configuration adjusted by the
-// command, as `keys register` does.
-func (g *globalOptions) openStore(ctx context.Context, adjust func(*store.Config)) (*store.Store, error) {
-	strict, err := settings.Strict(g.Strict)
-	if err != nil {
-		return nil, err
+// openStore opens the store as e says, and prints its warnings.
+func (g *globalOptions) openStore(ctx context.Context, e settings.Explicit) (*store.Store, error) {
+	st, warnings, err := settings.Open(ctx, e)
+	g.warnAll(warnings)
+	if err == nil {
+		g.target = store.PoolTarget(st.Pool())
 	}
-	keys, err := settings.RootKeys("", g.RootKeysFile)
-	if err != nil {
-		return nil, err
+	return st, err
+}
+
+// explainConnectionLoss names the database when a command that had
+// connected lost its connection (a restart, a failover): pgx's message
+// says what happened but not to which server.
+func (g *globalOptions) explainConnectionLoss(err error) error {
+	if g.target == "" || !store.IsConnectionLoss(err) {
+		return err
 	}
-	for _, w := range keys.Warnings {
+	return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w", g.target, err)
+}
+
+func (g *globalOptions) warnAll(warnings []settings.Warning) {
+	for _, w := range warnings {
 		g.warn(w)
 	}
-	pool, cfg, err := g.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Strict = strict
-	adjust(&cfg)
-	st, err := store.New(ctx, pool, cfg, keys.Ring)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return st, nil
 }
 
 // warn prints a warning on stderr, once per command.
@@ -147,15 +147,4 @@ func (g *globalOptions) warn(w settings.Warning) {
 	}
 	g.warned[w.Detail] = true
 	fmt.Fprintf(g.IO.ErrOut, "Warning: %s\n", w.Detail)
-}
-
-// libpqConfigured reports whether any libpq variable that says where the
-// server is has been set.
-func libpqConfigured() bool {
-	for _, name := range []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"} {
-		if os.Getenv(name) != "" {
-			return true
-		}
-	}
-	return false
 }

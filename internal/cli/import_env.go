@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
@@ -159,16 +158,10 @@ func importEntry(ctx context.Context, st *store.Store, opts *ImportEnvOptions, e
 	if e.Value == "" {
 		return invalid("the value is empty")
 	}
-	if !opts.NoValidate {
-		if err := catalog.Validate(e.Name, e.Value); err != nil {
-			return invalid(err.Error())
-		}
-	}
 	in := store.PutSecretInput{
 		Project: opts.Project, Name: e.Name, Value: []byte(e.Value),
 		Description:      "imported from " + filepath.Base(opts.File),
-		Category:         catalog.DefaultCategory(e.Name),
-		RequiresRestart:  catalog.RequiresRestart(e.Name),
+		Validate:         !opts.NoValidate,
 		ExpectedRevision: store.MustNotExist,
 	}
 	o.Action = "imported"
@@ -178,9 +171,14 @@ func importEntry(ctx context.Context, st *store.Store, opts *ImportEnvOptions, e
 			return o
 		}
 		// Replacing the value keeps what people set about the secret.
-		in.Description, in.Category, in.RequiresRestart = cur.Description, cur.Category, cur.RequiresRestart
+		in.Description, in.Category, in.RequiresRestart = cur.Description, cur.Category, &cur.RequiresRestart
 		in.ExpectedRevision = cur.Revision
 		o.Action = "replaced"
+	}
+	// The write policy (catalog defaults and shape) decides before the dry
+	// run stops, so a dry run reports what a real run would refuse.
+	if err := in.ApplyPolicy(); err != nil {
+		return invalid(err.Error())
 	}
 	if opts.DryRun {
 		return o

@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 // KeysRegisterOptions configure `pgsecrets keys register`.
@@ -50,7 +48,9 @@ A key whose kid is registered with other material is always refused.`,
 }
 
 func runKeysRegister(ctx context.Context, opts *KeysRegisterOptions) error {
-	st, err := opts.openStore(ctx, func(cfg *store.Config) { cfg.AllowUnregisteredRootKeys = opts.Yes })
+	e := opts.explicit()
+	e.AllowUnregisteredRootKeys = opts.Yes
+	st, err := opts.openStore(ctx, e)
 	if err != nil {
 		return err
 	}

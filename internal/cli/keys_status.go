@@ -32,7 +32,8 @@ func newKeysStatusCmd(g *globalOptions) *cobra.Command {
 		Long: `Show, per key id: whether it is a root key (from the configured root keys),
 a data key (wrapped in the database) or unknown (named by secrets but in
 no key: those secrets cannot be decrypted); its state; how many secrets it
-encrypts; how many of those are unbound (their ciphertext names no row: it
+encrypts, and how many earlier versions (the history kept for rollback and
+undelete); how many of those are unbound (their ciphertext names no row: it
 would open in any row) and row-only (bound to their row but not to its
 revision, as written before revisions were bound); and, for a root key, how
 many data keys it wraps. Bindings are read from the ciphertexts themselves.
@@ -42,7 +43,8 @@ with --bind-unbound. Once both columns are 0 everywhere, turn on strict mode
 (--strict, PGSECRETS_STRICT=true, or the provider's strict_bindings).
 
 A warning is printed on stderr for every unknown key. Reads no secret
-value.`,
+value. Needs no root keys: without them, the root keys the database has
+registered are listed with state "registered".`,
 		Example: `  pgsecrets keys status
   pgsecrets keys status --output json | jq '.[] | select(.kind == "unknown")'`,
 		Args: noArgs,
@@ -53,7 +55,7 @@ value.`,
 }
 
 func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,13 +71,13 @@ func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
 		}
 		err = writeJSON(opts.IO.Out, usage)
 	} else {
-		t := newTable(opts.IO.Out, "KID", "KIND", "STATE", "SECRETS", "UNBOUND", "ROW-ONLY", "DATA KEYS")
+		t := newTable(opts.IO.Out, "KID", "KIND", "STATE", "SECRETS", "VERSIONS", "UNBOUND", "ROW-ONLY", "DATA KEYS")
 		for _, u := range usage {
 			dataKeys := "-"
 			if u.Kind == "root" {
 				dataKeys = strconv.FormatInt(u.DataKeys, 10)
 			}
-			t.row(u.KID, u.Kind, orDash(u.State), strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.Unbound, 10), strconv.FormatInt(u.RowOnly, 10), dataKeys)
+			t.row(u.KID, u.Kind, orDash(u.State), strconv.FormatInt(u.Secrets, 10), strconv.FormatInt(u.Versions, 10), strconv.FormatInt(u.Unbound, 10), strconv.FormatInt(u.RowOnly, 10), dataKeys)
 		}
 		err = t.flush()
 	}

@@ -3,10 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -96,11 +98,34 @@ func TestUnmigratedDatabaseSaysRunMigrateUp(t *testing.T) {
 	}
 }
 
+// Without an sslmode pgx tries TLS first, then plaintext, and reports
+// both; the server's refusal is what the user needs.
+func TestWrongDatabaseNameShowsTheServersErrorOnce(t *testing.T) {
+	clearSettingsEnv(t)
+	t.Setenv("PGSSLMODE", "")
+	u, err := url.Parse(pgtest.ServerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/no_such_db"
+	u.RawQuery = ""
+	u.User = url.UserPassword(u.User.Username(), "hunter2")
+
+	r := runCLI(t, "", false, "--database-url", u.String(), "migrate", "status")
+	wantFailure(t, r, 1, "Error: connect to database "+u.User.Username()+"@"+u.Host+"/no_such_db (from --database-url): ",
+		`FATAL: database "no_such_db" does not exist (SQLSTATE 3D000: no such database)`)
+	for _, noise := range []string{"tls error", "hunter2"} {
+		if strings.Contains(r.stderr, noise) {
+			t.Errorf("the error shows %q:\n%s", noise, r.stderr)
+		}
+	}
+}
+
 func TestUnreachableDatabaseNamesTheTarget(t *testing.T) {
 	clearSettingsEnv(t)
 	// Nothing listens on port 1.
 	r := runCLI(t, "", false, "--database-url", "postgres://nobody:hunter2@127.0.0.1:1/x", "migrate", "status")
-	wantFailure(t, r, 1, "connect to database nobody@127.0.0.1:1/x: ", "connection refused")
+	wantFailure(t, r, 1, "Error: connect to database nobody@127.0.0.1:1/x (from --database-url): connection refused\n")
 	if strings.Count(r.stderr, "connection refused") != 1 {
 		t.Errorf("the same connection failure is repeated:\n%s", r.stderr)
 	}

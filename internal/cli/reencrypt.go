@@ -27,6 +27,9 @@ type ReencryptOptions struct {
 	DryRun    bool
 	// BindUnbound binds ciphertexts that carry no binding to their rows.
 	BindUnbound bool
+	// RetryFor is how long to keep retrying while the database is
+	// unreachable.
+	RetryFor time.Duration
 	// ProgressInterval is how often a plain progress line is printed when
 	// stdout is not a terminal.
 	ProgressInterval time.Duration
@@ -63,6 +66,11 @@ Parallel: --workers batches at once in this process, and any number of
 reencrypt processes, on any machines, may run together: row locks share the
 work out.
 
+Failovers: while the database is unreachable (a managed database's failover,
+a restart), batches are retried with backoff for --retry-for (default 2m),
+with a line on stderr each time; past that, the run stops and can be run
+again.
+
 Progress: a bar on stderr when stdout is a terminal, else a plain line on
 stderr every 10 seconds. At the end, a summary on stdout (--output json for
 a machine). Secrets whose kid is in no key of the keyring are listed with
@@ -98,6 +106,7 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	f.IntVar(&opts.BatchSize, "batch-size", reencrypt.DefaultBatchSize, "secrets per transaction")
 	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one per CPU)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per key, and change nothing")
+	f.DurationVar(&opts.RetryFor, "retry-for", reencrypt.DefaultRetryFor, "keep retrying this long while the database is unreachable (a failover, a restart); 0 to fail at once")
 	f.BoolVar(&opts.BindUnbound, "bind-unbound", false, "also bind ciphertexts that carry no binding to the rows they are in (check them first)")
 	f.DurationVar(&opts.ProgressInterval, "progress-interval", 10*time.Second, "how often to print a progress line when stdout is not a terminal")
 	_ = f.MarkHidden("progress-interval")
@@ -136,8 +145,8 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	// One connection per worker, and one for reloading data keys.
-	opts.MaxConns = int32(workers + 1)
+	// One connection per worker; batches reload data keys through their own.
+	opts.MaxConns = int32(workers)
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -148,6 +157,10 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	sum, runErr := reencrypt.Run(ctx, st, reencrypt.Options{
 		Project: opts.Project, BatchSize: opts.BatchSize, Workers: workers, DryRun: opts.DryRun, BindUnbound: opts.BindUnbound,
 		Progress: rep.update,
+		RetryFor: retryFor(opts.RetryFor),
+		OnRetry: func(err error, wait time.Duration) {
+			rep.note(fmt.Sprintf("Database unreachable (%s); retrying in %s, for up to %s in all (--retry-for).", oneLine(err), wait.Round(100*time.Millisecond), opts.RetryFor))
+		},
 	})
 	rep.finish()
 	if sum.PrimaryKID == "" {
@@ -165,6 +178,15 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 		return err
 	}
 	return runErr
+}
+
+// retryFor maps the flag to reencrypt.Options: 0 on the command line means
+// no retries, where 0 in Options means the default.
+func retryFor(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func writeReencryptSummary(w io.Writer, sum reencrypt.Summary) error {
@@ -288,6 +310,16 @@ func (p *progressReporter) printLine(now time.Time) {
 	if rate > 0 && pr.Total > pr.Done {
 		eta := time.Duration(float64(pr.Total-pr.Done) / rate * float64(time.Second))
 		line += ", ETA " + eta.Round(time.Second).String()
+	}
+	fmt.Fprintln(p.ios.ErrOut, line)
+}
+
+// note prints a line about the run (a retry, say) without garbling the bar.
+func (p *progressReporter) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Clear()
 	}
 	fmt.Fprintln(p.ios.ErrOut, line)
 }

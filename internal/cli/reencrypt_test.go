@@ -103,7 +103,7 @@ func (s *session) rotateRootKey() string {
 func (s *session) secretStates(pool *pgxpool.Pool) map[string][2]string {
 	s.t.Helper()
 	ring := s.keyring(s.keysFile)
-	rows, err := pool.Query(context.Background(), "select project, name, ciphertext, kid from pgsecrets.secrets")
+	rows, err := pool.Query(context.Background(), "select project, name, ciphertext, kid, revision from pgsecrets.secrets")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -111,10 +111,11 @@ func (s *session) secretStates(pool *pgxpool.Pool) map[string][2]string {
 	out := map[string][2]string{}
 	for rows.Next() {
 		var project, name, token, kid string
-		if err := rows.Scan(&project, &name, &token, &kid); err != nil {
+		var revision int64
+		if err := rows.Scan(&project, &name, &token, &kid, &revision); err != nil {
 			s.t.Fatal(err)
 		}
-		d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, 1))
+		d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, revision))
 		if err != nil {
 			s.t.Fatalf("secret %s/%s no longer decrypts: %v", project, name, err)
 		}
@@ -373,7 +374,8 @@ func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T)
 	s.rotateRootKey()
 	pool := s.pool()
 
-	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2")
+	// --retry-for 0: fail at once, as a run past its retry window does.
+	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2", "--retry-for", "0")
 	for i := 0; i < 10 && progress.Scan(); i++ {
 	}
 	// What a database restart or a network cut looks like to the client.
@@ -389,7 +391,8 @@ func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T)
 	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
 		t.Fatalf("reencrypt survived losing its connections (exit %d); stderr:\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "Error: re-encrypt batch (scan at page ") || !strings.Contains(stderr.String(), "run reencrypt again to finish") {
+	if !strings.Contains(stderr.String(), "Error: lost the connection to database ") || !strings.Contains(stderr.String(), "re-encrypt batch (scan at page ") ||
+		!strings.Contains(stderr.String(), "run reencrypt again to finish") {
 		t.Fatalf("stderr does not say which batch failed:\n%s", stderr.String())
 	}
 	t.Logf("stderr after the cut:\n%s", stderr.String())
@@ -404,5 +407,36 @@ func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T)
 	}
 	if got := checkValues(t, s.secretStates(pool), n); got != n {
 		t.Fatalf("after the rerun %d of %d secrets are under the new key", got, n)
+	}
+}
+
+// By default a lost connection is retried: the run says so and finishes.
+func TestReencryptRetriesAfterLosingItsConnections(t *testing.T) {
+	bin := pgsecretsBinary(t)
+	s := newSession(t)
+	const n = 1500
+	s.seedSecrets(n)
+	s.rotateRootKey()
+	pool := s.pool()
+
+	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2")
+	for i := 0; i < 10 && progress.Scan(); i++ {
+	}
+	if _, err := pool.Exec(context.Background(), `select pg_terminate_backend(pid) from pg_stat_activity
+		where application_name = 'pgsecrets' and datname = current_database() and pid <> pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	for progress.Scan() {
+		stderr.WriteString(progress.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("reencrypt did not ride out the lost connections: %v; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Database unreachable (") || !strings.Contains(stderr.String(), "(--retry-for)") {
+		t.Fatalf("stderr does not say it retried:\n%s", stderr.String())
+	}
+	if got := checkValues(t, s.secretStates(pool), n); got != n {
+		t.Fatalf("%d of %d secrets are under the new key", got, n)
 	}
 }

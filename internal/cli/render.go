@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
@@ -16,11 +21,18 @@ import (
 // maxConfigSize bounds the configuration read by render.
 const maxConfigSize = 64 << 20
 
+// Formats of `render --format`.
+const (
+	renderJSON   = "json"
+	renderDotenv = "dotenv"
+)
+
 // RenderOptions configure `pgsecrets render`.
 type RenderOptions struct {
 	*globalOptions
 	Project     string
 	Config      string
+	Format      string
 	EnvFallback bool
 	EnvAllow    []string
 	File        string
@@ -28,9 +40,10 @@ type RenderOptions struct {
 
 func newRenderCmd(g *globalOptions) *cobra.Command {
 	opts := &RenderOptions{globalOptions: g}
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "render",
-		Short: "Write a JSON config with its secret references resolved",
+		Short: "Write a JSON config, or a .env file, with its secret references resolved",
 		Long: `Read a JSON configuration and replace every
   {"$secretRef": {"name": "NAME", "default": "optional"}}
 by the value of the project's secret NAME, exactly as the Terraform data
@@ -49,10 +62,29 @@ Where each name came from is printed on stderr, never a value. A missing
 secret is an error listing every missing name with its JSON path, and
 nothing is written.
 
-The result goes to stdout, or with --output FILE to FILE, created with mode
+--format json (the default) writes the config as compact JSON. --format
+dotenv writes a .env file instead: the config must then be one JSON object
+whose keys are variable names (letters, digits and '_', not starting with a
+digit) and whose values are references, strings, numbers or booleans; each
+becomes a NAME='value' line, in the config's order. A value goes in single
+quotes, inside which .env loaders expand neither $ nor \; one holding a
+single quote or a carriage return is double-quoted, with \n \r \t \" \\
+escapes, instead. ` + "`pgsecrets import-env`" + ` reads back exactly the value written.
+
+The result goes to stdout, or with --out FILE to FILE, created with mode
 0600 under a temporary name and renamed into place once complete, so an
-application never reads a half-written file.`,
-		Example: `  pgsecrets render --project billing --config config.json --output /run/billing/config.json
+application never reads a half-written file.
+
+--output is the output format, as in every command: --output json is the
+same as --format json (and contradicts --format dotenv); --output text, the
+default, leaves the format to --format. --output FILE, where FILE has an
+extension or a directory (config.json, ./out), is the old spelling of
+--out: it still writes FILE, with a deprecation notice on stderr.`,
+		Example: `  pgsecrets render --project billing --config config.json --out /run/billing/config.json
+
+  # A .env file for a tool that reads one; env.json maps variable names to
+  # references: {"STRIPE_KEY": {"$secretRef": {"name": "STRIPE_KEY"}}, "PORT": 8080}
+  pgsecrets render --project billing --config env.json --format dotenv --out .env
 
   # Local development: let environment variables stand in for missing secrets
   pgsecrets render --project billing --config config.json --env-fallback | my-app --config -
@@ -61,13 +93,22 @@ application never reads a half-written file.`,
   pgsecrets render --project billing --config config.json --env-fallback --env-allow 'BILLING_*,STRIPE_KEY'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := output.resolve(cmd, &opts.File); err != nil {
+				return err
+			}
 			if err := requireFlags(cmd, "project", "config"); err != nil {
 				return err
 			}
 			if err := store.ValidateProject(opts.Project); err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
-			if err := validateEnvAllow(opts); err != nil {
+			switch {
+			case opts.Format != renderJSON && opts.Format != renderDotenv:
+				return usageErrorf(cmd, "--format %q is not supported: use %s or %s", opts.Format, renderJSON, renderDotenv)
+			case opts.JSON() && opts.Format != renderJSON:
+				return usageErrorf(cmd, "--output json is the json format and --format %s is not: pass one of the two", opts.Format)
+			}
+			if err := validateEnvAllow(opts.EnvFallback, opts.EnvAllow); err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
 			return runRender(cmd.Context(), opts)
@@ -76,10 +117,11 @@ application never reads a half-written file.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Project, "project", "", "project whose secrets the references name (required)")
 	f.StringVar(&opts.Config, "config", "", "the JSON configuration, \"-\" for stdin (required)")
+	f.StringVar(&opts.Format, "format", renderJSON, "what to write: json (the config) or dotenv (NAME='value' lines)")
 	f.BoolVar(&opts.EnvFallback, "env-fallback", false, "use an environment variable named like a secret missing from the database")
 	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
-	// Shadows the global --output (text or json) for this command only.
-	f.StringVar(&opts.File, "output", "", "write the rendered config to this file (mode 0600) instead of stdout")
+	f.StringVar(&opts.File, "out", "", "write the result to this file (mode 0600, complete or not at all) instead of stdout")
+	output = addOutputFlag(cmd, g, "output format: text or json (json is --format json)")
 	return cmd
 }
 
@@ -119,11 +161,17 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 		return fmt.Errorf("render %s for project %s: %w", opts.Config, opts.Project, err)
 	}
 
+	content := append(res.Rendered, '\n')
+	if opts.Format == renderDotenv {
+		if content, err = dotenvFromJSON(res.Rendered); err != nil {
+			return fmt.Errorf("render %s as dotenv: %w; nothing was written", opts.Config, err)
+		}
+	}
 	if opts.File == "" {
-		if _, err := opts.IO.Out.Write(append(res.Rendered, '\n')); err != nil {
+		if _, err := opts.IO.Out.Write(content); err != nil {
 			return fmt.Errorf("write the rendered config: %w", err)
 		}
-	} else if err := writeRendered(opts.File, res.Rendered); err != nil {
+	} else if err := writeRendered(opts.File, content); err != nil {
 		return err
 	}
 	for _, name := range res.References {
@@ -137,11 +185,11 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 
 // validateEnvAllow refuses an allow-list that would do nothing: without
 // --env-fallback the environment is not read at all.
-func validateEnvAllow(opts *RenderOptions) error {
-	if len(opts.EnvAllow) > 0 && !opts.EnvFallback {
+func validateEnvAllow(envFallback bool, envAllow []string) error {
+	if len(envAllow) > 0 && !envFallback {
 		return errors.New("--env-allow limits the environment fallback; add --env-fallback to turn it on")
 	}
-	if err := secretref.ValidateEnvAllow(opts.EnvAllow); err != nil {
+	if err := secretref.ValidateEnvAllow(envAllow); err != nil {
 		return fmt.Errorf("--env-allow: %w", err)
 	}
 	return nil
@@ -167,17 +215,98 @@ func readConfig(opts *RenderOptions) ([]byte, error) {
 	return b, nil
 }
 
-// writeRendered writes the rendered config through the same temporary file
-// and rename as audit export; os.CreateTemp makes the file 0600, which a
-// file full of secret values needs.
-func writeRendered(dest string, rendered []byte) error {
+// writeRendered writes the result through the same temporary file and
+// rename as audit export; os.CreateTemp makes the file 0600, which a file
+// full of secret values needs.
+func writeRendered(dest string, content []byte) error {
 	file, err := createAtomic(dest)
 	if err != nil {
 		return err
 	}
 	defer file.abort()
-	if _, err := file.Write(append(rendered, '\n')); err != nil {
+	if _, err := file.Write(content); err != nil {
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
 	return file.commit()
+}
+
+// dotenvFromJSON turns a rendered config, one object of NAME: value pairs,
+// into .env lines in the object's order. Errors name keys, never values.
+func dotenvFromJSON(rendered []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(rendered))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("for dotenv the config must be one JSON object of NAME: value pairs")
+	}
+	var (
+		b          bytes.Buffer
+		badNames   []string
+		notScalars []string
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.(string) // an object key
+		var value any
+		if err := dec.Decode(&value); err != nil {
+			return nil, err
+		}
+		var text string
+		switch v := value.(type) {
+		case string:
+			text = v
+		case json.Number:
+			text = v.String()
+		case bool:
+			text = strconv.FormatBool(v)
+		default:
+			notScalars = append(notScalars, name)
+			continue
+		}
+		if !dotenv.ValidName(name) {
+			badNames = append(badNames, name)
+			continue
+		}
+		fmt.Fprintf(&b, "%s=%s\n", name, quoteDotenv(text))
+	}
+	switch {
+	case len(badNames) > 0:
+		return nil, fmt.Errorf("key(s) %s %s", strings.Join(badNames, ", "), notEnvNames(len(badNames)))
+	case len(notScalars) > 0:
+		return nil, fmt.Errorf("the value of %s is an object, an array or null: a .env value is a string, a number or a boolean", strings.Join(notScalars, ", "))
+	}
+	return b.Bytes(), nil
+}
+
+// quoteDotenv quotes a value so that internal/dotenv, and so `import-env`,
+// reads back exactly value. Single quotes keep everything literally, even
+// newlines, and most .env loaders expand nothing inside them ($HOME stays
+// $HOME); they cannot hold a single quote, nor a carriage return, which a
+// line ending would swallow, so such a value is double-quoted with
+// escapes instead.
+func quoteDotenv(value string) string {
+	if !strings.ContainsAny(value, "'\r") {
+		return "'" + value + "'"
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(value); i++ {
+		switch c := value[i]; c {
+		case '\\', '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

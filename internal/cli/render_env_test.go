@@ -31,7 +31,7 @@ func TestRenderEnvFallbackNeverCopiesSettingsIntoTheOutput(t *testing.T) {
 	}
 	out := filepath.Join(dir, "rendered.json")
 
-	r := s.run("", "render", "--project", "app", "--config", config, "--env-fallback", "--output", out)
+	r := s.run("", "render", "--project", "app", "--config", config, "--env-fallback", "--out", out)
 	wantFailure(t, r, 1,
 		"5 referenced secrets not found in the database or the environment and without a default: ",
 		`"DATABASE_URL" at $.url (it may not come from the environment: DATABASE_URL is a database URL pgsecrets may connect with, password included)`,

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 )
 
 func TestRenderResolvesFromDatabaseEnvironmentAndDefault(t *testing.T) {
@@ -22,9 +25,9 @@ func TestRenderResolvesFromDatabaseEnvironmentAndDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := s.mustRun("", "render", "--project", "app", "--config", config, "--env-fallback", "--output", out)
+	r := s.mustRun("", "render", "--project", "app", "--config", config, "--env-fallback", "--out", out)
 	if r.stdout != "" {
-		t.Errorf("render --output wrote to stdout: %q", r.stdout)
+		t.Errorf("render --out wrote to stdout: %q", r.stdout)
 	}
 	wantErr := "OPENAI_API_KEY: database\nREGION: default\nSLACK_BOT_TOKEN: environment\nRendered 3 reference(s) into " + out + "\n"
 	if r.stderr != wantErr {
@@ -46,7 +49,7 @@ func TestRenderResolvesFromDatabaseEnvironmentAndDefault(t *testing.T) {
 
 	// Without --env-fallback the environment is not read, and nothing is
 	// written.
-	r = s.run("", "render", "--project", "app", "--config", config, "--output", out)
+	r = s.run("", "render", "--project", "app", "--config", config, "--out", out)
 	wantFailure(t, r, 1, `"SLACK_BOT_TOKEN" at $.slack[0]`, "enable the environment fallback")
 	if got2, _ := os.ReadFile(out); string(got2) != string(got) {
 		t.Error("a failed render changed the output file")
@@ -64,5 +67,149 @@ func TestRenderToStdoutAndMalformedConfig(t *testing.T) {
 	wantFailure(t, r, 1, `unknown key "nam"`, "$.k")
 	if !strings.HasPrefix(r.stderr, "Error: parse -:") {
 		t.Errorf("stderr: %s", r.stderr)
+	}
+}
+
+// trickyValues are values a .env file easily gets wrong.
+var trickyValues = []string{
+	`plain`,
+	`it's a "quote"`,
+	`back\slash \n not a newline \\ two`,
+	"two\nlines",
+	"windows\r\nline end",
+	"tab\there",
+	`$HOME ${PATH} $(id) ` + "`id`",
+	`# not a comment`,
+	`a # b`,
+	"  leading and trailing spaces  ",
+	`=equals=`,
+	"ünïcödé ✓ 🎉 \u200bzero-width",
+	`'single quoted'`,
+	`"double quoted"`,
+	`ends with backslash\`,
+	"\x1b[31mescape",
+}
+
+func TestQuoteDotenvReadsBackExactly(t *testing.T) {
+	var b strings.Builder
+	for i, v := range trickyValues {
+		fmt.Fprintf(&b, "V%d=%s\n", i, quoteDotenv(v))
+	}
+	entries, err := dotenv.Parse(b.String())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if len(entries) != len(trickyValues) {
+		t.Fatalf("%d entries read back, want %d", len(entries), len(trickyValues))
+	}
+	for i, e := range entries {
+		if e.Value != trickyValues[i] {
+			t.Errorf("V%d read back as %q, want %q (written %s)", i, e.Value, trickyValues[i], quoteDotenv(trickyValues[i]))
+		}
+	}
+	// Single quotes wherever they can hold the value: no loader expands
+	// $ or \ there.
+	if got := quoteDotenv(`$HOME \n`); got != `'$HOME \n'` {
+		t.Errorf("quoteDotenv = %s", got)
+	}
+	if got := quoteDotenv("it's\r\n\"x\" \\"); got != `"it's\r\n\"x\" \\"` {
+		t.Errorf("quoteDotenv = %s", got)
+	}
+}
+
+func TestRenderDotenvRoundTripsThroughImportEnv(t *testing.T) {
+	s := newSession(t)
+	var config strings.Builder
+	config.WriteString("{")
+	for i, v := range trickyValues {
+		name := fmt.Sprintf("V%d", i)
+		s.mustRun(v, "secret", "add", "--project", "src", "--name", name)
+		fmt.Fprintf(&config, `"%s": {"$secretRef": {"name": "%s"}}, `, name, name)
+	}
+	config.WriteString(`"PORT": 8080, "DEBUG": false, "REGION": "eu-west-1", "FROM_DEFAULT": {"$secretRef": {"name": "MISSING", "default": "x y"}}}`)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "app.env")
+
+	r := s.mustRun(config.String(), "render", "--project", "src", "--config", "-", "--format", "dotenv", "--out", out)
+	if r.stdout != "" || !strings.HasSuffix(r.stderr, "Rendered 17 reference(s) into "+out+"\n") || strings.Contains(r.stderr, "zero-width") {
+		t.Errorf("render --format dotenv --out:\n%s", r)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("rendered .env: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	content, _ := os.ReadFile(out)
+	if !strings.HasPrefix(string(content), "V0='plain'\nV1=\"it's a \\\"quote\\\"\"\n") ||
+		!strings.HasSuffix(string(content), "PORT='8080'\nDEBUG='false'\nREGION='eu-west-1'\nFROM_DEFAULT='x y'\n") {
+		t.Errorf("rendered .env:\n%s", content)
+	}
+
+	s.mustRun("", "import-env", "--project", "dst", "--file", out)
+	for i, v := range trickyValues {
+		got := s.mustRun("", "secret", "get", "--project", "dst", "--name", fmt.Sprintf("V%d", i)).stdout
+		if got != v {
+			t.Errorf("V%d came back from import-env as %q, want %q", i, got, v)
+		}
+	}
+
+	// To stdout it is the same text.
+	r = s.mustRun(config.String(), "render", "--project", "src", "--config", "-", "--format", "dotenv")
+	if r.stdout != string(content) {
+		t.Errorf("render --format dotenv to stdout differs from the file:\n%s", r.stdout)
+	}
+}
+
+func TestRenderDotenvNeedsOneObjectOfVariables(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("sk-canary-render", "secret", "add", "--project", "app", "--name", "TOKEN")
+	for config, want := range map[string]string{
+		`[{"$secretRef": {"name": "TOKEN"}}]`:                                     "for dotenv the config must be one JSON object of NAME: value pairs",
+		`{"$secretRef": {"name": "TOKEN"}}`:                                       "for dotenv the config must be one JSON object of NAME: value pairs",
+		`{"stripe.key": {"$secretRef": {"name": "TOKEN"}}, "9LIVES": 1, "OK": 2}`: "key(s) stripe.key, 9LIVES are not environment variable names",
+		`{"DB": {"host": "x"}, "LIST": [1], "NOTHING": null}`:                     "the value of DB, LIST, NOTHING is an object, an array or null",
+	} {
+		r := s.run(config, "render", "--project", "app", "--config", "-", "--format", "dotenv")
+		wantFailure(t, r, 1, "render - as dotenv: "+want, "nothing was written")
+		if r.stdout != "" || strings.Contains(r.stderr, "canary") {
+			t.Errorf("a failed render wrote:\n%s", r)
+		}
+	}
+	wantFailure(t, s.run("{}", "render", "--project", "app", "--config", "-", "--format", "yaml"), 2, `--format "yaml" is not supported: use json or dotenv`)
+}
+
+func TestRenderOutputIsTheFormatAndOutputFileIsDeprecated(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("v1", "secret", "add", "--project", "app", "--name", "TOKEN")
+	const config = `{"t": {"$secretRef": {"name": "TOKEN"}}}`
+
+	// --output json is the json format, the default; text changes nothing.
+	for _, format := range []string{"json", "text"} {
+		r := s.mustRun(config, "render", "--project", "app", "--config", "-", "--output", format)
+		if r.stdout != `{"t":"v1"}`+"\n" || r.stderr != "TOKEN: database\n" {
+			t.Errorf("render --output %s:\n%s", format, r)
+		}
+	}
+	wantFailure(t, s.run(config, "render", "--project", "app", "--config", "-", "--output", "json", "--format", "dotenv"), 2,
+		"--output json is the json format and --format dotenv is not: pass one of the two")
+
+	// A file name still works, with a notice.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "config.json")
+	r := s.mustRun(config, "render", "--project", "app", "--config", "-", "--output", out)
+	want := "Warning: --output FILE is deprecated for `pgsecrets render`: use --out " + out + " (--output is the output format, text or json, in every command)\n" +
+		"TOKEN: database\nRendered 1 reference(s) into " + out + "\n"
+	if r.stdout != "" || r.stderr != want {
+		t.Errorf("render --output FILE:\n%s\nwant stderr:\n%s", r, want)
+	}
+	if got, _ := os.ReadFile(out); string(got) != `{"t":"v1"}`+"\n" {
+		t.Errorf("render --output FILE wrote %q", got)
+	}
+
+	// A bare word is more likely a mistyped format than a file.
+	wantFailure(t, s.run(config, "render", "--project", "app", "--config", "-", "--output", "yaml"), 2,
+		`--output "yaml" is not supported: use text or json (to write to a file, use --out FILE)`)
+	wantFailure(t, s.run(config, "render", "--project", "app", "--config", "-", "--output", out, "--out", out), 2,
+		"--out and --output both name a file")
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left behind: %v", entries)
 	}
 }

@@ -42,12 +42,14 @@ func Main(version string) int {
 // Execute runs one command line against ios and returns the exit code. It
 // prints an error once, as "Error: ..." on ErrOut.
 func Execute(ctx context.Context, ios *IOStreams, version string, args []string) int {
-	root := NewRootCmd(ios, version)
+	g := &globalOptions{IO: ios, Version: version}
+	root := newRootCmd(g)
 	root.SetArgs(args)
 	_, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
+	err = g.explainConnectionLoss(err)
 	var usage *usageError
 	var exit *exitCodeError
 	switch {
@@ -88,7 +90,10 @@ lines:
 // NewRootCmd builds the whole command tree, for Execute and for generating
 // the CLI reference.
 func NewRootCmd(ios *IOStreams, version string) *cobra.Command {
-	g := &globalOptions{IO: ios, Version: version}
+	return newRootCmd(&globalOptions{IO: ios, Version: version})
+}
+
+func newRootCmd(g *globalOptions) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pgsecrets <command>",
 		Short: "Secrets encrypted as JWE in PostgreSQL: the operator CLI",
@@ -111,7 +116,7 @@ Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
   export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"
   printf %s "$TOKEN" | pgsecrets secret add --project billing --name STRIPE_KEY
   pgsecrets secret get --project billing --name STRIPE_KEY`,
-		Version:       version,
+		Version:       g.Version,
 		Args:          groupArgs,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceErrors: true,
@@ -120,12 +125,12 @@ Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
 			return g.validate(cmd)
 		},
 	}
-	root.SetIn(ios.In)
-	root.SetOut(ios.Out)
-	root.SetErr(ios.ErrOut)
+	root.SetIn(g.IO.In)
+	root.SetOut(g.IO.Out)
+	root.SetErr(g.IO.ErrOut)
 	root.SetVersionTemplate("pgsecrets {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &usageError{cmd: cmd, err: err}
+		return &usageError{cmd: cmd, err: explainFlagError(cmd, err)}
 	})
 	// Our own completion command, with an example like every other.
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -140,14 +145,20 @@ Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
 		newCompletionCmd(),
 		newReencryptCmd(g), newAuditCmd(g),
 		newCatalogCmd(g), newStatusCmd(g), newImportEnvCmd(g), newRenderCmd(g), newDefaultsCmd(g),
+		newHistoryCmd(g),
+		newInitCmd(g), newRunCmd(g),
 	)
 
 	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
-		if c.Name() == "help" {
+		switch c.Name() {
+		case "help":
 			adaptHelpCmd(c)
+		case "secret":
+			c.SuggestFor = append(c.SuggestFor, "secrets")
 		}
 	}
+	registerCompletions(root, g) // after every AddCommand: it walks the tree
 	return root
 }
 

@@ -45,7 +45,7 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"secret", "show"}, `unknown command "show" for "pgsecrets secret"`},
 		{[]string{"secret", "lst"}, `did you mean "get" or "list"?`},
 		{[]string{"key", "status"}, "unknown command \"status\" for \"pgsecrets key\"; did you mean `pgsecrets keys status`?"},
-		{[]string{"secret", "get", "--nmae", "x"}, "unknown flag: --nmae (see `pgsecrets secret get --help`)"},
+		{[]string{"secret", "get", "--nmae", "x"}, "unknown flag: --nmae; did you mean --name? (see `pgsecrets secret get --help`)"},
 		{[]string{"secret", "get", "--project", "app"}, "--name is required"},
 		{[]string{"secret", "get"}, "--project and --name are required"},
 		{[]string{"secret", "get", "app", "TOKEN"}, "unexpected argument (2 given): pgsecrets secret get takes flags only"},

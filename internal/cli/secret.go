@@ -10,19 +10,31 @@ import (
 )
 
 func newSecretCmd(g *globalOptions) *cobra.Command {
-	cmd := newGroupCmd("secret", "Add, read, list and delete secrets",
+	cmd := newGroupCmd("secret", "Add, read, list, roll back and delete secrets",
 		`  printf %s "$TOKEN" | pgsecrets secret add --project billing --name STRIPE_KEY
   pgsecrets secret get --project billing --name STRIPE_KEY
   pgsecrets secret list --project billing
+  pgsecrets secret history --project billing --name STRIPE_KEY
+  pgsecrets secret rollback --project billing --name STRIPE_KEY --to-revision 1 --yes
   pgsecrets secret delete --project billing --name STRIPE_KEY --yes`,
 		newSecretAddCmd(g),
 		newSecretGetCmd(g),
 		newSecretListCmd(g),
+		newSecretHistoryCmd(g),
+		newSecretRollbackCmd(g),
 		newSecretDeleteCmd(g),
+		newSecretUndeleteCmd(g),
+		newSecretDestroyCmd(g),
 	)
 	cmd.Long = `Add, read, list and delete secrets. A secret is identified by a project and
 a name. Values never go on the command line: they are read from stdin, a
-terminal prompt, or a file.`
+terminal prompt, or a file.
+
+Every write keeps the value it replaces: ` + "`secret history`" + ` lists the
+revisions, ` + "`secret get --revision`" + ` reads one, ` + "`secret rollback`" + ` makes an
+old value current again. A delete can be undone with ` + "`secret undelete`" + `
+within the retention window; ` + "`secret destroy`" + ` removes a secret and its
+history for good. See ` + "`pgsecrets history`" + ` for retention.`
 	return cmd
 }
 

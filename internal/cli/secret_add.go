@@ -108,14 +108,11 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	in := store.PutSecretInput{
 		Project: opts.Project, Name: opts.Name,
 		Description: opts.Description, Category: opts.Category,
-		RequiresRestart:  opts.RequiresRestart,
+		Validate:         !opts.NoValidate,
 		ExpectedRevision: store.MustNotExist,
 	}
-	if !opts.CategorySet {
-		in.Category = catalog.DefaultCategory(opts.Name)
-	}
-	if !opts.RequiresRestartSet {
-		in.RequiresRestart = catalog.RequiresRestart(opts.Name)
+	if opts.RequiresRestartSet {
+		in.RequiresRestart = &opts.RequiresRestart
 	}
 	current, err := st.GetSecretMeta(ctx, opts.Project, opts.Name)
 	switch {
@@ -125,6 +122,7 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	case !opts.Yes:
 		return fmt.Errorf("secret %s already exists (revision %d); pass --yes to replace it", opts.id(), current.Revision)
 	default:
+		// Replacing the value keeps what the flags do not change.
 		in.ExpectedRevision = current.Revision
 		if !opts.DescriptionSet {
 			in.Description = current.Description
@@ -133,7 +131,7 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 			in.Category = current.Category
 		}
 		if !opts.RequiresRestartSet {
-			in.RequiresRestart = current.RequiresRestart
+			in.RequiresRestart = &current.RequiresRestart
 		}
 	}
 
@@ -141,12 +139,11 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	if err != nil {
 		return err
 	}
-	if !opts.NoValidate {
-		if err := catalog.Validate(opts.Name, string(in.Value)); err != nil {
-			return fmt.Errorf("%w; nothing was written; check the value, or pass --no-validate to store it anyway", err)
-		}
-	}
 	meta, err := st.PutSecret(ctx, in)
+	var shape *catalog.ShapeError
+	if errors.As(err, &shape) {
+		return fmt.Errorf("%w; nothing was written; check the value, or pass --no-validate to store it anyway", err)
+	}
 	if err != nil {
 		return explainAddConflict(err, opts.id())
 	}

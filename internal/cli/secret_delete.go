@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,9 +26,19 @@ func newSecretDeleteCmd(g *globalOptions) *cobra.Command {
 		Short: "Delete a secret",
 		Long: `Delete a secret. Without --yes, asks for confirmation on the terminal, and
 refuses when stdin is not a terminal (a script must say --yes). The secret
-is deleted only if nobody changed it since the confirmation.`,
+is deleted only if nobody changed it since the confirmation.
+
+A delete can be undone: the last value is kept, and
+` + "`pgsecrets secret undelete`" + ` brings it back within the retention's
+deleted-for window (30 days unless ` + "`pgsecrets history retention`" + ` says
+otherwise), after which ` + "`pgsecrets history prune`" + ` removes it. The output
+says until when. ` + "`pgsecrets secret destroy`" + ` removes a secret and its history
+for good.`,
 		Example: `  pgsecrets secret delete --project billing --name OLD_TOKEN
-  pgsecrets secret delete --project billing --name OLD_TOKEN --yes`,
+  pgsecrets secret delete --project billing --name OLD_TOKEN --yes
+
+  # Changed your mind
+  pgsecrets secret undelete --project billing --name OLD_TOKEN`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := opts.secretFlags.validate(cmd); err != nil {
@@ -54,6 +65,10 @@ func runSecretDelete(ctx context.Context, opts *SecretDeleteOptions) error {
 	if err != nil {
 		return withListHint(err, opts.Project)
 	}
+	retention, err := st.GetRetention(ctx, opts.Project)
+	if err != nil {
+		return err
+	}
 	if !opts.Yes {
 		ok, err := opts.IO.Confirm(ctx, fmt.Sprintf("Delete secret %s (revision %d, updated %s by %s)?", opts.id(), meta.Revision, formatTime(meta.UpdatedAt), meta.UpdatedBy))
 		if err != nil {
@@ -74,14 +89,22 @@ func runSecretDelete(ctx context.Context, opts *SecretDeleteOptions) error {
 		return err
 	}
 
+	deletedAt := time.Now()
 	if opts.JSON() {
+		// undeletable_until is absent when the retention sets no limit.
+		var until *time.Time
+		if retention.DeletedFor > 0 {
+			t := deletedAt.Add(retention.DeletedFor).UTC()
+			until = &t
+		}
 		return writeJSON(opts.IO.Out, struct {
-			Project  string `json:"project"`
-			Name     string `json:"name"`
-			Revision int64  `json:"revision"`
-			Deleted  bool   `json:"deleted"`
-		}{opts.Project, opts.Name, meta.Revision, true})
+			Project          string     `json:"project"`
+			Name             string     `json:"name"`
+			Revision         int64      `json:"revision"`
+			Deleted          bool       `json:"deleted"`
+			UndeletableUntil *time.Time `json:"undeletable_until,omitempty"`
+		}{opts.Project, opts.Name, meta.Revision, true, until})
 	}
-	fmt.Fprintf(opts.IO.Out, "Deleted secret %s (revision %d)\n", opts.id(), meta.Revision)
+	fmt.Fprintf(opts.IO.Out, "Deleted secret %s (revision %d); %s\n", opts.id(), meta.Revision, undeleteHint(retention, opts.Project, opts.Name, deletedAt, deletedAt))
 	return nil
 }

@@ -24,7 +24,8 @@ func newSecretListCmd(g *globalOptions) *cobra.Command {
 		Short: "List secrets (metadata only, never values)",
 		Long: `List secrets, grouped by project and category: name, revision, the key
 that encrypts each, whether a change needs an application restart, and when
-and by whom it was last written. Values are not decrypted, so listing is not audited as a read.`,
+and by whom it was last written. Values are not decrypted, so listing is not audited as a read, and needs no
+root keys.`,
 		Example: `  pgsecrets secret list
   pgsecrets secret list --project billing --output json | jq -r '.[].name'`,
 		Args: noArgs,
@@ -42,7 +43,7 @@ and by whom it was last written. Values are not decrypted, so listing is not aud
 }
 
 func runSecretList(ctx context.Context, opts *SecretListOptions) error {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -41,8 +41,9 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 so a deploy pipeline can decide whether to restart the application.
 
 --since takes RFC 3339 (2025-01-31T08:00:00Z), a date (2025-01-31, midnight
-UTC), or a duration before now (90m, 24h). Deleted secrets are not listed
-(see ` + "`pgsecrets audit export`" + `).
+UTC), or a duration before now (90m, 24h, 7d), as ` + "`audit export`" + ` does.
+Deleted secrets are not listed (see ` + "`pgsecrets audit export`" + `). Needs no
+root keys.
 
 Exit status: 0 on success; with --exit-code, 0 when no restart is needed
 and 3 when one is; 1 on error, 2 when the command line is wrong.`,
@@ -62,7 +63,7 @@ and 3 when one is; 1 on error, 2 when the command line is wrong.`,
 					return &usageError{cmd: cmd, err: err}
 				}
 			}
-			t, err := parseSince(since, time.Now())
+			t, err := audit.ParseExportTime("since", since, time.Now())
 			if err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
@@ -70,30 +71,14 @@ and 3 when one is; 1 on error, 2 when the command line is wrong.`,
 			return runStatus(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "list changes after this time: RFC 3339, a date, or a duration ago such as 24h (required)")
+	cmd.Flags().StringVar(&since, "since", "", "list changes after this time: RFC 3339, a date, or a duration ago such as 24h or 7d (required)")
 	cmd.Flags().StringVar(&opts.Project, "project", "", "only this project's secrets")
 	cmd.Flags().BoolVar(&opts.ExitCode, "exit-code", false, "exit with status 3 when a restart is needed, 0 when not")
 	return cmd
 }
 
-// parseSince reads --since as the audit commands do, or as a duration
-// before now.
-func parseSince(value string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(value); err == nil {
-		if d < 0 {
-			return time.Time{}, fmt.Errorf("--since %s is negative: give how long ago, e.g. 24h", value)
-		}
-		return now.Add(-d), nil
-	}
-	t, err := audit.ParseExportTime("since", value)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w, or a duration ago, e.g. 24h", err)
-	}
-	return t, nil
-}
-
 func runStatus(ctx context.Context, opts *StatusOptions) error {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
 	}

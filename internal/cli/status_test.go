@@ -48,3 +48,16 @@ func TestStatusRefusesABadSince(t *testing.T) {
 	wantFailure(t, s.run("", "status", "--since", "yesterday"), 2, `--since "yesterday" is not a time`, "24h")
 	wantFailure(t, s.run("", "status"), 2, "--since is required")
 }
+
+func TestStatusSinceTakesTheSameFormsAsAuditExport(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("xoxb-1-2-abc", "secret", "add", "--project", "app", "--name", "SLACK_BOT_TOKEN")
+	for _, since := range []string{"7d", "24h", time.Now().UTC().Format("2006-01-02"), time.Now().Add(-time.Hour).Format(time.RFC3339)} {
+		r := s.mustRun("", "status", "--since", since)
+		if !strings.HasPrefix(r.stdout, "Restart needed: 1 secret(s)") {
+			t.Errorf("status --since %s:\n%s", since, r)
+		}
+	}
+	wantFailure(t, s.run("", "status", "--since", "-1d"), 2, "--since -1d is negative: give how long ago, e.g. 24h or 7d")
+	wantFailure(t, s.run("", "status", "--since", "last week"), 2, `--since "last week" is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, a date, e.g. 2025-01-31, or a duration ago, e.g. 24h or 7d`)
+}

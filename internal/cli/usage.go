@@ -3,10 +3,15 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 )
 
 // usageError is a mistake in how a command was called (unknown flag,
@@ -45,33 +50,101 @@ func groupArgs(cmd *cobra.Command, args []string) error {
 	if cmd.SuggestionsMinimumDistance <= 0 {
 		cmd.SuggestionsMinimumDistance = 2 // cobra's own default, set lazily
 	}
-	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+	if s := slices.Compact(cmd.SuggestionsFor(args[0])); len(s) > 0 {
 		for i := range s {
 			s[i] = strconv.Quote(s[i])
 		}
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
-	} else if alt := siblingSubcommand(cmd, args[0]); alt != "" {
-		msg += fmt.Sprintf("; did you mean `%s`?", alt)
+	} else if alts := nearbySubcommands(cmd, args[0]); len(alts) > 0 {
+		msg += "; did you mean `" + strings.Join(alts, "` or `") + "`?"
 	}
 	return &usageError{cmd: cmd, err: errors.New(msg)}
 }
 
-// siblingSubcommand finds name among the subcommands of cmd's siblings.
-func siblingSubcommand(cmd *cobra.Command, name string) string {
-	if !cmd.HasParent() {
-		return ""
+// nearbySubcommands finds name one level down from where it was typed:
+// among the subcommands of cmd's siblings (key status: keys status), the
+// siblings named like cmd first, or, for the root, of its commands
+// (pgsecrets add: pgsecrets secret add).
+func nearbySubcommands(cmd *cobra.Command, name string) []string {
+	groups := cmd.Commands()
+	if cmd.HasParent() {
+		groups = cmd.Parent().Commands()
 	}
-	for _, sibling := range cmd.Parent().Commands() {
-		if sibling == cmd {
+	var found, named []string
+	for _, group := range groups {
+		if group == cmd {
 			continue
 		}
-		for _, sub := range sibling.Commands() {
+		for _, sub := range group.Commands() {
 			if sub.Name() == name && sub.IsAvailableCommand() {
-				return sub.CommandPath()
+				found = append(found, sub.CommandPath())
+				if cmd.HasParent() && editDistance(group.Name(), cmd.Name()) <= 2 {
+					named = append(named, sub.CommandPath())
+				}
 			}
 		}
 	}
-	return ""
+	if len(named) > 0 {
+		return named
+	}
+	return found
+}
+
+// explainFlagError adds what to do to pflag's "unknown flag" error: the
+// right way to give a secret value to a command that reads one, or a flag
+// of the command spelled nearly the same. pflag never quotes the value
+// given with the flag, and neither does this.
+func explainFlagError(cmd *cobra.Command, err error) error {
+	// pgsecrets add --project x: the flags are refused by the group the
+	// command was looked for in, since "add" names none of its commands;
+	// that is the mistake to report.
+	if args := cmd.Flags().Args(); cmd.HasSubCommands() && len(args) > 0 {
+		var unknown *usageError
+		if errors.As(groupArgs(cmd, args[:1]), &unknown) {
+			return unknown.err
+		}
+	}
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	if valueFlags[name] && cmd.Flags().Lookup("value-file") != nil {
+		return fmt.Errorf("%w; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --value-file FILE", err)
+	}
+	best, bestDistance := "", 3 // at most 2 edits away
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if d := editDistance(name, f.Name); d < bestDistance && !f.Hidden {
+			best, bestDistance = f.Name, d
+		}
+	})
+	if best != "" {
+		return fmt.Errorf("%w; did you mean --%s?", err, best)
+	}
+	return err
+}
+
+// valueFlags are what people try first to pass a secret value.
+var valueFlags = map[string]bool{"value": true, "secret": true, "password": true}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // newGroupCmd makes a command that only holds subcommands: run alone it
@@ -105,4 +178,61 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 	default:
 		return usageErrorf(cmd, "%s are required", strings.Join(missing, " and "))
 	}
+}
+
+// outputFlag is --output on the commands that once took it as a file name
+// (render, audit export), where it shadows the global flag: text or json
+// is the output format, as in every command, and any other value that is
+// clearly a file name is still taken as the deprecated spelling of --out,
+// with a notice. The command calls resolve before it runs.
+type outputFlag struct {
+	g     *globalOptions
+	value string
+}
+
+// addOutputFlag defines --output on cmd; usage says what json means there.
+func addOutputFlag(cmd *cobra.Command, g *globalOptions, usage string) *outputFlag {
+	o := &outputFlag{g: g, value: outputText}
+	cmd.Flags().Var(o, "output", usage+"; a file name here is the deprecated spelling of --out")
+	return o
+}
+
+func (o *outputFlag) String() string { return o.value }
+func (o *outputFlag) Type() string   { return "string" }
+
+func (o *outputFlag) Set(v string) error {
+	o.value = v
+	if v == outputText || v == outputJSON {
+		o.g.Output = v
+	}
+	return nil
+}
+
+// resolve checks the value given: a format is already in place; a file
+// name moves to *file, the --out flag's variable, with a deprecation
+// notice; anything else is a usage error.
+func (o *outputFlag) resolve(cmd *cobra.Command, file *string) error {
+	v := o.value
+	if !cmd.Flags().Changed("output") || v == outputText || v == outputJSON {
+		return nil
+	}
+	if !looksLikeFileName(v) {
+		return usageErrorf(cmd, "--output %q is not supported: use text or json (to write to a file, use --out FILE)", v)
+	}
+	if *file != "" {
+		return usageErrorf(cmd, "--out and --output both name a file: --output FILE is the old spelling of --out; keep --out only")
+	}
+	*file = v
+	o.g.warn(settings.Warning{
+		Summary: "Deprecated flag",
+		Detail:  fmt.Sprintf("--output FILE is deprecated for `%s`: use --out %s (--output is the output format, text or json, in every command)", cmd.CommandPath(), v),
+	})
+	return nil
+}
+
+// looksLikeFileName reports whether an --output value can only be a file:
+// it has an extension or a directory. A bare word such as "yaml" is more
+// likely a mistyped format, which is refused instead of written to.
+func looksLikeFileName(v string) bool {
+	return strings.ContainsAny(v, "./"+string(filepath.Separator))
 }

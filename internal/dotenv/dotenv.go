@@ -242,6 +242,20 @@ func commentStart(s string) int {
 	return -1
 }
 
+// ValidName reports whether name is an environment variable name, as .env
+// files and shells accept them: a letter or '_', then letters, digits, '_'.
+func ValidName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isNameByte(name[i], i == 0) {
+			return false
+		}
+	}
+	return true
+}
+
 func isNameByte(c byte, first bool) bool {
 	return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9')
 }

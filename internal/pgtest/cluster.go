@@ -34,9 +34,14 @@ type Cluster struct {
 	port    int
 	version string // major version, from PG_VERSION
 
+	// What starting the server again (Restart) needs.
+	bin     serverBinaries
+	account *serverAccount
+	log     io.Writer
+
 	proc    *os.Process
-	exited  chan struct{} // closed once proc has exited
-	lock    *os.File      // held while the cluster lives, see lockDir
+	exited  <-chan struct{} // closed once proc has exited
+	lock    *os.File        // held while the cluster lives, see lockDir
 	logFile *os.File
 	tail    *tailBuffer // the log's end, for startup errors
 
@@ -86,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create directory for throwaway PostgreSQL: %w", err)
 	}
-	c := &Cluster{dir: dir, tail: &tailBuffer{max: 4 << 10}}
+	c := &Cluster{dir: dir, bin: bin, account: account, tail: &tailBuffer{max: 4 << 10}}
 	started := false
 	defer func() {
 		if !started {
@@ -101,20 +106,24 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
-	if err := c.initdb(ctx, bin, account); err != nil {
+	if err := c.initdb(ctx); err != nil {
 		return nil, err
 	}
 
-	log := opts.Log
-	if log == nil {
+	c.log = opts.Log
+	if c.log == nil {
 		c.logFile, err = os.Create(filepath.Join(dir, "postgres.log"))
 		if err != nil {
 			return nil, err
 		}
-		log = c.logFile
+		c.log = c.logFile
 	}
 	for attempt := 1; ; attempt++ {
-		err = c.startServer(ctx, bin, account, log)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		err = c.startServer(ctx, port)
 		if err == nil {
 			break
 		}
@@ -128,19 +137,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
 
-func (c *Cluster) initdb(ctx context.Context, bin serverBinaries, account *serverAccount) error {
+func (c *Cluster) initdb(ctx context.Context) error {
 	// -U postgres: the superuser has the same name whoever runs the tests.
 	// --locale=C: no dependence on the host's locales, and stable sorting.
-	cmd := exec.CommandContext(ctx, bin.initdb, "-D", c.dataDir(), "-U", "postgres",
+	cmd := exec.CommandContext(ctx, c.bin.initdb, "-D", c.dataDir(), "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
 	cmd.Dir = c.dir // the server account may not be able to enter our working directory
-	configureInitdbCmd(cmd, account)
+	configureInitdbCmd(cmd, c.account)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("initdb: %w", ctx.Err())
 		}
-		return fmt.Errorf("%s: %w\n%s", bin.initdb, err, bytes.TrimSpace(out))
+		return fmt.Errorf("%s: %w\n%s", c.bin.initdb, err, bytes.TrimSpace(out))
 	}
 	v, err := os.ReadFile(filepath.Join(c.dataDir(), "PG_VERSION"))
 	if err != nil {
@@ -150,18 +159,16 @@ func (c *Cluster) initdb(ctx context.Context, bin serverBinaries, account *serve
 	return nil
 }
 
-func (c *Cluster) startServer(ctx context.Context, bin serverBinaries, account *serverAccount, log io.Writer) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
+// startServer starts postgres on port, which Restart keeps and Start
+// chooses afresh when another process took it (errPortTaken).
+func (c *Cluster) startServer(ctx context.Context, port int) error {
 	c.port = port
 	c.tail.reset()
 
 	// postgres itself rather than pg_ctl start, which detaches the server:
 	// as our child it can be told to stop when we die (see
 	// setParentDeathSignal).
-	cmd := exec.Command(bin.postgres, "-D", c.dataDir(), "-p", strconv.Itoa(port),
+	cmd := exec.Command(c.bin.postgres, "-D", c.dataDir(), "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=", // TCP only: no socket path length limit, no /var/run/postgresql
 		"-c", "max_connections=200",
@@ -170,29 +177,14 @@ func (c *Cluster) startServer(ctx context.Context, bin serverBinaries, account *
 		"-c", "full_page_writes=off",
 	)
 	cmd.Dir = c.dir
-	w := io.MultiWriter(log, c.tail)
+	w := io.MultiWriter(c.log, c.tail)
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.WaitDelay = 5 * time.Second // backends hold the log pipe too; do not wait on them forever
-	configureServerCmd(cmd, account)
+	configureServerCmd(cmd, c.account)
 
-	startErr := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		// The parent-death signal fires when the thread that forked the
-		// server exits, not the process; pin this goroutine to its thread
-		// and keep it there for the server's life.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			startErr <- err
-			return
-		}
-		startErr <- nil
-		cmd.Wait()
-		close(exited)
-	}()
-	if err := <-startErr; err != nil {
-		return fmt.Errorf("start %s: %w", bin.postgres, err)
+	exited, err := startDaemon(cmd)
+	if err != nil {
+		return err
 	}
 	c.proc, c.exited = cmd.Process, exited
 
@@ -208,6 +200,30 @@ func (c *Cluster) startServer(ctx context.Context, bin serverBinaries, account *
 		return err
 	}
 	return nil
+}
+
+// startDaemon starts cmd and returns a channel closed once it has exited.
+// The parent-death signal (see setParentDeathSignal) fires when the thread
+// that forked the child exits, not the process: the child is started from
+// a goroutine pinned to its thread, which stays there for the child's life.
+func startDaemon(cmd *exec.Cmd) (<-chan struct{}, error) {
+	startErr := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		cmd.Wait()
+		close(exited)
+	}()
+	if err := <-startErr; err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	return exited, nil
 }
 
 // waitReady waits, as pg_ctl does, for postmaster.pid to name our process

@@ -2,8 +2,8 @@ package pgtest
 
 import "syscall"
 
-// setParentDeathSignal makes the kernel ask postgres for a fast shutdown
-// when we die without calling Stop (a test that panics, go test -timeout,
-// SIGKILL): no server is left behind. The signal follows the thread that
-// started postgres, so Start keeps that thread alive (see startServer).
-func setParentDeathSignal(attr *syscall.SysProcAttr) { attr.Pdeathsig = syscall.SIGINT }
+// setParentDeathSignal makes the kernel send sig to the child when we die
+// without stopping it (a test that panics, go test -timeout, SIGKILL):
+// nothing is left behind. The signal follows the thread that started the
+// child, so startDaemon keeps that thread alive.
+func setParentDeathSignal(attr *syscall.SysProcAttr, sig syscall.Signal) { attr.Pdeathsig = sig }

@@ -66,15 +66,39 @@ func (a *serverAccount) prepareDir(dir string) error {
 	}
 }
 
-// configureServerCmd runs cmd as the account (when not nil) and in its own
+// own gives path to the account, for files its processes must read; a nil
+// account (we are not root) already owns what we create.
+func (a *serverAccount) own(path string) error {
+	if a == nil {
+		return nil
+	}
+	if err := os.Chown(path, int(a.uid), int(a.gid)); err != nil {
+		return fmt.Errorf("give %s to OS user %s: %w", path, a.name, err)
+	}
+	return nil
+}
+
+// configureServerCmd runs postgres as the account; on our death it gets
+// SIGINT, a fast shutdown.
+func configureServerCmd(cmd *exec.Cmd, a *serverAccount) {
+	configureDaemonCmd(cmd, a, syscall.SIGINT)
+}
+
+// configurePoolerCmd runs pgbouncer as the account; on our death it gets
+// SIGTERM, its immediate shutdown (its SIGINT would wait for clients).
+func configurePoolerCmd(cmd *exec.Cmd, a *serverAccount) {
+	configureDaemonCmd(cmd, a, syscall.SIGTERM)
+}
+
+// configureDaemonCmd runs cmd as the account (when not nil) and in its own
 // process group, so that a Ctrl-C meant for the command under test does
 // not also shut the server down under it; Stop shuts it down.
-func configureServerCmd(cmd *exec.Cmd, a *serverAccount) {
+func configureDaemonCmd(cmd *exec.Cmd, a *serverAccount, onParentDeath syscall.Signal) {
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if a != nil {
 		attr.Credential = &syscall.Credential{Uid: a.uid, Gid: a.gid}
 	}
-	setParentDeathSignal(attr)
+	setParentDeathSignal(attr, onParentDeath)
 	cmd.SysProcAttr = attr
 }
 
@@ -89,6 +113,9 @@ func configureInitdbCmd(cmd *exec.Cmd, a *serverAccount) {
 // fastShutdown asks postgres for a "fast" shutdown (what pg_ctl stop -m
 // fast sends): roll back sessions, checkpoint, exit.
 func fastShutdown(p *os.Process) error { return p.Signal(syscall.SIGINT) }
+
+// immediateShutdown asks pgbouncer to close every connection and exit.
+func immediateShutdown(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 
 const platformSupported = true
 

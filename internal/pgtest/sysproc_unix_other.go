@@ -4,6 +4,6 @@ package pgtest
 
 import "syscall"
 
-// Only Linux can tie the server's life to ours; elsewhere a process killed
-// before Stop leaves the server running.
-func setParentDeathSignal(*syscall.SysProcAttr) {}
+// Only Linux can tie a child's life to ours; elsewhere a process killed
+// before Stop leaves the server (and PgBouncer) running.
+func setParentDeathSignal(*syscall.SysProcAttr, syscall.Signal) {}

@@ -41,7 +41,7 @@ func runMain(m *testing.M) int {
 		}
 		serverURL = u
 		fmt.Fprintf(os.Stderr, "pgtest: using the server in %s: %s\n", TestDatabaseURLEnv, parsed.Redacted())
-		return m.Run()
+		return failOn(m.Run(), "stop PgBouncer", stopPoolers())
 	}
 
 	c, err := Start(context.Background(), Options{})
@@ -53,12 +53,19 @@ func runMain(m *testing.M) int {
 	serverURL = c.URL()
 	fmt.Fprintf(os.Stderr, "pgtest: using a throwaway PostgreSQL %s at %s (set %s to use another server)\n",
 		c.version, serverURL, TestDatabaseURLEnv)
-	code := m.Run()
-	if err := c.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "pgtest: stop throwaway PostgreSQL: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
+	code := failOn(m.Run(), "stop PgBouncer", stopPoolers())
+	return failOn(code, "stop throwaway PostgreSQL", c.Stop())
+}
+
+// failOn reports a failure to clean up and turns a passing exit code into
+// a failing one.
+func failOn(code int, what string, err error) int {
+	if err == nil {
+		return code
+	}
+	fmt.Fprintf(os.Stderr, "pgtest: %s: %v\n", what, err)
+	if code == 0 {
+		code = 1
 	}
 	return code
 }

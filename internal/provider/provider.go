@@ -5,11 +5,8 @@ package provider
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 
@@ -38,7 +35,7 @@ var resourceConstructors = []func() resource.Resource{
 }
 
 // Data sources served by the provider.
-var dataSourceConstructors = []func() datasource.DataSource{NewResolvedConfigDataSource, NewProjectSecretsDataSource}
+var dataSourceConstructors = []func() datasource.DataSource{NewResolvedConfigDataSource, NewProjectSecretsDataSource, NewSecretVersionsDataSource}
 
 // Ephemeral resources served by the provider.
 var ephemeralResourceConstructors = []func() ephemeral.EphemeralResource{NewResolvedConfigEphemeralResource, NewProjectSecretEphemeralResource}
@@ -153,30 +150,9 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		return
 	}
 
-	storeCfg := store.Config{
-		DatabaseURL: settings.DatabaseURL(cfg.DatabaseURL.ValueString()),
-		Schema:      settings.Schema(cfg.Schema.ValueString()),
-		Actor:       resolveActor(cfg.Actor.ValueString()),
-		MaxConns:    int32(cfg.MaxConnections.ValueInt64()),
-	}
-	if err := store.ValidateSchema(storeCfg.Schema); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("schema"), "Invalid pgsecrets schema", err.Error())
-		return
-	}
-	strict, err := settings.Strict(cfg.StrictBindings.ValueBool())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("strict_bindings"), "Invalid strict bindings setting", err.Error())
-		return
-	}
-	storeCfg.Strict = strict
-	rootKeysJSON := cfg.RootKeys.ValueString()
-
 	// Warnings come first and stay when opening fails: an unverified
 	// connection may be why it failed.
-	if w, ok := settings.TransportWarning(storeCfg.DatabaseURL); ok {
-		addSettingsWarning(&resp.Diagnostics, w)
-	}
-	s, warnings, err := p.stores.open(ctx, storeCfg, rootKeysJSON)
+	s, warnings, err := p.stores.open(ctx, cfg.explicit())
 	for _, w := range warnings {
 		addSettingsWarning(&resp.Diagnostics, w)
 	}
@@ -184,7 +160,7 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		addConfigureError(&resp.Diagnostics, err)
 		return
 	}
-	tflog.Debug(ctx, "pgsecrets store ready", map[string]any{"schema": storeCfg.Schema, "actor": storeCfg.Actor})
+	tflog.Debug(ctx, "pgsecrets store ready", map[string]any{"schema": s.Schema(), "actor": s.Actor()})
 
 	data := &providerData{store: s}
 	resp.DataSourceData = data
@@ -192,50 +168,64 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 	resp.EphemeralResourceData = data
 }
 
-// resolveActor is the explicit actor, else PGSECRETS_ACTOR, else
-// "terraform:user@host".
-func resolveActor(explicit string) string {
-	if strings.TrimSpace(explicit) != "" || os.Getenv(settings.EnvActor) != "" {
-		return settings.Actor(explicit)
+// explicit is the provider block, for internal/settings to complete from
+// the environment exactly as it does for the CLI. Unset attributes are
+// empty, so they fall back.
+func (m providerModel) explicit() settings.Explicit {
+	return settings.Explicit{
+		DatabaseURL:        m.DatabaseURL.ValueString(),
+		RootKeysJSON:       m.RootKeys.ValueString(),
+		Schema:             m.Schema.ValueString(),
+		Actor:              m.Actor.ValueString(),
+		ActorDefaultPrefix: terraformActorPrefix,
+		MaxConns:           int32(m.MaxConnections.ValueInt64()),
+		Strict:             m.StrictBindings.ValueBool(),
+		ApplicationName:    "pgsecrets-terraform",
+		DatabaseURLSetting: "database_url",
+		RequireRootKeys:    true,
 	}
-	return terraformActorPrefix + settings.Actor("")
 }
 
-// configureError is a failure of Configure, with the attribute to blame.
-type configureError struct {
-	attr    string
-	summary string
-	err     error
+// settingAttributes are the attribute, and the diagnostic's summary, for a
+// setting that settings refused.
+var settingAttributes = map[settings.Setting]struct{ attr, summary string }{
+	settings.SettingDatabaseURL: {"database_url", "Cannot open the pgsecrets database"},
+	settings.SettingRootKeys:    {"root_keys", "Invalid pgsecrets root keys"},
+	settings.SettingSchema:      {"schema", "Invalid pgsecrets schema"},
+	settings.SettingStrict:      {"strict_bindings", "Invalid strict bindings setting"},
 }
 
-func (e *configureError) Error() string { return e.err.Error() }
-func (e *configureError) Unwrap() error { return e.err }
-
-// addConfigureError turns a failure to open the store into a diagnostic
-// that says what to do. Error texts come from store, settings and keyring,
-// which never include key material or passwords.
+// addConfigureError turns a failure to open the store into a diagnostic on
+// the attribute to change. Error texts come from store, settings and
+// keyring, which never include key material or passwords, and already say
+// what to do.
 func addConfigureError(diags *diag.Diagnostics, err error) {
-	var ce *configureError
+	var se *settings.SettingError
 	var sv *store.SchemaVersionError
 	switch {
-	case errors.As(err, &ce):
-		diags.AddAttributeError(path.Root(ce.attr), ce.summary, ce.err.Error())
+	case errors.As(err, &se):
+		a := settingAttributes[se.Setting]
+		diags.AddAttributeError(path.Root(a.attr), a.summary, se.Error())
 	case errors.As(err, &sv):
 		diags.AddAttributeError(path.Root("schema"), "pgsecrets schema not ready", sv.Error())
 	default:
-		diags.AddAttributeError(path.Root("database_url"), "Cannot open the pgsecrets database",
-			fmt.Sprintf("%s. Check database_url (or %s / DATABASE_URL / the PG* variables) and that the server is reachable.", err, settings.EnvDatabaseURL))
+		diags.AddAttributeError(path.Root("database_url"), "Cannot open the pgsecrets database", sentence(err.Error()))
 	}
 }
 
-// addSettingsWarning shows a warning from settings (which words it for a
-// command line: lower case, no final period) as a warning diagnostic.
+// addSettingsWarning shows a warning from settings as a warning
+// diagnostic.
 func addSettingsWarning(diags *diag.Diagnostics, w settings.Warning) {
-	detail := w.Detail
-	if detail != "" {
-		detail = strings.ToUpper(detail[:1]) + detail[1:] + "."
+	diags.AddWarning(w.Summary, sentence(w.Detail))
+}
+
+// sentence makes a message worded for a command line (lower case, no final
+// period) a sentence, as Terraform shows them.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
 	}
-	diags.AddWarning(w.Summary, detail)
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }
 
 // storeCache keeps the stores this provider instance opened, one per
@@ -250,33 +240,26 @@ type storeCache struct {
 type cachedStore struct {
 	databaseURL string
 	store       *store.Store
-	// warnings from loading the root keys, shown again by every Configure
-	// that reuses the store.
+	// warnings from opening, shown again by every Configure that reuses
+	// the store.
 	warnings []settings.Warning
 }
 
-// open returns the store for cfg and root keys, opening it on first use,
-// and the warnings about the root keys' source, even when it fails.
-func (c *storeCache) open(ctx context.Context, cfg store.Config, rootKeysJSON string) (*store.Store, []settings.Warning, error) {
-	// The key holds a digest of the root keys, never the keys themselves.
-	sum := sha256.Sum256([]byte(strings.Join([]string{cfg.DatabaseURL, cfg.Schema, cfg.Actor, fmt.Sprint(cfg.MaxConns), fmt.Sprint(cfg.Strict), rootKeysJSON}, "\x00")))
-	key := hex.EncodeToString(sum[:])
-
+// open returns the store for e, opening it on first use, and the warnings
+// about its settings, even when it fails.
+func (c *storeCache) open(ctx context.Context, e settings.Explicit) (*store.Store, []settings.Warning, error) {
+	key := e.Key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cached, ok := c.byConfig[key]; ok {
 		return cached.store, cached.warnings, nil
 	}
-	keys, err := settings.RootKeys(rootKeysJSON, "")
+	s, warnings, err := settings.Open(ctx, e)
 	if err != nil {
-		return nil, nil, &configureError{attr: "root_keys", summary: "Invalid pgsecrets root keys", err: err}
+		return nil, warnings, err
 	}
-	s, err := store.Open(ctx, cfg, keys.Ring)
-	if err != nil {
-		return nil, keys.Warnings, err
-	}
-	c.byConfig[key] = cachedStore{databaseURL: cfg.DatabaseURL, store: s, warnings: keys.Warnings}
-	return s, keys.Warnings, nil
+	c.byConfig[key] = cachedStore{databaseURL: settings.DatabaseURL(e.DatabaseURL), store: s, warnings: warnings}
+	return s, warnings, nil
 }
 
 // closeWhere closes and forgets the stores whose database URL is url; tests

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
 	"os/exec"
 	"regexp"
@@ -64,6 +65,9 @@ type testEnv struct {
 	Schema      string
 	RootKeys    string // JSON, as the provider's root_keys takes it
 	Store       *store.Store
+	// pool is a direct pool whose search_path is the schema, for SQL that
+	// plays an out-of-band change.
+	pool *pgxpool.Pool
 }
 
 // newTestEnv makes a fresh migrated database and root keys for t.
@@ -103,7 +107,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		s.Close()
 		testAccProvider.(*pgsecretsProvider).stores.closeWhere(url)
 	})
-	return &testEnv{t: t, DatabaseURL: url, Schema: testSchema, RootKeys: string(rootJSON), Store: s}
+	return &testEnv{t: t, DatabaseURL: url, Schema: testSchema, RootKeys: string(rootJSON), Store: s, pool: pgtest.SchemaPool(t, url, testSchema)}
 }
 
 // ProviderConfig is the provider block that points at this environment.
@@ -157,7 +161,7 @@ func (e *testEnv) primaryKeyMaterial() string {
 // would.
 func (e *testEnv) Exec(sql string, args ...any) {
 	e.t.Helper()
-	if _, err := e.Store.Pool().Exec(context.Background(), sql, args...); err != nil {
+	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
 		e.t.Fatalf("exec %q: %v", sql, err)
 	}
 }
@@ -315,11 +319,20 @@ func TestProviderConfigureFallsBackToEnvironment(t *testing.T) {
 		t.Errorf("pool max connections %d, want 3 from max_connections", got)
 	}
 
+	// The terraform: prefix marks the default only.
+	actor := func(cfg providerModel) string {
+		t.Helper()
+		resp := configure(t, New("test")(), cfg)
+		if resp.Diagnostics.HasError() {
+			t.Fatalf("Configure: %s", diagText(resp.Diagnostics))
+		}
+		return resp.ResourceData.(*providerData).store.Actor()
+	}
 	t.Setenv(settings.EnvActor, "ci-job-42")
-	if got := resolveActor(""); got != "ci-job-42" {
+	if got := actor(providerModel{}); got != "ci-job-42" {
 		t.Errorf("actor %q, want %s's ci-job-42", got, settings.EnvActor)
 	}
-	if got := resolveActor("alice"); got != "alice" {
+	if got := actor(providerModel{Actor: types.StringValue("alice")}); got != "alice" {
 		t.Errorf("actor %q, want the configured alice", got)
 	}
 }

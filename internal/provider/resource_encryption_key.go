@@ -82,7 +82,8 @@ func (r *encryptionKeyResource) Schema(_ context.Context, _ resource.SchemaReque
 				Required: true,
 				MarkdownDescription: "`primary` (encrypts new secrets; making a key primary makes the previous primary `active`), " +
 					"`active` (decrypts only) or `disabled` (neither). A key that secrets still use cannot be disabled or destroyed: " +
-					"make another key primary and run `pgsecrets reencrypt` first.",
+					"make another key primary and run `pgsecrets reencrypt` first. A key that only kept history (earlier values, deleted secrets) uses " +
+					"is disabled on destroy rather than deleted, with a warning, so that history stays recoverable.",
 				Validators: []validator.String{stringvalidator.OneOf(store.StatePrimary, store.StateActive, store.StateDisabled)},
 			},
 			"wrapping_kid": schema.StringAttribute{
@@ -170,10 +171,18 @@ func (r *encryptionKeyResource) Delete(ctx context.Context, req resource.DeleteR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	err := r.data.store.DeleteDataKey(ctx, state.KID.ValueString())
+	deleted, versions, err := r.data.store.RetireDataKey(ctx, state.KID.ValueString())
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		resp.Diagnostics.AddError(keyChangeSummary(err, "Cannot destroy encryption key"),
 			fmt.Sprintf("Destroying key %q: %v", state.KID.ValueString(), err))
+		return
+	}
+	if err == nil && !deleted {
+		resp.Diagnostics.AddWarning("Encryption key disabled, not deleted",
+			fmt.Sprintf("Key %q no longer encrypts any secret, but %d kept version(s) of earlier or deleted secrets still need it for rollback and undelete, "+
+				"so it stays in the database, disabled, and nothing is lost. To use that history again, import the key (id %q) and set state = \"active\"; "+
+				"then `pgsecrets reencrypt` moves it to the primary key and the key can be destroyed. `pgsecrets history prune` or `pgsecrets secret destroy` remove the history instead.",
+				state.KID.ValueString(), versions, state.KID.ValueString()))
 	}
 }
 

@@ -207,11 +207,14 @@ resource "pgsecrets_project_secret" "s" {
 func TestAccEncryptionKeyInUseRefusesDisableAndDestroy(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
+	// on_destroy = "destroy": no history is kept, so nothing needs the key
+	// once the secret is gone.
 	const secret = `
 resource "pgsecrets_project_secret" "s" {
-  project = "billing"
-  name    = "STRIPE_KEY"
-  value   = "sk"
+  project    = "billing"
+  name       = "STRIPE_KEY"
+  value      = "sk"
+  on_destroy = "destroy"
 }
 `
 	inUse := regexp.MustCompile(`(?s)Encryption key still in use.*still encrypts 1\s+secret\(s\).*pgsecrets\s+reencrypt`)
@@ -236,4 +239,44 @@ resource "pgsecrets_project_secret" "s" {
 			},
 		},
 	})
+}
+
+// A key that only a deleted secret's kept history uses is disabled on
+// destroy, not deleted: the secret stays recoverable, nothing is lost.
+func TestAccEncryptionKeyKeptDisabledWhileHistoryNeedsIt(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	// depends_on: written under the key, not before it exists.
+	const secret = `
+resource "pgsecrets_project_secret" "s" {
+  project    = "billing"
+  name       = "STRIPE_KEY"
+  value      = "sk"
+  depends_on = [pgsecrets_encryption_key.k]
+}
+`
+	var kid string
+	accTest(t, resource.TestCase{
+		CheckDestroy: func(*terraform.State) error {
+			dk, err := env.Store.GetDataKey(context.Background(), kid)
+			if err != nil || dk.State != "disabled" {
+				return fmt.Errorf("key %s after destroy: %+v (%v), want it kept, disabled", kid, dk, err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: keyConfig(env, keyBlock("k", "primary"), secret),
+				Check: func(s *terraform.State) error {
+					kid = s.RootModule().Resources["pgsecrets_encryption_key.k"].Primary.Attributes["kid"]
+					return nil
+				},
+			},
+			// The secret goes (recoverably), then the key: no error.
+			{Config: keyConfig(env, keyBlock("k", "primary"))},
+		},
+	})
+	if _, err := env.Store.GetSecretVersion(context.Background(), "billing", "STRIPE_KEY", 1, "test"); err == nil {
+		t.Fatal("the deleted secret's value opened with its key disabled")
+	}
 }

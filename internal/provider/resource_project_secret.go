@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -30,9 +34,15 @@ var (
 )
 
 // appliedRevisionKey names the private state entry holding the revision
-// Terraform last wrote. For value_wo, where state holds no value to
-// compare, a different revision in the database is how drift shows.
+// Terraform last wrote, for `value` and `value_wo` alike. For value_wo,
+// where state holds no value to compare, a different revision in the
+// database is how drift shows; for both, it tells a plan that rewrites the
+// secret whether someone else wrote it since.
 const appliedRevisionKey = "applied_revision"
+
+// outsideWriteKey names the private state entry describing the last write
+// made outside Terraform, as Read found it (see outsideWrite).
+const outsideWriteKey = "outside_write"
 
 // sealedKey names the private state entry holding the digest of the
 // ciphertext Terraform last saw. The same revision with another ciphertext
@@ -40,9 +50,22 @@ const appliedRevisionKey = "applied_revision"
 // database; decrypting tells them apart (the binding refuses the latter).
 const sealedKey = "sealed"
 
-// refreshPurpose is the purpose recorded in the audit event of a refresh
-// that decrypts a value.
-const refreshPurpose = "terraform refresh"
+// Purposes recorded in the audit events of the reads that decrypt a value.
+const (
+	refreshPurpose = "terraform refresh"
+	importPurpose  = "terraform import"
+)
+
+// writeOnlyImportSuffix ends an import ID that must not read the value
+// into state: `project/name:write-only`, for value_wo secrets. Names
+// cannot contain ':', so the suffix is never part of a name.
+const writeOnlyImportSuffix = ":write-only"
+
+// What destroying the resource does to the secret (on_destroy).
+const (
+	onDestroyDelete  = "delete"
+	onDestroyDestroy = "destroy"
+)
 
 // projectSecretResource is pgsecrets_project_secret: one secret of a
 // project, encrypted under the primary key.
@@ -62,13 +85,15 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 		MarkdownDescription: "A secret of a project, stored encrypted (JWE) under the current primary key. " +
 			"Set the value with `value` (kept, marked sensitive, in state) or, with Terraform 1.11 and later, with the write-only `value_wo` " +
 			"(never stored in state or plan) and `value_wo_version`. " +
-			"A value changed or a secret deleted outside Terraform shows up in the next plan, for both. " +
-			"Import (`project/name`) never reads the value into state, so the apply that follows an import writes the configured value. " +
+			"A value changed or a secret deleted outside Terraform shows up in the next plan, for both, and a plan that writes the configured value over a write made outside Terraform " +
+			"warns who made it and when. " +
+			"Import with `project/name` reads the value into state, so that a `value` secret imports with no change to apply; " +
+			"import a `value_wo` secret with `project/name:write-only`, which leaves the value out of state (its first apply writes `value_wo`). " +
 			"When the configuration also manages `pgsecrets_encryption_key` resources, give secrets `depends_on` on them, so that destroy removes secrets before the keys that encrypt them.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "`project/name`, the form `terraform import` takes.",
+				MarkdownDescription: "`project/name`. Import takes it for a `value` secret, and `project/name:write-only` for a `value_wo` secret.",
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"project": schema.StringAttribute{
@@ -115,6 +140,26 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				MarkdownDescription: "Free-form grouping, e.g. `ai`, `payments`, `oauth`; recorded in audit events. " +
 					"When unset, a well-known name gets its catalog category (see `pgsecrets catalog`, e.g. `ai` for `ANTHROPIC_API_KEY`), any other name none.",
 				PlanModifiers: []planmodifier.String{catalogCategoryDefault{}},
+			},
+			"requires_restart": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: "Whether applications must restart to use a new value: `pgsecrets status --since TIME` lists the secrets so marked that changed since TIME, " +
+					"for a deploy pipeline to decide on a restart. When unset, a well-known name gets the catalog's answer (see `pgsecrets catalog`, e.g. `true` for `SLACK_BOT_TOKEN`), " +
+					"any other name `false`; a flag set otherwise (`pgsecrets secret add --requires-restart`) then shows in the plan as going back to the default. " +
+					"Set it to keep it.",
+				PlanModifiers: []planmodifier.Bool{catalogRestartDefault{}},
+			},
+			"on_destroy": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(onDestroyDelete),
+				MarkdownDescription: "What destroying this resource (or removing it from the configuration) does to the secret. " +
+					"`delete` (the default) removes the secret but keeps its last value: `pgsecrets secret undelete --project P --name N` brings it back " +
+					"within the undelete window (30 days unless `pgsecrets history retention` says otherwise), and its earlier versions stay in `pgsecrets secret history`. " +
+					"`destroy` removes the secret and every kept version of it for good, as `pgsecrets secret destroy` does: nothing of it can be decrypted or brought back. " +
+					"Terraform destroys with the setting in state: apply a change of `on_destroy` before removing the resource.",
+				Validators: []validator.String{stringvalidator.OneOf(onDestroyDelete, onDestroyDestroy)},
 			},
 			"validate": schema.BoolAttribute{
 				Optional:            true,
@@ -172,6 +217,24 @@ func (r *projectSecretResource) ValidateConfig(_ context.Context, req resource.V
 			"value_wo_version only versions value_wo; remove it, or move the value from value to value_wo.")
 	}
 	validateShape(attrs, &resp.Diagnostics)
+	validateCategory(attrs, &resp.Diagnostics)
+}
+
+// validateCategory refuses category = "" for a name the catalog gives a
+// category: the store's write policy reads an empty category as "the
+// catalog's", so the apply would store another category than planned.
+func validateCategory(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
+	var category, name string
+	if c := attrs["category"]; !c.IsKnown() || c.IsNull() || c.As(&category) != nil || category != "" {
+		return
+	}
+	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
+		return
+	}
+	if def := catalog.DefaultCategory(name); def != "" {
+		diags.AddAttributeError(path.Root("category"), "Empty category for "+name,
+			fmt.Sprintf("A secret called %s always gets a category: with none given it is the catalog's, %q. Remove category to store %q, or set the category you want.", name, def, def))
+	}
 }
 
 // validateShape refuses a value that does not fit the catalog's shape for a
@@ -220,17 +283,21 @@ func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateR
 	if err != nil {
 		var conflict *store.ConflictError
 		if errors.As(err, &conflict) {
+			// The ID that keeps a value_wo value out of state.
+			id := plan.secretID()
+			if plan.Value.IsNull() {
+				id += writeOnlyImportSuffix
+			}
 			resp.Diagnostics.AddError("Secret already exists",
 				fmt.Sprintf("%v. To manage it with Terraform, import it: an `import` block with id = %q, or `terraform import <address> %s`.",
-					err, plan.secretID(), plan.secretID()))
+					err, id, id))
 			return
 		}
-		resp.Diagnostics.AddError("Cannot create secret", fmt.Sprintf("Creating %s: %v", plan.secretID(), err))
+		addWriteError(&resp.Diagnostics, plan, err, "Cannot create secret", "Creating "+plan.secretID())
 		return
 	}
 	plan.setMeta(meta)
-	resp.Diagnostics.Append(setAppliedRevision(ctx, resp.Private, plan, meta.Revision)...)
-	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
+	resp.Diagnostics.Append(setWritten(ctx, resp.Private, meta)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -271,10 +338,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 			resp.Diagnostics.AddError("Cannot read secret", fmt.Sprintf("Refreshing the value of %s: %v", state.secretID(), err))
 			return
 		}
-		if sec.Unbound {
-			resp.Diagnostics.AddWarning("Secret ciphertext carries no binding",
-				fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict_bindings to refuse such ciphertexts.", state.secretID()))
-		}
+		warnUnbound(&resp.Diagnostics, sec, state.secretID())
 		if valueMoved {
 			refreshed.Value = types.StringValue(string(sec.Value))
 		}
@@ -283,12 +347,9 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	if meta.Sealed != sealed {
 		resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
 	}
+	resp.Diagnostics.Append(noteOutsideWrite(ctx, resp.Private, meta)...)
 	refreshed.setMeta(meta)
-	if refreshed.Validate.IsNull() {
-		// Import, and state written before validate existed, leave it
-		// null; its default keeps the next plan empty.
-		refreshed.Validate = types.BoolValue(true)
-	}
+	refreshed.setUnsetDefaults()
 	// resp.State starts as the prior state; leaving it alone when nothing
 	// changed spares the usual refresh a costly conversion.
 	if refreshed != state {
@@ -296,36 +357,118 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	}
 }
 
-// ModifyPlan plans a rewrite of a write-only value that was changed outside
-// Terraform: the revision refreshed from the database is not the one
+// warnUnbound warns about a ciphertext that names no row.
+func warnUnbound(diags *diag.Diagnostics, sec store.Secret, id string) {
+	if sec.Unbound {
+		diags.AddWarning("Secret ciphertext carries no binding",
+			fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict_bindings to refuse such ciphertexts.", id))
+	}
+}
+
+// ModifyPlan warns when the plan writes the configured value over a write
+// made outside Terraform, naming who made it and when, and plans that
+// rewrite for a write-only value, whose change Terraform cannot see
+// itself: the revision refreshed from the database is not the one
 // Terraform applied.
 func (r *projectSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return
 	}
-	// Only value_wo secrets keep an applied revision; checking it first
-	// keeps this free for the others.
+	warnValueLeftInState(req.State.Raw, req.Plan.Raw, &resp.Diagnostics)
+	rewrite := defaultsRestored(req.State.Raw, req.Plan.Raw)
+	resp.Diagnostics.Append(r.warnOverOutsideWrite(ctx, req, &rewrite)...)
+	if rewrite {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("revision"), types.Int64Unknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("kid"), types.StringUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("updated_at"), types.StringUnknown())...)
+	}
+}
+
+// defaultsRestored reports whether the catalog defaults planned for an
+// unset category or requires_restart replace what someone else stored.
+// Terraform proposed no change there, so the framework left revision and
+// the other results of a write known; the write this plans changes them.
+func defaultsRestored(state, plan tftypes.Value) bool {
+	return !rawAttr(plan, "category").Equal(rawAttr(state, "category")) ||
+		!rawAttr(plan, "requires_restart").Equal(rawAttr(state, "requires_restart"))
+}
+
+// warnOverOutsideWrite warns when the plan writes over a revision that
+// Terraform did not write, and sets *rewrite for a value_wo secret, which
+// is written again whatever else the plan says.
+func (r *projectSecretResource) warnOverOutsideWrite(ctx context.Context, req resource.ModifyPlanRequest, rewrite *bool) diag.Diagnostics {
+	// Private state and raw walks (no schema lookups) keep this cheap on
+	// a plan of many secrets when nobody else wrote.
 	applied, ok, diags := appliedRevision(ctx, req.Private)
-	resp.Diagnostics.Append(diags...)
 	if !ok {
+		return diags
+	}
+	var rev big.Float
+	if err := rawAttr(req.State.Raw, "revision").As(&rev); err != nil {
+		return diags
+	}
+	revision, _ := rev.Int64()
+	if revision == applied {
+		return diags
+	}
+	writeOnly := !rawAttr(req.Plan.Raw, "value_wo_version").IsNull()
+	// With `value` Terraform's own diff decides: no change of value, no
+	// write over the other one.
+	if !writeOnly && rawAttr(req.Plan.Raw, "value").Equal(rawAttr(req.State.Raw, "value")) {
+		return diags
+	}
+	var project, name string
+	_ = rawAttr(req.State.Raw, "project").As(&project)
+	_ = rawAttr(req.State.Raw, "name").As(&name)
+	outside, d := outsideWriteOf(ctx, req.Private)
+	diags.Append(d...)
+	diags.AddWarning("Secret changed outside Terraform", driftDetail(project+"/"+name, revision, applied, outside, writeOnly))
+	*rewrite = *rewrite || writeOnly
+	return diags
+}
+
+// driftDetail says who wrote id at revision, outside Terraform, and what
+// the plan does about it. outside is nil when Read did not record the
+// write (state from an older provider, or -refresh=false).
+func driftDetail(id string, revision, applied int64, outside *outsideWrite, writeOnly bool) string {
+	who := "outside Terraform (CLI, SQL, another tool)"
+	if outside != nil && outside.Revision == revision {
+		who = fmt.Sprintf("outside Terraform by %s at %s", outside.By, outside.At.UTC().Format(time.RFC3339))
+	}
+	keep := "To keep their value instead, set value to it (`pgsecrets secret get` shows it)."
+	if writeOnly {
+		keep = "To keep their value instead, put it in value_wo."
+	}
+	return fmt.Sprintf("%s was changed %s (revision %d; Terraform wrote revision %d); this plan writes the configured value again. %s",
+		id, who, revision, applied, keep)
+}
+
+// warnValueLeftInState warns when state still holds a value that the
+// configuration now gives as value_wo: an import by `project/name` read
+// it, or the secret moved from value to value_wo. The apply drops it from
+// state; copies of earlier state keep it. Raw walks keep this cheap on a
+// plan of many secrets.
+func warnValueLeftInState(state, plan tftypes.Value, diags *diag.Diagnostics) {
+	if rawAttr(state, "value").IsNull() || rawAttr(plan, "value_wo_version").IsNull() {
 		return
 	}
-	var revision, version types.Int64
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("revision"), &revision)...)
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("value_wo_version"), &version)...)
-	if resp.Diagnostics.HasError() || version.IsNull() || revision.ValueInt64() == applied {
-		return
+	var project, name string
+	_ = rawAttr(state, "project").As(&project)
+	_ = rawAttr(state, "name").As(&name)
+	diags.AddWarning("Secret value in Terraform state",
+		fmt.Sprintf("State holds the value of %s/%s, which the configuration sets with value_wo: it was imported with %q (which reads the value), or set with value before. "+
+			"This apply removes it from state, but state backups and earlier versions of remote state keep it: delete those, or rotate the secret. "+
+			"Import value_wo secrets with %q.", project, name, project+"/"+name, project+"/"+name+writeOnlyImportSuffix))
+}
+
+// rawAttr is a top-level attribute of an object value; null when absent.
+func rawAttr(obj tftypes.Value, name string) tftypes.Value {
+	found, _, err := tftypes.WalkAttributePath(obj, tftypes.NewAttributePath().WithAttributeName(name))
+	v, ok := found.(tftypes.Value)
+	if err != nil || !ok {
+		return tftypes.NewValue(tftypes.DynamicPseudoType, nil)
 	}
-	var project, name types.String
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("project"), &project)...)
-	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &name)...)
-	resp.Diagnostics.AddWarning("Secret changed outside Terraform",
-		fmt.Sprintf("%s/%s is at revision %d, but Terraform wrote revision %d: someone rewrote it (CLI, SQL, another tool). "+
-			"This plan writes value_wo again. To keep the other value instead, put it in value_wo.",
-			project.ValueString(), name.ValueString(), revision.ValueInt64(), applied))
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("revision"), types.Int64Unknown())...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("kid"), types.StringUnknown())...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("updated_at"), types.StringUnknown())...)
+	return v
 }
 
 func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -336,15 +479,15 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Toggling validate alone changes nothing stored: no write, no new
-	// revision, no audit event. A value_wo rewritten outside Terraform
-	// still is written again.
+	// Toggling validate or on_destroy alone changes nothing stored: no
+	// write, no new revision, no audit event. A value_wo rewritten outside
+	// Terraform still is written again.
 	if plan.storesSameAs(state) {
 		applied, ok, diags := appliedRevision(ctx, req.Private)
 		resp.Diagnostics.Append(diags...)
-		if !ok || applied == state.Revision.ValueInt64() {
+		if !ok || applied == state.Revision.ValueInt64() || plan.ValueWOVersion.IsNull() {
 			kept := state
-			kept.Validate = plan.Validate
+			kept.Validate, kept.OnDestroy = plan.Validate, plan.OnDestroy
 			resp.Diagnostics.Append(resp.State.Set(ctx, &kept)...)
 			return
 		}
@@ -361,66 +504,124 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 			resp.Diagnostics.AddError("Secret deleted since the plan",
 				fmt.Sprintf("%s was deleted outside Terraform after the plan; run `terraform apply` again to create it.", state.secretID()))
 		default:
-			resp.Diagnostics.AddError("Cannot update secret", fmt.Sprintf("Writing %s: %v", plan.secretID(), err))
+			addWriteError(&resp.Diagnostics, plan, err, "Cannot update secret", "Writing "+plan.secretID())
 		}
 		return
 	}
 	plan.setMeta(meta)
-	resp.Diagnostics.Append(setAppliedRevision(ctx, resp.Private, plan, meta.Revision)...)
-	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
+	resp.Diagnostics.Append(setWritten(ctx, resp.Private, meta)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// addWriteError reports a failed write; a value refused by the catalog's
+// shape check (a value unknown at plan time) gets the way out.
+func addWriteError(diags *diag.Diagnostics, m projectSecretModel, err error, summary, doing string) {
+	var shape *catalog.ShapeError
+	if errors.As(err, &shape) {
+		attr := "value"
+		if m.Value.IsNull() {
+			attr = "value_wo"
+		}
+		diags.AddAttributeError(path.Root(attr), "Value does not fit "+shape.Name,
+			err.Error()+"; set validate = false to store it anyway")
+		return
+	}
+	diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
+}
+
+// Delete deletes the secret, recoverably (on_destroy = "delete") or with
+// every version for good (on_destroy = "destroy"). Neither is
+// compare-and-swap: destroying the resource means the secret must go
+// whatever was written meanwhile, and `terraform destroy -refresh=false`
+// would otherwise fail on any out-of-band write.
 func (r *projectSecretResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state projectSecretModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// Not compare-and-swap: destroying the resource means the secret must
-	// go whatever was written meanwhile, and `terraform destroy
-	// -refresh=false` would otherwise fail on any out-of-band write.
-	err := r.data.store.DeleteSecret(ctx, state.Project.ValueString(), state.Name.ValueString(), store.AnyRevision)
+	project, name := state.Project.ValueString(), state.Name.ValueString()
+	if state.OnDestroy.ValueString() == onDestroyDestroy {
+		_, err := r.data.store.DestroySecret(ctx, project, name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			resp.Diagnostics.AddError("Cannot destroy secret", fmt.Sprintf("Destroying %s and its versions: %v", state.secretID(), err))
+		}
+		return
+	}
+	err := r.data.store.DeleteSecret(ctx, project, name, store.AnyRevision)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		resp.Diagnostics.AddError("Cannot delete secret", fmt.Sprintf("Deleting %s: %v", state.secretID(), err))
 	}
 }
 
-// ImportState takes `project/name`. The value is not read into state here:
-// with `value_wo` it must never be there, and with `value` the first plan
-// after import writes the configured value.
+// ImportState takes `project/name` or `project/name:write-only`. It cannot
+// see the configuration, so the ID says which kind of secret this is: the
+// first reads the value into state (an audited read), so that a `value`
+// secret imports with nothing to apply; the second leaves it out, since a
+// `value_wo` value must never reach state, and the apply that follows
+// writes value_wo.
 func (r *projectSecretResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	parts, err := splitImportID(req.ID, "project/name, e.g. myapp/OPENAI_API_KEY", 2)
+	id, writeOnly := strings.CutSuffix(req.ID, writeOnlyImportSuffix)
+	parts, err := splitImportID(id, "project/name, e.g. myapp/OPENAI_API_KEY, or project/name"+writeOnlyImportSuffix+" for a value_wo secret", 2)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import ID", err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), parts[0])...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), parts[1])...)
+	project, name := parts[0], parts[1]
+	if writeOnly {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+		return
+	}
+	s := readyStore(r.data, &resp.Diagnostics)
+	if s == nil {
+		return
+	}
+	sec, err := s.GetSecret(ctx, project, name, importPurpose)
+	if errors.Is(err, store.ErrNotFound) {
+		resp.Diagnostics.AddError("Cannot import secret",
+			fmt.Sprintf("There is no secret %s/%s: check the project and name (`pgsecrets secret list --project %s`).", project, name, project))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot import secret", fmt.Sprintf("Reading %s/%s: %v", project, name, err))
+		return
+	}
+	warnUnbound(&resp.Diagnostics, sec, project+"/"+name)
+	m := projectSecretModel{Value: types.StringValue(string(sec.Value)), ValueWOVersion: types.Int64Null()}
+	clear(sec.Value)
+	m.setMeta(sec.SecretMeta)
+	m.setUnsetDefaults()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	// Read then finds the same ciphertext and decrypts nothing again.
+	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, sec.Sealed)...)
 }
 
 // projectSecretModel is the resource's state, plan and config.
 type projectSecretModel struct {
-	ID             types.String `tfsdk:"id"`
-	Project        types.String `tfsdk:"project"`
-	Name           types.String `tfsdk:"name"`
-	Value          types.String `tfsdk:"value"`
-	ValueWO        types.String `tfsdk:"value_wo"`
-	ValueWOVersion types.Int64  `tfsdk:"value_wo_version"`
-	Description    types.String `tfsdk:"description"`
-	Category       types.String `tfsdk:"category"`
-	Validate       types.Bool   `tfsdk:"validate"`
-	KID            types.String `tfsdk:"kid"`
-	Revision       types.Int64  `tfsdk:"revision"`
-	CreatedAt      types.String `tfsdk:"created_at"`
-	UpdatedAt      types.String `tfsdk:"updated_at"`
+	ID              types.String `tfsdk:"id"`
+	Project         types.String `tfsdk:"project"`
+	Name            types.String `tfsdk:"name"`
+	Value           types.String `tfsdk:"value"`
+	ValueWO         types.String `tfsdk:"value_wo"`
+	ValueWOVersion  types.Int64  `tfsdk:"value_wo_version"`
+	Description     types.String `tfsdk:"description"`
+	Category        types.String `tfsdk:"category"`
+	RequiresRestart types.Bool   `tfsdk:"requires_restart"`
+	OnDestroy       types.String `tfsdk:"on_destroy"`
+	Validate        types.Bool   `tfsdk:"validate"`
+	KID             types.String `tfsdk:"kid"`
+	Revision        types.Int64  `tfsdk:"revision"`
+	CreatedAt       types.String `tfsdk:"created_at"`
+	UpdatedAt       types.String `tfsdk:"updated_at"`
 }
 
 // storesSameAs reports whether writing m would store what state already
 // holds (same value, or same value_wo_version, and metadata).
 func (m *projectSecretModel) storesSameAs(state projectSecretModel) bool {
 	return m.Value.Equal(state.Value) && m.ValueWOVersion.Equal(state.ValueWOVersion) &&
-		m.Description.Equal(state.Description) && m.Category.Equal(state.Category)
+		m.Description.Equal(state.Description) && m.Category.Equal(state.Category) &&
+		m.RequiresRestart.Equal(state.RequiresRestart)
 }
 
 func (m *projectSecretModel) secretID() string {
@@ -428,25 +629,30 @@ func (m *projectSecretModel) secretID() string {
 }
 
 // putInput is the write of m; a write-only value comes from config, since
-// plans never carry it.
+// plans never carry it. Category and restart flag are the planned ones,
+// which already hold the catalog's defaults (catalogCategoryDefault,
+// catalogRestartDefault), so the plan shows what is stored.
 func (m *projectSecretModel) putInput(config projectSecretModel, expectedRevision int64) store.PutSecretInput {
 	value := m.Value
 	if value.IsNull() {
 		value = config.ValueWO
 	}
-	category := m.Category.ValueString()
-	if m.Category.IsUnknown() {
-		// The name was unknown at plan time (catalogCategoryDefault).
-		category = catalog.DefaultCategory(m.Name.ValueString())
-	}
-	return store.PutSecretInput{
-		Project:          m.Project.ValueString(),
-		Name:             m.Name.ValueString(),
-		Value:            []byte(value.ValueString()),
-		Description:      m.Description.ValueString(),
-		Category:         category,
+	in := store.PutSecretInput{
+		Project:     m.Project.ValueString(),
+		Name:        m.Name.ValueString(),
+		Value:       []byte(value.ValueString()),
+		Description: m.Description.ValueString(),
+		// Unknown when the name was unknown at plan time: "" and nil take
+		// the catalog's defaults, as the plan modifiers would have.
+		Category:         m.Category.ValueString(),
+		Validate:         m.Validate.ValueBool(),
 		ExpectedRevision: expectedRevision,
 	}
+	if !m.RequiresRestart.IsUnknown() && !m.RequiresRestart.IsNull() {
+		restart := m.RequiresRestart.ValueBool()
+		in.RequiresRestart = &restart
+	}
+	return in
 }
 
 // setMeta copies what the database knows into m; value_wo stays null.
@@ -457,10 +663,23 @@ func (m *projectSecretModel) setMeta(meta store.SecretMeta) {
 	m.ValueWO = types.StringNull()
 	m.Description = types.StringValue(meta.Description)
 	m.Category = types.StringValue(meta.Category)
+	m.RequiresRestart = types.BoolValue(meta.RequiresRestart)
 	m.KID = types.StringValue(meta.KID)
 	m.Revision = types.Int64Value(meta.Revision)
 	m.CreatedAt = timeValue(meta.CreatedAt)
 	m.UpdatedAt = timeValue(meta.UpdatedAt)
+}
+
+// setUnsetDefaults gives the provider-side settings that import, and state
+// written by older versions, leave null their defaults, which keeps the
+// next plan empty.
+func (m *projectSecretModel) setUnsetDefaults() {
+	if m.Validate.IsNull() {
+		m.Validate = types.BoolValue(true)
+	}
+	if m.OnDestroy.IsNull() {
+		m.OnDestroy = types.StringValue(onDestroyDelete)
+	}
 }
 
 // privateState is the part of the framework's private state API used here.
@@ -469,14 +688,14 @@ type privateState interface {
 	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
-// setAppliedRevision records the revision Terraform wrote for a value_wo
-// secret, and forgets it for a `value` one (whose drift shows in value).
-func setAppliedRevision(ctx context.Context, p privateState, m projectSecretModel, revision int64) diag.Diagnostics {
-	if m.ValueWOVersion.IsNull() {
-		return p.SetKey(ctx, appliedRevisionKey, nil)
-	}
-	b, _ := json.Marshal(revision)
-	return p.SetKey(ctx, appliedRevisionKey, b)
+// setWritten records, after Terraform wrote meta, the revision it wrote
+// and the ciphertext's digest, and forgets any earlier outside write.
+func setWritten(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
+	b, _ := json.Marshal(meta.Revision)
+	diags := p.SetKey(ctx, appliedRevisionKey, b)
+	diags.Append(p.SetKey(ctx, outsideWriteKey, nil)...)
+	diags.Append(setPrivateString(ctx, p, sealedKey, meta.Sealed)...)
+	return diags
 }
 
 // setPrivateString keeps a string in private state, which holds JSON.
@@ -510,6 +729,53 @@ func appliedRevision(ctx context.Context, p privateState) (int64, bool, diag.Dia
 	return rev, true, diags
 }
 
+// outsideWrite is the last write made outside Terraform, from the row's
+// updated_by and updated_at as Read found them, for the plan's warning.
+type outsideWrite struct {
+	Revision int64     `json:"revision"`
+	By       string    `json:"by"`
+	At       time.Time `json:"at"`
+}
+
+// noteOutsideWrite records meta's writer when meta is at a revision
+// Terraform did not write. Revisions only grow, so a record is never
+// cleared here, only by Terraform's next write (setWritten).
+func noteOutsideWrite(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
+	applied, ok, diags := appliedRevision(ctx, p)
+	if !ok || meta.Revision == applied {
+		return diags
+	}
+	known, d := outsideWriteOf(ctx, p)
+	diags.Append(d...)
+	if known != nil && known.Revision == meta.Revision {
+		return diags
+	}
+	b, _ := json.Marshal(outsideWrite{Revision: meta.Revision, By: meta.UpdatedBy, At: meta.UpdatedAt})
+	return append(diags, p.SetKey(ctx, outsideWriteKey, b)...)
+}
+
+// outsideWriteOf reads what noteOutsideWrite kept; nil when absent or
+// unreadable, which only makes the warning less specific.
+func outsideWriteOf(ctx context.Context, p privateState) (*outsideWrite, diag.Diagnostics) {
+	b, diags := p.GetKey(ctx, outsideWriteKey)
+	var w outsideWrite
+	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &w) != nil {
+		return nil, diags
+	}
+	return &w, diags
+}
+
+// plannedName is the planned secret name, read from the raw plan: walking
+// it skips the schema lookups of Plan.GetAttribute, which add up over a
+// plan of many secrets. ok is false while the name is unknown.
+func plannedName(plan tftypes.Value) (name string, ok bool) {
+	v := rawAttr(plan, "name")
+	if !v.IsKnown() || v.IsNull() || v.As(&name) != nil {
+		return "", false
+	}
+	return name, true
+}
+
 // catalogCategoryDefault plans category from the catalog when the
 // configuration leaves it unset, so the plan shows the category that will
 // be stored (`ai` for ANTHROPIC_API_KEY, none for a name outside the
@@ -528,15 +794,36 @@ func (catalogCategoryDefault) PlanModifyString(_ context.Context, req planmodifi
 	if !req.ConfigValue.IsNull() {
 		return
 	}
-	// Walking the raw plan skips the schema lookups of Plan.GetAttribute,
-	// which add up over a plan of many secrets.
-	found, _, err := tftypes.WalkAttributePath(req.Plan.Raw, tftypes.NewAttributePath().WithAttributeName("name"))
-	name, ok := found.(tftypes.Value)
-	if err != nil || !ok || !name.IsKnown() {
+	name, ok := plannedName(req.Plan.Raw)
+	if !ok {
 		resp.PlanValue = types.StringUnknown()
 		return
 	}
-	var s string
-	_ = name.As(&s)
-	resp.PlanValue = types.StringValue(catalog.DefaultCategory(s))
+	resp.PlanValue = types.StringValue(catalog.DefaultCategory(name))
+}
+
+// catalogRestartDefault plans requires_restart from the catalog when the
+// configuration leaves it unset, as catalogCategoryDefault does category:
+// the plan shows the flag that will be stored, and a flag set outside
+// Terraform shows as a change instead of being cleared silently.
+type catalogRestartDefault struct{}
+
+func (catalogRestartDefault) Description(context.Context) string {
+	return "defaults to the catalog's restart notice for a well-known name, false for any other"
+}
+
+func (m catalogRestartDefault) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (catalogRestartDefault) PlanModifyBool(_ context.Context, req planmodifier.BoolRequest, resp *planmodifier.BoolResponse) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	name, ok := plannedName(req.Plan.Raw)
+	if !ok {
+		resp.PlanValue = types.BoolUnknown()
+		return
+	}
+	resp.PlanValue = types.BoolValue(catalog.RequiresRestart(name))
 }

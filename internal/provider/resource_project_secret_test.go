@@ -103,25 +103,23 @@ func TestAccProjectSecretCreateUpdateImportDestroy(t *testing.T) {
 				Check: storedValue(env, "sk_live_two"),
 			},
 			{
-				// terraform import: the value is not read into state (see
-				// ImportState), the rest matches.
-				ResourceName:            secretAddr,
-				ImportState:             true,
-				ImportStateId:           "billing/STRIPE_KEY",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"value"},
+				// terraform import reads the value into state: all of it,
+				// value included, matches.
+				ResourceName:      secretAddr,
+				ImportState:       true,
+				ImportStateId:     "billing/STRIPE_KEY",
+				ImportStateVerify: true,
 			},
 			{
-				// An import block, as Terraform 1.5+ users write it.
+				// An import block, as Terraform 1.5+ users write it: the
+				// import has nothing to change (the harness requires a
+				// no-op unless told otherwise).
 				ResourceName:    secretAddr,
 				ImportState:     true,
 				ImportStateKind: resource.ImportBlockWithID,
 				ImportStateId:   "billing/STRIPE_KEY",
-				// The plan writes the configured value: import never reads
-				// it into state.
-				ExpectNonEmptyPlan: true,
 				ImportPlanChecks: resource.ImportPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate)},
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionNoop)},
 				},
 			},
 		},
@@ -200,10 +198,17 @@ func TestAccProjectSecretCreateRefusesExistingSecretAndSaysImport(t *testing.T) 
 	env := newTestEnv(t)
 	env.putSecret("billing", "STRIPE_KEY", "from the CLI")
 	accTest(t, resource.TestCase{
-		Steps: []resource.TestStep{{
-			Config:      secretWithValue(env, "from terraform", ""),
-			ExpectError: regexp.MustCompile(`(?s)already exists.*import`),
-		}},
+		Steps: []resource.TestStep{
+			{
+				Config:      secretWithValue(env, "from terraform", ""),
+				ExpectError: regexp.MustCompile(`(?s)already exists.*import.*"billing/STRIPE_KEY"`),
+			},
+			{
+				// With value_wo, the ID that keeps the value out of state.
+				Config:      secretWithWriteOnly(env, "from terraform", 1),
+				ExpectError: regexp.MustCompile(`(?s)already exists.*import.*"billing/STRIPE_KEY:write-only"`),
+			},
+		},
 	})
 }
 
@@ -299,7 +304,7 @@ func TestAccProjectSecretWriteOnlyValueNeverInStateFile(t *testing.T) {
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("value"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(storedValue(env, canary1), stateFilesLack(t, tmp, canary1)),
+				Check: resource.ComposeAggregateTestCheckFunc(storedValue(env, canary1), stateFilesLack(tmp, canary1)),
 			},
 			{
 				// Same version, other value: Terraform cannot see it, no change.
@@ -317,15 +322,17 @@ func TestAccProjectSecretWriteOnlyValueNeverInStateFile(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("revision"), knownvalue.Int64Exact(2)),
 				},
-				Check: resource.ComposeAggregateTestCheckFunc(storedValue(env, canary2), stateFilesLack(t, tmp, canary1, canary2)),
+				Check: resource.ComposeAggregateTestCheckFunc(storedValue(env, canary2), stateFilesLack(tmp, canary1, canary2)),
 			},
 			{
 				ResourceName:            secretAddr,
 				ImportState:             true,
-				ImportStateId:           "billing/STRIPE_KEY",
+				ImportStateId:           "billing/STRIPE_KEY" + writeOnlyImportSuffix,
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"value_wo_version"},
-				Check:                   stateFilesLack(t, tmp, canary1, canary2),
+				ImportStateCheck: func([]*terraform.InstanceState) error {
+					return stateFilesLack(tmp, canary1, canary2)(nil)
+				},
 			},
 		},
 	})
@@ -404,7 +411,7 @@ resource "pgsecrets_project_secret" "wo" {
 					if err := stateFilesContain(tmp, canaryValue); err != nil {
 						return err
 					}
-					return stateFilesLack(t, tmp, canaryWO, dataKey, env.rootKeyMaterial())(s)
+					return stateFilesLack(tmp, canaryWO, dataKey, env.rootKeyMaterial())(s)
 				},
 			},
 			{
@@ -421,7 +428,7 @@ resource "pgsecrets_project_secret" "wo" {
 					if err != nil || string(sec.Value) != canaryWO+"-2" {
 						return fmt.Errorf("value_wo was not written (err %v)", err)
 					}
-					return stateFilesLack(t, tmp, canaryWO, dataKey, env.rootKeyMaterial())(s)
+					return stateFilesLack(tmp, canaryWO, dataKey, env.rootKeyMaterial())(s)
 				},
 			},
 		},
@@ -444,36 +451,41 @@ resource "pgsecrets_project_secret" "wo" {
 
 // stateFilesLack checks every file under dir (Terraform's working
 // directories: state, backups, plans) for the canaries.
-func stateFilesLack(t *testing.T, dir string, canaries ...string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		states := 0
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			if strings.Contains(d.Name(), ".tfstate") {
-				states++
-			}
-			if strings.HasSuffix(d.Name(), ".tf") || strings.HasSuffix(d.Name(), ".log") ||
-				strings.Contains(path, string(filepath.Separator)+".terraform"+string(filepath.Separator)) {
-				return nil // the configuration itself, logs (checked apart), plugins
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for _, c := range canaries {
-				if strings.Contains(string(b), c) {
-					return fmt.Errorf("%s contains a write-only value", path)
-				}
-			}
-			return nil
-		})
-		if err == nil && states == 0 {
-			err = fmt.Errorf("no state file found under %s; the check does not prove anything", dir)
+func stateFilesLack(dir string, canaries ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error { return filesLack(dir, ".tfstate", canaries...) }
+}
+
+// filesLack checks every file under dir for the canaries, and that some
+// file's name contains mustFind (".tfstate", "tfplan"), without which the
+// check proves nothing.
+func filesLack(dir, mustFind string, canaries ...string) error {
+	found := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
-		return err
+		if strings.Contains(d.Name(), mustFind) {
+			found++
+		}
+		if strings.HasSuffix(d.Name(), ".tf") || strings.HasSuffix(d.Name(), ".log") ||
+			strings.Contains(path, string(filepath.Separator)+".terraform"+string(filepath.Separator)) {
+			return nil // the configuration itself, logs (checked apart), plugins
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, c := range canaries {
+			if strings.Contains(string(b), c) {
+				return fmt.Errorf("%s contains a write-only value", path)
+			}
+		}
+		return nil
+	})
+	if err == nil && found == 0 {
+		err = fmt.Errorf("no %s file found under %s; the check does not prove anything", mustFind, dir)
 	}
+	return err
 }
 
 // stateFilesContain checks that some state file under dir holds want.

@@ -15,7 +15,7 @@ import (
 // ciphertext keeps the stored ciphertext of billing/STRIPE_KEY in *into.
 func ciphertext(env *testEnv, into *string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		return env.Store.Pool().QueryRow(context.Background(),
+		return env.pool.QueryRow(context.Background(),
 			"select ciphertext from secrets where project = 'billing' and name = 'STRIPE_KEY'").Scan(into)
 	}
 }

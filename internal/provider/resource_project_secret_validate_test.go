@@ -232,3 +232,52 @@ func storedCategory(env *testEnv, project, name, category string) resource.TestC
 		return nil
 	}
 }
+
+// The store gives a well-known name its catalog category when none is
+// given, so an explicit empty one is refused at plan time, naming the
+// category it would get, instead of failing the apply.
+func TestAccProjectSecretEmptyCategoryForCatalogNameRefusedAtPlan(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{
+				Config:      secretInSupport(env, "SLACK_BOT_TOKEN", "xoxb-123-456-AbC", `  category = ""`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Empty category for SLACK_BOT_TOKEN.*catalog's, "slack".*Remove category`),
+			},
+			{
+				// Outside the catalog, "" is a category like any other.
+				Config: secretInSupport(env, "SESSION_KEY", "s3cr3t", `  category = ""`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(supportAddr, tfjsonpath.New("category"), knownvalue.StringExact("")),
+				},
+			},
+		},
+	})
+}
+
+// A value unknown at plan time (here another resource's output) is
+// checked when it is written, by the store's write policy, with the same
+// way out.
+func TestAccProjectSecretWrongShapeKnownOnlyAtApplyRefused(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	config := env.ProviderConfig() + `
+resource "terraform_data" "token" {
+  input = "not-a-slack-token"
+}
+
+resource "pgsecrets_project_secret" "support" {
+  project = "support"
+  name    = "SLACK_BOT_TOKEN"
+  value   = terraform_data.token.output
+}
+`
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config:      config,
+			ExpectError: regexp.MustCompile(`(?s)Value does not fit SLACK_BOT_TOKEN.*set validate = false to store it\s+anyway`),
+		}},
+	})
+}

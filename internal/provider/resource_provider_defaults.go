@@ -22,7 +22,6 @@ import (
 var (
 	_ resource.ResourceWithConfigure        = (*providerDefaultsResource)(nil)
 	_ resource.ResourceWithImportState      = (*providerDefaultsResource)(nil)
-	_ resource.ResourceWithModifyPlan       = (*providerDefaultsResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*providerDefaultsResource)(nil)
 )
 
@@ -48,7 +47,8 @@ func (r *providerDefaultsResource) Schema(_ context.Context, _ resource.SchemaRe
 				"provider": schema.StringAttribute{
 					Required: true,
 					MarkdownDescription: "AI provider, e.g. `anthropic`, `openai`, `google`, `mistral`. " +
-						"A warning is shown when the project lacks the provider's usual API key secret (e.g. `ANTHROPIC_API_KEY`).",
+						"When the defaults are applied, a warning is shown if the project still lacks the provider's usual API key secret (e.g. `ANTHROPIC_API_KEY`); " +
+						"a `pgsecrets_project_secret` that creates it in the same configuration belongs in this resource's `depends_on`, so the secret exists first.",
 					Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 				},
 				"model": schema.StringAttribute{
@@ -114,6 +114,9 @@ func (r *providerDefaultsResource) write(ctx context.Context, getPlan func(conte
 	}
 	plan.ID = types.StringValue(project)
 	diags.Append(state.Set(ctx, &plan)...)
+	if !diags.HasError() {
+		diags.Append(r.missingAPIKeyWarnings(ctx, &plan)...)
+	}
 }
 
 // stateSetter is tfsdk.State's Set, for write.
@@ -161,25 +164,24 @@ func (r *providerDefaultsResource) ImportState(ctx context.Context, req resource
 	resource.ImportStatePassthroughID(ctx, path.Root("project"), req, resp)
 }
 
-// ModifyPlan warns, when defaults are created or changed, about a use case
-// whose provider's usual API key secret is missing from the project: the
-// applications reading the defaults would fail to call it.
-func (r *providerDefaultsResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil || req.Plan.Raw.Equal(req.State.Raw) {
-		return
-	}
-	var plan providerDefaultsModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || plan.Project.IsUnknown() {
-		return
-	}
+// missingAPIKeyWarnings warns about each use case whose provider's usual
+// API key secret the project lacks: the applications reading the defaults
+// would fail to call it. It runs when the defaults are written (Create,
+// Update), not at plan time: a plan cannot see whether the configuration
+// creates the secret, and would warn on every fresh plan of a
+// configuration that does. With the secret's resource in depends_on, the
+// secret exists by the time this runs, so only a secret that is really
+// missing is warned about, once, by the apply that set the defaults.
+func (r *providerDefaultsResource) missingAPIKeyWarnings(ctx context.Context, plan *providerDefaultsModel) diag.Diagnostics {
+	var diags diag.Diagnostics
 	project := plan.Project.ValueString()
 	checked := map[string]bool{}
 	for _, uc := range plan.useCases() {
-		if uc.model == nil || uc.model.Provider.IsUnknown() {
+		if uc.model == nil {
 			continue
 		}
-		secret, ok := store.APIKeySecretName(uc.model.Provider.ValueString())
+		provider := uc.model.Provider.ValueString()
+		secret, ok := store.APIKeySecretName(provider)
 		if !ok || checked[secret] {
 			continue
 		}
@@ -187,15 +189,17 @@ func (r *providerDefaultsResource) ModifyPlan(ctx context.Context, req resource.
 		_, err := r.data.store.GetSecretMeta(ctx, project, secret)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			resp.Diagnostics.AddAttributeWarning(path.Root(uc.name).AtName("provider"), "Provider API key secret missing",
+			diags.AddAttributeWarning(path.Root(uc.name).AtName("provider"), "Provider API key secret missing",
 				fmt.Sprintf("Project %q has no secret %s, the API key provider %q usually needs, so applications using these defaults may fail to call it. "+
-					"Add it with a pgsecrets_project_secret resource or `pgsecrets secret add --project %s --name %s`; "+
-					"if this configuration already creates it, this warning goes away once it exists.",
-					project, secret, uc.model.Provider.ValueString(), project, secret))
+					"Add it with a pgsecrets_project_secret resource or `pgsecrets secret add --project %s --name %s`. "+
+					"If this configuration already creates it, add that pgsecrets_project_secret to this resource's depends_on, "+
+					"so the secret exists before the defaults are set.",
+					project, secret, provider, project, secret))
 		case err != nil:
-			resp.Diagnostics.AddWarning("Cannot check provider API key secret", fmt.Sprintf("Looking up %s in project %q: %v", secret, project, err))
+			diags.AddWarning("Cannot check provider API key secret", fmt.Sprintf("Looking up %s in project %q: %v", secret, project, err))
 		}
 	}
+	return diags
 }
 
 // providerDefaultsModel is the resource's state, plan and config.

@@ -45,11 +45,7 @@ func newTestDB(t testing.TB) *testDB {
 	t.Helper()
 	ctx := context.Background()
 	cfg := store.Config{DatabaseURL: pgtest.NewDatabase(t), Schema: "pgsecrets", Actor: "tester"}
-	pool, err := store.Connect(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)
 	if _, err := store.Migrate(ctx, pool, cfg.Schema, nil); err != nil {
 		t.Fatal(err)
 	}

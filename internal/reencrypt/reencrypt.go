@@ -35,6 +35,12 @@ const (
 	// batchAttempts is how often a batch is tried when Postgres aborts it
 	// for a deadlock or a serialization failure.
 	batchAttempts = 3
+	// DefaultRetryFor covers a managed database's failover, which drops
+	// connections for seconds to a minute.
+	DefaultRetryFor = 2 * time.Minute
+	// Backoff between retries while the database is unreachable.
+	retryFirstWait = 500 * time.Millisecond
+	retryMaxWait   = 10 * time.Second
 )
 
 // Options say what to re-encrypt and how.
@@ -45,8 +51,7 @@ type Options struct {
 	// BatchSize is how many secrets one transaction rewrites.
 	BatchSize int
 	// Workers is how many batches run at once; 0 means one per CPU. It is
-	// capped below the pool size, since a batch may need a second
-	// connection to reload data keys.
+	// capped at the pool size.
 	Workers int
 	// DryRun counts what would change and changes nothing.
 	DryRun bool
@@ -56,6 +61,13 @@ type Options struct {
 	BindUnbound bool
 	// Progress, when set, is called after every batch; calls never overlap.
 	Progress func(Progress)
+	// RetryFor is how long a run keeps retrying while the database is
+	// unreachable (a failover, a restart), counted from the first failure
+	// in a row; 0 means DefaultRetryFor, a negative value never retries.
+	RetryFor time.Duration
+	// OnRetry, when set, is told of each retry: what failed and how long
+	// the run waits before trying again.
+	OnRetry func(err error, wait time.Duration)
 }
 
 // Progress is how far a run is.
@@ -162,7 +174,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	plan, err := st.PlanReencrypt(ctx, opts.Project)
+	outage := &outage{}
+	plan, err := withRetry(ctx, opts, outage, func() (store.ReencryptPlan, error) { return st.PlanReencrypt(ctx, opts.Project) })
 	if err != nil {
 		return Summary{}, err
 	}
@@ -194,7 +207,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		return sum, nil
 	}
 
-	rw, err := st.RewrapDataKeys(ctx)
+	rw, err := withRetry(ctx, opts, outage, func() (store.RewrapResult, error) { return st.RewrapDataKeys(ctx) })
 	if err != nil {
 		return sum, err
 	}
@@ -204,15 +217,23 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	}
 	var keyFailures []store.ItemFailure
 	keyFailures = append(keyFailures, rw.Failed...)
-	if sum.AuditKeys, err = st.RewrapAuditKeys(ctx); err != nil {
+	if sum.AuditKeys, err = withRetry(ctx, opts, outage, func() (store.AuditKeyRewrapResult, error) { return st.RewrapAuditKeys(ctx) }); err != nil {
 		return sum, err
 	}
 
 	prog := &progress{fn: opts.Progress, total: pending}
 	skip := plan.UnknownKIDs()
-	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog)
+	// The secrets first, then their kept earlier values (history).
+	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog, outage)
 	sum.Reencrypted += pass.reencrypted
 	sum.Retried += pass.conflicts
+	if err != nil {
+		return sum, err
+	}
+	history, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog, outage)
+	sum.Reencrypted += history.reencrypted
+	sum.Retried += history.conflicts
+	pass = mergePasses(pass, history)
 	if err != nil {
 		return sum, err
 	}
@@ -223,7 +244,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		// anything beyond our own failures is, sweep again, this time
 		// waiting for locks so that nothing is skipped.
 		skip = append(plan.UnknownKIDs(), last.unknownKIDs()...)
-		left, err := st.CountPendingReencrypt(ctx, opts.Project, skip)
+		left, err := withRetry(ctx, opts, outage, func() (int64, error) { return st.CountPendingReencrypt(ctx, opts.Project, skip) })
 		if err != nil {
 			return sum, err
 		}
@@ -231,9 +252,16 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left)
-		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog)
+		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
+		if err != nil {
+			return sum, err
+		}
+		swHistory, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog, outage)
+		sum.Reencrypted += swHistory.reencrypted
+		sum.Retried += swHistory.reencrypted + swHistory.conflicts
+		sw = mergePasses(sw, swHistory)
 		if err != nil {
 			return sum, err
 		}
@@ -273,9 +301,12 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 	if opts.Workers == 0 {
 		opts.Workers = runtime.NumCPU()
 	}
-	// A batch holds a connection for its transaction and may briefly need
-	// another to reload data keys; leave one free so that never deadlocks.
-	if limit := int(st.Pool().Config().MaxConns) - 1; opts.Workers > limit {
+	if opts.RetryFor == 0 {
+		opts.RetryFor = DefaultRetryFor
+	}
+	// A batch holds one connection for its transaction, and reloads data
+	// keys through it: more workers than connections would only queue.
+	if limit := int(st.Pool().Config().MaxConns); opts.Workers > limit {
 		opts.Workers = max(limit, 1)
 	}
 	if opts.Project != "" {
@@ -321,6 +352,26 @@ func (p passResult) unknownKIDs() []string {
 	return out
 }
 
+// mergePasses adds up two passes over different rows (the secrets and
+// their history).
+func mergePasses(a, b passResult) passResult {
+	a.reencrypted += b.reencrypted
+	a.conflicts += b.conflicts
+	a.failed += b.failed
+	for _, f := range b.failures {
+		if len(a.failures) < maxFailuresKept {
+			a.failures = append(a.failures, f)
+		}
+	}
+	for kid, n := range b.unknown {
+		if a.unknown == nil {
+			a.unknown = map[string]int64{}
+		}
+		a.unknown[kid] += n
+	}
+	return a
+}
+
 // mergeUnknown keeps a sweep's failures and adds the kids an earlier pass
 // found unknown, which the sweep skipped.
 func mergeUnknown(earlier, sweep passResult) passResult {
@@ -335,7 +386,7 @@ func mergeUnknown(earlier, sweep passResult) passResult {
 
 // runPass runs batches on opts.Workers goroutines until the scan is over;
 // the first error stops them all.
-func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, prog *progress) (passResult, error) {
+func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, prog *progress, outage *outage) (passResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
@@ -348,7 +399,7 @@ func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, op
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				b, err := batchWithRetry(ctx, st, scan, opts.BatchSize)
+				b, err := batchWithRetry(ctx, st, scan, opts, outage)
 				if err != nil {
 					cancel(err)
 					return
@@ -374,18 +425,100 @@ func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, op
 }
 
 // batchWithRetry runs another batch when Postgres aborted one for a
-// deadlock or a serialization failure. Nothing of the aborted batch was
-// written; the scan has moved past its rows, so the final sweep, which
-// counts what is left, picks them up.
-func batchWithRetry(ctx context.Context, st *store.Store, scan *store.ReencryptScan, size int) (store.ReencryptBatchResult, error) {
+// deadlock or a serialization failure, and, while the database is
+// unreachable, keeps trying with backoff for opts.RetryFor. Nothing of a
+// failed batch was written; the scan has moved past its rows, so the final
+// sweep, which counts what is left, picks them up.
+func batchWithRetry(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, outage *outage) (store.ReencryptBatchResult, error) {
 	for attempt := 1; ; attempt++ {
-		b, err := st.ReencryptBatch(ctx, scan, size)
+		b, err := st.ReencryptBatch(ctx, scan, opts.BatchSize)
 		var pgErr *pgconn.PgError
 		if err != nil && attempt < batchAttempts && errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
 			continue
 		}
+		if err != nil && store.IsConnectionLoss(err) {
+			if werr := outage.wait(ctx, err, opts); werr != nil {
+				return b, werr
+			}
+			continue
+		}
+		if err == nil {
+			outage.over()
+		}
 		return b, err
 	}
+}
+
+// withRetry runs fn, retrying while the database is unreachable, as a
+// batch does: for the counts and rewraps around the batches.
+func withRetry[T any](ctx context.Context, opts Options, outage *outage, fn func() (T, error)) (T, error) {
+	for {
+		v, err := fn()
+		if err != nil && store.IsConnectionLoss(err) {
+			if werr := outage.wait(ctx, err, opts); werr != nil {
+				return v, werr
+			}
+			continue
+		}
+		if err == nil {
+			outage.over()
+		}
+		return v, err
+	}
+}
+
+// outage tracks one stretch of failures shared by all workers: retries stop
+// RetryFor after the first failure in a row, and any success ends it.
+type outage struct {
+	mu    sync.Mutex
+	since time.Time
+	next  time.Duration
+}
+
+// RetryExhaustedError is returned when the database stayed unreachable
+// for longer than the run was told to wait.
+type RetryExhaustedError struct {
+	For time.Duration
+	Err error
+}
+
+func (e *RetryExhaustedError) Error() string {
+	return fmt.Sprintf("the database was unreachable for %s (--retry-for): %v", e.For.Round(time.Second), e.Err)
+}
+
+func (e *RetryExhaustedError) Unwrap() error { return e.Err }
+
+func (o *outage) wait(ctx context.Context, err error, opts Options) error {
+	o.mu.Lock()
+	now := time.Now()
+	if o.since.IsZero() {
+		o.since, o.next = now, retryFirstWait
+	}
+	elapsed, wait := now.Sub(o.since), o.next
+	o.next = min(o.next*2, retryMaxWait)
+	o.mu.Unlock()
+	if opts.RetryFor < 0 {
+		return err // retries are off: the error as it is
+	}
+	if elapsed >= opts.RetryFor {
+		return &RetryExhaustedError{For: elapsed, Err: err}
+	}
+	wait = min(wait, opts.RetryFor-elapsed)
+	if opts.OnRetry != nil {
+		opts.OnRetry(err, wait)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
+	}
+}
+
+func (o *outage) over() {
+	o.mu.Lock()
+	o.since = time.Time{}
+	o.mu.Unlock()
 }
 
 // progress serializes reports to the caller's callback.

@@ -1,6 +1,7 @@
 // Package settings resolves the connection and key settings shared by the
-// CLI and the Terraform provider: an explicit value (flag or provider
-// attribute) wins, then the environment, then a default.
+// CLI and the Terraform provider (an explicit value, flag or provider
+// attribute, wins, then the environment, then a default) and opens the
+// store with them: one way to open it, whoever asks (see Open).
 package settings
 
 import (
@@ -28,20 +29,56 @@ const (
 // DatabaseURL returns explicit, else PGSECRETS_DATABASE_URL, else
 // DATABASE_URL, else "" (pgx then reads the libpq PG* variables).
 func DatabaseURL(explicit string) string {
-	return first(explicit, os.Getenv(EnvDatabaseURL), os.Getenv("DATABASE_URL"))
+	url, _ := resolveDatabaseURL(explicit, "")
+	return url
 }
+
+// resolveDatabaseURL is DatabaseURL, with the setting the value came from,
+// for messages: setting (the caller's name for explicit), an environment
+// variable, the libpq variables that are set, or "" when nothing names a
+// database.
+func resolveDatabaseURL(explicit, setting string) (url, source string) {
+	for _, s := range []struct{ value, name string }{
+		{explicit, first(setting, "the database URL setting")},
+		{os.Getenv(EnvDatabaseURL), EnvDatabaseURL},
+		{os.Getenv("DATABASE_URL"), "DATABASE_URL"},
+	} {
+		if strings.TrimSpace(s.value) != "" {
+			return s.value, s.name
+		}
+	}
+	var set []string
+	for _, name := range libpqServerVariables {
+		if os.Getenv(name) != "" {
+			set = append(set, name)
+		}
+	}
+	return "", strings.Join(set, ", ")
+}
+
+// libpqServerVariables are the libpq variables that say which server and
+// database to reach when no URL is set.
+var libpqServerVariables = []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"}
 
 // Schema returns explicit, else PGSECRETS_SCHEMA, else the default schema.
 func Schema(explicit string) string {
 	return first(explicit, os.Getenv(EnvSchema), store.DefaultSchema)
 }
 
-// Actor returns explicit, else PGSECRETS_ACTOR, else user@host of the
-// process, which is what an operator would write by hand.
-func Actor(explicit string) string {
+// Actor returns explicit, else PGSECRETS_ACTOR, else defaultPrefix and
+// user@host of the process, which is what an operator would write by hand.
+// The prefix marks the default only (the provider's "terraform:"), so that
+// audit events say which face of pgsecrets made them; an actor someone
+// chose is recorded as given.
+func Actor(explicit, defaultPrefix string) string {
 	if a := first(explicit, os.Getenv(EnvActor)); a != "" {
 		return a
 	}
+	return defaultPrefix + processActor()
+}
+
+// processActor is user@host of this process.
+func processActor() string {
 	name := "unknown"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		name = u.Username

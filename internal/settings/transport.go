@@ -74,14 +74,26 @@ func isLocalHost(host string) bool {
 }
 
 // setsSSLMode reports whether a connection string names sslmode (or the
-// URL-only alias ssl), in either of the forms pgx accepts.
+// URL-only alias ssl).
 func setsSSLMode(conn string) bool {
-	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+	return setsParam(conn, "sslmode") || isURL(conn) && setsParam(conn, "ssl")
+}
+
+// setsParam reports whether a connection string sets the parameter name,
+// in either of the forms pgx accepts.
+func setsParam(conn, name string) bool {
+	if isURL(conn) {
 		_, query, _ := strings.Cut(conn, "?")
 		values, err := url.ParseQuery(query)
-		return err == nil && (values.Has("sslmode") || values.Has("ssl"))
+		return err == nil && values.Has(name)
 	}
-	return slices.Contains(keywordValueKeys(conn), "sslmode")
+	return slices.Contains(keywordValueKeys(conn), name)
+}
+
+// isURL reports whether a connection string is a URL rather than key=value
+// pairs.
+func isURL(conn string) bool {
+	return strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://")
 }
 
 // keywordValueKeys returns the keywords of a libpq key=value string, such

@@ -26,24 +26,35 @@ func (e *AuditKeyRetiredError) Error() string {
 // head, so call it last in a transaction: concurrent writers queue on that
 // row lock only for the moment before their commit.
 func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Event) error {
+	if err := s.needKeys("append an audit event"); err != nil {
+		return err
+	}
 	if len(events) == 0 {
 		return nil
 	}
-	key, err := s.currentAuditKey(ctx)
-	if err != nil {
-		return err
-	}
 	var (
+		key     *audit.Key
 		seq     int64
 		mac     string
 		now     time.Time
 		role    string
 		lastSeq *int64
 	)
-	err = tx.QueryRow(ctx, "select seq, mac, at, db_role, key_last_seq from "+s.table("audit_lock_head")+"($1)", key.KID).
-		Scan(&seq, &mac, &now, &role, &lastSeq)
-	if err != nil {
-		return fmt.Errorf("lock audit chain head: %w", err)
+	for attempt := 0; ; attempt++ {
+		var err error
+		if key, err = s.currentAuditKey(ctx, tx); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, "select seq, mac, at, db_role, key_last_seq from "+s.table("audit_lock_head")+"($1)", key.KID).
+			Scan(&seq, &mac, &now, &role, &lastSeq)
+		if err != nil {
+			return fmt.Errorf("lock audit chain head: %w", err)
+		}
+		if lastSeq != nil || attempt > 0 {
+			break
+		}
+		// No such key: it was made in a transaction that rolled back.
+		s.forgetAuditKey(key)
 	}
 	if lastSeq == nil || *lastSeq != 0 {
 		s.forgetAuditKey(key)
@@ -61,7 +72,7 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Eve
 		rows[i] = []any{e.Seq, e.At, e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC}
 	}
 	// COPY fires the chain trigger row by row, in order, in one round trip.
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"},
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"},
 		[]string{"seq", "at", "actor", "db_role", "action", "project", "subject", "details", "mac_kid", "prev_mac", "mac"},
 		pgx.CopyFromRows(rows))
 	if err != nil {

@@ -24,8 +24,9 @@ import (
 const auditKeySize = 32
 
 // currentAuditKey is the open audit key of this process's first root key,
-// made on first use.
-func (s *Store) currentAuditKey(ctx context.Context) (*audit.Key, error) {
+// made on first use. It works through q, the appending transaction: a
+// second connection taken while holding one can deadlock a small pool.
+func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, error) {
 	s.auditMu.Lock()
 	defer s.auditMu.Unlock()
 	if s.auditKey != nil {
@@ -34,7 +35,7 @@ func (s *Store) currentAuditKey(ctx context.Context) (*audit.Key, error) {
 	root := s.keys.RootKey().KID
 	for attempt := 0; attempt < 2; attempt++ {
 		var kid, wrapped string
-		err := s.pool.QueryRow(ctx, "select kid, wrapped_key from "+s.table("audit_keys")+
+		err := q.QueryRow(ctx, "select kid, wrapped_key from "+s.table("audit_keys")+
 			" where wrapping_kid = $1 and scheme = 2 and last_seq = 0", root).Scan(&kid, &wrapped)
 		if err == nil {
 			secret, err := s.keys.UnwrapAuditKey(wrapped, keyring.AuditKeyBinding(s.deployment, kid, audit.SchemeDeployment, 0))
@@ -47,7 +48,7 @@ func (s *Store) currentAuditKey(ctx context.Context) (*audit.Key, error) {
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("read audit key: %w", err)
 		}
-		if err := s.createAuditKey(ctx); err != nil {
+		if err := s.createAuditKey(ctx, q); err != nil {
 			return nil, err
 		}
 	}
@@ -55,8 +56,9 @@ func (s *Store) currentAuditKey(ctx context.Context) (*audit.Key, error) {
 }
 
 // createAuditKey stores a new open audit key under the first root key,
-// unless another process has just done so.
-func (s *Store) createAuditKey(ctx context.Context) error {
+// unless another process has just done so (the unique index makes a
+// concurrent insert wait for it, then do nothing).
+func (s *Store) createAuditKey(ctx context.Context, q pgx.Tx) error {
 	kid, err := keyring.NewKID(time.Now())
 	if err != nil {
 		return err
@@ -71,7 +73,7 @@ func (s *Store) createAuditKey(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, "insert into "+s.table("audit_keys")+
+	_, err = q.Exec(ctx, "insert into "+s.table("audit_keys")+
 		" (kid, scheme, wrapped_key, wrapping_kid, created_by) values ($1, 2, $2, $3, $4) on conflict do nothing",
 		kid, wrapped, wrappingKID, s.actor)
 	if err != nil {
@@ -94,6 +96,9 @@ func (s *Store) forgetAuditKey(key *audit.Key) {
 // their binding, and for events of the first release, the key derived from
 // the root key they name when it is still configured.
 func (s *Store) AuditKeys(ctx context.Context) (audit.KeyFunc, error) {
+	if err := s.needKeys("verify the audit chain"); err != nil {
+		return nil, err
+	}
 	type stored struct {
 		scheme          int
 		wrapped         string
@@ -158,6 +163,9 @@ type AuditKeyRewrapResult struct {
 // one transaction holding the chain head, so no event slips past a
 // retirement.
 func (s *Store) RewrapAuditKeys(ctx context.Context) (AuditKeyRewrapResult, error) {
+	if err := s.needKeys("rewrap audit keys"); err != nil {
+		return AuditKeyRewrapResult{}, err
+	}
 	var res AuditKeyRewrapResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = AuditKeyRewrapResult{}
@@ -235,6 +243,9 @@ func (s *Store) lockAuditHead(ctx context.Context, tx pgx.Tx) (int64, error) {
 // so that those events still verify once that root key is retired. It
 // returns the kids stored.
 func (s *Store) StoreLegacyAuditKeys(ctx context.Context) ([]string, error) {
+	if err := s.needKeys("store audit keys"); err != nil {
+		return nil, err
+	}
 	var res AuditKeyRewrapResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = AuditKeyRewrapResult{}

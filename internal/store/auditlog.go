@@ -79,24 +79,24 @@ const auditColumns = "seq, at, actor, db_role, action, project, subject, details
 // as fn consumes them, so memory stays constant whatever the count. The
 // export's own event is committed first, so an interrupted export is on
 // record too; it is included when it matches the filters.
+//
+// A store without root keys cannot seal that event: it exports without
+// it, and the caller says so.
 func (s *Store) ExportAudit(ctx context.Context, f AuditFilter, format string, fn func(*audit.Event) error) (int64, error) {
-	if err := s.Audit(ctx, &audit.Event{Action: audit.ActionAuditExport, Details: f.details(format)}); err != nil {
-		return 0, err
+	if s.HasKeys() {
+		if err := s.Audit(ctx, &audit.Event{Action: audit.ActionAuditExport, Details: f.details(format)}); err != nil {
+			return 0, err
+		}
 	}
 	where, args := f.where()
-	n, err := s.streamAudit(ctx, s.pool, "select "+auditColumns+" from audit_events where "+where+" order by seq", args, fn)
+	n, err := s.streamAudit(ctx, s.pool, "select "+auditColumns+" from "+s.table("audit_events")+" where "+where+" order by seq", args, fn)
 	if err != nil {
 		return n, fmt.Errorf("export audit events: %w", err)
 	}
 	return n, nil
 }
 
-// queryer is a pool or a transaction.
-type queryer interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func (s *Store) streamAudit(ctx context.Context, q queryer, sql string, args []any, fn func(*audit.Event) error) (int64, error) {
+func (s *Store) streamAudit(ctx context.Context, q querier, sql string, args []any, fn func(*audit.Event) error) (int64, error) {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return 0, err
@@ -125,10 +125,10 @@ func (s *Store) streamAudit(ctx context.Context, q queryer, sql string, args []a
 // keep the event.
 func (s *Store) WalkAuditChain(ctx context.Context, fn func(*audit.Event) error) (headSeq int64, headMAC string, err error) {
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "select seq, mac from audit_head").Scan(&headSeq, &headMAC); err != nil {
+		if err := tx.QueryRow(ctx, "select seq, mac from "+s.table("audit_head")).Scan(&headSeq, &headMAC); err != nil {
 			return fmt.Errorf("read audit chain head: %w", err)
 		}
-		if _, err := s.streamAudit(ctx, tx, "select "+auditColumns+" from audit_events order by seq", nil, fn); err != nil {
+		if _, err := s.streamAudit(ctx, tx, "select "+auditColumns+" from "+s.table("audit_events")+" order by seq", nil, fn); err != nil {
 			return fmt.Errorf("walk audit chain: %w", err)
 		}
 		return nil

@@ -24,7 +24,7 @@ type ProviderDefault struct {
 
 // GetProviderDefaults returns a project's defaults, ordered by use case.
 func (s *Store) GetProviderDefaults(ctx context.Context, project string) ([]ProviderDefault, error) {
-	return readProviderDefaults(ctx, s.pool, project)
+	return s.readProviderDefaults(ctx, s.pool, project)
 }
 
 // querier is what a pool and a transaction have in common for reads.
@@ -32,9 +32,9 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func readProviderDefaults(ctx context.Context, q querier, project string) ([]ProviderDefault, error) {
+func (s *Store) readProviderDefaults(ctx context.Context, q querier, project string) ([]ProviderDefault, error) {
 	rows, err := q.Query(ctx, `
-		select use_case, provider, model, updated_at, updated_by from provider_defaults
+		select use_case, provider, model, updated_at, updated_by from `+s.table("provider_defaults")+`
 		where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
 	if err != nil {
 		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
@@ -60,11 +60,11 @@ func (s *Store) SetProviderDefaults(ctx context.Context, project string, defs []
 		details[d.UseCase] = d.Provider + "/" + d.Model
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "delete from provider_defaults where project = $1", project); err != nil {
+		if _, err := tx.Exec(ctx, "delete from "+s.table("provider_defaults")+" where project = $1", project); err != nil {
 			return fmt.Errorf("replace provider defaults of %q: %w", project, err)
 		}
 		for _, d := range defs {
-			_, err := tx.Exec(ctx, `insert into provider_defaults (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)`,
+			_, err := tx.Exec(ctx, `insert into `+s.table("provider_defaults")+` (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)`,
 				project, d.UseCase, d.Provider, d.Model, s.actor)
 			if err != nil {
 				return fmt.Errorf("set %s default of %q: %w", d.UseCase, project, err)
@@ -113,7 +113,7 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, d := range set {
 			_, err := tx.Exec(ctx, `
-				insert into provider_defaults (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)
+				insert into `+s.table("provider_defaults")+` (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)
 				on conflict (project, use_case) do update set provider = excluded.provider, model = excluded.model,
 					updated_at = now(), updated_by = excluded.updated_by`,
 				project, d.UseCase, d.Provider, d.Model, s.actor)
@@ -122,12 +122,12 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 			}
 		}
 		if len(remove) > 0 {
-			if _, err := tx.Exec(ctx, "delete from provider_defaults where project = $1 and use_case = any($2)", project, remove); err != nil {
+			if _, err := tx.Exec(ctx, "delete from "+s.table("provider_defaults")+" where project = $1 and use_case = any($2)", project, remove); err != nil {
 				return fmt.Errorf("remove provider defaults of %q: %w", project, err)
 			}
 		}
 		var err error
-		if out, err = readProviderDefaults(ctx, tx, project); err != nil {
+		if out, err = s.readProviderDefaults(ctx, tx, project); err != nil {
 			return err
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionDefaultsSet, Project: project, Details: audit.Details(details)})

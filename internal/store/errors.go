@@ -3,6 +3,11 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Sentinel errors, for errors.Is.
@@ -10,7 +15,22 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrInUse    = errors.New("in use")
+	// ErrNoRootKeys is what a metadata-only store (opened without root
+	// keys) returns for anything that needs them.
+	ErrNoRootKeys = errors.New("no root keys")
 )
+
+// NoRootKeysError names what needed root keys on a store opened without
+// them.
+type NoRootKeysError struct {
+	What string // e.g. "decrypt a secret", "append an audit event"
+}
+
+func (e *NoRootKeysError) Error() string {
+	return "cannot " + e.What + " without root keys; this process was given none"
+}
+
+func (e *NoRootKeysError) Is(target error) bool { return target == ErrNoRootKeys }
 
 // NotFoundError names what is missing.
 type NotFoundError struct {
@@ -44,13 +64,14 @@ func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // KeyInUseError refuses to retire a key that still protects something.
 type KeyInUseError struct {
-	KID     string
-	Secrets int64
-	Keys    int64 // data keys wrapped by it, for a root key
+	KID      string
+	Secrets  int64
+	Versions int64 // kept earlier values of secrets
+	Keys     int64 // data keys wrapped by it, for a root key
 }
 
 func (e *KeyInUseError) Error() string {
-	return fmt.Sprintf("key %q still encrypts %d secret(s) and %d data key(s); make another key primary and run `pgsecrets reencrypt` first", e.KID, e.Secrets, e.Keys)
+	return fmt.Sprintf("key %q still encrypts %d secret(s), %d earlier version(s) and %d data key(s); make another key primary and run `pgsecrets reencrypt` first (or prune the history)", e.KID, e.Secrets, e.Versions, e.Keys)
 }
 
 func (e *KeyInUseError) Is(target error) bool { return target == ErrInUse }
@@ -68,4 +89,23 @@ func (e *UnboundError) Error() string {
 		return fmt.Sprintf("%s: its ciphertext is bound to its row but not to its revision, and strict mode refuses it; run `pgsecrets reencrypt` to bind it fully", e.What)
 	}
 	return fmt.Sprintf("%s: its ciphertext carries no binding (it would open in any row), and strict mode refuses it; check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound` without strict mode", e.What)
+}
+
+// IsConnectionLoss reports errors that a reconnect may cure: the server
+// went away (shutdown, crash, failover), is starting up, or could not be
+// reached. Errors of a statement itself are not among them.
+func IsConnectionLoss(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01..57P03: admin shutdown,
+		// crash shutdown, cannot connect now.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	// *net.OpError, not net.Error: a syscall.Errno (a missing file, say)
+	// is a net.Error too, and is no lost connection.
+	var connectErr *pgconn.ConnectError
+	var opErr *net.OpError
+	return errors.As(err, &connectErr) || errors.As(err, &opErr) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }

@@ -54,11 +54,7 @@ func newTestDB(t testing.TB) *testDB {
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 	cfg := store.Config{DatabaseURL: url, Schema: "pgsecrets", Actor: "tester"}
-	pool, err := store.Connect(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := pgtest.SchemaPool(t, url, cfg.Schema)
 	if _, err := store.Migrate(ctx, pool, cfg.Schema, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,18 @@ func ValidateKeyState(state string) error {
 // or revision differs from what its wrapping authenticates was edited in
 // the database, and is refused.
 func (s *Store) LoadDataKeys(ctx context.Context) error {
-	rows, err := s.pool.Query(ctx, "select kid, state, revision, wrapped_key from "+s.table("encryption_keys")+" where state <> 'disabled'")
+	return s.loadDataKeys(ctx, s.pool)
+}
+
+// loadDataKeys is LoadDataKeys through q: a write's own transaction reloads
+// through itself, since waiting for a second connection while holding one
+// can deadlock a small pool (max_connections = 1, or many concurrent
+// writes).
+func (s *Store) loadDataKeys(ctx context.Context, q querier) error {
+	if err := s.needKeys("load data keys"); err != nil {
+		return err
+	}
+	rows, err := q.Query(ctx, "select kid, state, revision, wrapped_key from "+s.table("encryption_keys")+" where state <> 'disabled'")
 	if err != nil {
 		return fmt.Errorf("read data keys: %w", err)
 	}
@@ -93,6 +104,9 @@ func (s *Store) LoadDataKeys(ctx context.Context) error {
 // authenticate its state and revision, which wrappings made before that was
 // bound do not (reencrypt rewraps them).
 func (s *Store) unwrapDataKey(kid, state string, revision int64, wrapped string) (*keyring.Key, error) {
+	if err := s.needKeys("open a data key"); err != nil {
+		return nil, err
+	}
 	key, d, err := s.keys.UnwrapDataKey(kid, state, revision, wrapped)
 	if err != nil {
 		return nil, err
@@ -140,8 +154,11 @@ func (s *Store) rewrapKeyRow(ctx context.Context, tx pgx.Tx, kid, state string) 
 // key, and holds a share lock on that key row until tx ends, so the primary
 // cannot change between choosing the key and committing the write.
 func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
+	if err := s.needKeys("write a value"); err != nil {
+		return err
+	}
 	var kid string
-	err := tx.QueryRow(ctx, "select kid from encryption_keys where state = 'primary' for share").Scan(&kid)
+	err := tx.QueryRow(ctx, "select kid from "+s.table("encryption_keys")+" where state = 'primary' for share").Scan(&kid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		kid = ""
 	} else if err != nil {
@@ -151,7 +168,7 @@ func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
 	if kid == current || (kid == "" && s.keys.IsRoot(current)) {
 		return nil
 	}
-	return s.LoadDataKeys(ctx)
+	return s.loadDataKeys(ctx, tx)
 }
 
 // CreateDataKeyInput describes a new data key.
@@ -166,6 +183,9 @@ type CreateDataKeyInput struct {
 // stores only the wrapped form. A new primary demotes the old one to active
 // in the same transaction.
 func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataKey, error) {
+	if err := s.needKeys("create a data key"); err != nil {
+		return DataKey{}, err
+	}
 	if err := ValidateKeyState(in.State); err != nil {
 		return DataKey{}, err
 	}
@@ -188,7 +208,7 @@ func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataK
 			}
 		}
 		err := scanKey(tx.QueryRow(ctx, `
-			insert into encryption_keys (kid, alg, enc, state, wrapped_key, wrapping_kid, created_by, updated_by)
+			insert into `+s.table("encryption_keys")+` (kid, alg, enc, state, wrapped_key, wrapping_kid, created_by, updated_by)
 			values ($1, $2, $3, $4, $5, $6, $7, $7)
 			returning `+keyColumns, key.KID, key.Alg, key.Enc, in.State, wrapped, wrappingKID, s.actor), &dk)
 		var pgErr *pgconn.PgError
@@ -236,7 +256,7 @@ func (s *Store) demotePrimary(ctx context.Context, tx pgx.Tx, kid string) error 
 // GetDataKey reads a data key's metadata.
 func (s *Store) GetDataKey(ctx context.Context, kid string) (DataKey, error) {
 	var dk DataKey
-	err := scanKey(s.pool.QueryRow(ctx, "select "+keyColumns+" from encryption_keys where kid = $1", kid), &dk)
+	err := scanKey(s.pool.QueryRow(ctx, "select "+keyColumns+" from "+s.table("encryption_keys")+" where kid = $1", kid), &dk)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return DataKey{}, &NotFoundError{What: keyWhat(kid)}
 	}
@@ -248,7 +268,7 @@ func (s *Store) GetDataKey(ctx context.Context, kid string) (DataKey, error) {
 
 // ListDataKeys returns every data key, oldest first.
 func (s *Store) ListDataKeys(ctx context.Context) ([]DataKey, error) {
-	rows, err := s.pool.Query(ctx, "select "+keyColumns+" from encryption_keys order by created_at, kid")
+	rows, err := s.pool.Query(ctx, "select "+keyColumns+" from "+s.table("encryption_keys")+" order by created_at, kid")
 	if err != nil {
 		return nil, fmt.Errorf("list encryption keys: %w", err)
 	}
@@ -301,14 +321,7 @@ func (s *Store) DeleteDataKey(ctx context.Context, kid string) error {
 		if err := s.refuseIfInUse(ctx, tx, kid); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, "delete from encryption_keys where kid = $1", kid)
-		if err != nil {
-			return fmt.Errorf("delete %s: %w", keyWhat(kid), err)
-		}
-		if tag.RowsAffected() == 0 {
-			return &NotFoundError{What: keyWhat(kid)}
-		}
-		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionKeyDelete, Subject: kid})
+		return s.deleteKeyRow(ctx, tx, kid)
 	})
 	if err != nil {
 		return err
@@ -317,23 +330,75 @@ func (s *Store) DeleteDataKey(ctx context.Context, kid string) error {
 	return nil
 }
 
+// deleteKeyRow deletes a data key row, locked and found unused, with its
+// audit event.
+func (s *Store) deleteKeyRow(ctx context.Context, tx pgx.Tx, kid string) error {
+	tag, err := tx.Exec(ctx, "delete from "+s.table("encryption_keys")+" where kid = $1", kid)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", keyWhat(kid), err)
+	}
+	if tag.RowsAffected() == 0 {
+		return &NotFoundError{What: keyWhat(kid)}
+	}
+	return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionKeyDelete, Subject: kid})
+}
+
+// RetireDataKey removes a data key that no secret uses. When only kept
+// history (earlier values, deleted secrets) still uses it, the key is
+// disabled instead, so that nothing becomes undecryptable: a rollback or an
+// undelete of those values works again once the key is enabled. It reports
+// whether the key was deleted and, if not, how many versions keep it.
+func (s *Store) RetireDataKey(ctx context.Context, kid string) (deleted bool, versions int64, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		deleted, versions = false, 0
+		err := s.refuseIfInUse(ctx, tx, kid)
+		var inUse *KeyInUseError
+		switch {
+		case err == nil:
+			deleted = true
+			return s.deleteKeyRow(ctx, tx, kid)
+		case !errors.As(err, &inUse) || inUse.Secrets > 0:
+			return err
+		}
+		versions = inUse.Versions
+		if _, err := s.rewrapKeyRow(ctx, tx, kid, StateDisabled); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionKeyUpdate, Subject: kid,
+			Details: audit.Details(map[string]any{"state": StateDisabled, "reason": "retired while kept history uses it", "versions": versions}),
+		})
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	if deleted {
+		s.keys.RemoveDataKey(kid)
+		return true, 0, nil
+	}
+	return false, versions, s.LoadDataKeys(ctx)
+}
+
 // refuseIfInUse locks the key row (so no writer can pick it as primary
-// meanwhile) and fails with KeyInUseError while secrets use it.
+// meanwhile) and fails with KeyInUseError while secrets or kept versions
+// use it.
 func (s *Store) refuseIfInUse(ctx context.Context, tx pgx.Tx, kid string) error {
 	var state string
-	err := tx.QueryRow(ctx, "select state from encryption_keys where kid = $1 for update", kid).Scan(&state)
+	err := tx.QueryRow(ctx, "select state from "+s.table("encryption_keys")+" where kid = $1 for update", kid).Scan(&state)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &NotFoundError{What: keyWhat(kid)}
 	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", keyWhat(kid), err)
 	}
-	var n int64
-	if err := tx.QueryRow(ctx, "select count(*) from secrets where kid = $1", kid).Scan(&n); err != nil {
+	var secrets, versions int64
+	err = tx.QueryRow(ctx, "select (select count(*) from "+s.table("secrets")+" where kid = $1), (select count(*) from "+
+		s.table("secret_versions")+" where kid = $1)", kid).Scan(&secrets, &versions)
+	if err != nil {
 		return fmt.Errorf("count secrets under %s: %w", keyWhat(kid), err)
 	}
-	if n > 0 {
-		return &KeyInUseError{KID: kid, Secrets: n}
+	if secrets+versions > 0 {
+		return &KeyInUseError{KID: kid, Secrets: secrets, Versions: versions}
 	}
 	return nil
 }
@@ -344,6 +409,8 @@ type KeyUsage struct {
 	Kind    string `json:"kind"`  // "root", "data", or "unknown" (in no key)
 	State   string `json:"state"` // primary, active or disabled; "" for unknown
 	Secrets int64  `json:"secrets"`
+	// Versions counts the kept earlier values (history) it encrypts.
+	Versions int64 `json:"versions"`
 	// Unbound counts ciphertexts that carry no binding (they open in any
 	// row), RowOnly those bound to their row but not to its revision
 	// (written before revisions were bound). Both are read from the
@@ -364,18 +431,22 @@ type KeyUsage struct {
 func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	counts := map[string]*KeyUsage{}
 	rows, err := s.pool.Query(ctx, `
-		select kid, count(*),
+		select kid, count(*) filter (where current), count(*) filter (where not current),
 			count(*) filter (where h ->> '`+keyring.BindingHeader+`' is null),
 			count(*) filter (where position('#' in h ->> '`+keyring.BindingHeader+`') = 0),
 			count(*) filter (where h is null or h ->> 'kid' is distinct from kid)
-		from (select kid, `+s.table("ciphertext_header")+`(ciphertext) as h from `+s.table("secrets")+`) as x
+		from (
+			select kid, true as current, `+s.table("ciphertext_header")+`(ciphertext) as h from `+s.table("secrets")+`
+			union all
+			select kid, false, `+s.table("ciphertext_header")+`(ciphertext) from `+s.table("secret_versions")+`
+		) as x
 		group by kid`)
 	if err != nil {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}
 	for rows.Next() {
 		u := &KeyUsage{}
-		if err := rows.Scan(&u.KID, &u.Secrets, &u.Unbound, &u.RowOnly, &u.Inconsistent); err != nil {
+		if err := rows.Scan(&u.KID, &u.Secrets, &u.Versions, &u.Unbound, &u.RowOnly, &u.Inconsistent); err != nil {
 			return nil, fmt.Errorf("count secrets per key: %w", err)
 		}
 		counts[u.KID] = u
@@ -384,7 +455,7 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}
 	wraps := map[string]int64{}
-	rows, err = s.pool.Query(ctx, "select wrapping_kid, count(*) from encryption_keys group by wrapping_kid")
+	rows, err = s.pool.Query(ctx, "select wrapping_kid, count(*) from "+s.table("encryption_keys")+" group by wrapping_kid")
 	if err != nil {
 		return nil, fmt.Errorf("count data keys per root key: %w", err)
 	}
@@ -411,13 +482,19 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 		}
 		return u
 	}
-	primary := s.keys.Primary().KID
+	primary, roots := "", s.rootCheck.known
+	if s.keys != nil {
+		primary, roots = s.keys.Primary().KID, s.keys.RootKIDs()
+	}
 	var out []KeyUsage
-	for _, kid := range s.keys.RootKIDs() {
+	for _, kid := range roots {
 		u := take(kid)
 		u.Kind, u.DataKeys, u.State = "root", wraps[kid], StateActive
-		if kid == primary {
+		switch {
+		case kid == primary:
 			u.State = StatePrimary
+		case s.keys == nil:
+			u.State = "registered" // which one is first is the writers' configuration
 		}
 		out = append(out, u)
 	}

@@ -65,7 +65,14 @@ func TestKeyInUseRefusesDisableAndDelete(t *testing.T) {
 	if _, err := s.SetDataKeyState(ctx, k.KID, store.StateDisabled); !errors.Is(err, store.ErrInUse) {
 		t.Fatalf("disable of key in use: err = %v", err)
 	}
+	// A deleted secret's value is kept (undelete): the key still holds it.
 	if err := s.DeleteSecret(ctx, "app", "A", store.AnyRevision); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteDataKey(ctx, k.KID); !errors.As(err, &inUse) || inUse.Versions != 1 || inUse.Secrets != 0 {
+		t.Fatalf("delete of a key that only the history uses: err = %v", err)
+	}
+	if _, err := s.DestroySecret(ctx, "app", "A"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteDataKey(ctx, k.KID); err != nil {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
+	"strconv"
 	"strings"
+	"text/template"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/migrations"
 )
@@ -34,58 +36,99 @@ type MigrationStatus struct {
 
 // LatestVersion is the schema version this binary needs.
 func LatestVersion() int32 {
-	names, err := migrate.FindMigrations(migrations.FS)
+	files, err := migrationFiles()
 	if err != nil {
 		panic(fmt.Sprintf("embedded migrations: %v", err))
 	}
-	return int32(len(names))
+	return int32(len(files))
 }
 
-func newMigrator(ctx context.Context, conn *pgx.Conn, schema string) (*migrate.Migrator, error) {
-	if _, err := conn.Exec(ctx, "create schema if not exists "+schema); err != nil {
-		return nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	m, err := migrate.NewMigrator(ctx, conn, schema+"."+versionTable)
+// migrationFiles lists the embedded migrations in order, refusing a gap
+// or a duplicate number: a migration skipped silently would leave a
+// schema that says it is current but is not.
+func migrationFiles() ([]string, error) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
-		return nil, fmt.Errorf("prepare migrations in schema %s: %w", schema, err)
+		return nil, err
 	}
-	m.Data["schema"] = schema
-	if err := m.LoadMigrations(migrations.FS); err != nil {
-		return nil, fmt.Errorf("load embedded migrations: %w", err)
+	sort.Strings(names)
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil || n != i+1 {
+			return nil, fmt.Errorf("migration %s is out of sequence: want number %03d", name, i+1)
+		}
 	}
-	return m, nil
+	return names, nil
 }
 
-func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(*pgx.Conn) error) error {
-	c, err := pool.Acquire(ctx)
+// renderMigration reads a migration and fills in the schema name.
+func renderMigration(name, schema string) (string, error) {
+	body, err := fs.ReadFile(migrations.FS, name)
 	if err != nil {
-		return fmt.Errorf("connect to database: %w", err)
+		return "", err
 	}
-	defer c.Release()
-	return fn(c.Conn())
+	tmpl, err := template.New(name).Option("missingkey=error").Parse(string(body))
+	if err != nil {
+		return "", fmt.Errorf("migration %s: %w", name, err)
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, map[string]string{"schema": schema}); err != nil {
+		return "", fmt.Errorf("migration %s: %w", name, err)
+	}
+	return out.String(), nil
 }
 
-// Migrate applies every pending migration, each in its own transaction,
-// under tern's advisory lock so concurrent runs wait for each other.
+// Migrate applies every pending migration in one transaction, under a
+// transaction-scoped advisory lock so that concurrent runs wait for each
+// other. Nothing outlives the transaction (no session lock, no session
+// setting), so it works through a transaction pooler like everything else:
+// the migrations and the version bump commit together or not at all.
 // onApply, when not nil, is told of each migration as it starts.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, onApply func(version int32, name string)) (MigrationStatus, error) {
 	if err := ValidateSchema(schema); err != nil {
 		return MigrationStatus{}, err
 	}
-	err := withConn(ctx, pool, func(conn *pgx.Conn) error {
-		m, err := newMigrator(ctx, conn, schema)
-		if err != nil {
-			return err
+	files, err := migrationFiles()
+	if err != nil {
+		return MigrationStatus{}, fmt.Errorf("load embedded migrations: %w", err)
+	}
+	version := pgx.Identifier{schema, versionTable}.Sanitize()
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "select pg_advisory_xact_lock(hashtextextended($1, 0))", "pgsecrets migrate "+schema); err != nil {
+			return fmt.Errorf("wait for other migrations of schema %s: %w", schema, err)
 		}
-		if onApply != nil {
-			m.OnStart = func(seq int32, name, _, _ string) { onApply(seq, name) }
-		}
-		if err := m.Migrate(ctx); err != nil {
-			var me migrate.MigrationPgError
-			if errors.As(err, &me) {
-				return fmt.Errorf("migration %s failed: %w", me.MigrationName, me.PgError)
+		// One statement per Exec with no arguments: pgx sends it with the
+		// simple protocol, which runs a migration's many statements.
+		for _, sql := range []string{
+			"create schema if not exists " + pgx.Identifier{schema}.Sanitize(),
+			"create table if not exists " + version + " (version int4 not null)",
+			"insert into " + version + " (version) select 0 where not exists (select 1 from " + version + ")",
+		} {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("prepare schema %s: %w", schema, err)
 			}
-			return fmt.Errorf("migrate schema %s: %w", schema, err)
+		}
+		var current int32
+		if err := tx.QueryRow(ctx, "select version from "+version+" for update").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version of %s: %w", schema, err)
+		}
+		if int(current) > len(files) {
+			return &SchemaVersionError{Schema: schema, Current: current, Latest: int32(len(files))}
+		}
+		for i := int(current); i < len(files); i++ {
+			if onApply != nil {
+				onApply(int32(i+1), files[i])
+			}
+			sql, err := renderMigration(files[i], schema)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("migration %s failed: %w", files[i], err)
+			}
+			if _, err := tx.Exec(ctx, "update "+version+" set version = $1", int32(i+1)); err != nil {
+				return fmt.Errorf("record migration %s: %w", files[i], err)
+			}
 		}
 		return nil
 	})
@@ -105,15 +148,14 @@ func Status(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrationSt
 	if err != nil {
 		return MigrationStatus{}, err
 	}
-	names, err := migrate.FindMigrations(migrations.FS)
+	names, err := migrationFiles()
 	if err != nil {
 		return MigrationStatus{}, err
 	}
 	st := MigrationStatus{Schema: schema, Current: current, Latest: int32(len(names))}
-	for i, path := range names {
+	for i, name := range names {
 		v := int32(i + 1)
-		name, _ := fs.Stat(migrations.FS, path)
-		st.Migrations = append(st.Migrations, Migration{Version: v, Name: name.Name(), Applied: v <= current})
+		st.Migrations = append(st.Migrations, Migration{Version: v, Name: name, Applied: v <= current})
 	}
 	return st, nil
 }
@@ -121,7 +163,7 @@ func Status(ctx context.Context, pool *pgxpool.Pool, schema string) (MigrationSt
 // currentVersion reads the schema's version; 0 when it was never migrated.
 func currentVersion(ctx context.Context, pool *pgxpool.Pool, schema string) (int32, error) {
 	var v int32
-	err := pool.QueryRow(ctx, "select version from "+schema+"."+versionTable).Scan(&v)
+	err := pool.QueryRow(ctx, "select version from "+pgx.Identifier{schema, versionTable}.Sanitize()).Scan(&v)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "42P01" || pgErr.Code == "3F000") { // undefined table / schema
 		return 0, nil
@@ -185,7 +227,7 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 	stmts := []string{
 		"grant usage on schema " + schema + " to " + r,
 		"grant select on " + t(versionTable, "deployment", "audit_head") + " to " + r,
-		"grant select, insert, update, delete on " + t("secrets", "encryption_keys", "provider_defaults") + " to " + r,
+		"grant select, insert, update, delete on " + t("secrets", "secret_versions", "history_retention", "encryption_keys", "provider_defaults") + " to " + r,
 		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
 		"grant select, insert, update on " + t("audit_keys") + " to " + r,
 		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text) to " + r,

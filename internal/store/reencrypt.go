@@ -86,13 +86,20 @@ func (p ReencryptPlan) UnknownKIDs() []string {
 // rewrap. It first brings the keyring up to date with the database, so a
 // primary changed by another process is the one counted against.
 func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPlan, error) {
+	if err := s.needKeys("plan a re-encryption"); err != nil {
+		return ReencryptPlan{}, err
+	}
 	if err := s.LoadDataKeys(ctx); err != nil {
 		return ReencryptPlan{}, err
 	}
 	plan := ReencryptPlan{PrimaryKID: s.keys.Primary().KID, RootKID: s.keys.RootKey().KID}
 	rows, err := s.pool.Query(ctx, `
 		select kid, count(*), count(*) filter (where not bound)
-		from secrets where $1 = '' or project = $1
+		from (
+			select kid, bound from `+s.table("secrets")+` where $1 = '' or project = $1
+			union all
+			select kid, bound from `+s.table("secret_versions")+` where $1 = '' or project = $1
+		) as x
 		group by kid order by kid`, project)
 	if err != nil {
 		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
@@ -122,7 +129,7 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		}
 	}
 	rows, err = s.pool.Query(ctx, `
-		select wrapping_kid, count(*) from encryption_keys
+		select wrapping_kid, count(*) from `+s.table("encryption_keys")+`
 		where wrapping_kid <> $1 group by wrapping_kid order by wrapping_kid`, plan.RootKID)
 	if err != nil {
 		return ReencryptPlan{}, fmt.Errorf("count data keys to rewrap: %w", err)
@@ -155,8 +162,10 @@ func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipK
 	}
 	var n int64
 	err = s.pool.QueryRow(ctx, `
-		select count(*) from secrets
-		where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3)`,
+		select (select count(*) from `+s.table("secrets")+`
+		        where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3))
+		     + (select count(*) from `+s.table("secret_versions")+`
+		        where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3))`,
 		project, primary, nonNil(skipKIDs)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count secrets left to re-encrypt: %w", err)
@@ -186,6 +195,9 @@ type ItemFailure struct {
 // under another root key, disabled keys included, so that the old root key
 // can be retired. Data keys are few: one transaction does them all.
 func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
+	if err := s.needKeys("rewrap data keys"); err != nil {
+		return RewrapResult{}, err
+	}
 	var res RewrapResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = RewrapResult{}
@@ -277,6 +289,9 @@ type ReencryptScan struct {
 	skipKIDs    []string
 	wait        bool
 	bindUnbound bool
+	// versions scans the kept earlier values instead of the secrets: the
+	// same columns, each bound to its own revision, written back alike.
+	versions bool
 
 	mu      sync.Mutex
 	started bool
@@ -296,6 +311,22 @@ type ReencryptScan struct {
 // since nothing shows they belong there.
 func NewReencryptScan(project string, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
 	return &ReencryptScan{project: project, skipKIDs: nonNil(skipKIDs), wait: wait, bindUnbound: bindUnbound}
+}
+
+// NewVersionsReencryptScan is NewReencryptScan over the secrets' kept
+// earlier values (their history).
+func NewVersionsReencryptScan(project string, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
+	scan := NewReencryptScan(project, skipKIDs, wait, bindUnbound)
+	scan.versions = true
+	return scan
+}
+
+// scanTable is the table a scan walks, qualified.
+func (s *Store) scanTable(scan *ReencryptScan) string {
+	if scan.versions {
+		return s.table("secret_versions")
+	}
+	return s.table("secrets")
 }
 
 // ReencryptBatchResult is what one batch did.
@@ -339,7 +370,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		if len(claimed) == 0 {
 			return nil
 		}
-		w := reencryptWrite{kid: primary.KID}
+		w := reencryptWrite{table: s.scanTable(scan), kid: primary.KID}
 		reloaded := map[string]bool{}
 		for i := range claimed {
 			row := &claimed[i]
@@ -349,7 +380,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 			if errors.As(err, &unknown) && unknown.KID != "" && !reloaded[unknown.KID] {
 				// A data key created by another process since we loaded ours.
 				reloaded[unknown.KID] = true
-				if err := s.LoadDataKeys(ctx); err != nil {
+				if err := s.loadDataKeys(ctx, tx); err != nil {
 					return err
 				}
 				d, err = s.keys.Decrypt(row.ciphertext, binding)
@@ -391,7 +422,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		if len(written) == 0 {
 			return nil
 		}
-		return s.appendAudit(ctx, tx, reencryptEvent(w.kid, written))
+		return s.appendAudit(ctx, tx, reencryptEvent(w.kid, written, scan.versions))
 	})
 	if err != nil {
 		return ReencryptBatchResult{}, fmt.Errorf("re-encrypt batch (scan at %s): %w", scan.position(), err)
@@ -421,7 +452,7 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 		return nil, nil
 	}
 	if !scan.started {
-		if err := scan.start(ctx, tx, limit); err != nil {
+		if err := scan.start(ctx, tx, s.scanTable(scan), limit); err != nil {
 			return nil, err
 		}
 	}
@@ -438,7 +469,7 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 	// Rows in physical order, within a bounded range of pages so that the
 	// sort stays small and the TID range scan reads only those pages.
 	sql := `
-		select ctid, project, name, ciphertext, kid, revision from secrets
+		select ctid, project, name, ciphertext, kid, revision from ` + s.scanTable(scan) + `
 		where ctid > $3 and ctid < $4 and (kid <> $1 or not bound) and kid <> all($2)` + where + `
 		order by ctid limit $5 ` + lock
 	for scan.after.BlockNumber < scan.end {
@@ -483,7 +514,7 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 
 // start reads where the pass ends and guesses, from the table's statistics,
 // how many pages hold a batch.
-func (scan *ReencryptScan) start(ctx context.Context, tx pgx.Tx, limit int) error {
+func (scan *ReencryptScan) start(ctx context.Context, tx pgx.Tx, table string, limit int) error {
 	var (
 		pages     int64
 		reltuples float64
@@ -493,7 +524,7 @@ func (scan *ReencryptScan) start(ctx context.Context, tx pgx.Tx, limit int) erro
 	err := tx.QueryRow(ctx, `
 		select pg_relation_size(c.oid) / current_setting('block_size')::bigint, c.reltuples, c.relpages,
 		       current_setting('server_version_num')::int
-		from pg_class c where c.oid = 'secrets'::regclass`).Scan(&pages, &reltuples, &relpages, &version)
+		from pg_class c where c.oid = $1::regclass`, table).Scan(&pages, &reltuples, &relpages, &version)
 	if err != nil {
 		return fmt.Errorf("read the size of the secrets table: %w", err)
 	}
@@ -526,6 +557,7 @@ func (scan *ReencryptScan) position() string {
 // reencryptWrite gathers a batch's new ciphertexts as column arrays, for
 // one UPDATE ... FROM unnest(...).
 type reencryptWrite struct {
+	table       string // the secrets table, qualified
 	kid         string
 	projects    []string
 	names       []string
@@ -551,7 +583,7 @@ type reencryptedSecret struct {
 // read (compare-and-swap), and returns the rows written.
 func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecret, error) {
 	rows, err := tx.Query(ctx, `
-		update secrets as s set ciphertext = u.ciphertext, kid = $5, bound = true
+		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $5, bound = true
 		from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $6::text[]) as u(project, name, revision, ciphertext, from_kid)
 		where s.project = u.project and s.name = u.name and s.revision = u.revision
 		returning u.project, u.name, u.from_kid`,
@@ -571,7 +603,7 @@ func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecr
 
 // reencryptEvent is the one audit event of a batch: names and kids, grouped
 // by project and former kid, never a value.
-func reencryptEvent(kid string, written []reencryptedSecret) *audit.Event {
+func reencryptEvent(kid string, written []reencryptedSecret, versions bool) *audit.Event {
 	type group struct {
 		Project string   `json:"project"`
 		FromKID string   `json:"from_kid"`
@@ -597,7 +629,7 @@ func reencryptEvent(kid string, written []reencryptedSecret) *audit.Event {
 	})
 	e := &audit.Event{
 		Action:  audit.ActionSecretReencrypt,
-		Details: audit.Details(map[string]any{"kid": kid, "count": len(written), "secrets": groups}),
+		Details: audit.Details(map[string]any{"kid": kid, "count": len(written), "secrets": groups, "history": versions}),
 	}
 	if len(groups) == 1 || (len(groups) > 1 && groups[0].Project == groups[len(groups)-1].Project) {
 		e.Project = groups[0].Project

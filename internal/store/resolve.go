@@ -24,7 +24,7 @@ func (s *Store) GetSecrets(ctx context.Context, project string, names []string, 
 	if len(names) == 0 {
 		return map[string]Secret{}, nil
 	}
-	rows, err := s.pool.Query(ctx, "select "+secretColumns+", ciphertext from secrets where project = $1 and name = any($2)", project, names)
+	rows, err := s.pool.Query(ctx, "select "+secretColumns+", ciphertext from "+s.table("secrets")+" where project = $1 and name = any($2)", project, names)
 	if err != nil {
 		return nil, fmt.Errorf("read %d secret(s) of project %q: %w", len(names), project, err)
 	}

@@ -24,7 +24,7 @@ const resolveCanary = "canary-getsecrets-5d0c2a"
 type secretsQueryCounter struct{ n atomic.Int64 }
 
 func (c *secretsQueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	if strings.Contains(data.SQL, "from secrets") {
+	if strings.Contains(data.SQL, `from "pgsecrets"."secrets"`) {
 		c.n.Add(1)
 	}
 	return ctx
@@ -40,7 +40,6 @@ func openCounted(t *testing.T, db *testDB, ring *keyring.Keyring) (*store.Store,
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = db.cfg.Schema
 	counter := &secretsQueryCounter{}
 	cfg.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

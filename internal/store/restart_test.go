@@ -13,7 +13,7 @@ func TestChangedSinceListsOnlyRestartSecretsWrittenAfterTheTime(t *testing.T) {
 	s, db := newTestStore(t)
 	put := func(project, name string, restart bool, rev int64) store.SecretMeta {
 		t.Helper()
-		m, err := s.PutSecret(ctx, store.PutSecretInput{Project: project, Name: name, Value: []byte("v"), RequiresRestart: restart, ExpectedRevision: rev})
+		m, err := s.PutSecret(ctx, store.PutSecretInput{Project: project, Name: name, Value: []byte("v"), RequiresRestart: &restart, ExpectedRevision: rev})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,20 +70,9 @@ func quoteList(kids []string) string {
 // checkRootKeys compares the configured root keys with the registry, then
 // registers the first root key where the rules allow it.
 func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error {
-	rows, err := s.pool.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
+	registry, err := s.readRootKeyRegistry(ctx)
 	if err != nil {
-		return fmt.Errorf("read root key registry: %w", err)
-	}
-	registry := map[string]string{}
-	for rows.Next() {
-		var kid, cv string
-		if err := rows.Scan(&kid, &cv); err != nil {
-			return fmt.Errorf("read root key registry: %w", err)
-		}
-		registry[kid] = cv
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read root key registry: %w", err)
+		return err
 	}
 	check := rootKeyCheck{empty: len(registry) == 0}
 	var mismatched []string
@@ -101,10 +90,7 @@ func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error
 			check.registered = append(check.registered, kid)
 		}
 	}
-	for kid := range registry {
-		check.known = append(check.known, kid)
-	}
-	sort.Strings(check.known)
+	check.known = sortedKeys(registry)
 	s.rootCheck = check
 	if len(mismatched) > 0 {
 		return &RootKeyMismatchError{KIDs: mismatched}
@@ -127,6 +113,35 @@ func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error
 	return &UnregisteredRootKeysError{Configured: s.keys.RootKIDs(), Known: check.known}
 }
 
+// readRootKeyRegistry maps each registered kid to its check value.
+func (s *Store) readRootKeyRegistry(ctx context.Context) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
+	if err != nil {
+		return nil, fmt.Errorf("read root key registry: %w", err)
+	}
+	registry := map[string]string{}
+	for rows.Next() {
+		var kid, cv string
+		if err := rows.Scan(&kid, &cv); err != nil {
+			return nil, fmt.Errorf("read root key registry: %w", err)
+		}
+		registry[kid] = cv
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read root key registry: %w", err)
+	}
+	return registry, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // RootKeysRegistered reports whether every configured root key is in the
 // registry.
 func (s *Store) RootKeysRegistered() bool { return len(s.rootCheck.unknown) == 0 }
@@ -141,6 +156,9 @@ func (s *Store) RegisterRootKeys(ctx context.Context, reason string) ([]string, 
 }
 
 func (s *Store) registerRootKeys(ctx context.Context, kids []string, reason string) ([]string, error) {
+	if err := s.needKeys("register root keys"); err != nil {
+		return nil, err
+	}
 	var added []string
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		added = nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 )
 
@@ -51,19 +52,57 @@ const (
 	AnyRevision int64 = -1
 )
 
-// PutSecretInput is a write of a secret.
+// PutSecretInput is a write of a secret. Every writer (the CLI, import-env,
+// Terraform, a rollback) goes through PutSecret, which applies the write
+// policy once: the catalog's category and restart notice for well-known
+// names when the caller leaves them unset, and the catalog's shape check
+// when Validate is set.
 type PutSecretInput struct {
 	Project     string
 	Name        string
 	Value       []byte
 	Description string
-	Category    string
+	// Category defaults, when empty, to the catalog's for a well-known name.
+	Category string
 	// RequiresRestart marks the secret as needing an application restart
-	// when it changes (see `pgsecrets status --since`).
-	RequiresRestart bool
+	// when it changes (see `pgsecrets status --since`); nil takes the
+	// catalog's answer for the name.
+	RequiresRestart *bool
+	// Validate checks a well-known name's value against the catalog's
+	// shape before anything is written.
+	Validate bool
 	// ExpectedRevision is MustNotExist, AnyRevision, or the revision the
 	// caller read: the write happens only if the row is still at it.
 	ExpectedRevision int64
+	// Action names the write in the history and the audit trail; empty
+	// means create or update, as the case is.
+	Action string
+	// details are extra audit details (a rollback's source revision).
+	details map[string]any
+}
+
+// Write actions recorded in the history.
+const (
+	WriteCreate   = "create"
+	WriteUpdate   = "update"
+	WriteRollback = "rollback"
+	WriteUndelete = "undelete"
+)
+
+// ApplyPolicy fills in the catalog's defaults and checks the value's shape,
+// as PutSecret does; a dry run calls it to report what a write would do.
+func (in *PutSecretInput) ApplyPolicy() error {
+	if in.Category == "" {
+		in.Category = catalog.DefaultCategory(in.Name)
+	}
+	if in.RequiresRestart == nil {
+		restart := catalog.RequiresRestart(in.Name)
+		in.RequiresRestart = &restart
+	}
+	if in.Validate {
+		return catalog.Validate(in.Name, string(in.Value))
+	}
+	return nil
 }
 
 const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, " +
@@ -81,6 +120,9 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		return SecretMeta{}, err
 	}
 	if err := ValidateSecretName(in.Name); err != nil {
+		return SecretMeta{}, err
+	}
+	if err := in.ApplyPolicy(); err != nil {
 		return SecretMeta{}, err
 	}
 	what := secretWhat(in.Project, in.Name)
@@ -101,23 +143,53 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 				return fmt.Errorf("read revision of %s: %w", what, err)
 			}
 		}
-		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, expected+1))
+		inserted := expected == MustNotExist
+		next := expected + 1
+		if inserted {
+			// A secret created again after a delete continues its revisions,
+			// so that no old version's ciphertext fits the new row.
+			if err := tx.QueryRow(ctx, "select coalesce(max(revision), 0) + 1 from "+s.table("secret_versions")+
+				" where project = $1 and name = $2", in.Project, in.Name).Scan(&next); err != nil {
+				return fmt.Errorf("read history of %s: %w", what, err)
+			}
+		}
+		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, next))
 		if err != nil {
 			return err
 		}
-		inserted := expected == MustNotExist
+		action := in.Action
+		if action == "" {
+			action = WriteUpdate
+			if inserted {
+				action = WriteCreate
+			}
+		}
 		if inserted {
-			err = scanMeta(tx.QueryRow(ctx, "insert into "+s.table("secrets")+` (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart)
-				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8)
+			err = scanMeta(tx.QueryRow(ctx, "insert into "+s.table("secrets")+` (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart, revision, last_action)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8, $9, $10)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, in.RequiresRestart), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, next, action), &meta)
 		} else {
-			err = scanMeta(tx.QueryRow(ctx, "update "+s.table("secrets")+` set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
-					revision = revision + 1, updated_at = now(), updated_by = $7
-				where project = $1 and name = $2 and revision = $8
+			// The value being replaced becomes a version, in the same
+			// statement as the compare-and-swap that replaces it.
+			err = scanMeta(tx.QueryRow(ctx, `
+				with old as (
+					-- locked: a concurrent writer that got there first makes
+					-- this empty, and the update below a conflict
+					select * from `+s.table("secrets")+` where project = $1 and name = $2 and revision = $8 for update
+				), kept as (
+					insert into `+s.table("secret_versions")+` (project, name, revision, ciphertext, kid, bound, description, category, requires_restart, action, written_at, written_by)
+					select project, name, revision, ciphertext, kid, bound, description, category, requires_restart, last_action, updated_at, updated_by from old
+					returning revision
+				)
+				-- reading kept orders the statement: the old value is kept
+				-- before the row is replaced
+				update `+s.table("secrets")+` set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
+					revision = revision + 1, updated_at = now(), updated_by = $7, last_action = $10
+				where project = $1 and name = $2 and revision = (select revision from kept)
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, in.RequiresRestart), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, *in.RequiresRestart, action), &meta)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.conflict(ctx, tx, what, in.Project, in.Name, expected)
@@ -125,22 +197,40 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		if err != nil {
 			return fmt.Errorf("write %s: %w", what, err)
 		}
-		action := audit.ActionSecretUpdate
-		if inserted {
-			action = audit.ActionSecretCreate
+		if !inserted {
+			if err := s.pruneSecretHistory(ctx, tx, in.Project, in.Name); err != nil {
+				return err
+			}
+		}
+		details := map[string]any{"kid": kid, "revision": meta.Revision, "category": in.Category, "requires_restart": *in.RequiresRestart}
+		for k, v := range in.details {
+			details[k] = v
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
-			Action: action, Project: in.Project, Subject: in.Name,
-			Details: audit.Details(map[string]any{"kid": kid, "revision": meta.Revision, "category": in.Category, "requires_restart": in.RequiresRestart}),
+			Action: writeAuditAction(action), Project: in.Project, Subject: in.Name,
+			Details: audit.Details(details),
 		})
 	})
 	return meta, err
 }
 
+// writeAuditAction is the audit action of a write action.
+func writeAuditAction(action string) string {
+	switch action {
+	case WriteCreate:
+		return audit.ActionSecretCreate
+	case WriteRollback:
+		return audit.ActionSecretRollback
+	case WriteUndelete:
+		return audit.ActionSecretUndelete
+	}
+	return audit.ActionSecretUpdate
+}
+
 // conflict builds the error for a compare-and-swap that matched no row.
 func (s *Store) conflict(ctx context.Context, tx pgx.Tx, what, project, name string, expected int64) error {
 	var current int64
-	err := tx.QueryRow(ctx, "select revision from secrets where project = $1 and name = $2", project, name).Scan(&current)
+	err := tx.QueryRow(ctx, "select revision from "+s.table("secrets")+" where project = $1 and name = $2", project, name).Scan(&current)
 	if errors.Is(err, pgx.ErrNoRows) {
 		if expected == MustNotExist {
 			return fmt.Errorf("write %s: row vanished during the write; retry", what)
@@ -161,7 +251,7 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 		sec   Secret
 		token string
 	)
-	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+", ciphertext from secrets where project = $1 and name = $2", project, name), &sec.SecretMeta, &token)
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+", ciphertext from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &sec.SecretMeta, &token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Secret{}, &NotFoundError{What: what}
 	}
@@ -188,6 +278,9 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 // on demand. In strict mode a ciphertext not bound to its row and revision
 // is refused.
 func (s *Store) decryptSecret(ctx context.Context, project, name string, revision int64, token string) (keyring.Decrypted, error) {
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return keyring.Decrypted{}, err
+	}
 	binding := keyring.SecretBinding(project, name, revision)
 	d, err := s.keys.Decrypt(token, binding)
 	var unknown *keyring.UnknownKIDError
@@ -207,7 +300,7 @@ func (s *Store) decryptSecret(ctx context.Context, project, name string, revisio
 // GetSecretMeta reads a secret's metadata without decrypting it.
 func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (SecretMeta, error) {
 	var m SecretMeta
-	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+" from secrets where project = $1 and name = $2", project, name), &m)
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SecretMeta{}, &NotFoundError{What: secretWhat(project, name)}
 	}
@@ -220,7 +313,7 @@ func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (Secret
 // ListSecrets returns the metadata of a project's secrets (every project's
 // when project is empty), ordered by project and name.
 func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, error) {
-	rows, err := s.pool.Query(ctx, "select "+secretColumns+" from secrets where $1 = '' or project = $1 order by project, name", project)
+	rows, err := s.pool.Query(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -235,14 +328,22 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 }
 
 // DeleteSecret removes a secret if it is still at expectedRevision (or at
-// any revision with AnyRevision), with its audit event.
+// any revision with AnyRevision), with its audit event. Its last value is
+// kept as a version marked deleted, so UndeleteSecret can bring it back
+// while the retention's deleted_for window lasts; DestroySecret removes
+// everything for good.
 func (s *Store) DeleteSecret(ctx context.Context, project, name string, expectedRevision int64) error {
 	what := secretWhat(project, name)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var rev int64
 		var kid string
 		err := tx.QueryRow(ctx, `
-			delete from secrets where project = $1 and name = $2 and ($3 < 0 or revision = $3)
+			with gone as (
+				delete from `+s.table("secrets")+` where project = $1 and name = $2 and ($3 < 0 or revision = $3)
+				returning *
+			)
+			insert into `+s.table("secret_versions")+` (project, name, revision, ciphertext, kid, bound, description, category, requires_restart, action, written_at, written_by, deleted)
+			select project, name, revision, ciphertext, kid, bound, description, category, requires_restart, last_action, updated_at, updated_by, true from gone
 			returning revision, kid`, project, name, expectedRevision).Scan(&rev, &kid)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.conflict(ctx, tx, what, project, name, expectedRevision)
@@ -252,7 +353,7 @@ func (s *Store) DeleteSecret(ctx context.Context, project, name string, expected
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
 			Action: audit.ActionSecretDelete, Project: project, Subject: name,
-			Details: audit.Details(map[string]any{"revision": rev, "kid": kid}),
+			Details: audit.Details(map[string]any{"revision": rev, "kid": kid, "recoverable": true}),
 		})
 	})
 }

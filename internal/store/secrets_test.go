@@ -180,6 +180,11 @@ func TestInvalidNamesRefused(t *testing.T) {
 			t.Fatalf("error leaks the value: %v", err)
 		}
 	}
+	long := strings.Repeat("A", 129)
+	_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: long, Value: []byte("v")})
+	if err == nil || !strings.Contains(err.Error(), "129 characters long: at most 128 characters") || strings.Contains(err.Error(), long) {
+		t.Fatalf("a 129-character name: %v, want its length and the limit, not the whole name", err)
+	}
 }
 
 func TestUnmigratedSchemaNamesTheCommand(t *testing.T) {

@@ -5,6 +5,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Config struct {
 	Actor string
 	// MaxConns bounds the pool; 0 keeps pgx's default.
 	MaxConns int32
+	// ApplicationName names the connections in pg_stat_activity unless the
+	// URL or PGAPPNAME does; empty means "pgsecrets".
+	ApplicationName string
 	// Strict refuses ciphertexts that are not bound to their row and
 	// version (unbound ones open in any row; row-only ones can be rolled
 	// back). Turn it on once `pgsecrets keys status` shows none.
@@ -72,8 +76,16 @@ func ValidateSchema(schema string) error {
 	return nil
 }
 
-// Connect opens a pool whose search_path is the schema, so the SQL here can
-// name tables without qualifying them.
+// Connect opens a pool. It sets no session state (the SQL here names its
+// schema in every statement), so it works through a transaction pooler
+// such as PgBouncer, where consecutive transactions of one client may run
+// on different server connections.
+//
+// Statements run in pgx's cache_describe mode unless the URL chooses
+// another with default_query_exec_mode: unnamed prepared statements, which
+// a transaction pooler passes through, where the named ones of pgx's
+// default mode would be left on one server connection and missed (or found
+// twice) on the next.
 func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = DefaultSchema
@@ -86,9 +98,11 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		// pgx's parse errors can quote the URL, password included.
 		return nil, errors.New("database URL is not valid: expected postgres://user:password@host:port/dbname or key=value pairs")
 	}
-	pcfg.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	if !strings.Contains(cfg.DatabaseURL, "default_query_exec_mode") {
+		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
 	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgsecrets"
+		pcfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(cfg.ApplicationName, "pgsecrets")
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
@@ -103,6 +117,10 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// PoolTarget names the database a pool reaches, as user@host:port/dbname,
+// for messages; it never includes the password.
+func PoolTarget(pool *pgxpool.Pool) string { return describeTarget(pool.Config().ConnConfig) }
 
 func describeTarget(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
@@ -163,12 +181,14 @@ func Open(ctx context.Context, cfg Config, keys *keyring.Keyring) (*Store, error
 
 // New wraps an existing pool (made by Connect); it checks the schema
 // version and loads the data keys.
+//
+// With a nil keyring the store reads metadata only: secret lists, key
+// usage, restart notices, the audit trail. Whatever needs a value, a key or
+// an audit event fails with ErrNoRootKeys. Commands that read no value
+// then run without the credential that decrypts everything.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyring) (*Store, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = DefaultSchema
-	}
-	if keys == nil {
-		return nil, errors.New("store: a keyring is required")
 	}
 	if err := CheckSchemaVersion(ctx, pool, cfg.Schema); err != nil {
 		return nil, err
@@ -180,6 +200,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, keys: keys, strict: cfg.Strict}
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
+	}
+	if keys == nil {
+		registry, err := s.readRootKeyRegistry(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.rootCheck.known = sortedKeys(registry)
+		return s, nil
 	}
 	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {
 		return nil, err
@@ -196,6 +224,19 @@ func (s *Store) Close() { s.pool.Close() }
 // Pool is the store's connection pool, for callers that stream large reads.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// HasKeys reports whether the store holds root keys; without them it reads
+// metadata only.
+func (s *Store) HasKeys() bool { return s.keys != nil }
+
+// needKeys refuses an operation that needs root keys on a metadata-only
+// store.
+func (s *Store) needKeys(what string) error {
+	if s.keys == nil {
+		return &NoRootKeysError{What: what}
+	}
+	return nil
+}
+
 // Keyring is the keyring the store encrypts and decrypts with.
 func (s *Store) Keyring() *keyring.Keyring { return s.keys }
 
@@ -208,9 +249,10 @@ func (s *Store) Deployment() string { return s.deployment }
 // Strict reports whether ciphertexts without a full binding are refused.
 func (s *Store) Strict() bool { return s.strict }
 
-// table names one of the schema's tables, qualified, so that no statement
-// depends on the session's search_path.
-func (s *Store) table(name string) string { return s.schema + "." + name }
+// table names one of the schema's tables (or functions), qualified and
+// quoted, so that no statement depends on the session's search_path,
+// which a transaction pooler does not keep.
+func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name}.Sanitize() }
 
 // Actor is the audit identity of this store's changes.
 func (s *Store) Actor() string { return s.actor }

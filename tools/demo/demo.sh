@@ -54,8 +54,19 @@ set -e
 step "Read one back"
 show pgsecrets secret get --project demo --name ANTHROPIC_API_KEY
 
+step "A wrong value written by mistake, then rolled back (every write keeps the value it replaces)"
+printf 'xoxb-9999-0000-other-workspace' | show pgsecrets secret add --project demo --name SLACK_BOT_TOKEN --yes
+show pgsecrets secret history --project demo --name SLACK_BOT_TOKEN
+show pgsecrets secret rollback --project demo --name SLACK_BOT_TOKEN --to-revision 1 --yes
+show pgsecrets secret get --project demo --name SLACK_BOT_TOKEN
+
 step "List the project's secrets, grouped by category (metadata only)"
 show pgsecrets secret list --project demo
+
+step "Shell completion offers projects and secret names (metadata only: no root keys, no audit event)"
+# What `source <(pgsecrets completion bash)` (or zsh, fish, powershell) asks at <Tab>.
+printf '$ pgsecrets secret get --project demo --name SL<Tab>\n'
+env -u PGSECRETS_ROOT_KEYS_FILE pgsecrets __complete secret get --project demo --name SL 2>/dev/null | sed -e '/^:/d' -e 's/\t/    # /'
 
 step "Key status: which key encrypts what"
 show pgsecrets keys status

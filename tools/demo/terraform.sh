@@ -1,22 +1,42 @@
-# Terraform part of the demo, sourced by demo.sh: the pgsecrets binary in
-# $work/bin is also the provider.
+# Terraform part of the demo, sourced by demo.sh: the README's Terraform
+# quick start, exactly: `make install-provider`, then `terraform init` with
+# no CLI configuration (no dev_overrides), then apply.
+#
+# Terraform looks for providers in the implied local mirror under $HOME
+# (~/.terraform.d/plugins); here HOME is a throwaway directory for
+# Terraform, so your own home and CLI configuration are left alone.
 
-step "Point Terraform at the local provider build (dev_overrides; no registry)"
-cp "$work/bin/pgsecrets" "$work/bin/terraform-provider-pgsecrets"
-cat > "$work/terraformrc" <<RC
-provider_installation {
-  dev_overrides {
-    "pgsecrets/pgsecrets" = "$work/bin"
-  }
-  direct {}
-}
-RC
-export TF_CLI_CONFIG_FILE="$work/terraformrc"
+tfhome="$work/home"
+mkdir -p "$tfhome"
+plugins="$tfhome/.terraform.d/plugins"
+
+step "Install the provider where terraform init finds it (make install-provider)"
+show make --no-print-directory install-provider TF_PLUGINS_DIR="$plugins"
+provider_bin=$(find "$plugins/registry.terraform.io/pgsecrets/pgsecrets" -type f -name 'terraform-provider-pgsecrets_v*')
+printf '%s\n' "${provider_bin#"$tfhome/"}"
+"$provider_bin" version
+
 cp -r examples/quickstart "$work/quickstart"
-tf() { terraform -chdir="$work/quickstart" "$@" 2>&1 | grep -v -e 'Provider development overrides are in effect' -e 'The following provider development overrides' -e '^ *- pgsecrets/pgsecrets in ' -e 'The behavior may therefore not match' -e 'published releases' -e '^│ *$' -e '^╷' -e '^╵' -e '^│ Warning:'; return "${PIPESTATUS[0]}"; }
+# Terraform as a new user runs it: this HOME, no CLI configuration file,
+# no plugin cache, no extra arguments from the environment.
+tf() {
+  env -u TF_CLI_CONFIG_FILE -u TF_PLUGIN_CACHE_DIR -u TF_CLI_ARGS -u TF_CLI_ARGS_init -u TF_CLI_ARGS_plan -u TF_CLI_ARGS_apply \
+    HOME="$tfhome" terraform -chdir="$work/quickstart" "$@"
+}
+
+step "terraform init (installs pgsecrets/pgsecrets from the local mirror: no registry, no dev_overrides)"
+tf init -input=false -no-color > "$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
+grep -E 'Finding|Install' "$work/init.log"
+tf version -no-color | grep pgsecrets
 
 step "terraform apply the quickstart (data key, secrets, provider defaults, resolved config)"
-tf apply -auto-approve -input=false -no-color | tail -n 25
+tf apply -auto-approve -input=false -no-color > "$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
+tail -n 25 "$work/apply.log"
+# The quickstart creates the API key secret its provider defaults need:
+# nothing to warn about, on the plan or at the end of the apply.
+if grep -q 'Provider API key secret missing' "$work/apply.log"; then
+  echo "FAIL: the quickstart's apply warns about its own API key secret:"; cat "$work/apply.log"; exit 1
+fi
 
 step "The resolved config's references and where each came from"
 tf output -no-color references
@@ -39,11 +59,13 @@ printf 'whsec-changed-by-hand' | show pgsecrets secret add --project chat-servic
 
 step "CI's drift check: terraform plan -detailed-exitcode"
 set +e
-tf plan -detailed-exitcode -input=false -no-color | grep -E '^  [~+-]|# pgsecrets|Plan:'
+tf plan -detailed-exitcode -input=false -no-color 2>&1 | grep -E '^  [~+-]|# pgsecrets|Plan:'
 code=${PIPESTATUS[0]}
 set -e
 if [ "$code" -ne 2 ]; then echo "FAIL: expected exit code 2 (changes), got $code"; exit 1; fi
 echo "exit code 2: drift detected"
 
 step "terraform destroy"
-tf destroy -auto-approve -input=false -no-color | tail -n 3
+tf destroy -auto-approve -input=false -no-color > "$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
+# The warnings (the data key kept for its history) and the summary.
+sed -n -E '/^(Warning:|Destroy complete)/,$p' "$work/destroy.log"

@@ -24,6 +24,27 @@ resource "pgsecrets_project_secret" "openai" {
   # the keys that encrypt them (a key still in use cannot be destroyed).
 }
 
+# A bot token: the catalog marks SLACK_BOT_TOKEN requires_restart = true, so
+# `pgsecrets status --since` lists it after a change and the deploy
+# pipeline restarts the app. Removing the resource destroys the secret and
+# its history for good instead of the default recoverable delete.
+resource "pgsecrets_project_secret" "slack" {
+  project          = "support"
+  name             = "SLACK_BOT_TOKEN"
+  value_wo         = var.slack_bot_token
+  value_wo_version = 1
+  on_destroy       = "destroy"
+}
+
+# A name outside the catalog whose change needs a restart too.
+resource "pgsecrets_project_secret" "session" {
+  project          = "support"
+  name             = "SESSION_SIGNING_KEY"
+  value_wo         = var.session_signing_key
+  value_wo_version = 1
+  requires_restart = true
+}
+
 # A name from the catalog with a value of another shape, on purpose (a
 # proxy's token): validation off.
 resource "pgsecrets_project_secret" "gateway" {
@@ -47,4 +68,16 @@ variable "openai_api_key" {
 variable "gateway_token" {
   type      = string
   sensitive = true
+}
+
+variable "slack_bot_token" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+variable "session_signing_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
 }

@@ -1,6 +1,7 @@
-# The project's AI defaults. The plan warns when a use case names a
-# provider whose usual API key secret (here ANTHROPIC_API_KEY and
-# OPENAI_API_KEY) is missing from the project.
+# The project's AI defaults. When they are applied, the provider warns if
+# a use case names a provider whose usual API key secret (here
+# ANTHROPIC_API_KEY and OPENAI_API_KEY) is still missing from the project:
+# put the pgsecrets_project_secret that creates it in depends_on.
 resource "pgsecrets_provider_defaults" "support" {
   project = "support"
 

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Commands that read no value run where the root keys are not given (an
+// auditor's laptop, a CI job checking for restarts): they show metadata
+// and never a value.
+func TestMetadataCommandsRunWithoutRootKeys(t *testing.T) {
+	s := newSession(t)
+	const value = "canary-no-root-keys-3f9a"
+	s.mustRun(value, "secret", "add", "--project", "app", "--name", "API_TOKEN", "--requires-restart")
+	s.keysFile = "" // and clearSettingsEnv left PGSECRETS_ROOT_KEYS(_FILE) empty
+
+	for _, tc := range []struct {
+		args []string
+		want *regexp.Regexp
+	}{
+		{[]string{"secret", "list", "--project", "app"}, regexp.MustCompile(`(?m)^  API_TOKEN +1 `)},
+		{[]string{"keys", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +0 +0 +0 +0$`)},
+		{[]string{"status", "--since", "1h"}, regexp.MustCompile(`(?m)^Restart needed: 1 secret\(s\).*\n(.*\n)*app +API_TOKEN `)},
+		{[]string{"migrate", "status"}, regexp.MustCompile(`up to date`)},
+	} {
+		r := s.run("", tc.args...)
+		if r.code != 0 || r.stderr != "" || !tc.want.MatchString(r.stdout) {
+			t.Errorf("pgsecrets %s without root keys: want exit 0, stdout matching %s, nothing on stderr:\n%s", strings.Join(tc.args, " "), tc.want, r)
+		}
+		if strings.Contains(r.stdout+r.stderr, value) {
+			t.Errorf("pgsecrets %s shows the secret's value:\n%s", strings.Join(tc.args, " "), r)
+		}
+	}
+}
+
+func TestAuditExportWithoutRootKeysExportsAndWarnsItIsNotRecorded(t *testing.T) {
+	s := newSession(t)
+	const value = "canary-no-root-keys-7c1e"
+	s.mustRun(value, "secret", "add", "--project", "app", "--name", "API_TOKEN")
+	keys := s.keysFile
+	s.keysFile = ""
+
+	r := s.mustRun("", "audit", "export", "--project", "app")
+	if !strings.Contains(r.stdout, `"action":"secret.create"`) || strings.Contains(r.stdout, value) {
+		t.Errorf("export without root keys does not hold the secret's creation, or holds its value:\n%s", r)
+	}
+	want := "Warning: this export is not recorded in the audit trail: no root keys were given, and an audit event needs them\n"
+	if r.stderr != want {
+		t.Errorf("stderr:\n got %q\nwant %q", r.stderr, want)
+	}
+
+	// With root keys, the export's own event is the only audit.export.
+	s.keysFile = keys
+	r = s.mustRun("", "audit", "export", "--action", "audit.export")
+	if n := strings.Count(r.stdout, "\n"); n != 1 || r.stderr != "" {
+		t.Errorf("%d audit.export event(s), want only the one with root keys:\n%s", n, r)
+	}
+}
+
+func TestSecretGetWithoutRootKeysStillFails(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("v", "secret", "add", "--project", "app", "--name", "A")
+	s.keysFile = ""
+	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "A"), 1, "Error: no root keys: set PGSECRETS_ROOT_KEYS")
+}

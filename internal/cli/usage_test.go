@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSuggestionsWhereAUserIsClose(t *testing.T) {
+	clearSettingsEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"secrets", "list"}, `unknown command "secrets" for "pgsecrets"; did you mean "secret"? (see ` + "`pgsecrets --help`)"},
+		{[]string{"add", "--project", "app"}, "unknown command \"add\" for \"pgsecrets\"; did you mean `pgsecrets secret add`?"},
+		{[]string{"status2"}, `did you mean "status"?`},
+		{[]string{"secret", "lst", "--project", "app"}, `unknown command "lst" for "pgsecrets secret"; did you mean "get" or "list"?`},
+		{[]string{"verify"}, "did you mean `pgsecrets audit verify`?"},
+		{[]string{"migrate", "register"}, "did you mean `pgsecrets keys register`?"},
+		{[]string{"secret", "list", "--projet", "app"}, "unknown flag: --projet; did you mean --project? (see `pgsecrets secret list --help`)"},
+		{[]string{"run", "--porject", "app", "--", "env"}, "did you mean --project?"},
+		{[]string{"audit", "export", "--output-file", "x.jsonl"}, "unknown flag: --output-file (see"},
+	} {
+		wantFailure(t, runCLI(t, "", false, tc.args...), 2, tc.want)
+	}
+}
+
+func TestSecretValueFlagHintNeverEchoesTheValue(t *testing.T) {
+	clearSettingsEnv(t)
+	const canary = "canary-value-flag-8e2a"
+	for _, args := range [][]string{
+		{"secret", "add", "--project", "app", "--name", "TOKEN", "--value", canary},
+		{"secret", "add", "--project", "app", "--name", "TOKEN", "--value=" + canary},
+		{"secret", "add", "--project", "app", "--name", "TOKEN", "--secret=" + canary},
+		{"secret", "add", "--value", canary, "--project", "app", "--name", "TOKEN"},
+	} {
+		r := runCLI(t, "", false, args...)
+		wantFailure(t, r, 2, "unknown flag: --", "; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --value-file FILE (see `pgsecrets secret add --help`)")
+		if strings.Contains(r.stdout+r.stderr, "canary") {
+			t.Errorf("the value is echoed:\n%s", r)
+		}
+	}
+	// Where no value is read, --value is just unknown.
+	r := runCLI(t, "", false, "secret", "list", "--value", canary)
+	wantFailure(t, r, 2, "unknown flag: --value (see `pgsecrets secret list --help`)")
+	if strings.Contains(r.stderr, "canary") {
+		t.Errorf("the value is echoed:\n%s", r)
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"project", "project", 0}, {"projet", "project", 1}, {"porject", "project", 2}, {"", "abc", 3}, {"kitten", "sitting", 3},
+	} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
