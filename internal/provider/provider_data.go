@@ -13,6 +13,8 @@ import (
 // keyring) per provider instance.
 type providerData struct {
 	store *store.Store
+	// metas serves refreshes of a project's secrets from one query.
+	metas metaSnapshots
 }
 
 // dataFrom unpacks the provider data given to a Configure method. It returns

@@ -280,6 +280,7 @@ func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateR
 		return
 	}
 	meta, err := r.data.store.PutSecret(ctx, plan.putInput(config, store.MustNotExist))
+	r.data.metas.invalidate(plan.Project.ValueString())
 	if err != nil {
 		var conflict *store.ConflictError
 		if errors.As(err, &conflict) {
@@ -313,7 +314,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	meta, err := r.data.store.GetSecretMeta(ctx, state.Project.ValueString(), state.Name.ValueString())
+	meta, err := r.data.metas.get(ctx, r.data.store, state.Project.ValueString(), state.Name.ValueString())
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted outside Terraform: the next plan creates it again.
 		resp.State.RemoveResource(ctx)
@@ -495,6 +496,7 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	// Compare-and-swap on the revision refreshed at plan time: a write
 	// made since then is reported, never silently overwritten.
 	meta, err := r.data.store.PutSecret(ctx, plan.putInput(config, state.Revision.ValueInt64()))
+	r.data.metas.invalidate(plan.Project.ValueString())
 	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrConflict):
@@ -541,6 +543,7 @@ func (r *projectSecretResource) Delete(ctx context.Context, req resource.DeleteR
 		return
 	}
 	project, name := state.Project.ValueString(), state.Name.ValueString()
+	defer r.data.metas.invalidate(project)
 	if state.OnDestroy.ValueString() == onDestroyDestroy {
 		_, err := r.data.store.DestroySecret(ctx, project, name)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
