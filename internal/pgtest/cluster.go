@@ -257,16 +257,22 @@ func (c *Cluster) stopServer() error {
 		return nil
 	}
 	defer func() { c.proc = nil }()
-	if err := fastShutdown(c.proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		c.proc.Kill()
+	return stopDaemon("postgres", c.proc, c.exited, fastShutdown, 30*time.Second)
+}
+
+// stopDaemon asks a process started by startDaemon to shut down, and kills
+// it if it has not exited within grace.
+func stopDaemon(name string, proc *os.Process, exited <-chan struct{}, shutdown func(*os.Process) error, grace time.Duration) error {
+	if err := shutdown(proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		proc.Kill()
 	}
 	select {
-	case <-c.exited:
+	case <-exited:
 		return nil
-	case <-time.After(30 * time.Second):
-		c.proc.Kill()
-		<-c.exited
-		return errors.New("postgres did not shut down within 30s; killed it")
+	case <-time.After(grace):
+		proc.Kill()
+		<-exited
+		return fmt.Errorf("%s did not shut down within %s; killed it", name, grace)
 	}
 }
 

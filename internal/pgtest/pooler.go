@@ -397,17 +397,7 @@ func (p *pooler) stopProcess() error {
 		return nil
 	}
 	defer func() { p.proc = nil }()
-	if err := immediateShutdown(p.proc); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		p.proc.Kill()
-	}
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(10 * time.Second):
-		p.proc.Kill()
-		<-p.exited
-		return errors.New("pgbouncer did not shut down within 10s; killed it")
-	}
+	return stopDaemon("pgbouncer", p.proc, p.exited, immediateShutdown, 10*time.Second)
 }
 
 // stop shuts PgBouncer down and removes its directory.
