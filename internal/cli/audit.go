@@ -173,18 +173,22 @@ func newAuditVerifyCmd(g *globalOptions) *cobra.Command {
 		Use:   "verify",
 		Short: "Check the audit trail's hash chain from the first event to the last",
 		Long: `Walk every audit event in order and check its keyed MAC and its link to the
-event before it. The MAC key derives from the root key each event names, so
-someone with write access to the database but no root key cannot edit,
-insert, reorder or delete events without breaking the chain.
+event before it. The MAC keys are audit keys kept in the database wrapped
+under the root keys, bound to this deployment, so someone with write access
+to the database but no root key cannot edit, insert, reorder or delete
+events, or pass off another deployment's chain, without breaking it.
 
 On success, print the number of events and the head (the newest event's seq
 and MAC): record the head elsewhere (CI, a ticket) and pass it back later
 with --expect-head to detect deletion of the newest events, which a chain
 alone cannot show.
 
-On failure, print the first broken link (event seq, expected and found
-values) and exit 1. Every root key that ever keyed the chain must be in the
-root keys.`,
+On failure, print the first broken event and what is wrong with it, and
+exit 1. It never prints a MAC it computed or a link it expected: that would
+let whoever edits rows repair a forged chain one event at a time.
+
+Only the current root keys are needed: reencrypt moves the audit keys to
+the first root key when keys rotate (docs/audit.md).`,
 		Example: `  pgsecrets audit verify
   # In CI: fail if anything up to yesterday's head changed or vanished
   pgsecrets audit verify --expect-head "$(cat audit-head.txt)"
