@@ -106,16 +106,20 @@ Settings come from flags, else the environment:
   --root-keys-file  ` + settings.EnvRootKeys + ` (the JSON itself) or ` + settings.EnvRootKeysFile + `
   --schema          ` + settings.EnvSchema + ` (default pgsecrets)
   --actor           ` + settings.EnvActor + ` (default user@host)
+  --strict          ` + settings.EnvStrict + ` (refuse ciphertexts not bound to their secret and revision)
 Root keys are never taken as a flag value, so they stay out of process
 listings and shell history.
 
 Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
-		Example: `  # Create the schema, make a root key, store and read a secret
-  export DATABASE_URL=postgres://app@db.internal/app
-  pgsecrets migrate up
-  export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"
+		Example: `  # First run: check the database, make the key file, create the schema
+  pgsecrets init --database-url postgres://app@db.internal/app
+  export PGSECRETS_DATABASE_URL=postgres://app@db.internal/app
+  export PGSECRETS_ROOT_KEYS_FILE="$PWD/root-keys.json"
+
+  # Store a secret, read it back, run a program with the project's secrets
   printf %s "$TOKEN" | pgsecrets secret add --project billing --name STRIPE_KEY
-  pgsecrets secret get --project billing --name STRIPE_KEY`,
+  pgsecrets secret get --project billing --name STRIPE_KEY
+  pgsecrets run --project billing -- ./billing-service`,
 		Version:       g.Version,
 		Args:          groupArgs,
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
