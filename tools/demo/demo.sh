@@ -20,15 +20,15 @@ export PATH="$work/bin:$PATH"
 step "Build the binary (one binary: CLI and Terraform provider)"
 show go build -o "$work/bin/pgsecrets" .
 
-step "Generate a root key (kept outside the database; here in a file only its owner can read)"
-show pgsecrets key generate --file "$work/root-keys.json"
+step "First run: pgsecrets init checks the database, makes the root key file (only its owner can read it) and creates the schema"
+show pgsecrets init --key-file "$work/root-keys.json"
 show ls -l "$work/root-keys.json"
 export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
 export PGSECRETS_ACTOR="demo-operator"
-
-step "Create the schema"
-show pgsecrets migrate up
 show pgsecrets migrate status
+
+step "init again: nothing to do"
+show pgsecrets init --key-file "$work/root-keys.json"
 
 step "Add secrets (values from stdin, never from arguments)"
 printf 'sk-ant-api03-demo-value' | show pgsecrets secret add --project demo --name ANTHROPIC_API_KEY --description "Claude API key"
