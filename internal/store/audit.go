@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,10 +72,18 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Eve
 		seq, mac = e.Seq, e.MAC
 		rows[i] = []any{e.Seq, e.At, e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC}
 	}
-	// COPY fires the chain trigger row by row, in order, in one round trip.
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"},
-		[]string{"seq", "at", "actor", "db_role", "action", "project", "subject", "details", "mac_kid", "prev_mac", "mac"},
-		pgx.CopyFromRows(rows))
+	if len(rows) == 1 {
+		// The common case, one event: an INSERT is one round trip, where
+		// COPY takes two (start, then data).
+		_, err := tx.Exec(ctx, "insert into "+s.table("audit_events")+" ("+auditColumns+
+			") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", rows[0]...)
+		if err != nil {
+			return fmt.Errorf("append audit event: %w", err)
+		}
+		return nil
+	}
+	// COPY fires the chain trigger row by row, in order, in one stream.
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"}, strings.Split(auditColumns, ", "), pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
