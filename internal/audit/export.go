@@ -235,7 +235,7 @@ func ParseExportTime(flag, value string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", value); err == nil {
 		return t, nil
 	}
-	if d, ok := parseAgo(value); ok {
+	if d, ok := ParseDuration(value); ok {
 		if d < 0 {
 			return time.Time{}, fmt.Errorf("--%s %s is negative: give how long ago, e.g. 24h or 7d", flag, value)
 		}
@@ -244,21 +244,36 @@ func ParseExportTime(flag, value string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("--%s %q is not a time: use RFC 3339, e.g. 2025-01-31T08:00:00Z, a date, e.g. 2025-01-31, or a duration ago, e.g. 24h or 7d", flag, value)
 }
 
-// parseAgo reads a duration: Go's syntax, or a whole number of days, which
-// Go's syntax lacks.
-func parseAgo(value string) (time.Duration, bool) {
-	if d, err := time.ParseDuration(value); err == nil {
+// ParseDuration reads a duration in Go's syntax (90m, 36h), with whole
+// days in front as well (7d, 1d12h), which Go's syntax lacks. Every
+// duration flag of the CLI reads through it; each says what range it takes.
+func ParseDuration(value string) (time.Duration, bool) {
+	if rest, negative := strings.CutPrefix(value, "-"); negative {
+		if strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") {
+			return 0, false
+		}
+		d, ok := ParseDuration(rest)
+		return -d, ok
+	}
+	days, rest, hasDays := strings.Cut(value, "d")
+	if !hasDays {
+		d, err := time.ParseDuration(value)
+		return d, err == nil
+	}
+	const day = 24 * time.Hour
+	n, err := strconv.ParseInt(days, 10, 64)
+	if err != nil || days[0] == '+' || n < 0 || n > math.MaxInt64/int64(day) {
+		return 0, false
+	}
+	d := time.Duration(n) * day
+	if rest == "" {
 		return d, true
 	}
-	days, ok := strings.CutSuffix(value, "d")
-	if !ok {
+	r, err := time.ParseDuration(rest)
+	if err != nil || r < 0 || r > math.MaxInt64-d {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(days, 10, 64)
-	if err != nil || n > math.MaxInt64/int64(24*time.Hour) || n < -math.MaxInt64/int64(24*time.Hour) {
-		return 0, false
-	}
-	return time.Duration(n) * 24 * time.Hour, true
+	return d + r, true
 }
 
 // ChainReport is the outcome of walking the whole chain.

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -38,26 +38,14 @@ func parseRetentionDuration(flag, value string) (time.Duration, error) {
 	if strings.HasPrefix(value, "-") {
 		return 0, fmt.Errorf("--%s %s is negative: give how long, e.g. 30d, or 0 for no limit", flag, value)
 	}
-	bad := fmt.Errorf("--%s %q is not a duration: give days (90d), hours or minutes (36h, 90m), or 0 for no limit", flag, value)
-	days, rest, hasDays := strings.Cut(value, "d")
-	if !hasDays {
-		days, rest = "0", value
+	d, ok := audit.ParseDuration(value)
+	if !ok {
+		return 0, fmt.Errorf("--%s %q is not a duration: give days (90d), hours or minutes (36h, 90m), or 0 for no limit", flag, value)
 	}
-	n, err := strconv.ParseInt(days, 10, 64)
-	if err != nil || n < 0 || (rest == "" && !hasDays) {
-		return 0, bad
-	}
-	var d time.Duration
-	if rest != "" {
-		if d, err = time.ParseDuration(rest); err != nil || d < 0 {
-			return 0, bad
-		}
-	}
-	const maxDays = 100 * 366
-	if n > maxDays || d > (maxDays-time.Duration(n))*day {
+	if d > 100*366*day {
 		return 0, fmt.Errorf("--%s %s is more than 100 years: give 0 for no limit", flag, value)
 	}
-	return time.Duration(n)*day + d, nil
+	return d, nil
 }
 
 // formatRetentionDuration prints a duration the way the flags take it:

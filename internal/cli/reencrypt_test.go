@@ -366,36 +366,43 @@ func TestTwoReencryptProcessesAtOnceFinishCorrectly(t *testing.T) {
 	}
 }
 
-func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T) {
+// reencryptCutMidway runs the binary's reencrypt over n secrets after a
+// rotation, cuts its connections after ten batches, as a database restart
+// or a network cut does, and returns its stderr, the pool and how it exited.
+func reencryptCutMidway(t *testing.T, n int, extra ...string) (s *session, cmd *exec.Cmd, stderr string, pool *pgxpool.Pool, err error) {
+	t.Helper()
 	bin := pgsecretsBinary(t)
-	s := newSession(t)
-	const n = 1500
+	s = newSession(t)
 	s.seedSecrets(n)
 	s.rotateRootKey()
-	pool := s.pool()
-
-	// --retry-for 0: fail at once, as a run past its retry window does.
-	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2", "--retry-for", "0")
+	pool = s.pool()
+	cmd, progress := s.startReencrypt(bin, append([]string{"--batch-size", "5", "--workers", "2"}, extra...)...)
 	for i := 0; i < 10 && progress.Scan(); i++ {
 	}
-	// What a database restart or a network cut looks like to the client.
 	if _, err := pool.Exec(context.Background(), `select pg_terminate_backend(pid) from pg_stat_activity
 		where application_name = 'pgsecrets' and datname = current_database() and pid <> pg_backend_pid()`); err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
+	var out strings.Builder
 	for progress.Scan() {
-		stderr.WriteString(progress.Text() + "\n")
+		out.WriteString(progress.Text() + "\n")
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
+	return s, cmd, out.String(), pool, err
+}
+
+func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T) {
+	const n = 1500
+	// --retry-for 0: fail at once, as a run past its retry window does.
+	s, cmd, stderr, pool, err := reencryptCutMidway(t, n, "--retry-for", "0")
 	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
-		t.Fatalf("reencrypt survived losing its connections (exit %d); stderr:\n%s", code, stderr.String())
+		t.Fatalf("reencrypt survived losing its connections (exit %d); stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr.String(), "Error: lost the connection to database ") || !strings.Contains(stderr.String(), "re-encrypt batch (scan at page ") ||
-		!strings.Contains(stderr.String(), "run reencrypt again to finish") {
-		t.Fatalf("stderr does not say which batch failed:\n%s", stderr.String())
+	if !strings.Contains(stderr, "Error: lost the connection to database ") || !strings.Contains(stderr, "re-encrypt batch (scan at page ") ||
+		!strings.Contains(stderr, "run reencrypt again to finish") {
+		t.Fatalf("stderr does not say which batch failed:\n%s", stderr)
 	}
-	t.Logf("stderr after the cut:\n%s", stderr.String())
+	t.Logf("stderr after the cut:\n%s", stderr)
 	moved := checkValues(t, s.secretStates(pool), n)
 	if moved == n {
 		t.Fatal("everything was done before the connections were cut; the test proves nothing")
@@ -412,29 +419,13 @@ func TestReencryptLosingItsConnectionFailsClearlyThenRerunFinishes(t *testing.T)
 
 // By default a lost connection is retried: the run says so and finishes.
 func TestReencryptRetriesAfterLosingItsConnections(t *testing.T) {
-	bin := pgsecretsBinary(t)
-	s := newSession(t)
 	const n = 1500
-	s.seedSecrets(n)
-	s.rotateRootKey()
-	pool := s.pool()
-
-	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2")
-	for i := 0; i < 10 && progress.Scan(); i++ {
+	s, _, stderr, pool, err := reencryptCutMidway(t, n)
+	if err != nil {
+		t.Fatalf("reencrypt did not ride out the lost connections: %v; stderr:\n%s", err, stderr)
 	}
-	if _, err := pool.Exec(context.Background(), `select pg_terminate_backend(pid) from pg_stat_activity
-		where application_name = 'pgsecrets' and datname = current_database() and pid <> pg_backend_pid()`); err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	for progress.Scan() {
-		stderr.WriteString(progress.Text() + "\n")
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("reencrypt did not ride out the lost connections: %v; stderr:\n%s", err, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "Database unreachable (") || !strings.Contains(stderr.String(), "(--retry-for)") {
-		t.Fatalf("stderr does not say it retried:\n%s", stderr.String())
+	if !strings.Contains(stderr, "Database unreachable (") || !strings.Contains(stderr, "(--retry-for)") {
+		t.Fatalf("stderr does not say it retried:\n%s", stderr)
 	}
 	if got := checkValues(t, s.secretStates(pool), n); got != n {
 		t.Fatalf("%d of %d secrets are under the new key", got, n)

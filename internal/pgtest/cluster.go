@@ -86,26 +86,17 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	removeAbandonedDirs(os.TempDir())
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, lock, err := workDir(dirPrefix, "throwaway PostgreSQL", account)
 	if err != nil {
-		return nil, fmt.Errorf("create directory for throwaway PostgreSQL: %w", err)
+		return nil, err
 	}
-	c := &Cluster{dir: dir, bin: bin, account: account, tail: &tailBuffer{max: 4 << 10}}
+	c := &Cluster{dir: dir, lock: lock, bin: bin, account: account, tail: &tailBuffer{max: 4 << 10}}
 	started := false
 	defer func() {
 		if !started {
 			c.Stop()
 		}
 	}()
-	if c.lock, err = lockDir(dir); err != nil {
-		return nil, err
-	}
-	if account != nil {
-		if err := account.prepareDir(dir); err != nil {
-			return nil, err
-		}
-	}
 	if err := c.initdb(ctx); err != nil {
 		return nil, err
 	}
@@ -258,6 +249,30 @@ func (c *Cluster) stopServer() error {
 	}
 	defer func() { c.proc = nil }()
 	return stopDaemon("postgres", c.proc, c.exited, fastShutdown, 30*time.Second)
+}
+
+// workDir creates the temporary directory of a throwaway process, after
+// removing those that crashed runs abandoned, locks it as in use (see
+// lockDir) and hands it to account when one is given. On failure nothing
+// is left behind.
+func workDir(prefix, what string, account *serverAccount) (string, *os.File, error) {
+	removeAbandonedDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("create directory for %s: %w", what, err)
+	}
+	lock, err := lockDir(dir)
+	if err == nil && account != nil {
+		err = account.prepareDir(dir)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, lock, nil
 }
 
 // stopDaemon asks a process started by startDaemon to shut down, and kills

@@ -167,27 +167,18 @@ func startPooler(ctx context.Context, serverHost string, serverPort uint16) (*po
 	if err != nil {
 		return nil, err
 	}
-	removeAbandonedDirs(os.TempDir())
-	dir, err := os.MkdirTemp("", dirPrefix+"pgbouncer-")
+	dir, lock, err := workDir(dirPrefix+"pgbouncer-", "PgBouncer", account)
 	if err != nil {
-		return nil, fmt.Errorf("create directory for PgBouncer: %w", err)
+		return nil, err
 	}
 	admin := rand.Text()
-	p := &pooler{dir: dir, account: account, adminPassword: admin, users: map[string]string{poolerAdmin: admin}}
+	p := &pooler{dir: dir, lock: lock, account: account, adminPassword: admin, users: map[string]string{poolerAdmin: admin}}
 	started := false
 	defer func() {
 		if !started {
 			p.stop()
 		}
 	}()
-	if p.lock, err = lockDir(dir); err != nil {
-		return nil, err
-	}
-	if account != nil {
-		if err := account.prepareDir(dir); err != nil {
-			return nil, err
-		}
-	}
 	if err := p.writeAuthFile(p.users); err != nil {
 		return nil, err
 	}
