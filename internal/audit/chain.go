@@ -53,7 +53,29 @@ const (
 	ActionAuditExport     = "audit.export"
 	ActionRootKeyRegister = "rootkey.register"
 	ActionAuditKeyRewrap  = "auditkey.rewrap"
+	ActionRestartAck      = "restart.ack"
+
+	// Dashboard accounts and their sign-ins. Details never hold a
+	// password, a password hash or a session token.
+	ActionAccountCreate   = "account.create"
+	ActionAccountDisable  = "account.disable"
+	ActionAccountEnable   = "account.enable"
+	ActionAccountDelete   = "account.delete"
+	ActionAccountPassword = "account.password"
+	ActionSignIn          = "account.signin"
+	ActionSignInFailed    = "account.signin_failed"
+	ActionSignOut         = "account.signout"
 )
+
+// Actions lists every action above, for pickers and documentation.
+var Actions = []string{
+	ActionSecretCreate, ActionSecretUpdate, ActionSecretDelete, ActionSecretRead, ActionSecretReencrypt,
+	ActionSecretRollback, ActionSecretUndelete, ActionSecretDestroy, ActionHistoryPrune, ActionRetentionSet,
+	ActionKeyCreate, ActionKeyUpdate, ActionKeyDelete, ActionKeyRewrap, ActionDefaultsSet, ActionDefaultsDelete,
+	ActionConfigRender, ActionAuditExport, ActionRootKeyRegister, ActionAuditKeyRewrap, ActionRestartAck,
+	ActionAccountCreate, ActionAccountDisable, ActionAccountEnable, ActionAccountDelete, ActionAccountPassword,
+	ActionSignIn, ActionSignInFailed, ActionSignOut,
+}
 
 // Details encodes a details object. Map keys are sorted by encoding/json, so
 // equal details give equal bytes.

@@ -74,6 +74,7 @@ func (g *globalOptions) explicit() settings.Explicit {
 		Actor:              g.Actor,
 		MaxConns:           g.MaxConns,
 		Strict:             g.Strict,
+		Channel:            store.ChannelCLI,
 		DatabaseURLSetting: "--database-url",
 		RequireRootKeys:    true,
 	}

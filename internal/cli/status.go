@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,9 +26,13 @@ func (e *exitCodeError) Error() string { return "exit status " + strconv.Itoa(e.
 // StatusOptions configure `pgsecrets status`.
 type StatusOptions struct {
 	*globalOptions
-	Project  string
+	Project string
+	// Since, when not zero, lists changes after it instead of those since
+	// the last recorded restart.
 	Since    time.Time
 	ExitCode bool
+	// Ack records that the project's application was restarted.
+	Ack bool
 }
 
 func newStatusCmd(g *globalOptions) *cobra.Command {
@@ -35,49 +40,70 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 	var since string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "List secrets changed since a time that need an application restart",
-		Long: `List the secrets written after --since that are marked requires_restart
-(from the catalog of well-known secrets, or set with ` + "`secret add --requires-restart`" + `),
-so a deploy pipeline can decide whether to restart the application.
+		Short: "Show which applications need a restart for changed secrets, and record restarts",
+		Long: `Show the secrets marked requires_restart (from the catalog of well-known
+secrets, or set with ` + "`secret add --requires-restart`" + `) that changed since the
+application was last restarted, so a deploy pipeline can decide whether to
+restart it. The dashboard shows the same notice.
 
+Without --since, a restart is pending for a project while such a secret was
+written or deleted after the last restart recorded for the project with
+--ack (by a deploy hook, or the dashboard's button). With --since, the
+secrets written after that time are listed instead, whatever was recorded;
+deleted secrets are then not listed (see ` + "`pgsecrets audit export`" + `).
 --since takes RFC 3339 (2025-01-31T08:00:00Z), a date (2025-01-31, midnight
 UTC), or a duration before now (90m, 24h, 7d), as ` + "`audit export`" + ` does.
-Deleted secrets are not listed (see ` + "`pgsecrets audit export`" + `). Needs no
-root keys.
+
+--ack records that the project's application was restarted: the changes
+pending until now are done. It needs --project and root keys (it is an
+audited event); the rest of the command needs no root keys.
 
 Exit status: 0 on success; with --exit-code, 0 when no restart is needed
 and 3 when one is; 1 on error, 2 when the command line is wrong.`,
-		Example: `  # In a deploy pipeline: restart only when a restart-bound secret changed
-  if ! pgsecrets status --project billing --since "$LAST_DEPLOY" --exit-code; then
+		Example: `  # In a deploy pipeline: restart only when a restart-bound secret changed,
+  # and record the restart so the dashboard's notice clears
+  if ! pgsecrets status --project billing --exit-code; then
     kubectl rollout restart deployment/billing
+    pgsecrets status --project billing --ack
   fi
 
+  # What changed in the last day, whatever restarts were recorded
   pgsecrets status --since 24h --output json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "since"); err != nil {
-				return err
-			}
 			if opts.Project != "" {
 				if err := store.ValidateProject(opts.Project); err != nil {
 					return &usageError{cmd: cmd, err: err}
 				}
 			}
-			t, err := audit.ParseExportTime("since", since, time.Now())
-			if err != nil {
-				return &usageError{cmd: cmd, err: err}
+			if opts.Ack {
+				if err := requireFlags(cmd, "project"); err != nil {
+					return err
+				}
+				if since != "" || opts.ExitCode {
+					return usageErrorf(cmd, "--ack records a restart; it does not combine with --since or --exit-code")
+				}
+				return runStatusAck(cmd.Context(), opts)
 			}
-			opts.Since = t
-			return runStatus(cmd.Context(), opts)
+			if since != "" {
+				t, err := audit.ParseExportTime("since", since, time.Now())
+				if err != nil {
+					return &usageError{cmd: cmd, err: err}
+				}
+				opts.Since = t
+				return runStatusSince(cmd.Context(), opts)
+			}
+			return runStatusPending(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "list changes after this time: RFC 3339, a date, or a duration ago such as 24h or 7d (required)")
+	cmd.Flags().StringVar(&since, "since", "", "list changes after this time instead of since the last recorded restart: RFC 3339, a date, or a duration ago such as 24h or 7d")
 	cmd.Flags().StringVar(&opts.Project, "project", "", "only this project's secrets")
 	cmd.Flags().BoolVar(&opts.ExitCode, "exit-code", false, "exit with status 3 when a restart is needed, 0 when not")
+	cmd.Flags().BoolVar(&opts.Ack, "ack", false, "record that the project's application was restarted (needs --project)")
 	return cmd
 }
 
-func runStatus(ctx context.Context, opts *StatusOptions) error {
+func runStatusSince(ctx context.Context, opts *StatusOptions) error {
 	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
@@ -110,8 +136,105 @@ func runStatus(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	if opts.ExitCode && len(changed) > 0 {
+	return opts.restartExit(len(changed) > 0)
+}
+
+// restartExit is the exit status --exit-code asks for.
+func (opts *StatusOptions) restartExit(needed bool) error {
+	if opts.ExitCode && needed {
 		return &exitCodeError{code: exitRestartNeeded}
 	}
+	return nil
+}
+
+func runStatusPending(ctx context.Context, opts *StatusOptions) error {
+	st, err := opts.OpenMetadataStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pending, err := st.PendingRestarts(ctx, opts.Project)
+	if err != nil {
+		return err
+	}
+	if opts.JSON() {
+		if pending == nil {
+			pending = []store.PendingRestart{}
+		}
+		err = writeJSON(opts.IO.Out, struct {
+			RestartRequired bool                   `json:"restart_required"`
+			Pending         []store.PendingRestart `json:"pending"`
+		}{len(pending) > 0, pending})
+	} else {
+		err = writePendingRestarts(opts, pending)
+	}
+	if err != nil {
+		return err
+	}
+	return opts.restartExit(len(pending) > 0)
+}
+
+func writePendingRestarts(opts *StatusOptions, pending []store.PendingRestart) error {
+	out := opts.IO.Out
+	if len(pending) == 0 {
+		fmt.Fprintln(out, "No restart pending: no secret marked requires_restart changed since the last recorded restart.")
+		return nil
+	}
+	t := newTable(out, "PROJECT", "NAME", "CHANGE", "CHANGED", "CHANGED BY", "LAST RESTART")
+	projects := make([]string, len(pending))
+	for i, p := range pending {
+		projects[i] = p.Project
+		last := "never recorded"
+		if p.LastAck != nil {
+			last = formatTime(p.LastAck.AckedAt) + " by " + p.LastAck.AckedBy
+		}
+		for _, c := range p.Changes {
+			change := "revision " + strconv.FormatInt(c.Revision, 10)
+			if c.Deleted {
+				change = "deleted"
+			}
+			t.row(p.Project, c.Name, change, formatTime(c.ChangedAt), orDash(c.ChangedBy), last)
+		}
+	}
+	fmt.Fprintf(out, "Restart pending for %s:\n", strings.Join(projects, ", "))
+	if err := t.flush(); err != nil {
+		return err
+	}
+	project := "PROJECT"
+	if len(projects) == 1 {
+		project = projects[0]
+	}
+	fmt.Fprintf(out, "After restarting, record it: pgsecrets status --project %s --ack\n", project)
+	return nil
+}
+
+func runStatusAck(ctx context.Context, opts *StatusOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ack, covered, err := st.AckRestart(ctx, opts.Project)
+	if err != nil {
+		return err
+	}
+	if opts.JSON() {
+		if covered == nil {
+			covered = []store.RestartChange{}
+		}
+		return writeJSON(opts.IO.Out, struct {
+			store.RestartAck
+			Covered []store.RestartChange `json:"covered"`
+		}{ack, covered})
+	}
+	names := make([]string, len(covered))
+	for i, c := range covered {
+		names[i] = c.Name
+	}
+	what := "nothing was pending"
+	if len(names) > 0 {
+		what = "it covers " + strings.Join(names, ", ")
+	}
+	fmt.Fprintf(opts.IO.Out, "Recorded a restart of project %s at %s; %s.\n", opts.Project, formatTime(ack.AckedAt), what)
 	return nil
 }

@@ -178,6 +178,7 @@ func (m providerModel) explicit() settings.Explicit {
 		Schema:             m.Schema.ValueString(),
 		Actor:              m.Actor.ValueString(),
 		ActorDefaultPrefix: terraformActorPrefix,
+		Channel:            store.ChannelTerraform,
 		MaxConns:           int32(m.MaxConnections.ValueInt64()),
 		Strict:             m.StrictBindings.ValueBool(),
 		ApplicationName:    "pgsecrets-terraform",

@@ -37,6 +37,9 @@ type Explicit struct {
 	// MaxConns bounds the pool; 0 keeps pgx's default.
 	MaxConns int32
 	Strict   bool
+	// Channel is the caller's store.Channel*, recorded with every secret
+	// it writes.
+	Channel string
 	// ApplicationName is what the server shows for these connections
 	// unless the connection string or PGAPPNAME names one; empty means
 	// DefaultApplicationName.
@@ -135,6 +138,7 @@ func resolve(e Explicit) (resolved, error) {
 			DatabaseURL:               url,
 			Schema:                    Schema(e.Schema),
 			Actor:                     Actor(e.Actor, e.ActorDefaultPrefix),
+			Channel:                   e.Channel,
 			MaxConns:                  e.MaxConns,
 			AllowUnregisteredRootKeys: e.AllowUnregisteredRootKeys,
 		},

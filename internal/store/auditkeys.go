@@ -27,10 +27,10 @@ const auditKeySize = 32
 // made on first use. It works through q, the appending transaction: a
 // second connection taken while holding one can deadlock a small pool.
 func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, error) {
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	if s.auditKey != nil {
-		return s.auditKey, nil
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	if s.audit.key != nil {
+		return s.audit.key, nil
 	}
 	root := s.keys.RootKey().KID
 	for attempt := 0; attempt < 2; attempt++ {
@@ -42,8 +42,8 @@ func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, erro
 			if err != nil {
 				return nil, fmt.Errorf("open audit key %q: %w", kid, err)
 			}
-			s.auditKey = audit.NewKey(kid, audit.SchemeDeployment, 0, secret)
-			return s.auditKey, nil
+			s.audit.key = audit.NewKey(kid, audit.SchemeDeployment, 0, secret)
+			return s.audit.key, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("read audit key: %w", err)
@@ -84,10 +84,10 @@ func (s *Store) createAuditKey(ctx context.Context, q pgx.Tx) error {
 
 // forgetAuditKey drops the cached audit key, if it is still key.
 func (s *Store) forgetAuditKey(key *audit.Key) {
-	s.auditMu.Lock()
-	defer s.auditMu.Unlock()
-	if s.auditKey == key {
-		s.auditKey = nil
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	if s.audit.key == key {
+		s.audit.key = nil
 	}
 }
 

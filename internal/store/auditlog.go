@@ -19,6 +19,9 @@ type AuditFilter struct {
 	Project string
 	Actor   string
 	Action  string
+	// Projects, when not empty, keeps events of these projects only: what
+	// a dashboard account limited to them may see.
+	Projects []string
 }
 
 // details is the filter as recorded in the export's own audit event.
@@ -34,6 +37,9 @@ func (f AuditFilter) details(format string) string {
 		if v != "" {
 			d[k] = v
 		}
+	}
+	if len(f.Projects) > 0 {
+		d["projects"] = f.Projects
 	}
 	return audit.Details(d)
 }
@@ -65,6 +71,9 @@ func (f AuditFilter) where() (string, []any) {
 	if f.Action != "" {
 		add("action = ?", f.Action)
 	}
+	if len(f.Projects) > 0 {
+		add("project = any(?)", f.Projects)
+	}
 	if len(conds) == 0 {
 		return "true", nil
 	}
@@ -94,6 +103,29 @@ func (s *Store) ExportAudit(ctx context.Context, f AuditFilter, format string, f
 		return n, fmt.Errorf("export audit events: %w", err)
 	}
 	return n, nil
+}
+
+// AuditEvents returns up to limit events matching f, newest first, with a
+// seq below before (0: from the newest). The caller passes the last seq it
+// got as the next page's before: paging by key keeps every page as fast as
+// the first, however deep, where an offset would rescan what it skips.
+func (s *Store) AuditEvents(ctx context.Context, f AuditFilter, before int64, limit int) ([]audit.Event, error) {
+	where, args := f.where()
+	if before > 0 {
+		args = append(args, before)
+		where += " and seq < $" + strconv.Itoa(len(args))
+	}
+	args = append(args, limit)
+	var out []audit.Event
+	_, err := s.streamAudit(ctx, s.pool, "select "+auditColumns+" from "+s.table("audit_events")+" where "+where+
+		" order by seq desc limit $"+strconv.Itoa(len(args)), args, func(e *audit.Event) error {
+		out = append(out, *e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read audit events: %w", err)
+	}
+	return out, nil
 }
 
 func (s *Store) streamAudit(ctx context.Context, q querier, sql string, args []any, fn func(*audit.Event) error) (int64, error) {

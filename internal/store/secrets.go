@@ -28,6 +28,9 @@ type SecretMeta struct {
 	CreatedBy       string    `json:"created_by"`
 	UpdatedAt       time.Time `json:"updated_at"`
 	UpdatedBy       string    `json:"updated_by"`
+	// UpdatedVia is the channel of the last write: "cli", "terraform",
+	// "dashboard", or "" when unknown (see Config.Channel).
+	UpdatedVia string `json:"updated_via"`
 	// Sealed is a digest of the stored ciphertext. It changes with every
 	// write and re-encryption, and when someone replaces the ciphertext in
 	// the database without touching the revision, which is how Terraform
@@ -105,11 +108,11 @@ func (in *PutSecretInput) ApplyPolicy() error {
 	return nil
 }
 
-const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, " +
+const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, updated_via, " +
 	"left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
 
 func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
-	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy, &m.Sealed}, extra...)
+	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy, &m.UpdatedVia, &m.Sealed}, extra...)
 	return row.Scan(dest...)
 }
 
@@ -165,11 +168,11 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 			}
 		}
 		if inserted {
-			err = scanMeta(tx.QueryRow(ctx, "insert into "+s.table("secrets")+` (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart, revision, last_action)
-				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8, $9, $10)
+			err = scanMeta(tx.QueryRow(ctx, "insert into "+s.table("secrets")+` (project, name, ciphertext, kid, bound, description, category, created_by, updated_by, requires_restart, revision, last_action, updated_via)
+				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8, $9, $10, $11)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, next, action), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, next, action, s.channel), &meta)
 		} else {
 			// The value being replaced becomes a version, in the same
 			// statement as the compare-and-swap that replaces it.
@@ -186,10 +189,10 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 				-- reading kept orders the statement: the old value is kept
 				-- before the row is replaced
 				update `+s.table("secrets")+` set ciphertext = $3, kid = $4, bound = true, description = $5, category = $6, requires_restart = $9,
-					revision = revision + 1, updated_at = now(), updated_by = $7, last_action = $10
+					revision = revision + 1, updated_at = now(), updated_by = $7, last_action = $10, updated_via = $11
 				where project = $1 and name = $2 and revision = (select revision from kept)
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, *in.RequiresRestart, action), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, *in.RequiresRestart, action, s.channel), &meta)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return s.conflict(ctx, tx, what, in.Project, in.Name, expected)
@@ -323,6 +326,20 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
+	}
+	return out, nil
+}
+
+// ListProjects returns the names of the projects that have secrets or
+// provider defaults, sorted.
+func (s *Store) ListProjects(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "select project from "+s.table("secrets")+" union select project from "+s.table("provider_defaults")+" order by 1")
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
 	}
 	return out, nil
 }

@@ -32,6 +32,10 @@ type Config struct {
 	Schema      string
 	// Actor is recorded in audit events as the identity making changes.
 	Actor string
+	// Channel names the way writes come: ChannelCLI, ChannelTerraform or
+	// ChannelDashboard, recorded with each secret written; empty when
+	// unknown.
+	Channel string
 	// MaxConns bounds the pool; 0 keeps pgx's default.
 	MaxConns int32
 	// ApplicationName names the connections in pg_stat_activity unless the
@@ -61,9 +65,27 @@ type Store struct {
 	// database's registry, read at open.
 	rootCheck rootKeyCheck
 
-	auditMu  sync.Mutex
-	auditKey *audit.Key // the open audit key this process appends with
+	channel string
+
+	// audit is shared by the copies WithActor makes.
+	audit *auditKeyCache
+	// derived is true for a copy made by WithActor, which does not own the
+	// pool.
+	derived bool
 }
+
+// auditKeyCache holds the open audit key this process appends with.
+type auditKeyCache struct {
+	mu  sync.Mutex
+	key *audit.Key
+}
+
+// Channels a write can come through (Config.Channel).
+const (
+	ChannelCLI       = "cli"
+	ChannelTerraform = "terraform"
+	ChannelDashboard = "dashboard"
+)
 
 var schemaPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
@@ -197,7 +219,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if actor == "" {
 		actor = "unknown"
 	}
-	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, keys: keys, strict: cfg.Strict}
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}}
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}
@@ -218,8 +240,29 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	return s, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close releases the pool. On a copy made by WithActor it does nothing:
+// the pool belongs to the store it was made from.
+func (s *Store) Close() {
+	if !s.derived {
+		s.pool.Close()
+	}
+}
+
+// WithActor returns a handle on the same store whose changes and reads are
+// recorded under actor. It shares the pool, the keyring and the open audit
+// key, so it costs nothing to make one per request.
+//
+// The dashboard serves many people from one process: each request acts as
+// "dashboard:<email>". A per-request copy keeps the store's rule that the
+// actor is fixed per handle, where an actor argument on every write method
+// would have to be threaded, and could be forgotten, through all of them;
+// and a second pool per person would multiply connections.
+func (s *Store) WithActor(actor string) *Store {
+	c := *s
+	c.actor = actor
+	c.derived = true
+	return &c
+}
 
 // Pool is the store's connection pool, for callers that stream large reads.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }

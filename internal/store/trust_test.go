@@ -274,6 +274,26 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	if _, err := s.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify as the runtime role: %v", err)
 	}
+	// The dashboard's state, as `pgsecrets serve` uses it.
+	a, err := s.CreateAccount(ctx, store.NewAccount{Email: "a@example.com", Role: store.RoleAdmin, PasswordHash: fakeHash})
+	if err != nil {
+		t.Fatalf("create account as the runtime role: %v", err)
+	}
+	if _, err := s.BeginSignIn(ctx, "a@example.com", "192.0.2.1", store.SignInLimits{Window: time.Minute, PerAccount: 5, PerAddress: 5}); err != nil {
+		t.Fatalf("count sign-in as the runtime role: %v", err)
+	}
+	if _, err := s.StartSession(ctx, a, "tok", store.SessionTimeouts{Idle: time.Minute, Absolute: time.Hour}, ""); err != nil {
+		t.Fatalf("start session as the runtime role: %v", err)
+	}
+	if _, err := s.SessionByToken(ctx, "tok"); err != nil {
+		t.Fatalf("read session as the runtime role: %v", err)
+	}
+	if err := s.PruneDashboardState(ctx, time.Minute); err != nil {
+		t.Fatalf("prune as the runtime role: %v", err)
+	}
+	if _, _, err := s.AckRestart(ctx, "app"); err != nil {
+		t.Fatalf("ack restart as the runtime role: %v", err)
+	}
 
 	for _, sql := range []string{
 		"alter table pgsecrets.audit_events disable trigger user",

@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+)
+
+// Session is a signed-in browser of a dashboard account.
+type Session struct {
+	Account    Account
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// ExpiresAt is the absolute end; IdleExpiresAt the end if no request
+	// comes first.
+	ExpiresAt     time.Time
+	IdleExpiresAt time.Time
+}
+
+// SessionTimeouts bound a session: Idle after its last request, Absolute
+// after sign-in, whichever comes first.
+type SessionTimeouts struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
+// sessionKey is what the database keeps of a session token: its SHA-256.
+// The token is 256 random bits, so no salt or slow hash is needed, and a
+// copy of the table signs nobody in.
+func sessionKey(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// touchEvery bounds how often a session's last request is written: a
+// page's few requests then cost one write, and idle expiry is exact to
+// within it.
+const touchEvery = 15 * time.Second
+
+// StartSession records a sign-in of account a: a session for token, and
+// the account.signin audit event, in one transaction. address is the
+// client's, as the dashboard sees it.
+func (s *Store) StartSession(ctx context.Context, a Account, token string, t SessionTimeouts, address string) (Session, error) {
+	if t.Idle <= 0 || t.Absolute <= 0 {
+		return Session{}, errors.New("start session: idle and absolute timeouts must be positive")
+	}
+	sess := Session{Account: a}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, "insert into "+s.table("dashboard_sessions")+
+			` (token_hash, account_id, idle_timeout, expires_at, address) values ($1, $2, $3, now() + $4::interval, $5)
+			returning created_at, last_seen_at, expires_at, least(last_seen_at + idle_timeout, expires_at)`,
+			sessionKey(token), a.ID, t.Idle, t.Absolute, address).Scan(&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+		if err != nil {
+			return fmt.Errorf("start session of %s: %w", accountWhat(a.Email), err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionSignIn, Subject: a.Email,
+			Details: audit.Details(map[string]any{"address": address}),
+		})
+	})
+	return sess, err
+}
+
+// SessionByToken returns the live session for token, with its account,
+// and moves its idle expiry on. A session that expired (idle or absolute),
+// was ended, or whose account is disabled is ErrNotFound, all alike.
+func (s *Store) SessionByToken(ctx context.Context, token string) (Session, error) {
+	var sess Session
+	a := &sess.Account
+	err := s.pool.QueryRow(ctx, `
+		with found as (
+			select t.token_hash, t.created_at as session_created_at, t.idle_timeout, t.expires_at as session_expires_at, `+prefixed("a.", accountColumns)+`
+			from `+s.table("dashboard_sessions")+` t join `+s.table("dashboard_accounts")+` a on a.id = t.account_id
+			where t.token_hash = $1 and t.expires_at > now() and t.last_seen_at + t.idle_timeout > now() and not a.disabled
+		), touched as (
+			update `+s.table("dashboard_sessions")+` t set last_seen_at = now() from found
+			where t.token_hash = found.token_hash and t.last_seen_at < now() - $2::interval
+		)
+		select `+accountColumns+`, session_created_at, now(), session_expires_at, least(now() + idle_timeout, session_expires_at) from found`,
+		sessionKey(token), touchEvery).Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
+		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, &NotFoundError{What: "session"}
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("read session: %w", err)
+	}
+	return sess, nil
+}
+
+// prefixed qualifies each column of a list like accountColumns.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i := range cols {
+		cols[i] = prefix + cols[i]
+	}
+	return strings.Join(cols, ", ")
+}
+
+// EndSession signs a session out, with an account.signout audit event. A
+// session already gone is not an error: signing out twice is harmless.
+func (s *Store) EndSession(ctx context.Context, token string) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		var email string
+		err := tx.QueryRow(ctx, "delete from "+s.table("dashboard_sessions")+" t using "+s.table("dashboard_accounts")+
+			" a where t.token_hash = $1 and a.id = t.account_id returning a.email", sessionKey(token)).Scan(&email)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionSignOut, Subject: email})
+	})
+}
+
+// EndAccountSessions signs an account out everywhere, with its audit
+// event, and returns how many sessions ended.
+func (s *Store) EndAccountSessions(ctx context.Context, a Account) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if n, err = s.deleteSessions(ctx, tx, a.ID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{
+			Action: audit.ActionSignOut, Subject: a.Email,
+			Details: audit.Details(map[string]any{"everywhere": true, "sessions_ended": n}),
+		})
+	})
+	return n, err
+}
+
+func (s *Store) deleteSessions(ctx context.Context, tx pgx.Tx, accountID int64) (int64, error) {
+	tag, err := tx.Exec(ctx, "delete from "+s.table("dashboard_sessions")+" where account_id = $1", accountID)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// CountSessions returns how many live sessions an account has.
+func (s *Store) CountSessions(ctx context.Context, accountID int64) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "select count(*) from "+s.table("dashboard_sessions")+
+		" where account_id = $1 and expires_at > now() and last_seen_at + idle_timeout > now()", accountID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// PruneDashboardState deletes expired sessions and sign-in counters whose
+// window closed before window ago. Housekeeping: expired rows already
+// count for nothing, so it is not audited, and any replica may run it.
+func (s *Store) PruneDashboardState(ctx context.Context, window time.Duration) error {
+	_, err := s.pool.Exec(ctx, "delete from "+s.table("dashboard_sessions")+" where expires_at <= now() or last_seen_at + idle_timeout <= now()")
+	if err != nil {
+		return fmt.Errorf("prune expired sessions: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, "delete from "+s.table("dashboard_signin_failures")+" where window_start <= now() - $1::interval", window)
+	if err != nil {
+		return fmt.Errorf("prune sign-in counters: %w", err)
+	}
+	return nil
+}
