@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func newUserCmd(g *globalOptions) *cobra.Command {
+	cmd := newGroupCmd("user", "Manage the dashboard's accounts (pgsecrets serve)",
+		`  pgsecrets user add --email alice@example.com --role admin
+  pgsecrets user add --email bob@example.com --role editor --projects billing,support
+  pgsecrets user list
+  pgsecrets user reset-password --email bob@example.com
+  pgsecrets user disable --email bob@example.com`,
+		newUserAddCmd(g),
+		newUserListCmd(g),
+		newUserDisableCmd(g),
+		newUserEnableCmd(g),
+		newUserResetPasswordCmd(g),
+		newUserRemoveCmd(g),
+	)
+	cmd.Long = `Manage the accounts that sign in to the dashboard (` + "`pgsecrets serve`" + `).
+
+Roles: viewer (names, metadata, provider defaults, the audit trail), editor
+(also adds and changes values, never sees one), admin (also reveals and
+deletes values, sets provider defaults, sees accounts and keys). --projects
+limits an account to some projects; without it, an account sees every
+project.
+
+Passwords are read from a prompt that does not echo when stdin is a
+terminal, else as one line from stdin; never from the command line. At
+least 12 characters. They are stored as argon2id hashes, and every change
+to an account is recorded in the audit trail (never the password).`
+	return cmd
+}
+
+// userFlags is the --email every single-account command takes.
+type userFlags struct {
+	Email string
+}
+
+func (u *userFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&u.Email, "email", "", "the account's email, its sign-in name (required)")
+}
+
+// validate checks and normalises --email before anything is read or
+// connected.
+func (u *userFlags) validate(cmd *cobra.Command) error {
+	if err := requireFlags(cmd, "email"); err != nil {
+		return err
+	}
+	email, err := store.NormalizeEmail(u.Email)
+	if err != nil {
+		return &usageError{cmd: cmd, err: err}
+	}
+	u.Email = email
+	return nil
+}
+
+// readNewPassword reads a new password: at a terminal, twice without echo;
+// otherwise one line from stdin, so that `printf %s "$PW" | pgsecrets user
+// add ...` works. Errors never quote what was read.
+func readNewPassword(ctx context.Context, ios *IOStreams, email string) (string, error) {
+	var pw string
+	if ios.InIsTerminal {
+		first, err := ios.ReadHidden(ctx, fmt.Sprintf("Password for %s: ", email))
+		if err != nil {
+			return "", err
+		}
+		if err := password.Check(string(first)); err != nil {
+			return "", fmt.Errorf("%w; nothing was changed", err)
+		}
+		again, err := ios.ReadHidden(ctx, "Same password again: ")
+		if err != nil {
+			return "", err
+		}
+		if string(again) != string(first) {
+			return "", errors.New("the two passwords differ; nothing was changed")
+		}
+		pw = string(first)
+	} else {
+		line, err := ios.readLine(ctx)
+		if err != nil {
+			return "", err
+		}
+		pw = line
+	}
+	if pw == "" {
+		return "", errors.New("no password given: type it at the prompt, or pipe it on stdin; nothing was changed")
+	}
+	if err := password.Check(pw); err != nil {
+		return "", fmt.Errorf("%w; nothing was changed", err)
+	}
+	return pw, nil
+}
+
+// describeProjects says which projects an account may see.
+func describeProjects(projects []string) string {
+	if len(projects) == 0 {
+		return "every project"
+	}
+	return "projects " + strings.Join(projects, ", ")
+}

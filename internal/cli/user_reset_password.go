@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
+)
+
+// UserResetPasswordOptions configure `pgsecrets user reset-password`.
+type UserResetPasswordOptions struct {
+	*globalOptions
+	userFlags
+}
+
+func newUserResetPasswordCmd(g *globalOptions) *cobra.Command {
+	opts := &UserResetPasswordOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "reset-password",
+		Short: "Set a new password for an account, and sign it out everywhere",
+		Long: `Replace a dashboard account's password. The new password is read from a
+prompt that does not echo (asked twice) when stdin is a terminal, else as
+one line from stdin; at least 12 characters. Every session of the account
+ends, so whoever knew the old password is signed out too.`,
+		Example: `  pgsecrets user reset-password --email bob@example.com
+  op read op://ops/pgsecrets-bob/password | pgsecrets user reset-password --email bob@example.com`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.userFlags.validate(cmd); err != nil {
+				return err
+			}
+			return runUserResetPassword(cmd.Context(), opts)
+		},
+	}
+	opts.userFlags.add(cmd)
+	return cmd
+}
+
+func runUserResetPassword(ctx context.Context, opts *UserResetPasswordOptions) error {
+	st, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.GetAccount(ctx, opts.Email); err != nil {
+		return err
+	}
+	pw, err := readNewPassword(ctx, opts.IO, opts.Email)
+	if err != nil {
+		return err
+	}
+	hash, err := password.Hash(pw, password.DefaultParams)
+	if err != nil {
+		return err
+	}
+	ended, err := st.SetAccountPassword(ctx, opts.Email, hash)
+	if err != nil {
+		return err
+	}
+	if opts.JSON() {
+		return writeJSON(opts.IO.Out, struct {
+			Email         string `json:"email"`
+			SessionsEnded int64  `json:"sessions_ended"`
+		}{opts.Email, ended})
+	}
+	fmt.Fprintf(opts.IO.Out, "Set a new password for %s; %d session(s) ended.\n", opts.Email, ended)
+	return nil
+}
