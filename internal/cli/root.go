@@ -151,7 +151,7 @@ Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
 		newCatalogCmd(g), newStatusCmd(g), newImportEnvCmd(g), newRenderCmd(g), newDefaultsCmd(g),
 		newHistoryCmd(g),
 		newInitCmd(g), newRunCmd(g),
-		newUserCmd(g),
+		newUserCmd(g), newServeCmd(g),
 	)
 
 	root.InitDefaultHelpCmd()

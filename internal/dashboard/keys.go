@@ -1,0 +1,14 @@
+package dashboard
+
+import "net/http"
+
+// keysPage is `pgsecrets keys status` as a table, read-only: which keys
+// encrypt how many secrets, and how many ciphertexts are not fully bound.
+func (s *Server) keysPage(rq *request) {
+	usage, err := rq.st.KeyUsage(rq.Context())
+	if err != nil {
+		s.serverError(rq.w, rq.Request, &rq.account, "read key usage", err)
+		return
+	}
+	s.renderPage(rq, http.StatusOK, "keys", "Keys", "keys", usage)
+}

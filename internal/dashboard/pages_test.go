@@ -1,0 +1,161 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func TestProvidersShowDefaultsAndTheMissingAPIKey(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "OPENAI_API_KEY", "sk-proj-1")
+	if _, err := e.st.PatchProviderDefaults(context.Background(), "app", []store.ProviderDefault{
+		{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"},
+		{UseCase: "code", Provider: "openai", Model: "gpt-4.1"},
+		{UseCase: "summary", Provider: "anthropic", Model: "claude-haiku-4-5"},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	viewer := e.signedIn("v@example.com", store.RoleViewer)
+	r := viewer.get("/providers?project=app")
+	want(t, r, http.StatusOK, `<main id="providers">`, `<tr id="usecase-chat">`, "claude-sonnet-4-5", "gpt-4.1",
+		`id="missing-ANTHROPIC_API_KEY"`, "the API key provider <strong>anthropic</strong> needs for chat, summary")
+	if strings.Contains(r.body, `id="providers-form"`) || strings.Contains(r.body, "missing-OPENAI_API_KEY") {
+		t.Fatalf("a viewer gets the form, or a present key is reported missing:\n%s", r.body)
+	}
+
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	want(t, admin.get("/providers?project=app"), http.StatusOK, `id="providers-form"`, `name="chat_provider"`, `value="anthropic"`)
+	want(t, admin.post("/providers/app", url.Values{"chat_provider": {"openai"}, "chat_model": {""}}), http.StatusUnprocessableEntity,
+		"Chat needs both a provider and a model")
+	r = admin.post("/providers/app", url.Values{"chat_provider": {"openai"}, "chat_model": {"gpt-4.1"}, "code_provider": {"openai"}, "code_model": {"gpt-4.1"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save providers: %d\n%s", r.status, r.body)
+	}
+	defs, _ := e.st.GetProviderDefaults(context.Background(), "app")
+	if len(defs) != 2 || defs[0].Provider != "openai" || defs[0].UpdatedBy != "dashboard:root@example.com" {
+		t.Fatalf("defaults after save (summary removed): %+v", defs)
+	}
+	r = admin.get(r.header.Get("Location"))
+	want(t, r, http.StatusOK, "Saved the provider defaults.")
+	if strings.Contains(r.body, "missing-") {
+		t.Error("a missing key is reported after switching to a provider whose key is set")
+	}
+}
+
+func TestAuditPagePagesByKeyWithFilters(t *testing.T) {
+	e := newEnv(t)
+	for i := range 60 {
+		e.put("app", fmt.Sprintf("K%02d", i), "v")
+	}
+	e.put("other", "K", "v")
+	b := e.signedIn("v@example.com", store.RoleViewer)
+	r := b.get("/audit?project=app&action=secret.create")
+	want(t, r, http.StatusOK, `<table id="audit-events"`, `id="older"`, `<td>K59</td>`)
+	if n := strings.Count(r.body, "<tr data-seq="); n != auditPageSize {
+		t.Fatalf("first page has %d events", n)
+	}
+	if strings.Contains(r.body, "<td>K09</td>") || strings.Contains(r.body, "<td>other</td>") {
+		t.Fatal("the first page holds old or filtered-out events")
+	}
+	older := r.body[strings.Index(r.body, `id="older" rel="next" href="`)+len(`id="older" rel="next" href="`):]
+	older = strings.ReplaceAll(older[:strings.Index(older, `"`)], "&amp;", "&")
+	if !strings.Contains(older, "before=") || !strings.Contains(older, "action=secret.create") || !strings.Contains(older, "project=app") {
+		t.Fatalf("next page link %q does not carry the key and the filters", older)
+	}
+	r = b.get(older)
+	if n := strings.Count(r.body, "<tr data-seq="); n != 10 || !strings.Contains(r.body, "<td>K00</td>") || strings.Contains(r.body, `id="older"`) {
+		t.Fatalf("second page: %d events\n%s", n, r.body)
+	}
+	want(t, b.get("/audit?since=yesterday"), http.StatusBadRequest, `Since &#34;yesterday&#34; is not a time`)
+	want(t, b.get("/audit?actor=nobody"), http.StatusOK, `id="no-events"`)
+	if strings.Contains(b.get("/audit").body, `id="verify-chain"`) {
+		t.Error("a viewer is offered chain verification")
+	}
+}
+
+func TestAuditDownloadUsesTheExportFormatAndIsAudited(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "v")
+	b := e.signedIn("v@example.com", store.RoleViewer)
+	r := b.post("/audit/export", url.Values{"format": {"csv"}, "project": {"app"}})
+	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(r.header.Get("Content-Disposition"), `attachment; filename="pgsecrets-audit-`) {
+		t.Fatalf("download: %d %v", r.status, r.header)
+	}
+	if !strings.HasPrefix(r.body, strings.Join(audit.ExportFields, ",")+"\n") || !strings.Contains(r.body, ",secret.create,app,K,") {
+		t.Fatalf("CSV download:\n%s", r.body)
+	}
+	if got := e.query("select actor || ' ' || details from audit_events where action = 'audit.export'"); got != `dashboard:v@example.com {"format":"csv","project":"app"}` {
+		t.Fatalf("audit.export event: %s", got)
+	}
+	r = b.post("/audit/export", url.Values{"format": {"jsonl"}, "action": {"secret.create"}})
+	if r.header.Get("Content-Type") != "application/x-ndjson" || strings.Count(r.body, "\n") != 1 || !strings.Contains(r.body, `"action":"secret.create","project":"app","subject":"K"`) {
+		t.Fatalf("JSON lines download:\n%s", r.body)
+	}
+	want(t, b.post("/audit/export", url.Values{"format": {"xml"}}), http.StatusBadRequest, "use jsonl or csv")
+}
+
+func TestAuditVerifyShowsTheChainStatusToAdmins(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "v")
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	want(t, admin.get("/audit"), http.StatusOK, `id="verify-chain"`)
+	want(t, admin.get("/audit/verify"), http.StatusOK, `id="chain-status" data-status="verified"`, `id="chain-head"`)
+	// An edited event breaks the chain; the page says so.
+	owner := e.db
+	if _, err := owner.Exec(context.Background(), "alter table audit_events disable trigger audit_events_append_only"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Exec(context.Background(), "update audit_events set actor = 'mallory' where seq = 1"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, admin.get("/audit/verify"), http.StatusConflict, `data-status="broken"`, "audit chain broken at event 1: its MAC does not match its contents")
+}
+
+func TestKeysPageIsKeysStatus(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "v")
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	want(t, admin.get("/keys"), http.StatusOK, `<table id="keys-table">`, `<tr id="key-root-1">`, "<td>root</td>", "<td>primary</td>", `<td class="num">1</td>`)
+	want(t, admin.get("/secrets"), http.StatusOK, `id="tab-keys"`, `id="tab-accounts"`)
+	editor := e.signedIn("ed@example.com", store.RoleEditor)
+	if strings.Contains(editor.get("/secrets").body, `id="tab-keys"`) {
+		t.Error("an editor is offered the keys tab")
+	}
+}
+
+func TestAdminsDisableAndSignOutOtherAccounts(t *testing.T) {
+	e := newEnv(t)
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	bob := e.signedIn("bob@example.com", store.RoleEditor, "app")
+	r := admin.get("/accounts")
+	want(t, r, http.StatusOK, `<table id="accounts-table">`, `<tr id="account-bob@example.com">`, "<td>app</td>", "every project")
+
+	want(t, admin.post("/accounts/signout", url.Values{"email": {"bob@example.com"}}), http.StatusSeeOther)
+	if r := bob.get("/secrets"); r.status != http.StatusSeeOther {
+		t.Fatal("bob is still signed in")
+	}
+	bob.signIn("bob@example.com", testPassword)
+	want(t, admin.post("/accounts/disable", url.Values{"email": {"bob@example.com"}}), http.StatusSeeOther)
+	if r := bob.get("/secrets"); r.status != http.StatusSeeOther {
+		t.Fatal("a disabled account is still signed in")
+	}
+	want(t, bob.signIn("bob@example.com", testPassword), http.StatusUnauthorized, signInFailed)
+	want(t, admin.get("/accounts?done=disabled"), http.StatusOK, `<span class="badge disabled">disabled</span>`, `action="/accounts/enable"`)
+	want(t, admin.post("/accounts/enable", url.Values{"email": {"bob@example.com"}}), http.StatusSeeOther)
+	want(t, bob.signIn("bob@example.com", testPassword), http.StatusSeeOther)
+
+	before := e.snapshot()
+	want(t, admin.post("/accounts/disable", url.Values{"email": {"root@example.com"}}), http.StatusConflict, "You cannot disable your own account here")
+	want(t, admin.post("/accounts/disable", url.Values{"email": {"nobody@example.com"}}), http.StatusNotFound)
+	if e.snapshot() != before {
+		t.Fatal("a refused account change changed something")
+	}
+}

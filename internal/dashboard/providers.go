@@ -1,0 +1,138 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+type providersView struct {
+	Project  string
+	UseCases []useCaseRow
+	// Missing lists the API key secrets the defaults need and the project
+	// lacks.
+	Missing []missingKey
+	CanSet  bool
+	Error   string
+}
+
+type useCaseRow struct {
+	UseCase  string
+	Provider string
+	Model    string
+	Default  *store.ProviderDefault
+}
+
+type missingKey struct {
+	Provider string
+	Secret   string
+	UseCases []string
+}
+
+func (s *Server) providersPage(rq *request) {
+	all, err := rq.st.ListProjects(rq.Context())
+	if err != nil {
+		s.serverError(rq.w, rq.Request, &rq.account, "list projects", err)
+		return
+	}
+	projects := visibleProjects(rq.account, all)
+	if rq.project == "" && len(projects) > 0 {
+		rq.project = projects[0]
+	}
+	v, err := s.providersView(rq)
+	if err != nil {
+		s.serverError(rq.w, rq.Request, &rq.account, "read provider defaults", err)
+		return
+	}
+	p := s.pageFor(rq, "Providers", "providers")
+	p.Projects = projects
+	if rq.URL.Query().Get("done") == "saved" {
+		p.Notice = "Saved the provider defaults."
+	}
+	s.render(rq.w, rq.Request, http.StatusOK, "providers", p, v)
+}
+
+// providersView reads a project's defaults and which API keys they lack,
+// as `pgsecrets defaults set` and Terraform warn.
+func (s *Server) providersView(rq *request) (providersView, error) {
+	v := providersView{Project: rq.project, CanSet: may(rq.account, permSetProviders, rq.project)}
+	if rq.project == "" {
+		return v, nil
+	}
+	defs, err := rq.st.GetProviderDefaults(rq.Context(), rq.project)
+	if err != nil {
+		return v, err
+	}
+	for _, uc := range store.UseCases {
+		row := useCaseRow{UseCase: uc}
+		for i := range defs {
+			if defs[i].UseCase == uc {
+				row.Default, row.Provider, row.Model = &defs[i], defs[i].Provider, defs[i].Model
+			}
+		}
+		v.UseCases = append(v.UseCases, row)
+	}
+	for _, row := range v.UseCases {
+		name, ok := store.APIKeySecretName(row.Provider)
+		if row.Default == nil || !ok {
+			continue
+		}
+		if i := slices.IndexFunc(v.Missing, func(m missingKey) bool { return m.Secret == name }); i >= 0 {
+			v.Missing[i].UseCases = append(v.Missing[i].UseCases, row.UseCase)
+			continue
+		}
+		_, err := rq.st.GetSecretMeta(rq.Context(), rq.project, name)
+		if errors.Is(err, store.ErrNotFound) {
+			v.Missing = append(v.Missing, missingKey{Provider: row.Provider, Secret: name, UseCases: []string{row.UseCase}})
+		} else if err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// saveProviders sets the use cases given a provider and a model, and
+// removes those left empty, in one audited transaction.
+func (s *Server) saveProviders(rq *request) {
+	var (
+		set    []store.ProviderDefault
+		remove []string
+		errs   []string
+	)
+	for _, uc := range store.UseCases {
+		provider := strings.TrimSpace(rq.PostFormValue(uc + "_provider"))
+		model := strings.TrimSpace(rq.PostFormValue(uc + "_model"))
+		switch {
+		case provider == "" && model == "":
+			remove = append(remove, uc)
+		case provider == "" || model == "":
+			errs = append(errs, fmt.Sprintf("%s needs both a provider and a model (or neither, to remove it)", uc))
+		default:
+			set = append(set, store.ProviderDefault{UseCase: uc, Provider: provider, Model: model})
+		}
+	}
+	if len(errs) > 0 {
+		v, err := s.providersView(rq)
+		if err != nil {
+			s.serverError(rq.w, rq.Request, &rq.account, "read provider defaults", err)
+			return
+		}
+		for i := range v.UseCases {
+			v.UseCases[i].Provider = rq.PostFormValue(v.UseCases[i].UseCase + "_provider")
+			v.UseCases[i].Model = rq.PostFormValue(v.UseCases[i].UseCase + "_model")
+		}
+		v.Error = upperFirst(strings.Join(errs, "; ")) + ". Nothing was saved."
+		s.renderPage(rq, http.StatusUnprocessableEntity, "providers", "Providers", "providers", v)
+		return
+	}
+	if _, err := rq.st.PatchProviderDefaults(rq.Context(), rq.project, set, remove); err != nil {
+		s.storeError(rq, "save provider defaults", err)
+		return
+	}
+	http.Redirect(rq.w, rq.Request, "/providers?"+url.Values{"project": {rq.project}, "done": {"saved"}}.Encode(), http.StatusSeeOther)
+}

@@ -1,0 +1,166 @@
+package dashboard
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// assets are the templates and the stylesheet, built into the binary: no
+// separate frontend build, nothing fetched from elsewhere.
+//
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// pageTemplate is one page: the layout with the page's own "content".
+type pageTemplate struct{ t *template.Template }
+
+var templateFuncs = template.FuncMap{
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05Z")
+	},
+	"join": strings.Join,
+	"ago": func(t time.Time) string {
+		d := time.Since(t).Round(time.Minute)
+		switch {
+		case d < time.Minute:
+			return "just now"
+		case d < time.Hour:
+			return fmt.Sprintf("%d min ago", int(d.Minutes()))
+		case d < 48*time.Hour:
+			return fmt.Sprintf("%d h ago", int(d.Hours()))
+		}
+		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	},
+}
+
+// parsePages parses every page once, at start-up, so a broken template
+// fails the server's start rather than a request.
+func parsePages() (map[string]*pageTemplate, error) {
+	files, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*pageTemplate{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(assets, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard template %s: %w", f, err)
+		}
+		pages[name] = &pageTemplate{t}
+	}
+	return pages, nil
+}
+
+// page is what the layout needs around a page's own content.
+type page struct {
+	Title string
+	// Tab is the navigation tab to highlight.
+	Tab string
+	// Account is nil before sign-in.
+	Account *store.Account
+	// Project is the project shown, Projects those the account may pick.
+	Project  string
+	Projects []string
+	// Notice says what the last action did.
+	Notice string
+	// Nav lists the tabs the account may open.
+	Nav []navItem
+}
+
+type navItem struct {
+	Tab, Label, Href string
+}
+
+// nav is the tabs a may open: only those it has the right to.
+func nav(a *store.Account, project string) []navItem {
+	if a == nil {
+		return nil
+	}
+	q := ""
+	if project != "" {
+		q = "?project=" + project
+	}
+	items := []navItem{{"secrets", "Secrets", "/secrets" + q}, {"providers", "Providers", "/providers" + q}, {"audit", "Audit", "/audit" + q}}
+	if may(*a, permSeeKeys, "") {
+		items = append(items, navItem{"keys", "Keys", "/keys"})
+	}
+	if may(*a, permManageAccounts, "") {
+		items = append(items, navItem{"accounts", "Accounts", "/accounts"})
+	}
+	return items
+}
+
+// view is what a template gets: the layout's page and the page's data.
+type view struct {
+	page
+	Data any
+}
+
+// render writes a page. It renders into a buffer first, so a template
+// error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page, data any) {
+	t, ok := s.pages[name]
+	if !ok {
+		s.serverError(w, r, p.Account, "render", fmt.Errorf("no template %q", name))
+		return
+	}
+	p.Nav = nav(p.Account, p.Project)
+	var buf bytes.Buffer
+	if err := t.t.Execute(&buf, view{page: p, Data: data}); err != nil {
+		if name == "error" {
+			s.log.Error("dashboard: render error page", "error", err.Error())
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		s.serverError(w, r, p.Account, "render "+name, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderPage renders a signed-in page of rq.
+func (s *Server) renderPage(rq *request, status int, name, title, tab string, data any) {
+	s.render(rq.w, rq.Request, status, name, s.pageFor(rq, title, tab), data)
+}
+
+func (s *Server) pageFor(rq *request, title, tab string) page {
+	return page{Title: title, Tab: tab, Account: &rq.account, Project: rq.project}
+}
+
+type errorView struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError shows a refusal or a failure as a page of its own, with the
+// account's navigation when there is one.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, a *store.Account, status int, msg string) {
+	s.render(w, r, status, "error", page{Title: http.StatusText(status), Account: a},
+		errorView{Status: status, Heading: http.StatusText(status), Message: msg})
+}
+
+// serverError logs what failed and shows a generic page: store errors never
+// hold a value, but a browser has no use for a database's words either.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, a *store.Account, what string, err error) {
+	s.log.Error("dashboard: "+what, "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	s.renderError(w, r, a, http.StatusInternalServerError, "Something went wrong on the server ("+what+"). It has been logged; try again, and if it persists, ask whoever runs the dashboard to check its log.")
+}

@@ -1,0 +1,429 @@
+package dashboard
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+// maxValueSize bounds a value, as the CLI does.
+const maxValueSize = 1 << 20
+
+// revealPurpose is recorded in the audit event of a reveal, as "cli" is
+// for `secret get`.
+const revealPurpose = "dashboard"
+
+type secretsView struct {
+	Project string
+	Groups  []secretGroup
+	Restart *store.PendingRestart
+	// MayOpenProject lets an account that sees every project start a new
+	// one.
+	MayOpenProject                         bool
+	CanWrite, CanReveal, CanDelete, CanAck bool
+}
+
+type secretGroup struct {
+	Category string
+	Rows     []secretRow
+}
+
+// secretRow is a secret, or an empty slot: a well-known name of the
+// catalog the project has not set.
+type secretRow struct {
+	Name        string
+	Description string
+	Set         bool
+	Meta        store.SecretMeta
+	Restart     bool
+	Terraform   bool
+	Shape       string
+}
+
+func (s *Server) secretsPage(rq *request) {
+	ctx := rq.Context()
+	all, err := rq.st.ListProjects(ctx)
+	if err != nil {
+		s.serverError(rq.w, rq.Request, &rq.account, "list projects", err)
+		return
+	}
+	projects := visibleProjects(rq.account, all)
+	if rq.project == "" && len(projects) > 0 {
+		rq.project = projects[0]
+	}
+	if rq.project != "" && !slices.Contains(projects, rq.project) {
+		projects = append(projects, rq.project) // a new project, empty so far
+	}
+	v := secretsView{
+		Project: rq.project, MayOpenProject: len(rq.account.Projects) == 0 && may(rq.account, permWriteSecrets, ""),
+		CanWrite: may(rq.account, permWriteSecrets, rq.project), CanReveal: may(rq.account, permRevealSecrets, rq.project),
+		CanDelete: may(rq.account, permDeleteSecrets, rq.project), CanAck: may(rq.account, permAckRestart, rq.project),
+	}
+	if rq.project != "" {
+		secrets, err := rq.st.ListSecrets(ctx, rq.project)
+		if err != nil {
+			s.serverError(rq.w, rq.Request, &rq.account, "list secrets", err)
+			return
+		}
+		v.Groups = groupSecrets(secrets)
+		pending, err := rq.st.PendingRestarts(ctx, rq.project)
+		if err != nil {
+			s.serverError(rq.w, rq.Request, &rq.account, "read pending restarts", err)
+			return
+		}
+		if len(pending) > 0 {
+			v.Restart = &pending[0]
+		}
+	}
+	p := s.pageFor(rq, "Secrets", "secrets")
+	p.Projects, p.Notice = projects, secretsNotice(rq.URL.Query())
+	s.render(rq.w, rq.Request, http.StatusOK, "secrets", p, v)
+}
+
+// groupSecrets groups a project's secrets by category, with the catalog's
+// names not yet set as empty slots in theirs; categories in alphabetical
+// order, uncategorised last.
+func groupSecrets(secrets []store.SecretMeta) []secretGroup {
+	byCategory := map[string][]secretRow{}
+	set := map[string]bool{}
+	for _, m := range secrets {
+		set[m.Name] = true
+		byCategory[m.Category] = append(byCategory[m.Category], secretRow{
+			Name: m.Name, Description: m.Description, Set: true, Meta: m, Restart: m.RequiresRestart,
+			Terraform: m.UpdatedVia == store.ChannelTerraform,
+		})
+	}
+	for _, e := range catalog.All() {
+		if !set[e.Name] {
+			byCategory[e.Category] = append(byCategory[e.Category], secretRow{
+				Name: e.Name, Description: e.Description, Restart: e.RequiresRestart, Shape: e.Shape,
+			})
+		}
+	}
+	groups := make([]secretGroup, 0, len(byCategory))
+	for c, rows := range byCategory {
+		slices.SortFunc(rows, func(a, b secretRow) int { return cmp.Compare(a.Name, b.Name) })
+		groups = append(groups, secretGroup{Category: c, Rows: rows})
+	}
+	slices.SortFunc(groups, func(a, b secretGroup) int {
+		if (a.Category == "") != (b.Category == "") {
+			return cmp.Compare(b.Category, a.Category) // "" last
+		}
+		return cmp.Compare(a.Category, b.Category)
+	})
+	return groups
+}
+
+// secretsNotice says what the action that redirected here did. Only names
+// that are valid secret names are shown: the query is anyone's to write.
+func secretsNotice(q url.Values) string {
+	name := q.Get("name")
+	if store.ValidateSecretName(name) != nil {
+		name = ""
+	}
+	switch {
+	case q.Get("done") == "saved" && name != "":
+		return fmt.Sprintf("Saved %s (revision %s).", name, q.Get("revision"))
+	case q.Get("done") == "deleted" && name != "":
+		return fmt.Sprintf("Deleted %s. `pgsecrets secret undelete` brings it back within the retention window.", name)
+	case q.Get("done") == "acked":
+		return "Recorded the restart: the notice is cleared until a restart-bound secret changes again."
+	}
+	return ""
+}
+
+type secretFormView struct {
+	Project  string
+	Name     string
+	Existing bool
+	Meta     store.SecretMeta
+	// Description, Category and Restart are the form's values.
+	Description string
+	Category    string
+	Restart     bool
+	Revision    int64
+	Terraform   bool
+	Entry       *catalog.Entry
+	Error       string
+}
+
+// secretForm shows the form to add a secret, fill a catalog slot, or
+// change a secret's value. The value field always starts empty: a value
+// is never sent back to the browser, here or anywhere but a reveal.
+func (s *Server) secretForm(rq *request) {
+	name := rq.PathValue("name")
+	v := secretFormView{Project: rq.project, Name: name}
+	if name != "" {
+		if err := store.ValidateSecretName(name); err != nil {
+			s.renderError(rq.w, rq.Request, &rq.account, http.StatusNotFound, "There is no such secret: "+err.Error())
+			return
+		}
+		meta, err := rq.st.GetSecretMeta(rq.Context(), rq.project, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			s.serverError(rq.w, rq.Request, &rq.account, "read secret", err)
+			return
+		default:
+			v.setExisting(meta)
+		}
+	}
+	v.applyCatalog()
+	s.renderPage(rq, http.StatusOK, "secret_form", formTitle(v), "secrets", v)
+}
+
+func (v *secretFormView) setExisting(m store.SecretMeta) {
+	v.Existing, v.Meta, v.Revision = true, m, m.Revision
+	v.Description, v.Category, v.Restart = m.Description, m.Category, m.RequiresRestart
+	v.Terraform = m.UpdatedVia == store.ChannelTerraform
+}
+
+// applyCatalog fills a new well-known secret's fields with the catalog's
+// defaults, and gives the form its shape hint.
+func (v *secretFormView) applyCatalog() {
+	e, ok := catalog.Lookup(v.Name)
+	if !ok {
+		return
+	}
+	v.Entry = &e
+	if !v.Existing {
+		v.Description = cmp.Or(v.Description, e.Description)
+		v.Category = cmp.Or(v.Category, e.Category)
+		v.Restart = e.RequiresRestart
+	}
+}
+
+func formTitle(v secretFormView) string {
+	if v.Existing {
+		return "Change " + v.Name
+	}
+	if v.Name != "" {
+		return "Set " + v.Name
+	}
+	return "Add a secret"
+}
+
+// saveSecret writes a secret through store.PutSecret, the one write path:
+// the catalog's defaults and shape check, compare-and-swap on the revision
+// the form was made from, and the audit event.
+func (s *Server) saveSecret(rq *request) {
+	f := rq.Request
+	v := secretFormView{
+		Project: rq.project, Name: f.PostFormValue("name"),
+		Description: f.PostFormValue("description"), Category: f.PostFormValue("category"),
+		Restart: f.PostFormValue("requires_restart") != "",
+	}
+	value, msg := submittedValue(f)
+	revision, err := strconv.ParseInt(f.PostFormValue("revision"), 10, 64)
+	if err != nil || revision < 0 {
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusBadRequest, "The form is incomplete (no revision); reload the page and try again.")
+		return
+	}
+	v.Revision, v.Existing = revision, revision > 0
+	if msg == "" {
+		msg = checkSecretInput(v.Name, value)
+	}
+	if msg != "" {
+		s.formError(rq, v, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	meta, err := rq.st.PutSecret(rq.Context(), store.PutSecretInput{
+		Project: rq.project, Name: v.Name, Value: []byte(value),
+		Description: v.Description, Category: v.Category, RequiresRestart: &v.Restart,
+		Validate: true, ExpectedRevision: revision,
+	})
+	var (
+		shape    *catalog.ShapeError
+		conflict *store.ConflictError
+	)
+	switch {
+	case errors.As(err, &shape):
+		s.formError(rq, v, http.StatusUnprocessableEntity, err.Error()+"; nothing was written; check the value.")
+	case errors.As(err, &conflict):
+		s.conflictForm(rq, v, conflict)
+	case errors.Is(err, store.ErrNotFound):
+		v.Revision, v.Existing = 0, false
+		s.formError(rq, v, http.StatusConflict, fmt.Sprintf("%s was deleted by someone else meanwhile; nothing was written. Save again to create it.", v.Name))
+	case err != nil:
+		s.storeError(rq, "save secret", err)
+	default:
+		http.Redirect(rq.w, rq.Request, "/secrets?"+url.Values{"project": {rq.project}, "done": {"saved"}, "name": {meta.Name}, "revision": {strconv.FormatInt(meta.Revision, 10)}}.Encode(), http.StatusSeeOther)
+	}
+}
+
+// submittedValue is the value typed in the password field, or the content
+// of the file chosen, without one trailing newline as `secret add
+// --value-file` reads it. The message, when not empty, says what is wrong
+// without quoting the value.
+func submittedValue(r *http.Request) (string, string) {
+	typed := r.PostFormValue("value")
+	file, _, err := r.FormFile("value_file")
+	if errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart) {
+		return typed, ""
+	}
+	if err != nil {
+		return "", "The file could not be read; nothing was written."
+	}
+	defer file.Close()
+	b, err := io.ReadAll(io.LimitReader(file, maxValueSize+1))
+	if err != nil {
+		return "", "The file could not be read; nothing was written."
+	}
+	if len(b) == 0 {
+		return typed, "" // an empty file input: no file was chosen
+	}
+	if typed != "" {
+		return "", "Give the value either in the field or as a file, not both; nothing was written."
+	}
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		b = b[:len(b)-2]
+	} else {
+		b = bytes.TrimSuffix(b, []byte("\n"))
+	}
+	return string(b), ""
+}
+
+// checkSecretInput checks what the store would refuse less helpfully. Its
+// messages never quote the value.
+func checkSecretInput(name, value string) string {
+	if err := store.ValidateSecretName(name); err != nil {
+		return upperFirst(err.Error()) + "."
+	}
+	if value == "" {
+		return "Enter the value. For your safety it is never shown again here, so it must be typed or pasted each time."
+	}
+	if len(value) > maxValueSize {
+		return "The value is larger than 1 MiB; nothing was written."
+	}
+	return ""
+}
+
+// conflictForm shows the form again after a compare-and-swap lost, with the
+// secret as it is now, so the person can review it and save again.
+func (s *Server) conflictForm(rq *request, v secretFormView, c *store.ConflictError) {
+	meta, err := rq.st.GetSecretMeta(rq.Context(), rq.project, v.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.serverError(rq.w, rq.Request, &rq.account, "read secret", err)
+		return
+	}
+	msg := fmt.Sprintf("%s was changed by someone else meanwhile (now revision %d, you edited revision %d); nothing was written. Review it and save again to replace it.", v.Name, c.Current, c.Expected)
+	if c.Expected == store.MustNotExist {
+		msg = fmt.Sprintf("%s was created by someone else meanwhile (revision %d); nothing was written. Review it and save again to replace it.", v.Name, c.Current)
+	}
+	if err == nil {
+		v.Existing, v.Meta, v.Revision = true, meta, meta.Revision
+		v.Terraform = meta.UpdatedVia == store.ChannelTerraform
+	}
+	s.formError(rq, v, http.StatusConflict, msg)
+}
+
+func (s *Server) formError(rq *request, v secretFormView, status int, msg string) {
+	v.Error = msg
+	if store.ValidateSecretName(v.Name) != nil {
+		v.Name = ""
+	}
+	v.applyCatalog()
+	s.renderPage(rq, status, "secret_form", formTitle(v), "secrets", v)
+}
+
+type revealView struct {
+	Project string
+	Meta    store.SecretMeta
+	// Value is the value as text; Binary is true when it is not UTF-8 and
+	// is not shown.
+	Value  string
+	Binary bool
+	Size   int
+}
+
+// revealSecret shows an admin one value, audited as a read like `secret
+// get`. It answers a POST: a link cannot trigger it, nor a prefetch.
+func (s *Server) revealSecret(rq *request) {
+	name := rq.PathValue("name")
+	sec, err := rq.st.GetSecret(rq.Context(), rq.project, name, revealPurpose)
+	if err != nil {
+		s.storeError(rq, "reveal secret", err)
+		return
+	}
+	v := revealView{Project: rq.project, Meta: sec.SecretMeta, Size: len(sec.Value), Binary: !utf8.Valid(sec.Value)}
+	if !v.Binary {
+		v.Value = string(sec.Value)
+	}
+	clear(sec.Value)
+	s.renderPage(rq, http.StatusOK, "reveal", "Value of "+name, "secrets", v)
+}
+
+type deleteView struct {
+	Project string
+	Meta    store.SecretMeta
+}
+
+func (s *Server) confirmDelete(rq *request) {
+	meta, err := rq.st.GetSecretMeta(rq.Context(), rq.project, rq.PathValue("name"))
+	if err != nil {
+		s.storeError(rq, "read secret", err)
+		return
+	}
+	s.renderPage(rq, http.StatusOK, "secret_delete", "Delete "+meta.Name, "secrets", deleteView{Project: rq.project, Meta: meta})
+}
+
+// deleteSecret deletes the revision the confirmation showed, and nothing
+// newer.
+func (s *Server) deleteSecret(rq *request) {
+	name := rq.PathValue("name")
+	revision, err := strconv.ParseInt(rq.PostFormValue("revision"), 10, 64)
+	if err != nil || revision < 1 {
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusBadRequest, "The form is incomplete (no revision); reload the page and try again.")
+		return
+	}
+	err = rq.st.DeleteSecret(rq.Context(), rq.project, name, revision)
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) {
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusConflict,
+			fmt.Sprintf("%s was changed by someone else meanwhile (now revision %d, you confirmed revision %d); nothing was deleted. Review it and delete again.", name, conflict.Current, revision))
+		return
+	}
+	if err != nil {
+		s.storeError(rq, "delete secret", err)
+		return
+	}
+	http.Redirect(rq.w, rq.Request, "/secrets?"+url.Values{"project": {rq.project}, "done": {"deleted"}, "name": {name}}.Encode(), http.StatusSeeOther)
+}
+
+// storeError shows a store error: what is missing as 404, errors whose
+// message says what to do as they are (none quotes a value), anything
+// else as a logged server error.
+func (s *Server) storeError(rq *request, what string, err error) {
+	var (
+		unbound *store.UnboundError
+		retired *store.AuditKeyRetiredError
+	)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusNotFound, upperFirst(err.Error())+".")
+	case errors.As(err, &unbound), errors.As(err, &retired), errors.Is(err, store.ErrNoRootKeys):
+		s.log.Error("dashboard: "+what, "path", rq.URL.Path, "error", err.Error())
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusInternalServerError, upperFirst(err.Error())+".")
+	default:
+		s.serverError(rq.w, rq.Request, &rq.account, what, err)
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
+}

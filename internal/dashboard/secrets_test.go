@@ -1,0 +1,208 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func TestSecretsPageGroupsByCategoryWithEmptySlotsAndBadges(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "SLACK_BOT_TOKEN", "xoxb-1-2")
+	e.put("app", "ZZ_CUSTOM", "v")
+	tf := e.otherStore("ci-deploy", store.ChannelTerraform)
+	if _, err := tf.PutSecret(context.Background(), store.PutSecretInput{Project: "app", Name: "STRIPE_KEY", Value: []byte("sk"), Category: "payments", Description: "Stripe live key"}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signedIn("ed@example.com", store.RoleEditor)
+	r := b.get("/secrets")
+	want(t, r, http.StatusOK,
+		`<main id="secrets">`, `id="category-slack"`, `id="category-payments"`, `id="category-other"`, `id="category-ai"`,
+		`<tr id="secret-SLACK_BOT_TOKEN" class="secret">`, `<span class="badge restart"`,
+		`<tr id="secret-STRIPE_KEY" class="secret">`, `<span class="badge terraform"`, `Stripe live key`, `ci-deploy`,
+		`<tr id="slot-ANTHROPIC_API_KEY" class="slot">`, `Expected: a token starting with &#34;sk-ant-&#34;`,
+		`href="/secrets/app/ANTHROPIC_API_KEY/edit"`, `id="add-secret"`, `id="restart-notice"`)
+	if strings.Contains(r.body, `id="slot-SLACK_BOT_TOKEN"`) {
+		t.Error("a set secret is also shown as an empty slot")
+	}
+	if strings.Index(r.body, `id="category-ai"`) > strings.Index(r.body, `id="category-other"`) {
+		t.Error("uncategorised secrets are not last")
+	}
+	if n := strings.Count(r.body, `<span class="badge terraform"`); n != 1 {
+		t.Errorf("%d Terraform badges, want 1", n)
+	}
+	want(t, b.get("/secrets/app/STRIPE_KEY/edit"), http.StatusOK, `id="terraform-warning"`, "shows as drift")
+	want(t, b.get("/secrets?project=nothing-here"), http.StatusOK, `<option selected>nothing-here</option>`)
+}
+
+func TestSaveSecretThroughTheWritePolicy(t *testing.T) {
+	e := newEnv(t)
+	b := e.signedIn("ed@example.com", store.RoleEditor)
+	want(t, b.get("/secrets/app/SLACK_BOT_TOKEN/edit"), http.StatusOK, `id="secret-form"`, `name="value"`, `type="password"`,
+		`Slack bot user OAuth token`, `value="slack"`, `id="requires_restart" name="requires_restart" value="on" checked`)
+
+	// A value of the wrong shape: the CLI's message, nothing written, the
+	// value not sent back.
+	r := b.post("/secrets/app", url.Values{"name": {"SLACK_BOT_TOKEN"}, "value": {"xoxp-user-token-here"}, "revision": {"0"}, "category": {"slack"}, "requires_restart": {"on"}})
+	want(t, r, http.StatusUnprocessableEntity, `the value of SLACK_BOT_TOKEN does not look like a token starting with &#34;xoxb-&#34;; nothing was written; check the value.`)
+	if strings.Contains(r.body, "xoxp-user-token-here") {
+		t.Fatal("the refused value was sent back")
+	}
+	if _, err := e.st.GetSecretMeta(context.Background(), "app", "SLACK_BOT_TOKEN"); err == nil {
+		t.Fatal("a refused value was written")
+	}
+
+	r = b.post("/secrets/app", url.Values{"name": {"SLACK_BOT_TOKEN"}, "value": {"xoxb-good-token"}, "revision": {"0"}, "description": {"bot"}, "category": {"slack"}, "requires_restart": {"on"}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/secrets?done=saved&name=SLACK_BOT_TOKEN&project=app&revision=1" {
+		t.Fatalf("save: %d %s\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	want(t, b.get(r.header.Get("Location")), http.StatusOK, `id="notice"`, "Saved SLACK_BOT_TOKEN (revision 1).")
+	m, err := e.st.GetSecretMeta(context.Background(), "app", "SLACK_BOT_TOKEN")
+	if err != nil || m.UpdatedBy != "dashboard:ed@example.com" || m.UpdatedVia != store.ChannelDashboard || !m.RequiresRestart || m.Description != "bot" {
+		t.Fatalf("written: %+v, %v", m, err)
+	}
+	sec, err := e.st.GetSecret(context.Background(), "app", "SLACK_BOT_TOKEN", "test")
+	if err != nil || string(sec.Value) != "xoxb-good-token" {
+		t.Fatalf("value: %v", err)
+	}
+	events, _ := e.st.AuditEvents(context.Background(), store.AuditFilter{Action: audit.ActionSecretCreate}, 0, 10)
+	if len(events) != 1 || events[0].Actor != "dashboard:ed@example.com" {
+		t.Fatalf("secret.create events: %+v", events)
+	}
+
+	// A change from a stale form loses to the write made meanwhile.
+	e.put("app", "SLACK_BOT_TOKEN", "xoxb-someone-else") // revision 2
+	before := e.snapshot()
+	r = b.post("/secrets/app", url.Values{"name": {"SLACK_BOT_TOKEN"}, "value": {"xoxb-mine"}, "revision": {"1"}, "category": {"slack"}})
+	want(t, r, http.StatusConflict, "SLACK_BOT_TOKEN was changed by someone else meanwhile (now revision 2, you edited revision 1); nothing was written.",
+		`name="revision" value="2"`)
+	if e.snapshot() != before {
+		t.Fatal("a stale write changed something")
+	}
+	// So does an add of a name someone created meanwhile.
+	want(t, b.post("/secrets/app", url.Values{"name": {"SLACK_BOT_TOKEN"}, "value": {"xoxb-mine"}, "revision": {"0"}}), http.StatusConflict,
+		"SLACK_BOT_TOKEN was created by someone else meanwhile (revision 2)")
+
+	want(t, b.post("/secrets/app", url.Values{"name": {"bad name"}, "value": {"v"}, "revision": {"0"}}), http.StatusUnprocessableEntity, "is not valid")
+	want(t, b.post("/secrets/app", url.Values{"name": {"EMPTY"}, "value": {""}, "revision": {"0"}}), http.StatusUnprocessableEntity, "Enter the value.")
+	want(t, b.post("/secrets/bad%20project", url.Values{"name": {"K"}, "value": {"v"}, "revision": {"0"}}), http.StatusNotFound, "no such project")
+}
+
+func TestSaveSecretFromAFile(t *testing.T) {
+	e := newEnv(t)
+	b := e.signedIn("ed@example.com", store.RoleEditor)
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range map[string]string{"name": "TLS_KEY", "revision": "0", "value": ""} {
+		_ = w.WriteField(k, v)
+	}
+	f, _ := w.CreateFormFile("value_file", "key.pem")
+	_, _ = f.Write([]byte("-----BEGIN KEY-----\nabc\n-----END KEY-----\n"))
+	_ = w.Close()
+	r := b.do(http.MethodPost, "/secrets/app", &body, w.FormDataContentType())
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save from a file: %d\n%s", r.status, r.body)
+	}
+	sec, err := e.st.GetSecret(context.Background(), "app", "TLS_KEY", "test")
+	if err != nil || string(sec.Value) != "-----BEGIN KEY-----\nabc\n-----END KEY-----" {
+		t.Fatalf("value from a file: %q, %v", sec.Value, err)
+	}
+}
+
+func TestRestartNoticeUntilMarkedRestarted(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "SLACK_BOT_TOKEN", "xoxb-1")
+	e.put("app", "OPENAI_API_KEY", "sk-proj-1")
+	viewer := e.signedIn("v@example.com", store.RoleViewer)
+	r := viewer.get("/secrets?project=app")
+	want(t, r, http.StatusOK, `id="restart-notice"`, "Restart pending for app", "<code>SLACK_BOT_TOKEN</code> revision 1", "No restart has been recorded yet")
+	if strings.Contains(r.body, `id="ack-restart"`) || strings.Contains(r.body, "<code>OPENAI_API_KEY</code> revision") {
+		t.Fatalf("a viewer is offered the button, or a restart-free secret is listed:\n%s", r.body)
+	}
+	want(t, viewer.post("/restarts/app/ack", nil), http.StatusForbidden, "Cannot mark an application restarted")
+
+	editor := e.signedIn("ed@example.com", store.RoleEditor)
+	want(t, editor.get("/secrets?project=app"), http.StatusOK, `id="ack-restart"`)
+	r = editor.post("/restarts/app/ack", nil)
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("ack: %d\n%s", r.status, r.body)
+	}
+	r = editor.get(r.header.Get("Location"))
+	want(t, r, http.StatusOK, "Recorded the restart")
+	if strings.Contains(r.body, `id="restart-notice"`) {
+		t.Fatal("the notice outlived the ack")
+	}
+	if got := e.query("select actor || ' ' || project || ' ' || details from audit_events where action = 'restart.ack'"); got != `dashboard:ed@example.com app {"secrets":["SLACK_BOT_TOKEN"]}` {
+		t.Fatalf("restart.ack event: %s", got)
+	}
+	e.put("app", "SLACK_BOT_TOKEN", "xoxb-2")
+	want(t, editor.get("/secrets?project=app"), http.StatusOK, `id="restart-notice"`, "Since the last restart, recorded", "by dashboard:ed@example.com")
+}
+
+func TestRevealIsForAdminsAndAuditedAsARead(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "the value\nline two <b>")
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	list := admin.get("/secrets?project=app")
+	want(t, list, http.StatusOK, `action="/secrets/app/K/reveal"`)
+	if strings.Contains(list.body, "the value") {
+		t.Fatal("the list page shows a value")
+	}
+	r := admin.post("/secrets/app/K/reveal", nil)
+	want(t, r, http.StatusOK, `<pre id="secret-value" class="value">the value`+"\n"+`line two &lt;b&gt;</pre>`)
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Error("a revealed value may be cached")
+	}
+	if got := e.query("select actor || ' ' || subject || ' ' || details from audit_events where action = 'secret.read'"); got != `dashboard:root@example.com K {"purpose":"dashboard","revision":1}` {
+		t.Fatalf("secret.read event: %s", got)
+	}
+	// Only a form's POST reveals: not a link, not a prefetch.
+	if r := admin.get("/secrets/app/K/reveal"); r.status != http.StatusNotFound || strings.Contains(r.body, "the value") {
+		t.Fatalf("reveal by GET: %d", r.status)
+	}
+	want(t, admin.post("/secrets/app/MISSING/reveal", nil), http.StatusNotFound, `Secret &#34;app/MISSING&#34; not found.`)
+}
+
+func TestDeleteAsksForConfirmationAndComparesTheRevision(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "v")
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	want(t, admin.get("/secrets/app/K/delete"), http.StatusOK, `id="confirm-delete"`, `id="delete-form"`, `name="revision" value="1"`, "secret undelete")
+	e.put("app", "K", "v2")
+	before := e.snapshot()
+	want(t, admin.post("/secrets/app/K/delete", url.Values{"revision": {"1"}}), http.StatusConflict, "now revision 2, you confirmed revision 1); nothing was deleted")
+	if e.snapshot() != before {
+		t.Fatal("a stale delete changed something")
+	}
+	r := admin.post("/secrets/app/K/delete", url.Values{"revision": {"2"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("delete: %d\n%s", r.status, r.body)
+	}
+	want(t, admin.get(r.header.Get("Location")), http.StatusOK, "Deleted K.")
+	if _, err := e.st.GetSecretMeta(context.Background(), "app", "K"); err == nil {
+		t.Fatal("not deleted")
+	}
+	if got := e.query("select actor from audit_events where action = 'secret.delete'"); got != "dashboard:root@example.com" {
+		t.Fatalf("secret.delete actor %s", got)
+	}
+}
+
+func TestTooLargeAValueIsRefusedWithNothingWritten(t *testing.T) {
+	e := newEnv(t)
+	b := e.signedIn("ed@example.com", store.RoleEditor)
+	before := e.snapshot()
+	r := b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {strings.Repeat("x", 3<<20)}, "revision": {"0"}})
+	want(t, r, http.StatusRequestEntityTooLarge, "a value is at most 1 MiB. Nothing was changed.")
+	r = b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {strings.Repeat("x", 1<<20+1)}, "revision": {"0"}})
+	want(t, r, http.StatusUnprocessableEntity, "larger than 1 MiB")
+	if e.snapshot() != before {
+		t.Fatal("a too large value changed something")
+	}
+}
