@@ -3,6 +3,10 @@
 -- here, so any number of `serve` processes behind a load balancer share
 -- it and none keeps anything of its own.
 
+-- Accounts are created, re-passworded and removed by the schema's owner
+-- (`pgsecrets user ...`): the runtime role may read them and disable or
+-- enable one (store.GrantRuntime), so that the credentials applications
+-- hold cannot mint a dashboard admin who would then read every value.
 create table {{.schema}}.dashboard_accounts (
     id            bigint generated always as identity primary key,
     -- kept lower-case, so that one person has one account whatever the
@@ -20,9 +24,11 @@ create table {{.schema}}.dashboard_accounts (
     updated_by    text not null
 );
 
--- A signed-in browser. The cookie holds a random token; only its SHA-256
--- is stored, so a copy of this table signs nobody in. A session ends at
--- expires_at, or after idle_timeout without a request, whichever is first.
+-- A signed-in browser. The cookie holds a random token; only its
+-- HMAC-SHA256, under a key derived from the root keys, is stored, so a
+-- copy of this table signs nobody in and a row planted without a root key
+-- matches no token. A session ends at expires_at, or after idle_timeout
+-- without a request, whichever is first.
 create table {{.schema}}.dashboard_sessions (
     token_hash   bytea primary key check (length(token_hash) = 32),
     account_id   bigint not null references {{.schema}}.dashboard_accounts (id) on delete cascade,

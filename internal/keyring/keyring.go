@@ -216,6 +216,24 @@ func (r *Keyring) LegacyAuditKey(kid string) ([]byte, error) {
 	return hkdf.Key(sha256.New, key.k, nil, "pgsecrets audit chain v1", 32)
 }
 
+// SessionKeys derive, from each root key in order, the key that the
+// dashboard's session tokens are hashed with (HKDF-SHA256, salted with the
+// deployment's identity): the database keeps HMACs of tokens, so that
+// whoever can write to it but holds no root key cannot plant a session.
+// The first root key's hashes new sessions; the others still recognise
+// sessions made before a rotation. It never returns root key material.
+func (r *Keyring) SessionKeys(deployment string) ([][]byte, error) {
+	out := make([][]byte, len(r.roots))
+	for i, key := range r.roots {
+		b, err := hkdf.Key(sha256.New, key.k, []byte(deployment), "pgsecrets dashboard sessions v1", 32)
+		if err != nil {
+			return nil, fmt.Errorf("session key of %s: %w", key.KID, err)
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
 // RootCheckValue is the key check value of the root key named kid: a
 // one-way digest, salted with the deployment's identity, by which the
 // database recognises a root key without ever holding it. Two keys with the

@@ -138,7 +138,7 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (Account, erro
 			return &AccountExistsError{Email: email}
 		}
 		if err != nil {
-			return fmt.Errorf("create %s: %w", accountWhat(email), err)
+			return fmt.Errorf("create %s: %w", accountWhat(email), ownerOnly(err))
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
 			Action: audit.ActionAccountCreate, Subject: email,
@@ -281,8 +281,17 @@ func (s *Store) changeAccount(ctx context.Context, email string, fn func(tx pgx.
 			return &NotFoundError{What: accountWhat(e)}
 		}
 		if err != nil {
-			return fmt.Errorf("change %s: %w", accountWhat(e), err)
+			return fmt.Errorf("change %s: %w", accountWhat(e), ownerOnly(err))
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{Action: action, Subject: e, Details: audit.Details(details)})
 	})
+}
+
+// ownerOnly explains a refusal by the database to the runtime role.
+func ownerOnly(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%w: only the schema's owner (the role that runs `pgsecrets migrate up`) creates, re-passwords and removes dashboard accounts, so that the runtime role cannot make itself an admin; run this as the owner", err)
+	}
+	return err
 }

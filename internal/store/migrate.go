@@ -205,8 +205,10 @@ func CheckSchemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) 
 
 // GrantRuntime gives role what the runtime role needs and nothing more:
 // read and write secrets, data keys, provider defaults, the dashboard's
-// accounts, sessions and sign-in counters, and restart acknowledgements;
-// append audit events, register root keys and keep audit keys. It may read audit_head
+// sessions and sign-in counters, and restart acknowledgements; read
+// dashboard accounts and disable or enable them (only the owner creates,
+// re-passwords or removes one); append audit events, register root keys
+// and keep audit keys. It may read audit_head
 // but not lock or move it (only the owner's functions do), has no right to
 // update or delete audit events, and, not owning the tables, cannot disable
 // their triggers. Run it as the owner after Migrate; it is idempotent.
@@ -229,7 +231,11 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 		"grant usage on schema " + schema + " to " + r,
 		"grant select on " + t(versionTable, "deployment", "audit_head") + " to " + r,
 		"grant select, insert, update, delete on " + t("secrets", "secret_versions", "history_retention", "encryption_keys", "provider_defaults",
-			"dashboard_accounts", "dashboard_sessions", "dashboard_signin_failures", "restart_acks") + " to " + r,
+			"dashboard_sessions", "dashboard_signin_failures", "restart_acks") + " to " + r,
+		// Dashboard accounts are the owner's to create, re-password and
+		// remove: a runtime role that could would make itself an admin and
+		// read every value through the dashboard.
+		"grant select, update (disabled, updated_at, updated_by) on " + t("dashboard_accounts") + " to " + r,
 		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
 		"grant select, insert, update on " + t("audit_keys") + " to " + r,
 		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text) to " + r,

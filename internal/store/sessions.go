@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -31,12 +32,33 @@ type SessionTimeouts struct {
 	Absolute time.Duration
 }
 
-// sessionKey is what the database keeps of a session token: its SHA-256.
-// The token is 256 random bits, so no salt or slow hash is needed, and a
-// copy of the table signs nobody in.
-func sessionKey(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
+// sessionHash is what the database keeps of a session token: its
+// HMAC-SHA256 under a key derived from the first root key. The token is
+// 256 random bits, so no salt or slow hash is needed; a copy of the table
+// signs nobody in, and whoever can write to the table but holds no root
+// key cannot plant a session for a token of their own.
+func (s *Store) sessionHash(token string) ([]byte, error) {
+	hashes, err := s.sessionHashes(token)
+	if err != nil {
+		return nil, err
+	}
+	return hashes[0], nil
+}
+
+// sessionHashes are the token's hashes under every root key, the first
+// root key's first: a session made before a key rotation is still found
+// while its root key is configured.
+func (s *Store) sessionHashes(token string) ([][]byte, error) {
+	if err := s.needKeys("use a dashboard session"); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(s.sessionKeys))
+	for i, k := range s.sessionKeys {
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte(token))
+		out[i] = m.Sum(nil)
+	}
+	return out, nil
 }
 
 // touchEvery bounds how often a session's last request is written: a
@@ -51,12 +73,16 @@ func (s *Store) StartSession(ctx context.Context, a Account, token string, t Ses
 	if t.Idle <= 0 || t.Absolute <= 0 {
 		return Session{}, errors.New("start session: idle and absolute timeouts must be positive")
 	}
+	hash, err := s.sessionHash(token)
+	if err != nil {
+		return Session{}, err
+	}
 	sess := Session{Account: a}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, "insert into "+s.table("dashboard_sessions")+
 			` (token_hash, account_id, idle_timeout, expires_at, address) values ($1, $2, $3, now() + $4::interval, $5)
 			returning created_at, last_seen_at, expires_at, least(last_seen_at + idle_timeout, expires_at)`,
-			sessionKey(token), a.ID, t.Idle, t.Absolute, address).Scan(&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+			hash, a.ID, t.Idle, t.Absolute, address).Scan(&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
 		if err != nil {
 			return fmt.Errorf("start session of %s: %w", accountWhat(a.Email), err)
 		}
@@ -72,19 +98,23 @@ func (s *Store) StartSession(ctx context.Context, a Account, token string, t Ses
 // and moves its idle expiry on. A session that expired (idle or absolute),
 // was ended, or whose account is disabled is ErrNotFound, all alike.
 func (s *Store) SessionByToken(ctx context.Context, token string) (Session, error) {
+	hashes, err := s.sessionHashes(token)
+	if err != nil {
+		return Session{}, err
+	}
 	var sess Session
 	a := &sess.Account
-	err := s.pool.QueryRow(ctx, `
+	err = s.pool.QueryRow(ctx, `
 		with found as (
 			select t.token_hash, t.created_at as session_created_at, t.idle_timeout, t.expires_at as session_expires_at, `+prefixed("a.", accountColumns)+`
 			from `+s.table("dashboard_sessions")+` t join `+s.table("dashboard_accounts")+` a on a.id = t.account_id
-			where t.token_hash = $1 and t.expires_at > now() and t.last_seen_at + t.idle_timeout > now() and not a.disabled
+			where t.token_hash = any($1) and t.expires_at > now() and t.last_seen_at + t.idle_timeout > now() and not a.disabled
 		), touched as (
 			update `+s.table("dashboard_sessions")+` t set last_seen_at = now() from found
 			where t.token_hash = found.token_hash and t.last_seen_at < now() - $2::interval
 		)
 		select `+accountColumns+`, session_created_at, now(), session_expires_at, least(now() + idle_timeout, session_expires_at) from found`,
-		sessionKey(token), touchEvery).Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
+		hashes, touchEvery).Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
 		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, &NotFoundError{What: "session"}
@@ -107,10 +137,14 @@ func prefixed(prefix, columns string) string {
 // EndSession signs a session out, with an account.signout audit event. A
 // session already gone is not an error: signing out twice is harmless.
 func (s *Store) EndSession(ctx context.Context, token string) error {
+	hashes, err := s.sessionHashes(token)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var email string
 		err := tx.QueryRow(ctx, "delete from "+s.table("dashboard_sessions")+" t using "+s.table("dashboard_accounts")+
-			" a where t.token_hash = $1 and a.id = t.account_id returning a.email", sessionKey(token)).Scan(&email)
+			" a where t.token_hash = any($1) and a.id = t.account_id returning a.email", hashes).Scan(&email)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}

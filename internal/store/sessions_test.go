@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -27,8 +29,8 @@ func TestSessionStoresOnlyTheTokenHashAndIsAudited(t *testing.T) {
 	if err := db.pool.QueryRow(ctx, "select token_hash from dashboard_sessions").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if sum := sha256.Sum256([]byte(token)); string(stored) != string(sum[:]) {
-		t.Fatalf("stored %x, want the token's SHA-256", stored)
+	if sum := sha256.Sum256([]byte(token)); len(stored) != 32 || string(stored) == string(sum[:]) || strings.Contains(string(stored), token) {
+		t.Fatalf("stored %x: want a keyed hash, neither the token nor its plain SHA-256", stored)
 	}
 	got, err := s.SessionByToken(ctx, token)
 	if err != nil || got.Account.Email != "a@example.com" || got.Account.Role != store.RoleViewer {
@@ -53,13 +55,14 @@ func TestSessionExpiresWhenIdleAndAtItsAbsoluteEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hash := func(tok string) []byte { sum := sha256.Sum256([]byte(tok)); return sum[:] }
 	// Move time rather than sleep: the idle one was last seen 31 minutes
 	// ago; the absolute one is past its end though seen just now; the busy
 	// one was seen 20 minutes ago and is still live.
-	exec(t, db, "update dashboard_sessions set last_seen_at = now() - interval '31 minutes' where token_hash = $1", hash("idle"))
-	exec(t, db, "update dashboard_sessions set created_at = now() - interval '13 hours', expires_at = now() - interval '1 hour' where token_hash = $1", hash("absolute"))
-	exec(t, db, "update dashboard_sessions set last_seen_at = now() - interval '20 minutes' where token_hash = $1", hash("busy"))
+	// Sessions were started in this order, so created_at orders them too.
+	sessionWhere := "token_hash = (select token_hash from dashboard_sessions order by created_at, ctid offset $1 limit 1)"
+	exec(t, db, "update dashboard_sessions set last_seen_at = now() - interval '31 minutes' where "+sessionWhere, 0)
+	exec(t, db, "update dashboard_sessions set created_at = now() - interval '13 hours', expires_at = now() - interval '1 hour' where "+sessionWhere, 1)
+	exec(t, db, "update dashboard_sessions set last_seen_at = now() - interval '20 minutes' where "+sessionWhere, 2)
 	for _, tok := range []string{"idle", "absolute"} {
 		if _, err := s.SessionByToken(ctx, tok); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s session still live: %v", tok, err)
@@ -73,7 +76,7 @@ func TestSessionExpiresWhenIdleAndAtItsAbsoluteEnd(t *testing.T) {
 		t.Errorf("a request did not move the idle expiry on: %s left", left)
 	}
 	var seen time.Time
-	if err := db.pool.QueryRow(ctx, "select last_seen_at from dashboard_sessions where token_hash = $1", hash("busy")).Scan(&seen); err != nil || time.Since(seen) > time.Minute {
+	if err := db.pool.QueryRow(ctx, "select max(last_seen_at) from dashboard_sessions").Scan(&seen); err != nil || time.Since(seen) > time.Minute {
 		t.Errorf("last_seen_at not updated: %s, %v", seen, err)
 	}
 	if err := s.PruneDashboardState(ctx, time.Hour); err != nil {
@@ -118,5 +121,54 @@ func TestSignOutEverywhereEndsEverySessionOfTheAccount(t *testing.T) {
 	events := auditOf(t, s, audit.ActionSignOut)
 	if len(events) != 2 || events[0].Details != "{}" || events[1].Details != `{"everywhere":true,"sessions_ended":2}` {
 		t.Fatalf("sign-out events: %+v", events)
+	}
+}
+
+// Whoever can write to the database but holds no root key cannot plant a
+// session: the hash of a token they chose is not what a lookup computes.
+func TestPlantedSessionSignsNobodyIn(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	a := createAccount(t, s, "admin@example.com", store.RoleAdmin)
+	sum := sha256.Sum256([]byte("attacker-token"))
+	exec(t, db, "insert into dashboard_sessions (token_hash, account_id, idle_timeout, expires_at) values ($1, $2, interval '1 hour', now() + interval '1 hour')", sum[:], a.ID)
+	if _, err := s.SessionByToken(ctx, "attacker-token"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a planted session signed in: %v", err)
+	}
+}
+
+// After a root key rotation (the new key first, the old one kept), a
+// session made under the old first key is still found; a process without
+// root keys cannot use sessions at all.
+func TestSessionsSurviveARotationWhileTheOldKeyIsConfigured(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	roots := testRootKeyList(t)
+	before := db.open(t, ringOf(t, roots), "before")
+	a := createAccount(t, before, "a@example.com", store.RoleViewer)
+	if _, err := before.StartSession(ctx, a, "tok", store.SessionTimeouts{Idle: time.Hour, Absolute: time.Hour}, ""); err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := keyring.Generate("root-new", "dir", "A256GCM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := db.cfg
+	cfg.AllowUnregisteredRootKeys = false
+	after, err := store.Open(ctx, cfg, ringOf(t, append([]*keyring.Key{newKey}, roots...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if _, err := after.SessionByToken(ctx, "tok"); err != nil {
+		t.Fatalf("session lost at rotation: %v", err)
+	}
+	meta, err := store.Open(ctx, db.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	if _, err := meta.SessionByToken(ctx, "tok"); !errors.Is(err, store.ErrNoRootKeys) {
+		t.Fatalf("a store without root keys: %v", err)
 	}
 }

@@ -67,6 +67,10 @@ type Store struct {
 
 	channel string
 
+	// sessionKeys hash dashboard session tokens (see sessions.go), one per
+	// root key, the first root key's first.
+	sessionKeys [][]byte
+
 	// audit is shared by the copies WithActor makes.
 	audit *auditKeyCache
 	// derived is true for a copy made by WithActor, which does not own the
@@ -237,6 +241,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if err := s.LoadDataKeys(ctx); err != nil {
 		return nil, err
 	}
+	sessionKeys, err := keys.SessionKeys(s.deployment)
+	if err != nil {
+		return nil, err
+	}
+	s.sessionKeys = sessionKeys
 	return s, nil
 }
 

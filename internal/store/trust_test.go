@@ -274,10 +274,22 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	if _, err := s.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify as the runtime role: %v", err)
 	}
-	// The dashboard's state, as `pgsecrets serve` uses it.
-	a, err := s.CreateAccount(ctx, store.NewAccount{Email: "a@example.com", Role: store.RoleAdmin, PasswordHash: fakeHash})
-	if err != nil {
+	// The dashboard's state, as `pgsecrets serve` uses it. Accounts are
+	// the owner's to make: the runtime role cannot mint an admin.
+	_, err = s.CreateAccount(ctx, store.NewAccount{Email: "mallory@example.com", Role: store.RoleAdmin, PasswordHash: fakeHash})
+	if err == nil || !strings.Contains(err.Error(), "only the schema's owner") {
 		t.Fatalf("create account as the runtime role: %v", err)
+	}
+	owner := db.open(t, ring, "owner")
+	a := createAccount(t, owner, "a@example.com", store.RoleViewer)
+	if _, err := s.SetAccountPassword(ctx, "a@example.com", fakeHash); err == nil || !strings.Contains(err.Error(), "only the schema's owner") {
+		t.Fatalf("reset password as the runtime role: %v", err)
+	}
+	if _, err := s.SetAccountDisabled(ctx, "a@example.com", true); err != nil {
+		t.Fatalf("disable account as the runtime role: %v", err)
+	}
+	if _, err := s.SetAccountDisabled(ctx, "a@example.com", false); err != nil {
+		t.Fatalf("enable account as the runtime role: %v", err)
 	}
 	if _, err := s.BeginSignIn(ctx, "a@example.com", "192.0.2.1", store.SignInLimits{Window: time.Minute, PerAccount: 5, PerAddress: 5}); err != nil {
 		t.Fatalf("count sign-in as the runtime role: %v", err)
@@ -306,6 +318,11 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 		"select * from pgsecrets.audit_head for update",
 		"update pgsecrets.root_keys set check_value = 'x'",
 		"drop trigger audit_events_append_only on pgsecrets.audit_events",
+		"insert into pgsecrets.dashboard_accounts (email, role, password_hash, created_by, updated_by) values ('m@example.com', 'admin', '$argon2id$x', 'm', 'm')",
+		"update pgsecrets.dashboard_accounts set role = 'admin'",
+		"update pgsecrets.dashboard_accounts set password_hash = '$argon2id$x'",
+		"update pgsecrets.dashboard_accounts set projects = '{}'",
+		"delete from pgsecrets.dashboard_accounts",
 	} {
 		_, err := s.Pool().Exec(ctx, sql)
 		if err == nil {
