@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A first look at the dashboard: a throwaway database with sample secrets
+# in two projects, an admin and an editor with one-time passwords, and
+# `pgsecrets serve` until Ctrl-C.
+#
+# Run it with `make dashboard`, which provides PGSECRETS_DATABASE_URL (a
+# throwaway PostgreSQL unless one is given). DASHBOARD_LISTEN picks another
+# address (default 127.0.0.1:8080).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+: "${PGSECRETS_DATABASE_URL:?set PGSECRETS_DATABASE_URL, or run this through make dashboard}"
+listen="${DASHBOARD_LISTEN:-127.0.0.1:8080}"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/pgsecrets-dashboard.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export PATH="$work/bin:$PATH"
+export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
+export PGSECRETS_ACTOR="sample-data"
+
+echo "Building pgsecrets and filling a throwaway database with sample secrets..."
+go build -o "$work/bin/pgsecrets" .
+pgsecrets init --key-file "$PGSECRETS_ROOT_KEYS_FILE" >/dev/null
+
+add() { # project name value [flags...]
+  local project=$1 name=$2 value=$3
+  shift 3
+  printf '%s' "$value" | pgsecrets secret add --project "$project" --name "$name" "$@" >/dev/null
+}
+add support-bot ANTHROPIC_API_KEY "sk-ant-api03-sample-$RANDOM" --description "Claude, for answers"
+add support-bot SLACK_BOT_TOKEN "xoxb-1111-2222-sample" --description "the bot's token in the support workspace"
+add support-bot SLACK_SIGNING_SECRET "8f14e45fceea167a5a36dedd4bea2543"
+add support-bot JIRA_BASE_URL "https://example.atlassian.net"
+add support-bot JIRA_EMAIL "bot@example.com"
+add support-bot ESCALATION_WEBHOOK "https://hooks.example.com/sample" --category webhooks --description "paged when the bot gives up"
+add billing STRIPE_KEY "sk_live_sample" --category payments --description "Stripe live key"
+add billing STRIPE_WEBHOOK_SECRET "whsec_sample" --category payments --requires-restart
+add billing OPENAI_API_KEY "sk-proj-sample"
+pgsecrets defaults set --project support-bot --chat anthropic/claude-sonnet-4-5 --summary anthropic/claude-haiku-4-5 >/dev/null
+pgsecrets defaults set --project billing --chat openai/gpt-4.1 --code anthropic/claude-sonnet-4-5 >/dev/null 2>&1
+# One restart recorded, so the billing project shows a pending restart
+# only after its restart-bound secret changes again.
+pgsecrets status --project billing --ack >/dev/null
+add billing STRIPE_WEBHOOK_SECRET "whsec_rotated" --yes
+
+password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
+admin_pw=$(password)
+editor_pw=$(password)
+printf '%s\n' "$admin_pw" | pgsecrets user add --email admin@example.com --role admin >/dev/null
+printf '%s\n' "$editor_pw" | pgsecrets user add --email editor@example.com --role editor --projects support-bot >/dev/null
+
+cat <<MSG
+
+  Dashboard:  http://${listen}
+
+  Sign in as  admin@example.com    password ${admin_pw}
+         or   editor@example.com   password ${editor_pw}   (support-bot only)
+
+  The database, keys and passwords are thrown away on Ctrl-C.
+
+MSG
+exec pgsecrets serve --listen "$listen"
