@@ -134,7 +134,10 @@ func secretsNotice(q url.Values) string {
 	}
 	switch {
 	case q.Get("done") == "saved" && name != "":
-		return fmt.Sprintf("Saved %s (revision %s).", name, q.Get("revision"))
+		if rev, err := strconv.ParseInt(q.Get("revision"), 10, 64); err == nil {
+			return fmt.Sprintf("Saved %s (revision %d).", name, rev)
+		}
+		return fmt.Sprintf("Saved %s.", name)
 	case q.Get("done") == "deleted" && name != "":
 		return fmt.Sprintf("Deleted %s. `pgsecrets secret undelete` brings it back within the retention window.", name)
 	case q.Get("done") == "acked":

@@ -96,14 +96,6 @@ func Verify(pw, encoded string) error {
 	return nil
 }
 
-// NeedsRehash reports whether a hash was made with parameters other than
-// p, so a caller can rehash the password on its next successful use.
-func NeedsRehash(encoded string, p Params) bool {
-	got, salt, key, err := decode(encoded)
-	return err != nil || got.Memory != p.Memory || got.Iterations != p.Iterations ||
-		got.Parallelism != p.Parallelism || uint32(len(salt)) != p.SaltLength || uint32(len(key)) != p.KeyLength
-}
-
 // dummyHash is verified against when an account does not exist, so that
 // a sign-in takes as long for an unknown email as for a wrong password.
 // It is made on first use, not when the program starts.
