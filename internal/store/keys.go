@@ -158,12 +158,23 @@ func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	var kid string
-	err := tx.QueryRow(ctx, "select kid from "+s.table("encryption_keys")+" where state = 'primary' for share").Scan(&kid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		kid = ""
-	} else if err != nil {
+	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()).Scan(&kid)
+	if err != nil {
 		return fmt.Errorf("read primary key: %w", err)
 	}
+	return s.followPrimary(ctx, tx, kid)
+}
+
+// primaryKIDForShare is a scalar subquery for the primary data key's kid
+// (empty when the root key is primary), share-locking its row so that the
+// primary cannot change before the transaction ends.
+func (s *Store) primaryKIDForShare() string {
+	return "coalesce((select kid from " + s.table("encryption_keys") + " where state = 'primary' for share), '')"
+}
+
+// followPrimary reloads the data keys when the database's primary (kid, read
+// with primaryKIDForShare) is not the keyring's.
+func (s *Store) followPrimary(ctx context.Context, tx pgx.Tx, kid string) error {
 	current := s.keys.Primary().KID
 	if kid == current || (kid == "" && s.keys.IsRoot(current)) {
 		return nil

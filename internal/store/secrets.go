@@ -128,31 +128,11 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	what := secretWhat(in.Project, in.Name)
 	var meta SecretMeta
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.syncPrimary(ctx, tx); err != nil {
+		expected, next, err := s.startWrite(ctx, tx, in)
+		if err != nil {
 			return err
 		}
-		expected := in.ExpectedRevision
-		if expected == AnyRevision {
-			// The ciphertext is bound to the revision it will have, so find
-			// it first; the row lock keeps it until the write.
-			err := tx.QueryRow(ctx, "select revision from "+s.table("secrets")+" where project = $1 and name = $2 for update",
-				in.Project, in.Name).Scan(&expected)
-			if errors.Is(err, pgx.ErrNoRows) {
-				expected = MustNotExist
-			} else if err != nil {
-				return fmt.Errorf("read revision of %s: %w", what, err)
-			}
-		}
 		inserted := expected == MustNotExist
-		next := expected + 1
-		if inserted {
-			// A secret created again after a delete continues its revisions,
-			// so that no old version's ciphertext fits the new row.
-			if err := tx.QueryRow(ctx, "select coalesce(max(revision), 0) + 1 from "+s.table("secret_versions")+
-				" where project = $1 and name = $2", in.Project, in.Name).Scan(&next); err != nil {
-				return fmt.Errorf("read history of %s: %w", what, err)
-			}
-		}
 		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, next))
 		if err != nil {
 			return err
@@ -212,6 +192,44 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		})
 	})
 	return meta, err
+}
+
+// startWrite reads, in one round trip, what a write needs before it can
+// encrypt: the primary key (share-locked, reloading the data keys when it
+// moved), the revision to replace (row-locked, when the caller expects
+// any), and the revision the value will have. The ciphertext is bound to
+// that revision. A secret created again after a delete continues its
+// revisions, so that no old version's ciphertext fits the new row.
+func (s *Store) startWrite(ctx context.Context, tx pgx.Tx, in PutSecretInput) (expected, next int64, err error) {
+	if err := s.needKeys("write a value"); err != nil {
+		return 0, 0, err
+	}
+	var (
+		primary string
+		current *int64
+		history int64
+	)
+	err = tx.QueryRow(ctx, "select "+s.primaryKIDForShare()+`,
+		(select revision from `+s.table("secrets")+` where project = $1 and name = $2 and $3 for update),
+		(select coalesce(max(revision), 0) from `+s.table("secret_versions")+` where project = $1 and name = $2)`,
+		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&primary, &current, &history)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read revision of %s: %w", secretWhat(in.Project, in.Name), err)
+	}
+	if err := s.followPrimary(ctx, tx, primary); err != nil {
+		return 0, 0, err
+	}
+	expected = in.ExpectedRevision
+	if expected == AnyRevision {
+		expected = MustNotExist
+		if current != nil {
+			expected = *current
+		}
+	}
+	if expected == MustNotExist {
+		return expected, history + 1, nil
+	}
+	return expected, expected + 1, nil
 }
 
 // writeAuditAction is the audit action of a write action.
