@@ -187,6 +187,22 @@ func (r *warningRecorder) PlanResourceChange(ctx context.Context, req *tfprotov6
 	return resp, err
 }
 
+// ReadResource records refresh warnings too: a refresh is where the
+// provider says what it could not compare.
+func (r *warningRecorder) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	resp, err := r.ProviderServer.ReadResource(ctx, req)
+	if resp != nil {
+		r.warnings.mu.Lock()
+		for _, d := range resp.Diagnostics {
+			if d.Severity == tfprotov6.DiagnosticSeverityWarning {
+				r.warnings.seen = append(r.warnings.seen, d.Summary+": "+d.Detail)
+			}
+		}
+		r.warnings.mu.Unlock()
+	}
+	return resp, err
+}
+
 // accTestRecordingWarnings is accTest with the provider server wrapped to
 // record plan warnings.
 func accTestRecordingWarnings(t *testing.T, warnings *planWarnings, tc resource.TestCase) {

@@ -441,17 +441,9 @@ type KeyUsage struct {
 // secrets that match no key.
 func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	counts := map[string]*KeyUsage{}
-	rows, err := s.pool.Query(ctx, `
-		select kid, count(*) filter (where current), count(*) filter (where not current),
-			count(*) filter (where h ->> '`+keyring.BindingHeader+`' is null),
-			count(*) filter (where position('#' in h ->> '`+keyring.BindingHeader+`') = 0),
-			count(*) filter (where h is null or h ->> 'kid' is distinct from kid)
-		from (
-			select kid, true as current, `+s.table("ciphertext_header")+`(ciphertext) as h from `+s.table("secrets")+`
-			union all
-			select kid, false, `+s.table("ciphertext_header")+`(ciphertext) from `+s.table("secret_versions")+`
-		) as x
-		group by kid`)
+	// The counts come from the ciphertexts' headers; key_usage() reads them
+	// as the owner, so a role that may not read ciphertexts gets them too.
+	rows, err := s.pool.Query(ctx, "select kid, secrets, versions, unbound, row_only, inconsistent from "+s.table("key_usage")+"()")
 	if err != nil {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}

@@ -20,6 +20,9 @@ func (s *Store) GetSecrets(ctx context.Context, project string, names []string, 
 	if err := ValidateProject(project); err != nil {
 		return nil, err
 	}
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return nil, err
+	}
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	if len(names) == 0 {
 		return map[string]Secret{}, nil

@@ -31,7 +31,8 @@ type SecretMeta struct {
 	// Sealed is a digest of the stored ciphertext. It changes with every
 	// write and re-encryption, and when someone replaces the ciphertext in
 	// the database without touching the revision, which is how Terraform
-	// notices an older value copied back.
+	// notices an older value copied back. Empty when read without root
+	// keys (see metaColumns).
 	Sealed string `json:"-"`
 }
 
@@ -105,8 +106,23 @@ func (in *PutSecretInput) ApplyPolicy() error {
 	return nil
 }
 
-const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, " +
-	"left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
+const (
+	secretColumns = metaColumnsNoDigest + ", " + sealedDigest
+	// sealedDigest is SecretMeta.Sealed: it reads the ciphertext.
+	sealedDigest        = "left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
+	metaColumnsNoDigest = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by"
+)
+
+// metaColumns is what a metadata read selects. Without root keys the store
+// may run as a planner role that cannot read ciphertexts, and a digest
+// would serve nothing (nothing can be decrypted to tell a re-encryption
+// from a copied-back value), so Sealed is left empty.
+func (s *Store) metaColumns() string {
+	if s.keys == nil {
+		return metaColumnsNoDigest + ", ''"
+	}
+	return secretColumns
+}
 
 func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
 	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy, &m.Sealed}, extra...)
@@ -264,6 +280,9 @@ func (s *Store) conflict(ctx context.Context, tx pgx.Tx, what, project, name str
 // GetSecret decrypts a secret and records the read in the audit trail, with
 // purpose (e.g. "cli", "terraform refresh") in its details.
 func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (Secret, error) {
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return Secret{}, err
+	}
 	what := secretWhat(project, name)
 	var (
 		sec   Secret
@@ -318,7 +337,7 @@ func (s *Store) decryptSecret(ctx context.Context, project, name string, revisio
 // GetSecretMeta reads a secret's metadata without decrypting it.
 func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (SecretMeta, error) {
 	var m SecretMeta
-	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SecretMeta{}, &NotFoundError{What: secretWhat(project, name)}
 	}
@@ -331,7 +350,7 @@ func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (Secret
 // ListSecrets returns the metadata of a project's secrets (every project's
 // when project is empty), ordered by project and name.
 func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, error) {
-	rows, err := s.pool.Query(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
+	rows, err := s.pool.Query(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
