@@ -144,12 +144,12 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	what := secretWhat(in.Project, in.Name)
 	var meta SecretMeta
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		expected, next, err := s.startWrite(ctx, tx, in)
+		w, err := s.startWrite(ctx, tx, in)
 		if err != nil {
 			return err
 		}
-		inserted := expected == MustNotExist
-		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, next))
+		inserted := w.expected == MustNotExist
+		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, w.next))
 		if err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8, $9, $10)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, next, action), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, w.next, action), &meta)
 		} else {
 			// The value being replaced becomes a version, in the same
 			// statement as the compare-and-swap that replaces it.
@@ -185,15 +185,15 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 					revision = revision + 1, updated_at = now(), updated_by = $7, last_action = $10
 				where project = $1 and name = $2 and revision = (select revision from kept)
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, *in.RequiresRestart, action), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, w.expected, *in.RequiresRestart, action), &meta)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
-			return s.conflict(ctx, tx, what, in.Project, in.Name, expected)
+			return s.conflict(ctx, tx, what, in.Project, in.Name, w.expected)
 		}
 		if err != nil {
 			return fmt.Errorf("write %s: %w", what, err)
 		}
-		if !inserted {
+		if !inserted && w.limited {
 			if err := s.pruneSecretHistory(ctx, tx, in.Project, in.Name); err != nil {
 				return err
 			}
@@ -210,42 +210,52 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	return meta, err
 }
 
+// writeStart is what a write reads before it encrypts.
+type writeStart struct {
+	expected int64 // the revision replaced, or MustNotExist
+	next     int64 // the revision written, which the ciphertext is bound to
+	limited  bool  // a keep or max-age retention applies to the project
+}
+
 // startWrite reads, in one round trip, what a write needs before it can
 // encrypt: the primary key (share-locked, reloading the data keys when it
 // moved), the revision to replace (row-locked, when the caller expects
-// any), and the revision the value will have. The ciphertext is bound to
-// that revision. A secret created again after a delete continues its
+// any), the revision the value will have, and whether the history has
+// limits to apply. A secret created again after a delete continues its
 // revisions, so that no old version's ciphertext fits the new row.
-func (s *Store) startWrite(ctx context.Context, tx pgx.Tx, in PutSecretInput) (expected, next int64, err error) {
+func (s *Store) startWrite(ctx context.Context, tx pgx.Tx, in PutSecretInput) (writeStart, error) {
 	if err := s.needKeys("write a value"); err != nil {
-		return 0, 0, err
+		return writeStart{}, err
 	}
 	var (
+		w       writeStart
 		primary string
 		current *int64
 		history int64
 	)
-	err = tx.QueryRow(ctx, "select "+s.primaryKIDForShare()+`,
+	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()+`,
 		(select revision from `+s.table("secrets")+` where project = $1 and name = $2 and $3 for update),
-		(select coalesce(max(revision), 0) from `+s.table("secret_versions")+` where project = $1 and name = $2)`,
-		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&primary, &current, &history)
+		(select coalesce(max(revision), 0) from `+s.table("secret_versions")+` where project = $1 and name = $2),
+		coalesce((select keep is not null or max_age is not null from `+s.retentionFor("$1")+` r), false)`,
+		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&primary, &current, &history, &w.limited)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read revision of %s: %w", secretWhat(in.Project, in.Name), err)
+		return writeStart{}, fmt.Errorf("read revision of %s: %w", secretWhat(in.Project, in.Name), err)
 	}
 	if err := s.followPrimary(ctx, tx, primary); err != nil {
-		return 0, 0, err
+		return writeStart{}, err
 	}
-	expected = in.ExpectedRevision
-	if expected == AnyRevision {
-		expected = MustNotExist
+	w.expected = in.ExpectedRevision
+	if w.expected == AnyRevision {
+		w.expected = MustNotExist
 		if current != nil {
-			expected = *current
+			w.expected = *current
 		}
 	}
-	if expected == MustNotExist {
-		return expected, history + 1, nil
+	w.next = w.expected + 1
+	if w.expected == MustNotExist {
+		w.next = history + 1
 	}
-	return expected, expected + 1, nil
+	return w, nil
 }
 
 // writeAuditAction is the audit action of a write action.
