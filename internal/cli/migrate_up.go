@@ -15,6 +15,8 @@ type MigrateUpOptions struct {
 	*globalOptions
 	// GrantTo is the runtime role to grant what it needs.
 	GrantTo string
+	// GrantPlanner is the planner role to grant metadata reads.
+	GrantPlanner string
 }
 
 func newMigrateUpCmd(g *globalOptions) *cobra.Command {
@@ -36,11 +38,19 @@ registers its keys.
 --grant-to ROLE grants a separate runtime role what Terraform, the CLI and
 applications need (read and write secrets, append audit events) and nothing
 more: not being the owner, it cannot disable the append-only triggers,
-change or delete audit events, or move the chain head. See docs/security.md.`,
+change or delete audit events, or move the chain head.
+
+--grant-planner ROLE grants a planner role, for ` + "`terraform plan`" + ` on pull
+requests with no root keys, SELECT on metadata only: names, revisions,
+kids, who and when; never a ciphertext, wrapped key or audit event. See
+docs/security.md and docs/ci.md.`,
 		Example: `  pgsecrets migrate up --database-url postgres://owner@db.internal/app
 
   # Owner migrates, and lets the runtime role in
   pgsecrets migrate up --database-url postgres://owner@db.internal/app --grant-to pgsecrets_app
+
+  # ... and a role that plans with no root keys
+  pgsecrets migrate up --database-url postgres://owner@db.internal/app --grant-planner pgsecrets_plan
 
   PGSECRETS_SCHEMA=secrets_staging pgsecrets migrate up`,
 		Args: noArgs,
@@ -49,6 +59,7 @@ change or delete audit events, or move the chain head. See docs/security.md.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.GrantTo, "grant-to", "", "runtime role to grant what it needs (it must exist)")
+	cmd.Flags().StringVar(&opts.GrantPlanner, "grant-planner", "", "planner role to grant SELECT on metadata only (it must exist)")
 	return cmd
 }
 
@@ -88,6 +99,14 @@ func runMigrateUp(ctx context.Context, opts *MigrateUpOptions) error {
 		}
 		if !opts.JSON() {
 			fmt.Fprintf(out, "Granted role %q what the runtime needs in schema %s.\n", opts.GrantTo, cfg.Schema)
+		}
+	}
+	if opts.GrantPlanner != "" {
+		if err := store.GrantPlanner(ctx, pool, cfg.Schema, opts.GrantPlanner); err != nil {
+			return err
+		}
+		if !opts.JSON() {
+			fmt.Fprintf(out, "Granted role %q metadata reads for plans in schema %s.\n", opts.GrantPlanner, cfg.Schema)
 		}
 	}
 	registered, err := registerRootKeysAfterMigrate(ctx, opts)

@@ -4,32 +4,45 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 )
 
 // Commands that read no value run where the root keys are not given (an
-// auditor's laptop, a CI job checking for restarts): they show metadata
-// and never a value.
+// auditor's laptop, a CI job checking for restarts, a pull request's plan
+// job as the planner role): they show metadata and never a value.
 func TestMetadataCommandsRunWithoutRootKeys(t *testing.T) {
 	s := newSession(t)
 	const value = "canary-no-root-keys-3f9a"
 	s.mustRun(value, "secret", "add", "--project", "app", "--name", "API_TOKEN", "--requires-restart")
+	s.mustRun(value+"-2", "secret", "add", "--project", "app", "--name", "API_TOKEN", "--yes")
+	plannerURL := pgtest.NewRole(t, s.dbURL)
+	role := strings.SplitN(strings.TrimPrefix(plannerURL, "postgres://"), ":", 2)[0]
+	if r := s.mustRun("", "migrate", "up", "--grant-planner", role); !strings.Contains(r.stdout, "Granted role \""+role+"\" metadata reads for plans") {
+		t.Fatalf("migrate up --grant-planner:\n%s", r)
+	}
 	s.keysFile = "" // and clearSettingsEnv left PGSECRETS_ROOT_KEYS(_FILE) empty
 
-	for _, tc := range []struct {
-		args []string
-		want *regexp.Regexp
-	}{
-		{[]string{"secret", "list", "--project", "app"}, regexp.MustCompile(`(?m)^  API_TOKEN +1 `)},
-		{[]string{"keys", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +0 +0 +0 +0$`)},
-		{[]string{"status", "--since", "1h"}, regexp.MustCompile(`(?m)^Restart needed: 1 secret\(s\).*\n(.*\n)*app +API_TOKEN `)},
-		{[]string{"migrate", "status"}, regexp.MustCompile(`up to date`)},
-	} {
-		r := s.run("", tc.args...)
-		if r.code != 0 || r.stderr != "" || !tc.want.MatchString(r.stdout) {
-			t.Errorf("pgsecrets %s without root keys: want exit 0, stdout matching %s, nothing on stderr:\n%s", strings.Join(tc.args, " "), tc.want, r)
-		}
-		if strings.Contains(r.stdout+r.stderr, value) {
-			t.Errorf("pgsecrets %s shows the secret's value:\n%s", strings.Join(tc.args, " "), r)
+	for _, as := range []struct{ who, url string }{{"owner", s.dbURL}, {"planner role", plannerURL}} {
+		s.dbURL = as.url
+		for _, tc := range []struct {
+			args []string
+			want *regexp.Regexp
+		}{
+			{[]string{"secret", "list", "--project", "app"}, regexp.MustCompile(`(?m)^  API_TOKEN +2 `)},
+			{[]string{"secret", "history", "--project", "app", "--name", "API_TOKEN"}, regexp.MustCompile(`(?m)^ *2 +.*\n *1 `)},
+			{[]string{"keys", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +1 +0 +0 +0$`)},
+			{[]string{"status", "--since", "1h"}, regexp.MustCompile(`(?m)^Restart needed: 1 secret\(s\).*\n(.*\n)*app +API_TOKEN `)},
+			{[]string{"status"}, regexp.MustCompile(`(?m)^Restart pending for app:(.*\n)*.*API_TOKEN`)},
+			{[]string{"migrate", "status"}, regexp.MustCompile(`up to date`)},
+		} {
+			r := s.run("", tc.args...)
+			if r.code != 0 || r.stderr != "" || !tc.want.MatchString(r.stdout) {
+				t.Errorf("pgsecrets %s as %s without root keys: want exit 0, stdout matching %s, nothing on stderr:\n%s", strings.Join(tc.args, " "), as.who, tc.want, r)
+			}
+			if strings.Contains(r.stdout+r.stderr, value) {
+				t.Errorf("pgsecrets %s shows the secret's value:\n%s", strings.Join(tc.args, " "), r)
+			}
 		}
 	}
 }

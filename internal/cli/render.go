@@ -174,9 +174,12 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	} else if err := writeRendered(opts.File, content); err != nil {
 		return err
 	}
+	// One write for the whole list, not one per reference.
+	var sources strings.Builder
 	for _, name := range res.References {
-		fmt.Fprintf(opts.IO.ErrOut, "%s: %s\n", name, res.Sources[name])
+		fmt.Fprintf(&sources, "%s: %s\n", name, res.Sources[name])
 	}
+	io.WriteString(opts.IO.ErrOut, sources.String())
 	if opts.File != "" {
 		fmt.Fprintf(opts.IO.ErrOut, "Rendered %d reference(s) into %s\n", len(res.References), opts.File)
 	}

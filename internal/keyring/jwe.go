@@ -46,24 +46,16 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	if err != nil {
 		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not base64url"}
 	}
-	// A map, not a struct: encoding/json matches struct fields without
-	// regard to case, so {"kid":"a","KID":"b"} would read as kid "b" here
-	// while go-jose and other JOSE libraries, rightly case-sensitive, see "a".
-	var fields map[string]any
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not a JSON object"}
-	}
-	// A map keeps the last of duplicate members, other parsers may keep the
-	// first: two readers must never see two headers in one token.
-	if n, ok := countMembers(raw); !ok || n != len(fields) {
-		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header has duplicate members"}
+	fields, err := headerFields(raw)
+	if err != nil {
+		return Header{}, keyWrap{}, err
 	}
 	var out Header
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"alg", &out.Alg}, {"enc", &out.Enc}, {"kid", &out.KID}, {"zip", &out.Zip}} {
-		v, ok := fields[f.name]
+		v, ok := fields.get(f.name)
 		if !ok || v == nil {
 			continue
 		}
@@ -73,13 +65,13 @@ func parseHeader(token string) (Header, keyWrap, error) {
 		}
 		*f.dst = str
 	}
-	if v, ok := fields["zip"]; ok && v != nil && out.Zip == "" {
+	if v, ok := fields.get("zip"); ok && v != nil && out.Zip == "" {
 		out.Zip = "(empty)" // "zip": "" is still a zip header, and refused
 	}
-	if _, ok := fields["crit"]; ok {
+	if _, ok := fields.get("crit"); ok {
 		out.crit = true
 	}
-	if v, ok := fields[BindingHeader]; ok && v != nil {
+	if v, ok := fields.get(BindingHeader); ok && v != nil {
 		b, isString := v.(string)
 		if !isString || b == "" {
 			return Header{}, keyWrap{}, &CorruptError{Reason: "binding header is not a non-empty string"}
@@ -87,9 +79,107 @@ func parseHeader(token string) (Header, keyWrap, error) {
 		out.Binding = Binding(b)
 	}
 	var wrap keyWrap
-	wrap.iv, _ = fields["iv"].(string)
-	wrap.tag, _ = fields["tag"].(string)
+	iv, _ := fields.get("iv")
+	tag, _ := fields.get("tag")
+	wrap.iv, _ = iv.(string)
+	wrap.tag, _ = tag.(string)
 	return out, wrap, nil
+}
+
+// headerMember is one member of a protected header.
+type headerMember struct {
+	name  string
+	value any
+}
+
+// headerMembers are a header's members, unique by name. A header has a
+// handful, so a slice beats a map.
+type headerMembers []headerMember
+
+func (m headerMembers) get(name string) (any, bool) {
+	for _, f := range m {
+		if f.name == name {
+			return f.value, true
+		}
+	}
+	return nil, false
+}
+
+// headerFields reads a protected header's members. Names are compared
+// exactly: encoding/json matches struct fields without regard to case, so
+// {"kid":"a","KID":"b"} would read as kid "b" into a struct while go-jose
+// and other JOSE libraries, rightly case-sensitive, see "a".
+func headerFields(raw []byte) (headerMembers, error) {
+	if fields, ok := flatHeaderFields(string(raw)); ok {
+		return fields, nil
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, &CorruptError{Reason: "protected header is not a JSON object"}
+	}
+	// A map keeps the last of duplicate members, other parsers may keep the
+	// first: two readers must never see two headers in one token.
+	if n, ok := countMembers(raw); !ok || n != len(fields) {
+		return nil, &CorruptError{Reason: "protected header has duplicate members"}
+	}
+	out := make(headerMembers, 0, len(fields))
+	for name, value := range fields {
+		out = append(out, headerMember{name, value})
+	}
+	return out, nil
+}
+
+// flatHeaderFields reads, without encoding/json, the one shape of header
+// this package writes: an object of string members, no whitespace, no
+// escapes, printable ASCII only. Such text means the same to every JSON
+// parser, so the result is what json.Unmarshal would give. Anything else,
+// a duplicate member included, reports false, for the general path to read
+// and judge. Otherwise header parsing would dominate decryption.
+func flatHeaderFields(raw string) (headerMembers, bool) {
+	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
+		return nil, false
+	}
+	fields := make(headerMembers, 0, 6)
+	for i := 1; i < len(raw)-1; {
+		name, next, ok := flatString(raw, i)
+		if !ok || next >= len(raw) || raw[next] != ':' {
+			return nil, false
+		}
+		value, next, ok := flatString(raw, next+1)
+		if !ok {
+			return nil, false
+		}
+		if _, dup := fields.get(name); dup {
+			return nil, false
+		}
+		fields = append(fields, headerMember{name, value})
+		switch {
+		case next == len(raw)-1:
+			return fields, true
+		case raw[next] == ',' && next+1 < len(raw)-1:
+			i = next + 1
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// flatString reads a JSON string of printable ASCII without escapes opening
+// at raw[i], and returns it and the index after its closing quote.
+func flatString(raw string, i int) (string, int, bool) {
+	if i >= len(raw) || raw[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(raw); j++ {
+		switch c := raw[j]; {
+		case c == '"':
+			return raw[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // b64 decodes every part of a token: base64url without padding, and with

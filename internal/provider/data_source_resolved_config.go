@@ -185,7 +185,7 @@ func addResolveError(diags *diag.Diagnostics, project string, err error) {
 		}
 		diags.AddAttributeError(path.Root("config"), "Referenced secrets not found", fmt.Sprintf("In project %q: %v.\n\n%s.", project, err, how))
 	default:
-		diags.AddError("Cannot resolve config", fmt.Sprintf("Resolving the secret references of project %q: %v", project, err))
+		addReadError(diags, "Cannot resolve config", fmt.Sprintf("Resolving the secret references of project %q", project), err)
 	}
 }
 

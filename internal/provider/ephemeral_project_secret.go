@@ -88,7 +88,7 @@ func (e *projectSecretEphemeral) Open(ctx context.Context, req ephemeral.OpenReq
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot read secret", fmt.Sprintf("Reading secret %q of project %q: %v", name, project, err))
+		addReadError(&resp.Diagnostics, "Cannot read secret", fmt.Sprintf("Reading secret %q of project %q", name, project), err)
 		return
 	}
 	m.Value = types.StringValue(string(sec.Value))

@@ -93,7 +93,10 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 				Sensitive: true,
 				MarkdownDescription: "Root keys: a JSON array of JSON Web Keys (or a JWK Set `{\"keys\": [...]}`) of kty `oct`; the first encrypts, all decrypt. " +
 					"Make a file of them with `pgsecrets key generate --file FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
-					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration.",
+					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration. " +
+					"Without root keys the provider plans from metadata alone, as a pull request's plan should (with a role granted by `pgsecrets migrate up --grant-planner`): " +
+					"`value_wo` secrets, keys and provider defaults plan exactly as with keys; a `value` secret written since the last apply plans an update with a warning that its value was not compared; " +
+					"`pgsecrets_resolved_config`, the ephemeral resources, imports with a value and every apply fail, naming `root_keys`.",
 			},
 			"schema": schema.StringAttribute{
 				Optional: true,
@@ -183,7 +186,10 @@ func (m providerModel) explicit() settings.Explicit {
 		Strict:             m.StrictBindings.ValueBool(),
 		ApplicationName:    "pgsecrets-terraform",
 		DatabaseURLSetting: "database_url",
-		RequireRootKeys:    true,
+		// Without root keys the provider plans from metadata alone (a pull
+		// request's plan, as a role that cannot read ciphertexts); what
+		// needs a value or a write says so.
+		RequireRootKeys: false,
 	}
 }
 

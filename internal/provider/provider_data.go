@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -15,6 +16,33 @@ type providerData struct {
 	store *store.Store
 	// metas serves refreshes of a project's secrets from one query.
 	metas metaSnapshots
+}
+
+// requireRootKeys adds an error and reports false when the provider was
+// configured without root keys: doing (e.g. "Creating app/API_KEY") needs
+// them. Writes check this before touching the database, so an apply by a
+// plan-only configuration fails with nothing written.
+func (d *providerData) requireRootKeys(diags *diag.Diagnostics, doing string) bool {
+	if d.store.HasKeys() {
+		return true
+	}
+	diags.AddError("Root keys required", doing+" needs the root keys, and this provider was configured without them: "+noRootKeysHelp)
+	return false
+}
+
+// noRootKeysHelp says what a provider without root keys can do, and how to
+// give it keys.
+const noRootKeysHelp = "set root_keys in the provider block, or PGSECRETS_ROOT_KEYS or PGSECRETS_ROOT_KEYS_FILE in the environment. " +
+	"Without root keys the provider only plans (from names, revisions and who changed what), as a pull request's plan does; apply with the root keys."
+
+// addReadError adds the error of a read that needed values; a missing root
+// key is explained with the attribute to set.
+func addReadError(diags *diag.Diagnostics, summary, doing string, err error) {
+	if errors.Is(err, store.ErrNoRootKeys) {
+		diags.AddError("Root keys required", doing+" needs the root keys to decrypt values, and this provider was configured without them: "+noRootKeysHelp)
+		return
+	}
+	diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
 }
 
 // dataFrom unpacks the provider data given to a Configure method. It returns

@@ -105,6 +105,9 @@ func (r *encryptionKeyResource) Configure(_ context.Context, req resource.Config
 }
 
 func (r *encryptionKeyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Creating a pgsecrets_encryption_key") {
+		return
+	}
 	var plan encryptionKeyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -150,6 +153,9 @@ func (r *encryptionKeyResource) Read(ctx context.Context, req resource.ReadReque
 
 // Update can only change state: every other attribute replaces the key.
 func (r *encryptionKeyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Updating a pgsecrets_encryption_key") {
+		return
+	}
 	var plan encryptionKeyModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
@@ -166,6 +172,9 @@ func (r *encryptionKeyResource) Update(ctx context.Context, req resource.UpdateR
 }
 
 func (r *encryptionKeyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Destroying a pgsecrets_encryption_key") {
+		return
+	}
 	var state encryptionKeyModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -273,6 +273,9 @@ func (r *projectSecretResource) Configure(_ context.Context, req resource.Config
 }
 
 func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Creating a pgsecrets_project_secret") {
+		return
+	}
 	var plan, config projectSecretModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
@@ -328,7 +331,18 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	sealed, diags := privateString(ctx, req.Private, sealedKey)
 	resp.Diagnostics.Append(diags...)
 	valueMoved := !state.Value.IsNull() && meta.Revision != state.Revision.ValueInt64()
-	replaced := sealed != "" && meta.Revision == state.Revision.ValueInt64() && meta.Sealed != sealed
+	// Without root keys there is no digest (meta.Sealed is empty), and
+	// nothing to decrypt.
+	replaced := sealed != "" && meta.Sealed != "" && meta.Revision == state.Revision.ValueInt64() && meta.Sealed != sealed
+	if valueMoved && !r.data.store.HasKeys() {
+		// Never a silent "no changes": with the value unknown to the
+		// refresh, the plan writes the configured one again.
+		resp.Diagnostics.AddWarning("Secret value not compared",
+			fmt.Sprintf("%s is at revision %d, written by %s at %s, and state holds revision %d. Its value was not compared because the provider was given no root keys (root_keys): this plan writes the configured value again. Plan with root keys to see whether the value differs.",
+				state.secretID(), meta.Revision, meta.UpdatedBy, meta.UpdatedAt.UTC().Format(time.RFC3339), state.Revision.ValueInt64()))
+		refreshed.Value = types.StringNull()
+		valueMoved = false
+	}
 	if valueMoved || replaced {
 		sec, err := r.data.store.GetSecret(ctx, meta.Project, meta.Name, refreshPurpose)
 		if errors.Is(err, store.ErrNotFound) {
@@ -345,7 +359,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 		}
 		meta = sec.SecretMeta
 	}
-	if meta.Sealed != sealed {
+	if meta.Sealed != sealed && meta.Sealed != "" {
 		resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, meta.Sealed)...)
 	}
 	resp.Diagnostics.Append(noteOutsideWrite(ctx, resp.Private, meta)...)
@@ -473,6 +487,9 @@ func rawAttr(obj tftypes.Value, name string) tftypes.Value {
 }
 
 func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Updating a pgsecrets_project_secret") {
+		return
+	}
 	var plan, config, state projectSecretModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
@@ -537,6 +554,9 @@ func addWriteError(diags *diag.Diagnostics, m projectSecretModel, err error, sum
 // whatever was written meanwhile, and `terraform destroy -refresh=false`
 // would otherwise fail on any out-of-band write.
 func (r *projectSecretResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Destroying a pgsecrets_project_secret") {
+		return
+	}
 	var state projectSecretModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -587,7 +607,7 @@ func (r *projectSecretResource) ImportState(ctx context.Context, req resource.Im
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot import secret", fmt.Sprintf("Reading %s/%s: %v", project, name, err))
+		addReadError(&resp.Diagnostics, "Cannot import secret", fmt.Sprintf("Importing %s/%s with its value (import %q to leave the value out)", project, name, project+"/"+name+writeOnlyImportSuffix), err)
 		return
 	}
 	warnUnbound(&resp.Diagnostics, sec, project+"/"+name)

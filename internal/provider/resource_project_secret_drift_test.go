@@ -176,15 +176,29 @@ type warningRecorder struct {
 func (r *warningRecorder) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
 	resp, err := r.ProviderServer.PlanResourceChange(ctx, req)
 	if resp != nil {
-		r.warnings.mu.Lock()
-		for _, d := range resp.Diagnostics {
-			if d.Severity == tfprotov6.DiagnosticSeverityWarning {
-				r.warnings.seen = append(r.warnings.seen, d.Summary+": "+d.Detail)
-			}
-		}
-		r.warnings.mu.Unlock()
+		r.record(resp.Diagnostics)
 	}
 	return resp, err
+}
+
+// ReadResource records refresh warnings too: a refresh is where the
+// provider says what it could not compare.
+func (r *warningRecorder) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	resp, err := r.ProviderServer.ReadResource(ctx, req)
+	if resp != nil {
+		r.record(resp.Diagnostics)
+	}
+	return resp, err
+}
+
+func (r *warningRecorder) record(diags []*tfprotov6.Diagnostic) {
+	r.warnings.mu.Lock()
+	defer r.warnings.mu.Unlock()
+	for _, d := range diags {
+		if d.Severity == tfprotov6.DiagnosticSeverityWarning {
+			r.warnings.seen = append(r.warnings.seen, d.Summary+": "+d.Detail)
+		}
+	}
 }
 
 // accTestRecordingWarnings is accTest with the provider server wrapped to

@@ -92,10 +92,16 @@ func (r *providerDefaultsResource) Configure(_ context.Context, req resource.Con
 }
 
 func (r *providerDefaultsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Creating a pgsecrets_provider_defaults") {
+		return
+	}
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics)
 }
 
 func (r *providerDefaultsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Updating a pgsecrets_provider_defaults") {
+		return
+	}
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics)
 }
 
@@ -146,6 +152,9 @@ func (r *providerDefaultsResource) Read(ctx context.Context, req resource.ReadRe
 }
 
 func (r *providerDefaultsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	if !r.data.requireRootKeys(&resp.Diagnostics, "Destroying a pgsecrets_provider_defaults") {
+		return
+	}
 	var state providerDefaultsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {

@@ -68,6 +68,9 @@ func (s *Store) SecretHistory(ctx context.Context, project, name string) ([]Secr
 // GetSecretVersion decrypts one revision of a secret, current or kept, and
 // records the read.
 func (s *Store) GetSecretVersion(ctx context.Context, project, name string, revision int64, purpose string) (Secret, error) {
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return Secret{}, err
+	}
 	sec, err := s.readVersion(ctx, project, name, revision)
 	if err != nil {
 		return Secret{}, err

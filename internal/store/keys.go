@@ -158,12 +158,23 @@ func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	var kid string
-	err := tx.QueryRow(ctx, "select kid from "+s.table("encryption_keys")+" where state = 'primary' for share").Scan(&kid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		kid = ""
-	} else if err != nil {
+	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()).Scan(&kid)
+	if err != nil {
 		return fmt.Errorf("read primary key: %w", err)
 	}
+	return s.followPrimary(ctx, tx, kid)
+}
+
+// primaryKIDForShare is a scalar subquery for the primary data key's kid
+// (empty when the root key is primary), share-locking its row so that the
+// primary cannot change before the transaction ends.
+func (s *Store) primaryKIDForShare() string {
+	return "coalesce((select kid from " + s.table("encryption_keys") + " where state = 'primary' for share), '')"
+}
+
+// followPrimary reloads the data keys when the database's primary (kid, read
+// with primaryKIDForShare) is not the keyring's.
+func (s *Store) followPrimary(ctx context.Context, tx pgx.Tx, kid string) error {
 	current := s.keys.Primary().KID
 	if kid == current || (kid == "" && s.keys.IsRoot(current)) {
 		return nil
@@ -430,17 +441,9 @@ type KeyUsage struct {
 // secrets that match no key.
 func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	counts := map[string]*KeyUsage{}
-	rows, err := s.pool.Query(ctx, `
-		select kid, count(*) filter (where current), count(*) filter (where not current),
-			count(*) filter (where h ->> '`+keyring.BindingHeader+`' is null),
-			count(*) filter (where position('#' in h ->> '`+keyring.BindingHeader+`') = 0),
-			count(*) filter (where h is null or h ->> 'kid' is distinct from kid)
-		from (
-			select kid, true as current, `+s.table("ciphertext_header")+`(ciphertext) as h from `+s.table("secrets")+`
-			union all
-			select kid, false, `+s.table("ciphertext_header")+`(ciphertext) from `+s.table("secret_versions")+`
-		) as x
-		group by kid`)
+	// The counts come from the ciphertexts' headers; key_usage() reads them
+	// as the owner, so a role that may not read ciphertexts gets them too.
+	rows, err := s.pool.Query(ctx, "select kid, secrets, versions, unbound, row_only, inconsistent from "+s.table("key_usage")+"()")
 	if err != nil {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}

@@ -238,8 +238,49 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 		"grant select, update (disabled, updated_at, updated_by) on " + t("dashboard_accounts") + " to " + r,
 		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
 		"grant select, insert, update on " + t("audit_keys") + " to " + r,
-		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text) to " + r,
+		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text), " + schema + ".key_usage() to " + r,
 	}
+	return grant(ctx, pool, role, stmts)
+}
+
+// Metadata columns: what a planner may read. No ciphertext, no wrapped key,
+// no key check value.
+const (
+	secretMetaColumns  = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, updated_via, last_action"
+	versionMetaColumns = "project, name, revision, kid, bound, description, category, requires_restart, action, written_at, written_by, replaced_at, deleted"
+)
+
+// GrantPlanner gives role what `terraform plan` and the metadata commands
+// need with no root keys, and nothing more: SELECT on the metadata columns
+// of secrets, their versions and data keys (no ciphertext, no wrapped key
+// material), on provider defaults, retention and restart acknowledgements,
+// the root keys' kids (not
+// their check values), and the key usage counts. No audit table: events
+// need no reading to plan. Run it as the owner after Migrate; it is
+// idempotent.
+func GrantPlanner(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
+	if err := ValidateSchema(schema); err != nil {
+		return err
+	}
+	if role == "" {
+		return errors.New("grant: a role name is required")
+	}
+	r := pgx.Identifier{role}.Sanitize()
+	stmts := []string{
+		"grant usage on schema " + schema + " to " + r,
+		"grant select on " + schema + "." + versionTable + ", " + schema + ".deployment, " + schema + ".provider_defaults, " + schema + ".history_retention, " + schema + ".restart_acks to " + r,
+		"grant select (" + secretMetaColumns + ") on " + schema + ".secrets to " + r,
+		"grant select (" + versionMetaColumns + ") on " + schema + ".secret_versions to " + r,
+		"grant select (" + keyColumns + ") on " + schema + ".encryption_keys to " + r,
+		"grant select (kid) on " + schema + ".root_keys to " + r,
+		"grant execute on function " + schema + ".key_usage() to " + r,
+	}
+	return grant(ctx, pool, role, stmts)
+}
+
+// grant runs grant statements for role in one transaction.
+func grant(ctx context.Context, pool *pgxpool.Pool, role string, stmts []string) error {
+	r := pgx.Identifier{role}.Sanitize()
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, sql := range stmts {
 			if _, err := tx.Exec(ctx, sql); err != nil {

@@ -436,6 +436,9 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 var errUnboundLeft = errors.New("ciphertext carries no binding, so it opens in any row: check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound`")
 
 type claimedSecret struct {
+	// ctid is where the row sits; the claim's lock keeps it there until
+	// this transaction writes it.
+	ctid                           pgtype.TID
 	project, name, ciphertext, kid string
 	revision                       int64
 }
@@ -446,6 +449,12 @@ type claimedSecret struct {
 // process take disjoint page ranges and do their crypto and writes in
 // parallel.
 func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, primaryKID string, limit int) ([]claimedSecret, error) {
+	// The claim sorts a range's rows, ciphertexts included, by ctid; with the
+	// default work_mem that sort goes to disk. SET LOCAL ends with the
+	// transaction, so nothing is left on a pooled connection.
+	if _, err := tx.Exec(ctx, "select set_config('work_mem', '64MB', true)"); err != nil {
+		return nil, fmt.Errorf("claim secrets: %w", err)
+	}
 	scan.mu.Lock()
 	defer scan.mu.Unlock()
 	if scan.done {
@@ -482,10 +491,9 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 		if err != nil {
 			return nil, fmt.Errorf("claim secrets in pages %d to %d: %w", scan.after.BlockNumber, to-1, err)
 		}
-		var last pgtype.TID
 		out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimedSecret, error) {
 			var c claimedSecret
-			return c, r.Scan(&last, &c.project, &c.name, &c.ciphertext, &c.kid, &c.revision)
+			return c, r.Scan(&c.ctid, &c.project, &c.name, &c.ciphertext, &c.kid, &c.revision)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("claim secrets in pages %d to %d: %w", scan.after.BlockNumber, to-1, err)
@@ -494,7 +502,7 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 			// The range may hold more: the next claim goes on after the last.
 			// Narrow it back towards a batch's worth, so that the sort, which
 			// sees the whole range, stays in memory.
-			scan.after = last
+			scan.after = out[len(out)-1].ctid
 			scan.width = max(scan.width/2, 1)
 			return out, nil
 		}
@@ -559,6 +567,7 @@ func (scan *ReencryptScan) position() string {
 type reencryptWrite struct {
 	table       string // the secrets table, qualified
 	kid         string
+	ctids       []pgtype.TID
 	projects    []string
 	names       []string
 	revisions   []int64
@@ -567,6 +576,7 @@ type reencryptWrite struct {
 }
 
 func (w *reencryptWrite) add(row *claimedSecret, token string) {
+	w.ctids = append(w.ctids, row.ctid)
 	w.projects = append(w.projects, row.project)
 	w.names = append(w.names, row.name)
 	w.revisions = append(w.revisions, row.revision)
@@ -580,14 +590,16 @@ type reencryptedSecret struct {
 }
 
 // exec writes the batch, each row only if its revision is still the one
-// read (compare-and-swap), and returns the rows written.
+// read (compare-and-swap), and returns the rows written. Rows are found by
+// the ctid the claim locked (no index lookup); project, name and revision
+// are still compared, so a row is never written from another's claim.
 func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecret, error) {
 	rows, err := tx.Query(ctx, `
-		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $5, bound = true
-		from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $6::text[]) as u(project, name, revision, ciphertext, from_kid)
-		where s.project = u.project and s.name = u.name and s.revision = u.revision
+		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $6, bound = true
+		from unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $7::text[]) as u(ctid, project, name, revision, ciphertext, from_kid)
+		where s.ctid = u.ctid and s.project = u.project and s.name = u.name and s.revision = u.revision
 		returning u.project, u.name, u.from_kid`,
-		w.projects, w.names, w.revisions, w.ciphertexts, w.kid, w.fromKIDs)
+		w.ctids, w.projects, w.names, w.revisions, w.ciphertexts, w.kid, w.fromKIDs)
 	if err != nil {
 		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
 	}

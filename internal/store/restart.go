@@ -16,7 +16,7 @@ import (
 // it to decide whether the application must restart. Deleted secrets are
 // not listed: their rows are gone (the audit trail has them).
 func (s *Store) ChangedSince(ctx context.Context, project string, since time.Time) ([]SecretMeta, error) {
-	rows, err := s.pool.Query(ctx, "select "+secretColumns+` from `+s.table("secrets")+`
+	rows, err := s.pool.Query(ctx, "select "+s.metaColumns()+` from `+s.table("secrets")+`
 		where requires_restart and updated_at > $2 and ($1 = '' or project = $1)
 		order by project, name`, project, since)
 	if err != nil {

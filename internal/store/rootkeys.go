@@ -114,6 +114,20 @@ func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error
 }
 
 // readRootKeyRegistry maps each registered kid to its check value.
+// registeredKIDs lists the registered root keys' kids, sorted; it reads no
+// check value, which a planner role may not.
+func (s *Store) registeredKIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "select kid from "+s.table("root_keys")+" order by kid")
+	if err != nil {
+		return nil, fmt.Errorf("read root key registry: %w", err)
+	}
+	kids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read root key registry: %w", err)
+	}
+	return kids, nil
+}
+
 func (s *Store) readRootKeyRegistry(ctx context.Context) (map[string]string, error) {
 	rows, err := s.pool.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
 	if err != nil {

@@ -34,7 +34,8 @@ type SecretMeta struct {
 	// Sealed is a digest of the stored ciphertext. It changes with every
 	// write and re-encryption, and when someone replaces the ciphertext in
 	// the database without touching the revision, which is how Terraform
-	// notices an older value copied back.
+	// notices an older value copied back. Empty when read without root
+	// keys (see metaColumns).
 	Sealed string `json:"-"`
 }
 
@@ -108,8 +109,23 @@ func (in *PutSecretInput) ApplyPolicy() error {
 	return nil
 }
 
-const secretColumns = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, updated_via, " +
-	"left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
+const (
+	secretColumns = metaColumnsNoDigest + ", " + sealedDigest
+	// sealedDigest is SecretMeta.Sealed: it reads the ciphertext.
+	sealedDigest        = "left(encode(sha256(convert_to(ciphertext, 'UTF8')), 'hex'), 32)"
+	metaColumnsNoDigest = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, updated_via"
+)
+
+// metaColumns is what a metadata read selects. Without root keys the store
+// may run as a planner role that cannot read ciphertexts, and a digest
+// would serve nothing (nothing can be decrypted to tell a re-encryption
+// from a copied-back value), so Sealed is left empty.
+func (s *Store) metaColumns() string {
+	if s.keys == nil {
+		return metaColumnsNoDigest + ", ''"
+	}
+	return secretColumns
+}
 
 func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
 	dest := append([]any{&m.Project, &m.Name, &m.KID, &m.Bound, &m.Description, &m.Category, &m.RequiresRestart, &m.Revision, &m.CreatedAt, &m.CreatedBy, &m.UpdatedAt, &m.UpdatedBy, &m.UpdatedVia, &m.Sealed}, extra...)
@@ -131,32 +147,12 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	what := secretWhat(in.Project, in.Name)
 	var meta SecretMeta
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.syncPrimary(ctx, tx); err != nil {
+		w, err := s.startWrite(ctx, tx, in)
+		if err != nil {
 			return err
 		}
-		expected := in.ExpectedRevision
-		if expected == AnyRevision {
-			// The ciphertext is bound to the revision it will have, so find
-			// it first; the row lock keeps it until the write.
-			err := tx.QueryRow(ctx, "select revision from "+s.table("secrets")+" where project = $1 and name = $2 for update",
-				in.Project, in.Name).Scan(&expected)
-			if errors.Is(err, pgx.ErrNoRows) {
-				expected = MustNotExist
-			} else if err != nil {
-				return fmt.Errorf("read revision of %s: %w", what, err)
-			}
-		}
-		inserted := expected == MustNotExist
-		next := expected + 1
-		if inserted {
-			// A secret created again after a delete continues its revisions,
-			// so that no old version's ciphertext fits the new row.
-			if err := tx.QueryRow(ctx, "select coalesce(max(revision), 0) + 1 from "+s.table("secret_versions")+
-				" where project = $1 and name = $2", in.Project, in.Name).Scan(&next); err != nil {
-				return fmt.Errorf("read history of %s: %w", what, err)
-			}
-		}
-		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, next))
+		inserted := w.expected == MustNotExist
+		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, w.next))
 		if err != nil {
 			return err
 		}
@@ -172,7 +168,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 				values ($1, $2, $3, $4, true, $5, $6, $7, $7, $8, $9, $10, $11)
 				on conflict (project, name) do nothing
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, next, action, s.channel), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, *in.RequiresRestart, w.next, action, s.channel), &meta)
 		} else {
 			// The value being replaced becomes a version, in the same
 			// statement as the compare-and-swap that replaces it.
@@ -192,15 +188,15 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 					revision = revision + 1, updated_at = now(), updated_by = $7, last_action = $10, updated_via = $11
 				where project = $1 and name = $2 and revision = (select revision from kept)
 				returning `+secretColumns,
-				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, expected, *in.RequiresRestart, action, s.channel), &meta)
+				in.Project, in.Name, token, kid, in.Description, in.Category, s.actor, w.expected, *in.RequiresRestart, action, s.channel), &meta)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
-			return s.conflict(ctx, tx, what, in.Project, in.Name, expected)
+			return s.conflict(ctx, tx, what, in.Project, in.Name, w.expected)
 		}
 		if err != nil {
 			return fmt.Errorf("write %s: %w", what, err)
 		}
-		if !inserted {
+		if !inserted && w.limited {
 			if err := s.pruneSecretHistory(ctx, tx, in.Project, in.Name); err != nil {
 				return err
 			}
@@ -215,6 +211,54 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		})
 	})
 	return meta, err
+}
+
+// writeStart is what a write reads before it encrypts.
+type writeStart struct {
+	expected int64 // the revision replaced, or MustNotExist
+	next     int64 // the revision written, which the ciphertext is bound to
+	limited  bool  // a keep or max-age retention applies to the project
+}
+
+// startWrite reads, in one round trip, what a write needs before it can
+// encrypt: the primary key (share-locked, reloading the data keys when it
+// moved), the revision to replace (row-locked, when the caller expects
+// any), the revision the value will have, and whether the history has
+// limits to apply. A secret created again after a delete continues its
+// revisions, so that no old version's ciphertext fits the new row.
+func (s *Store) startWrite(ctx context.Context, tx pgx.Tx, in PutSecretInput) (writeStart, error) {
+	if err := s.needKeys("write a value"); err != nil {
+		return writeStart{}, err
+	}
+	var (
+		w       writeStart
+		primary string
+		current *int64
+		history int64
+	)
+	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()+`,
+		(select revision from `+s.table("secrets")+` where project = $1 and name = $2 and $3 for update),
+		(select coalesce(max(revision), 0) from `+s.table("secret_versions")+` where project = $1 and name = $2),
+		coalesce((select keep is not null or max_age is not null from `+s.retentionFor("$1")+` r), false)`,
+		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&primary, &current, &history, &w.limited)
+	if err != nil {
+		return writeStart{}, fmt.Errorf("read revision of %s: %w", secretWhat(in.Project, in.Name), err)
+	}
+	if err := s.followPrimary(ctx, tx, primary); err != nil {
+		return writeStart{}, err
+	}
+	w.expected = in.ExpectedRevision
+	if w.expected == AnyRevision {
+		w.expected = MustNotExist
+		if current != nil {
+			w.expected = *current
+		}
+	}
+	w.next = w.expected + 1
+	if w.expected == MustNotExist {
+		w.next = history + 1
+	}
+	return w, nil
 }
 
 // writeAuditAction is the audit action of a write action.
@@ -249,6 +293,9 @@ func (s *Store) conflict(ctx context.Context, tx pgx.Tx, what, project, name str
 // GetSecret decrypts a secret and records the read in the audit trail, with
 // purpose (e.g. "cli", "terraform refresh") in its details.
 func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (Secret, error) {
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return Secret{}, err
+	}
 	what := secretWhat(project, name)
 	var (
 		sec   Secret
@@ -303,7 +350,7 @@ func (s *Store) decryptSecret(ctx context.Context, project, name string, revisio
 // GetSecretMeta reads a secret's metadata without decrypting it.
 func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (SecretMeta, error) {
 	var m SecretMeta
-	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
+	err := scanMeta(s.pool.QueryRow(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SecretMeta{}, &NotFoundError{What: secretWhat(project, name)}
 	}
@@ -316,7 +363,7 @@ func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (Secret
 // ListSecrets returns the metadata of a project's secrets (every project's
 // when project is empty), ordered by project and name.
 func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, error) {
-	rows, err := s.pool.Query(ctx, "select "+secretColumns+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
+	rows, err := s.pool.Query(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}

@@ -228,11 +228,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}
 	if keys == nil {
-		registry, err := s.readRootKeyRegistry(ctx)
+		known, err := s.registeredKIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.rootCheck.known = sortedKeys(registry)
+		s.rootCheck.known = known
 		return s, nil
 	}
 	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {

@@ -25,11 +25,8 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
-// Targets, from the product's quality bars.
-const (
-	maxRatio   = 1.5
-	maxPeakRSS = 100 << 20
-)
+// Targets: each format's time against psql's, and peak memory.
+const maxPeakRSS = 100 << 20
 
 func main() {
 	events := flag.Int("events", 20000, "audit events to seed")
@@ -83,15 +80,16 @@ func run(events, runs int, dbURL string) error {
 	copySQL := `\copy (select ` + strings.ReplaceAll("seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac", "\n", " ") +
 		` from pgsecrets.audit_events order by seq) to stdout`
 	type contender struct {
-		name string
-		cmd  []string
-		best benchkit.Run
-		size int64
+		name     string
+		maxRatio float64 // the target against psql
+		cmd      []string
+		best     benchkit.Run
+		size     int64
 	}
 	contenders := []*contender{
 		{name: `psql \copy`, cmd: []string{psql, "-X", "-q", url, "-c", copySQL}},
-		{name: "export jsonl", cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "jsonl"}},
-		{name: "export csv", cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "csv"}},
+		{name: "export jsonl", maxRatio: 1.05, cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "jsonl"}},
+		{name: "export csv", maxRatio: 1.1, cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "csv"}},
 	}
 	for i := 0; i < runs; i++ {
 		for _, c := range contenders {
@@ -111,15 +109,15 @@ func run(events, runs int, dbURL string) error {
 
 	base := contenders[0].best.Wall
 	fmt.Printf("audit export benchmark: %d events, best of %d runs each, output to a file, %d CPUs, load %s\n", events, runs, runtime.NumCPU(), benchkit.Load())
-	fmt.Printf("%-13s  %9s  %7s  %10s  %9s  %12s  %10s  %s\n", "", "wall", "ratio", "events/s", "CPU", "peak RSS", "output", "targets (1.5x, 100 MiB)")
+	fmt.Printf("%-13s  %9s  %7s  %10s  %9s  %12s  %10s  %s\n", "", "wall", "ratio", "events/s", "CPU", "peak RSS", "output", "targets (ratio, 100 MiB)")
 	failed := false
 	for i, c := range contenders {
 		ratio := c.best.Wall.Seconds() / base.Seconds()
 		verdict := "(baseline)"
 		if i > 0 {
-			ok := ratio <= maxRatio && c.best.PeakRSS < maxPeakRSS
+			ok := ratio <= c.maxRatio && c.best.PeakRSS < maxPeakRSS
 			failed = failed || !ok
-			verdict = benchkit.Verdict(ratio <= maxRatio) + " / " + benchkit.Verdict(c.best.PeakRSS < maxPeakRSS)
+			verdict = fmt.Sprintf("%s (%.2fx) / %s", benchkit.Verdict(ratio <= c.maxRatio), c.maxRatio, benchkit.Verdict(c.best.PeakRSS < maxPeakRSS))
 		}
 		fmt.Printf("%-13s  %8.2fs  %6.2fx  %10.0f  %8.2fs  %12s  %10s  %s\n", c.name, c.best.Wall.Seconds(), ratio,
 			float64(events)/c.best.Wall.Seconds(), c.best.CPU.Seconds(), benchkit.MiB(c.best.PeakRSS), benchkit.MiB(c.size), verdict)

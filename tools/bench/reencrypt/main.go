@@ -29,10 +29,13 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
-// Targets, from the product's quality bars.
+// Targets: the time against the floor, by key algorithm (a wrapped key
+// costs a second AES-GCM per row), and peak memory.
+var maxRatio = map[string]float64{"dir": 1.3, "A256GCMKW": 1.5}
+
 const (
-	maxRatio   = 2.0
-	maxPeakRSS = 100 << 20
+	defaultMaxRatio = 1.5
+	maxPeakRSS      = 100 << 20
 )
 
 func main() {
@@ -69,7 +72,7 @@ func run(rows int, algs []string, batch, workers int, dbURL, bin string) error {
 
 	fmt.Printf("reencrypt benchmark: %d secrets, batch size %d, workers %s, %d CPUs, load %s\n",
 		rows, batch, workersLabel(workers), runtime.NumCPU(), benchkit.Load())
-	fmt.Printf("%-10s  %12s  %12s  %7s  %11s  %10s  %12s  %12s  %s\n", "alg", "plain UPDATE", "reencrypt", "ratio", "rows/s", "CPU", "peak RSS", "crypto floor", "targets (2x, 100 MiB)")
+	fmt.Printf("%-10s  %12s  %12s  %7s  %11s  %10s  %12s  %12s  %s\n", "alg", "plain UPDATE", "reencrypt", "ratio", "rows/s", "CPU", "peak RSS", "crypto floor", "targets (ratio, 100 MiB)")
 	failed := false
 	for _, alg := range algs {
 		res, err := measure(ctx, srv, bin, tmp, alg, rows, batch, workers)
@@ -77,13 +80,17 @@ func run(rows int, algs []string, batch, workers int, dbURL, bin string) error {
 			return fmt.Errorf("%s: %w", alg, err)
 		}
 		ratio := res.reencrypt.Wall.Seconds() / res.update.Seconds()
-		ok := ratio <= maxRatio && res.reencrypt.PeakRSS < maxPeakRSS
+		target, known := maxRatio[alg]
+		if !known {
+			target = defaultMaxRatio
+		}
+		ok := ratio <= target && res.reencrypt.PeakRSS < maxPeakRSS
 		failed = failed || !ok
-		fmt.Printf("%-10s  %11.2fs  %11.2fs  %6.2fx  %11.0f  %9.2fs  %12s  %11.2fs  %s / %s\n", alg,
+		fmt.Printf("%-10s  %11.2fs  %11.2fs  %6.2fx  %11.0f  %9.2fs  %12s  %11.2fs  %s (%.1fx) / %s\n", alg,
 			res.update.Seconds(), res.reencrypt.Wall.Seconds(), ratio,
 			float64(rows)/res.reencrypt.Wall.Seconds(), res.reencrypt.CPU.Seconds(), benchkit.MiB(res.reencrypt.PeakRSS),
 			res.floor.Seconds(),
-			benchkit.Verdict(ratio <= maxRatio), benchkit.Verdict(res.reencrypt.PeakRSS < maxPeakRSS))
+			benchkit.Verdict(ratio <= target), target, benchkit.Verdict(res.reencrypt.PeakRSS < maxPeakRSS))
 	}
 	fmt.Println("plain UPDATE: `update secrets set ciphertext = ciphertext || ''` on the same rows, timed in the server;")
 	fmt.Println("reencrypt: the real binary, wall time of the whole process; CPU: its user+system time;")

@@ -1,0 +1,682 @@
+// Command resolve benchmarks resolving a JSON config of -refs secret
+// references ({"$secretRef": {"name": "..."}}, one per secret) against the
+// floor of any resolution: one
+//
+//	select name, revision, ciphertext from secrets where project = $1 and name = any($2)
+//
+// of the same rows, each decrypted in-process with the same keys (the
+// revision is selected because the ciphertext is bound to it: a decrypt
+// without it is not a correct one). Nothing less can hand back the values.
+//
+// Two products resolve configs, and each is measured where it can be
+// measured without something bigger drowning it:
+//
+//   - pgsecrets_resolved_config, the data source. Through a real
+//     `terraform plan` the figure would be mostly Terraform's own (its start,
+//     graph walk, state, the plugin handshake), and the data source's share
+//     would vanish in the noise. So it is measured in-process, twice:
+//     "resolve" is the resolution function its Read calls, on a store opened
+//     as the provider's Configure opens it (settings.Open): secretref.Resolve
+//     with store.GetSecrets as the lookup, the same calls with the same
+//     arguments as resolvedConfigModel.resolve (unexported, so its few lines
+//     of glue are copied here). That is the row with the target. The second
+//     row drives the provider through the tfprotov6 server Terraform talks to
+//     over gRPC (providerserver -> framework -> the data source's Read):
+//     configured once, untimed, then one ValidateDataResourceConfig and one
+//     ReadDataSource, timed, the calls a plan makes for the data source. It
+//     adds what the plugin framework costs (decoding the config, validating
+//     it, building the state: rendered, references, sources), which every
+//     plan pays too; it has no target, it shows that share. The floor of both
+//     is the select and decrypts above, timed the same way in a process of
+//     its own; connecting and configuring are timed in none of them.
+//   - `pgsecrets render`, the CLI: the built binary run as a child process,
+//     its whole wall time (start, settings, connect, schema and root key
+//     checks, the read and its audit event, rendering, writing the output to
+//     a file, a line per name on stderr). Its floor is the same plain program
+//     as above, timed as a whole process: start, connect, select, decrypt,
+//     exit.
+//
+// Each measured path runs in a child process of its own (this program run
+// again with -child, or the binary), so each peak RSS is its own. The
+// in-process children but render's run with the provider's GC settings
+// (GOGC 400, a 256 MiB soft limit, see internal/provider/serve.go) unless
+// GOGC or GOMEMLIMIT is set. The secrets are seeded through store.PutSecret,
+// untimed. Every run runs each contender once; the best of -runs is
+// reported. -cpuprofile DIR then profiles each path, -repeat times in one
+// process (render through cli.Execute, in-process), for `go tool pprof`.
+//
+//	go run ./tools/bench/resolve -refs 10000
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/cli"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/provider"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
+)
+
+// maxRatio is the target: each path within this factor of its floor.
+const maxRatio = 1.5
+
+const (
+	project    = "bench-resolve"
+	dataSource = "pgsecrets_resolved_config"
+)
+
+func main() {
+	refs := flag.Int("refs", 10000, "secret references in the config (one secret each)")
+	runs := flag.Int("runs", 3, "runs of each contender; the best is reported")
+	dbURL := flag.String("database-url", "", "server to use (a user that may create databases); default: a throwaway one")
+	bin := flag.String("bin", "", "pgsecrets binary to measure (default: build this module's)")
+	profile := flag.String("cpuprofile", "", "after measuring, write CPU profiles of each path, repeated -repeat times in one process, into this directory")
+	repeat := flag.Int("repeat", 20, "with -cpuprofile, how many times each path runs in its profiled process")
+	keep := flag.Bool("keep", false, "keep the work directory (binary, root keys, config, last output)")
+	var c childOptions
+	flag.StringVar(&c.mode, "child", "", "internal: run one path in this process (floor, resolve, datasource, render) and print its result")
+	flag.StringVar(&c.url, "url", "", "internal: with -child, the database")
+	flag.StringVar(&c.keysFile, "keys-file", "", "internal: with -child, the root keys file")
+	flag.StringVar(&c.configFile, "config", "", "internal: with -child, the config file")
+	flag.StringVar(&c.profile, "child-cpuprofile", "", "internal: with -child, write a CPU profile of the timed section to this file")
+	flag.Parse()
+	if *refs < 1 || *runs < 1 || *repeat < 1 {
+		fmt.Fprintln(os.Stderr, "bench resolve: -refs, -runs and -repeat must be at least 1")
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	var err error
+	if c.mode != "" {
+		c.refs, c.repeat = *refs, *repeat
+		err = runChild(ctx, c)
+	} else {
+		err = run(ctx, *refs, *runs, *repeat, *dbURL, *bin, *profile, *keep)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench resolve:", err)
+		os.Exit(1)
+	}
+}
+
+func secretName(i int) string  { return fmt.Sprintf("SECRET_%06d", i) }
+func secretValue(i int) []byte { return []byte(fmt.Sprintf("sk_live_%032d", i)) }
+func secretNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = secretName(i)
+	}
+	return names
+}
+
+// config is a flat JSON object of refs members, each a reference.
+func config(refs int) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i := range refs {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, `"key_%06d": {"$secretRef": {"name": %q}}`, i, secretName(i))
+	}
+	b.WriteString("}\n")
+	return b.Bytes()
+}
+
+// childResult is what a child reports of its timed section.
+type childResult struct {
+	Op       time.Duration // wall time of the timed section
+	CPU      time.Duration // this process's CPU during it
+	Resolved int
+}
+
+// best is a contender's best run: of the timed section, for in-process
+// children, and of the whole process, each the best of its own.
+type best struct {
+	op, opCPU time.Duration
+	opRSS     int64
+	proc      benchkit.Run
+}
+
+func (b *best) add(proc benchkit.Run, op, cpu time.Duration) {
+	if op > 0 && (b.op == 0 || op < b.op) {
+		b.op, b.opCPU, b.opRSS = op, cpu, proc.PeakRSS
+	}
+	if b.proc.Wall == 0 || proc.Wall < b.proc.Wall {
+		b.proc = proc
+	}
+}
+
+func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string, keep bool) error {
+	tmp, err := os.MkdirTemp("", "bench-resolve-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		defer fmt.Printf("work directory kept: %s\n", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	if bin == "" {
+		if bin, err = benchkit.BuildPgsecrets(tmp); err != nil {
+			return err
+		}
+	}
+	srv, err := benchkit.StartServer(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	key, keysFile, _, err := benchkit.RootKeys(tmp)
+	if err != nil {
+		return err
+	}
+	st, url, err := benchkit.NewStoreDatabase(ctx, srv, "bench_resolve", key, int32(benchkit.Workers()))
+	if err != nil {
+		return err
+	}
+	err = benchkit.SeedSecrets(ctx, st, project, refs, benchkit.Workers(), secretName, secretValue)
+	if err == nil {
+		err = benchkit.Settle(ctx, st)
+	}
+	st.Close()
+	if err != nil {
+		return err
+	}
+	configFile := filepath.Join(tmp, "config.json")
+	if err := os.WriteFile(configFile, config(refs), 0o600); err != nil {
+		return err
+	}
+
+	// The in-process paths, each in a child of its own, and render.
+	inProcess := []struct {
+		mode, what string
+		best       best
+	}{
+		{mode: "floor", what: "floor decrypted"},
+		{mode: "resolve", what: "the resolution resolved"},
+		{mode: "datasource", what: "the data source resolved"},
+	}
+	var render best
+	childArgs := []string{"-refs", fmt.Sprint(refs), "-url", url, "-keys-file", keysFile, "-config", configFile}
+	for i := range runs {
+		fmt.Fprintf(os.Stderr, "run %d of %d...\n", i+1, runs)
+		for j := range inProcess {
+			c := &inProcess[j]
+			var res childResult
+			p, err := benchkit.RunSelf(tmp, &res, append([]string{"-child", c.mode}, childArgs...)...)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.mode, err)
+			}
+			if res.Resolved != refs {
+				return fmt.Errorf("%s %d secrets, want %d", c.what, res.Resolved, refs)
+			}
+			c.best.add(p, res.Op, res.CPU)
+		}
+		p, err := runRender(bin, tmp, url, keysFile, configFile, refs)
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		render.add(p, 0, 0)
+	}
+	floor, resolve, ds := inProcess[0].best, inProcess[1].best, inProcess[2].best
+
+	fmt.Printf("resolve benchmark: %d references to %d secrets, best of %d runs each, %d CPUs, load %s\n",
+		refs, refs, runs, runtime.NumCPU(), benchkit.Load())
+	fmt.Printf("  %-44s  %8s  %7s  %10s  %8s  %10s  %s\n", "", "wall", "ratio", "refs/s", "CPU", "peak RSS", "target (1.5x)")
+	failed := false
+	const (
+		isFloor = iota
+		hasTarget
+		noTarget
+	)
+	row := func(name string, wall, cpu time.Duration, rss int64, floor time.Duration, kind int) {
+		ratio := wall.Seconds() / floor.Seconds()
+		verdict := "(floor)"
+		switch kind {
+		case hasTarget:
+			verdict = benchkit.Verdict(ratio <= maxRatio)
+			failed = failed || ratio > maxRatio
+		case noTarget:
+			verdict = "(no target: includes the framework)"
+		}
+		fmt.Printf("  %-44s  %7.3fs  %6.2fx  %10.0f  %7.3fs  %10s  %s\n", name, wall.Seconds(), ratio,
+			float64(refs)/wall.Seconds(), cpu.Seconds(), benchkit.MiB(rss), verdict)
+	}
+	fmt.Println("in process, the data source's work (Terraform, gRPC and connecting excluded):")
+	row("floor: select + decrypt", floor.op, floor.opCPU, floor.opRSS, floor.op, isFloor)
+	row("resolve: secretref.Resolve + GetSecrets", resolve.op, resolve.opCPU, resolve.opRSS, floor.op, hasTarget)
+	row(dataSource+": validate + read", ds.op, ds.opCPU, ds.opRSS, floor.op, noTarget)
+	fmt.Println("whole process, the CLI:")
+	row("floor: start, connect, select, decrypt", floor.proc.Wall, floor.proc.CPU, floor.proc.PeakRSS, floor.proc.Wall, isFloor)
+	row("pgsecrets render", render.proc.Wall, render.proc.CPU, render.proc.PeakRSS, floor.proc.Wall, hasTarget)
+	fmt.Println("floor: `select name, revision, ciphertext from secrets where project = $1 and name = any($2)`, a keyring decrypt per row, in a plain pgx program;")
+	fmt.Println("resolve: what the data source's Read calls (resolvedConfigModel.resolve), on a store opened as the provider opens it;")
+	fmt.Println(dataSource + ": ValidateDataResourceConfig + ReadDataSource on the provider's tfprotov6 server, in-process;")
+	fmt.Println("in process: the timed section of a child process; CPU: that process's user+system time during it; peak RSS: the whole child's;")
+	fmt.Println("whole process: a child's wall time from start to exit, CPU its user+system time, peak RSS from getrusage.")
+	if failed {
+		fmt.Println("at least one target missed")
+	}
+	if profile != "" {
+		return writeProfiles(tmp, profile, repeat, childArgs)
+	}
+	return nil
+}
+
+// runRender runs `pgsecrets render` as Terraform users' scripts would, its
+// output to a file, and checks the output. Its stderr, a line per name,
+// goes to a file too.
+func runRender(bin, tmp, url, keysFile, configFile string, refs int) (benchkit.Run, error) {
+	outFile, errFile := filepath.Join(tmp, "rendered.json"), filepath.Join(tmp, "render.stderr")
+	out, err := os.Create(outFile)
+	if err != nil {
+		return benchkit.Run{}, err
+	}
+	defer out.Close()
+	errOut, err := os.Create(errFile)
+	if err != nil {
+		return benchkit.Run{}, err
+	}
+	defer errOut.Close()
+	cmd := exec.Command(bin, "--database-url", url, "--root-keys-file", keysFile, "render", "--project", project, "--config", configFile)
+	cmd.Env = append(os.Environ(), "PGSECRETS_ACTOR=bench")
+	cmd.Stdout, cmd.Stderr = out, errOut
+	r, err := benchkit.RunCmd(cmd)
+	if err != nil {
+		msg, _ := os.ReadFile(errFile)
+		return benchkit.Run{}, fmt.Errorf("%w\n%s", err, msg)
+	}
+	return r, checkRendered(outFile, refs)
+}
+
+// writeProfiles runs each path -repeat times in a process of its own, with
+// a CPU profile of those runs: one run is too short for a profile to say
+// much. render runs in-process here, through cli.Execute, the binary's own
+// entry point after main.
+func writeProfiles(tmp, dir string, repeat int, childArgs []string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, mode := range []string{"floor", "resolve", "datasource", "render"} {
+		file, err := filepath.Abs(filepath.Join(dir, mode+".pprof"))
+		if err != nil {
+			return err
+		}
+		var res childResult
+		args := append([]string{"-child", mode, "-child-cpuprofile", file, "-repeat", fmt.Sprint(repeat)}, childArgs...)
+		if _, err := benchkit.RunSelf(tmp, &res, args...); err != nil {
+			return fmt.Errorf("profile %s: %w", mode, err)
+		}
+		fmt.Printf("CPU profile of %d runs of %s in one process (%.3fs each): %s\n", repeat, mode, res.Op.Seconds()/float64(repeat), file)
+	}
+	return nil
+}
+
+// checkRendered checks that render wrote every value.
+func checkRendered(file string, refs int) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var got map[string]string
+	if err := json.Unmarshal(b, &got); err != nil {
+		return fmt.Errorf("output is not a JSON object of strings: %w", err)
+	}
+	if len(got) != refs || got[fmt.Sprintf("key_%06d", refs-1)] != string(secretValue(refs-1)) {
+		return fmt.Errorf("output has %d members, want %d with their values", len(got), refs)
+	}
+	return nil
+}
+
+// childOptions are a child's flags.
+type childOptions struct {
+	mode, url, keysFile, configFile, profile string
+	refs, repeat                             int
+}
+
+// runChild runs one path: once, timed, normally; -repeat times, timed and
+// profiled as a whole, with -child-cpuprofile.
+func runChild(ctx context.Context, c childOptions) error {
+	// As the provider's Serve does (tuneGC), for the data source and its
+	// floor; the CLI keeps Go's defaults.
+	if c.mode != "render" && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if c.mode != "render" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
+	}
+	if c.profile == "" {
+		c.repeat = 1
+	}
+	keysJSON, err := os.ReadFile(c.keysFile)
+	if err != nil {
+		return err
+	}
+	var p path
+	switch c.mode {
+	case "floor":
+		p, err = prepareFloor(ctx, c.url, keysJSON, c.refs)
+	case "resolve":
+		p, err = prepareResolve(ctx, c.url, keysJSON, c.configFile)
+	case "datasource":
+		p, err = prepareDataSource(ctx, c.url, keysJSON, c.configFile)
+	case "render":
+		p, err = prepareRender(ctx, c)
+	default:
+		err = fmt.Errorf("unknown -child %q", c.mode)
+	}
+	if err != nil {
+		return err
+	}
+	defer p.done()
+	if c.profile != "" {
+		f, err := os.Create(c.profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start, cpu := time.Now(), benchkit.CPUTime()
+	for range c.repeat {
+		if err := p.run(); err != nil {
+			return err
+		}
+	}
+	res := childResult{Op: time.Since(start), CPU: benchkit.CPUTime() - cpu}
+	pprof.StopCPUProfile() // before the check, which is no part of the path
+	if res.Resolved, err = p.check(); err != nil {
+		return err
+	}
+	return benchkit.Emit(res)
+}
+
+// path is one measured path, ready to run: run is the timed work, check
+// verifies its last result and counts the references resolved, done
+// releases it.
+type path struct {
+	run   func() error
+	check func() (int, error)
+	done  func()
+}
+
+// prepareFloor is the least any resolution does: one query for every name,
+// one decrypt per row.
+func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (path, error) {
+	ring, err := keyring.Load(keysJSON)
+	if err != nil {
+		return path{}, err
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return path{}, err
+	}
+	names := secretNames(refs)
+	type value struct {
+		name  string
+		value []byte
+	}
+	var values []value
+	run := func() error {
+		rows, err := conn.Query(ctx, "select name, revision, ciphertext from "+store.DefaultSchema+".secrets where project = $1 and name = any($2)", project, names)
+		if err != nil {
+			return err
+		}
+		values = make([]value, 0, len(names))
+		var (
+			name, token string
+			revision    int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&name, &revision, &token}, func() error {
+			d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, revision))
+			if err != nil {
+				return fmt.Errorf("decrypt %s: %w", name, err)
+			}
+			values = append(values, value{name, d.Plaintext})
+			return nil
+		})
+		return err
+	}
+	check := func() (int, error) {
+		for _, v := range values {
+			if v.name == secretName(refs-1) && string(v.value) != string(secretValue(refs-1)) {
+				return 0, fmt.Errorf("%s decrypted to the wrong value", v.name)
+			}
+		}
+		return len(values), nil
+	}
+	return path{run, check, func() { conn.Close(ctx) }}, nil
+}
+
+// prepareResolve opens a store as the provider's Configure does and times
+// what the data source's Read calls, resolvedConfigModel.resolve:
+// secretref.Resolve of the config with store.GetSecrets as its lookup, the
+// same calls with the same arguments (the glue is copied from
+// internal/provider/data_source_resolved_config.go, which keeps it
+// unexported).
+func prepareResolve(ctx context.Context, url string, keysJSON []byte, configFile string) (path, error) {
+	doc, err := os.ReadFile(configFile)
+	if err != nil {
+		return path{}, err
+	}
+	st, _, err := settings.Open(ctx, settings.Explicit{
+		DatabaseURL: url, RootKeysJSON: string(keysJSON), Actor: "bench",
+		ApplicationName: "pgsecrets-terraform", DatabaseURLSetting: "database_url", RequireRootKeys: true,
+	})
+	if err != nil {
+		return path{}, err
+	}
+	var res secretref.Result
+	run := func() error {
+		res, err = secretref.Resolve(ctx, doc, secretref.Options{
+			Lookup: func(names []string) (map[string][]byte, error) {
+				secrets, err := st.GetSecrets(ctx, project, names, "terraform data source pgsecrets_resolved_config")
+				if err != nil {
+					return nil, err
+				}
+				values := make(map[string][]byte, len(secrets))
+				for name, sec := range secrets {
+					values[name] = sec.Value
+				}
+				return values, nil
+			},
+		})
+		return err
+	}
+	check := func() (int, error) {
+		if !bytes.Contains(res.Rendered, secretValue(len(res.References)-1)) {
+			return 0, errors.New("the rendered config lacks the values")
+		}
+		return len(res.References), nil
+	}
+	return path{run, check, st.Close}, nil
+}
+
+// prepareDataSource configures the provider through its protocol server,
+// as Terraform does; the timed work is the calls a plan makes for one
+// pgsecrets_resolved_config: validate its config, read it.
+func prepareDataSource(ctx context.Context, url string, keysJSON []byte, configFile string) (path, error) {
+	doc, err := os.ReadFile(configFile)
+	if err != nil {
+		return path{}, err
+	}
+	srv, err := providerserver.NewProtocol6WithError(provider.New("bench")())()
+	if err != nil {
+		return path{}, err
+	}
+	schemas, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		return path{}, err
+	}
+	if err := diagnosticsError("get schema", schemas.Diagnostics); err != nil {
+		return path{}, err
+	}
+	dsSchema := schemas.DataSourceSchemas[dataSource]
+	if dsSchema == nil || schemas.Provider == nil {
+		return path{}, fmt.Errorf("the provider has no %s data source", dataSource)
+	}
+	providerConfig, err := dynamicValue(schemas.Provider.ValueType(), map[string]any{
+		"database_url": url, "root_keys": string(keysJSON), "actor": "bench",
+	})
+	if err != nil {
+		return path{}, err
+	}
+	configured, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{TerraformVersion: "1.11.0", Config: providerConfig})
+	if err != nil {
+		return path{}, err
+	}
+	if err := diagnosticsError("configure the provider", configured.Diagnostics); err != nil {
+		return path{}, err
+	}
+	dsType := dsSchema.ValueType()
+	dsConfig, err := dynamicValue(dsType, map[string]any{"project": project, "config": string(doc)})
+	if err != nil {
+		return path{}, err
+	}
+
+	var read *tfprotov6.ReadDataSourceResponse
+	run := func() error {
+		validated, err := srv.ValidateDataResourceConfig(ctx, &tfprotov6.ValidateDataResourceConfigRequest{TypeName: dataSource, Config: dsConfig})
+		if err != nil {
+			return err
+		}
+		if err := diagnosticsError("validate", validated.Diagnostics); err != nil {
+			return err
+		}
+		if read, err = srv.ReadDataSource(ctx, &tfprotov6.ReadDataSourceRequest{TypeName: dataSource, Config: dsConfig}); err != nil {
+			return err
+		}
+		return diagnosticsError("read", read.Diagnostics)
+	}
+	check := func() (int, error) {
+		if read.State == nil {
+			return 0, errors.New("read returned no state")
+		}
+		state, err := read.State.Unmarshal(dsType)
+		if err != nil {
+			return 0, err
+		}
+		var attrs map[string]tftypes.Value
+		if err := state.As(&attrs); err != nil {
+			return 0, err
+		}
+		var references []tftypes.Value
+		if err := attrs["references"].As(&references); err != nil {
+			return 0, err
+		}
+		var rendered string
+		if err := attrs["rendered"].As(&rendered); err != nil {
+			return 0, err
+		}
+		if !strings.Contains(rendered, string(secretValue(len(references)-1))) {
+			return 0, errors.New("the rendered config lacks the values")
+		}
+		return len(references), nil
+	}
+	stop := func() {
+		_, _ = srv.StopProvider(ctx, &tfprotov6.StopProviderRequest{})
+	}
+	return path{run, check, stop}, nil
+}
+
+// prepareRender runs `pgsecrets render` in this process, through
+// cli.Execute, the binary's own entry point after main: for profiles only,
+// the figures come from the real binary.
+func prepareRender(ctx context.Context, c childOptions) (path, error) {
+	// stderr is a file, as in the real process, where each name's line is
+	// a write of its own.
+	errOut, err := os.CreateTemp("", "render-stderr-")
+	if err != nil {
+		return path{}, err
+	}
+	var out bytes.Buffer
+	run := func() error {
+		out.Reset()
+		if err := errOut.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := errOut.Seek(0, 0); err != nil {
+			return err
+		}
+		ios := &cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: errOut}
+		if code := cli.Execute(ctx, ios, "bench", []string{"--database-url", c.url, "--root-keys-file", c.keysFile, "--actor", "bench",
+			"render", "--project", project, "--config", c.configFile}); code != 0 {
+			msg, _ := os.ReadFile(errOut.Name())
+			return fmt.Errorf("render exited with %d: %.2000s", code, msg)
+		}
+		return nil
+	}
+	check := func() (int, error) {
+		var got map[string]string
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			return 0, err
+		}
+		return len(got), nil
+	}
+	done := func() {
+		errOut.Close()
+		os.Remove(errOut.Name())
+	}
+	return path{run, check, done}, nil
+}
+
+// dynamicValue encodes an object of type typ with the given attributes,
+// every other attribute null.
+func dynamicValue(typ tftypes.Type, set map[string]any) (*tfprotov6.DynamicValue, error) {
+	obj, ok := typ.(tftypes.Object)
+	if !ok {
+		return nil, fmt.Errorf("schema type %s is not an object", typ)
+	}
+	vals := make(map[string]tftypes.Value, len(obj.AttributeTypes))
+	for name, t := range obj.AttributeTypes {
+		vals[name] = tftypes.NewValue(t, set[name]) // nil: null
+	}
+	for name := range set {
+		if _, ok := obj.AttributeTypes[name]; !ok {
+			return nil, fmt.Errorf("schema has no attribute %q", name)
+		}
+	}
+	dv, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, vals))
+	if err != nil {
+		return nil, err
+	}
+	return &dv, nil
+}
+
+// diagnosticsError is the error diagnostics, if any, as one error.
+func diagnosticsError(what string, diags []*tfprotov6.Diagnostic) error {
+	var msgs []string
+	for _, d := range diags {
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			msgs = append(msgs, d.Summary+": "+d.Detail)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s", what, strings.Join(msgs, "; "))
+}
