@@ -123,8 +123,11 @@ func TestAccPlanWithoutRootKeysAsPlannerRole(t *testing.T) {
 			// The owner's apply writes the configured values back.
 			{Config: owner},
 			{
-				// Drift by SQL on the value_wo secret alone.
+				// Drift by SQL: a description edited by hand, a revision
+				// moved by hand. (A value cannot be changed by SQL alone: a
+				// ciphertext is bound to its revision.)
 				PreConfig: func() {
+					env.Exec("update secrets set description = 'edited by hand' where project = 'billing' and name = 'STRIPE_KEY'")
 					env.Exec("update secrets set revision = revision + 1, updated_by = 'psql' where project = 'billing' and name = 'WEBHOOK_SECRET'")
 				},
 				Config:             plan(plannedSecrets("Stripe", true)),
@@ -133,7 +136,7 @@ func TestAccPlanWithoutRootKeysAsPlannerRole(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PostApplyPostRefresh: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("pgsecrets_project_secret.wo", plancheck.ResourceActionUpdate),
-						plancheck.ExpectResourceAction("pgsecrets_project_secret.api", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("pgsecrets_project_secret.api", plancheck.ResourceActionUpdate),
 					},
 				},
 			},
