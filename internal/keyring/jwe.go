@@ -186,6 +186,15 @@ func flatString(raw string, i int) (string, int, bool) {
 // canonical trailing bits, so that each token has exactly one spelling.
 var b64 = base64.RawURLEncoding.Strict()
 
+// base64URLAlphabet marks the bytes of the base64url alphabet: a table
+// lookup per byte, on the path of every decryption.
+var base64URLAlphabet = func() (t [256]bool) {
+	for _, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		t[c] = true
+	}
+	return t
+}()
+
 // checkParts refuses a token part that is not strictly base64url. Go's
 // decoders skip CR and LF even in strict mode, and go-jose decodes with
 // its own leniency, so the alphabet is checked here for every code path.
@@ -193,8 +202,7 @@ func checkParts(parts []string) error {
 	names := [...]string{"protected header", "encrypted key", "initialization vector", "ciphertext", "authentication tag"}
 	for i, p := range parts {
 		for j := 0; j < len(p); j++ {
-			c := p[j]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			if !base64URLAlphabet[p[j]] {
 				return &CorruptError{Reason: names[i] + " is not base64url (unexpected character)"}
 			}
 		}

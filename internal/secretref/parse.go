@@ -136,7 +136,7 @@ type member struct {
 type placeholder int
 
 type parser struct {
-	dec *json.Decoder
+	dec tokenSource
 	// at holds one step per enclosing object member or array element: the
 	// path of the value being parsed, kept as steps so that a path string
 	// is built only for a reference or a problem, not at every level.
@@ -157,8 +157,21 @@ type step struct {
 // *SyntaxError for invalid JSON, a *DepthError for nesting deeper than
 // MaxDepth and a *MalformedError listing every malformed reference.
 func Parse(doc []byte) (*Document, error) {
-	p := &parser{dec: json.NewDecoder(bytes.NewReader(doc))}
-	p.dec.UseNumber()
+	// The scanner reads well-formed documents; the Decoder reads again, and
+	// explains, anything the scanner gives up on or the parse refuses.
+	d, err := parseTokens(newScanner(doc))
+	var depth *DepthError
+	if err == nil || errors.As(err, &depth) {
+		// Both read a document the same way up to the depth limit.
+		return d, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	return parseTokens(dec)
+}
+
+func parseTokens(tokens tokenSource) (*Document, error) {
+	p := &parser{dec: tokens}
 	root, err := p.value()
 	if err != nil {
 		return nil, p.parseError(err)
@@ -230,7 +243,7 @@ func (p *parser) array() (any, error) {
 
 func (p *parser) object() (any, error) {
 	obj := &object{}
-	seen := map[string]bool{}
+	var seen keySet
 	p.at = append(p.at, step{})
 	for p.dec.More() {
 		tok, err := p.dec.Token()
@@ -243,20 +256,57 @@ func (p *parser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if seen[key] {
+		if !seen.add(key) {
 			p.problem(1, fmt.Sprintf("key %q appears twice in one object", key))
 		}
-		seen[key] = true
 		obj.members = append(obj.members, member{key: key, value: v})
 	}
 	p.at = p.at[:len(p.at)-1]
 	if _, err := p.dec.Token(); err != nil { // '}'
 		return nil, err
 	}
-	if !seen[Key] {
+	if !seen.has(Key) {
 		return obj, nil
 	}
 	return p.reference(obj), nil
+}
+
+// keySet is the keys of one object. Most objects have a few keys, for
+// which a slice beats a map; a map takes over past a dozen.
+type keySet struct {
+	few  []string
+	many map[string]bool
+}
+
+// add adds key and reports whether it was new.
+func (s *keySet) add(key string) bool {
+	if s.has(key) {
+		return false
+	}
+	if s.many == nil && len(s.few) < 12 {
+		s.few = append(s.few, key)
+		return true
+	}
+	if s.many == nil {
+		s.many = make(map[string]bool, 2*len(s.few))
+		for _, k := range s.few {
+			s.many[k] = true
+		}
+	}
+	s.many[key] = true
+	return true
+}
+
+func (s *keySet) has(key string) bool {
+	if s.many != nil {
+		return s.many[key]
+	}
+	for _, k := range s.few {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // problem records a malformed reference or object; up counts the steps of

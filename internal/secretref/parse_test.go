@@ -2,6 +2,7 @@ package secretref
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -92,5 +93,18 @@ func TestDepthErrorPathIsTruncatedForLongKeys(t *testing.T) {
 	de := depthError(t, strings.Repeat(`{"`+long+`":`, MaxDepth+1))
 	if de.Path != "$…" {
 		t.Errorf("path %.100q, want $… (the first key alone is over the budget)", de.Path)
+	}
+}
+
+func TestDuplicateKeyFoundInALargeObject(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	b.WriteString(`"k3":"again"}`)
+	_, err := Parse([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), `key "k3" appears twice in one object`) {
+		t.Fatalf("Parse: %v, want the duplicate k3 reported", err)
 	}
 }
