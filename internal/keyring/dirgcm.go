@@ -37,13 +37,54 @@ func isGCMKWGCM(key *Key) bool {
 
 // gcmkwHeader is the protected header of an AES-GCM key wrapped token: the
 // wrap's IV and tag travel in it (RFC 7518 4.7).
+// gcmkwHeader is the protected header pgsecrets writes; IV and Tag are set
+// for A256GCMKW only.
 type gcmkwHeader struct {
 	Alg  string `json:"alg"`
 	Enc  string `json:"enc"`
-	IV   string `json:"iv"`
+	IV   string `json:"iv,omitempty"`
 	KID  string `json:"kid"`
 	Bind string `json:"pgsecrets_bind,omitempty"`
-	Tag  string `json:"tag"`
+	Tag  string `json:"tag,omitempty"`
+}
+
+// marshalHeader is json.Marshal(h), written by hand when every value is
+// plain (printable ASCII that JSON writes as is), as kids, algorithms,
+// bindings and base64url always are; encryption is otherwise dominated by
+// reflection.
+func marshalHeader(h gcmkwHeader) ([]byte, error) {
+	members := [...]struct{ name, value string }{
+		{"alg", h.Alg}, {"enc", h.Enc}, {"iv", h.IV}, {"kid", h.KID}, {BindingHeader, h.Bind}, {"tag", h.Tag},
+	}
+	out := make([]byte, 0, 160)
+	out = append(out, '{')
+	for _, m := range members {
+		if m.value == "" && m.name != "alg" && m.name != "enc" && m.name != "kid" {
+			continue // omitempty
+		}
+		if !plainJSON(m.value) {
+			return json.Marshal(h)
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, m.name...)
+		out = append(out, `":"`...)
+		out = append(out, m.value...)
+		out = append(out, '"')
+	}
+	return append(out, '}'), nil
+}
+
+// plainJSON reports whether encoding/json writes s between quotes as is.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 func encryptGCMKW(key *Key, plaintext []byte, binding Binding) (string, error) {
@@ -61,7 +102,7 @@ func encryptGCMKW(key *Key, plaintext []byte, binding Binding) (string, error) {
 	}
 	wrapped := wrapper.Seal(nil, wrapIV, cek, nil)
 	enc := b64
-	hb, err := json.Marshal(gcmkwHeader{
+	hb, err := marshalHeader(gcmkwHeader{
 		Alg: key.Alg, Enc: key.Enc, KID: key.KID, Bind: string(binding),
 		IV:  enc.EncodeToString(wrapIV),
 		Tag: enc.EncodeToString(wrapped[len(wrapped)-gcmTagSize:]),
@@ -114,16 +155,8 @@ func decryptGCMKW(key *Key, token string, h Header, wrap keyWrap) ([]byte, error
 	return openContent(key.KID, content, parts)
 }
 
-// dirGCMHeader is the protected header pgsecrets writes.
-type dirGCMHeader struct {
-	Alg  string `json:"alg"`
-	Enc  string `json:"enc"`
-	KID  string `json:"kid"`
-	Bind string `json:"pgsecrets_bind,omitempty"`
-}
-
 func encryptDirGCM(key *Key, plaintext []byte, binding Binding) (string, error) {
-	hb, err := json.Marshal(dirGCMHeader{Alg: key.Alg, Enc: key.Enc, KID: key.KID, Bind: string(binding)})
+	hb, err := marshalHeader(gcmkwHeader{Alg: key.Alg, Enc: key.Enc, KID: key.KID, Bind: string(binding)})
 	if err != nil {
 		return "", fmt.Errorf("encrypt with key %s: %w", key.KID, err)
 	}

@@ -55,24 +55,24 @@ func parseHeader(token string) (Header, keyWrap, error) {
 		name string
 		dst  *string
 	}{{"alg", &out.Alg}, {"enc", &out.Enc}, {"kid", &out.KID}, {"zip", &out.Zip}} {
-		v, ok := fields.get(f.name)
-		if !ok || v == nil {
+		m, ok := fields.get(f.name)
+		if !ok || m.isNull() {
 			continue
 		}
-		str, isString := v.(string)
+		str, isString := m.str()
 		if !isString {
 			return Header{}, keyWrap{}, &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", f.name)}
 		}
 		*f.dst = str
 	}
-	if v, ok := fields.get("zip"); ok && v != nil && out.Zip == "" {
+	if m, ok := fields.get("zip"); ok && !m.isNull() && out.Zip == "" {
 		out.Zip = "(empty)" // "zip": "" is still a zip header, and refused
 	}
 	if _, ok := fields.get("crit"); ok {
 		out.crit = true
 	}
-	if v, ok := fields.get(BindingHeader); ok && v != nil {
-		b, isString := v.(string)
+	if m, ok := fields.get(BindingHeader); ok && !m.isNull() {
+		b, isString := m.str()
 		if !isString || b == "" {
 			return Header{}, keyWrap{}, &CorruptError{Reason: "binding header is not a non-empty string"}
 		}
@@ -81,28 +81,43 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	var wrap keyWrap
 	iv, _ := fields.get("iv")
 	tag, _ := fields.get("tag")
-	wrap.iv, _ = iv.(string)
-	wrap.tag, _ = tag.(string)
+	wrap.iv, _ = iv.str()
+	wrap.tag, _ = tag.str()
 	return out, wrap, nil
 }
 
 // headerMember is one member of a protected header.
 type headerMember struct {
-	name  string
+	name string
+	// value is the member as encoding/json reads it, unless flat: then it
+	// is the string text, read without boxing it in an interface.
 	value any
+	text  string
+	flat  bool
 }
+
+// str is the member's value when it is a string.
+func (m headerMember) str() (string, bool) {
+	if m.flat {
+		return m.text, true
+	}
+	s, ok := m.value.(string)
+	return s, ok
+}
+
+func (m headerMember) isNull() bool { return !m.flat && m.value == nil }
 
 // headerMembers are a header's members, unique by name. A header has a
 // handful, so a slice beats a map.
 type headerMembers []headerMember
 
-func (m headerMembers) get(name string) (any, bool) {
+func (m headerMembers) get(name string) (headerMember, bool) {
 	for _, f := range m {
 		if f.name == name {
-			return f.value, true
+			return f, true
 		}
 	}
-	return nil, false
+	return headerMember{}, false
 }
 
 // headerFields reads a protected header's members. Names are compared
@@ -124,7 +139,7 @@ func headerFields(raw []byte) (headerMembers, error) {
 	}
 	out := make(headerMembers, 0, len(fields))
 	for name, value := range fields {
-		out = append(out, headerMember{name, value})
+		out = append(out, headerMember{name: name, value: value})
 	}
 	return out, nil
 }
@@ -152,7 +167,7 @@ func flatHeaderFields(raw string) (headerMembers, bool) {
 		if _, dup := fields.get(name); dup {
 			return nil, false
 		}
-		fields = append(fields, headerMember{name, value})
+		fields = append(fields, headerMember{name: name, text: value, flat: true})
 		switch {
 		case next == len(raw)-1:
 			return fields, true
