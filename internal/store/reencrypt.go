@@ -410,7 +410,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 			}
 			w.add(row, token)
 		}
-		if len(w.names) == 0 {
+		if len(w.claimed) == 0 {
 			return nil
 		}
 		written, err := w.exec(ctx, tx)
@@ -418,7 +418,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 			return err
 		}
 		res.Reencrypted = len(written)
-		res.Conflicts = len(w.names) - len(written)
+		res.Conflicts = len(w.claimed) - len(written)
 		if len(written) == 0 {
 			return nil
 		}
@@ -567,21 +567,17 @@ func (scan *ReencryptScan) position() string {
 type reencryptWrite struct {
 	table       string // the secrets table, qualified
 	kid         string
+	claimed     []*claimedSecret
 	ctids       []pgtype.TID
-	projects    []string
-	names       []string
 	revisions   []int64
 	ciphertexts []string
-	fromKIDs    []string
 }
 
 func (w *reencryptWrite) add(row *claimedSecret, token string) {
+	w.claimed = append(w.claimed, row)
 	w.ctids = append(w.ctids, row.ctid)
-	w.projects = append(w.projects, row.project)
-	w.names = append(w.names, row.name)
 	w.revisions = append(w.revisions, row.revision)
 	w.ciphertexts = append(w.ciphertexts, token)
-	w.fromKIDs = append(w.fromKIDs, row.kid)
 }
 
 // reencryptedSecret is one row a batch rewrote, for its audit event.
@@ -590,22 +586,28 @@ type reencryptedSecret struct {
 }
 
 // exec writes the batch, each row only if its revision is still the one
-// read (compare-and-swap), and returns the rows written. Rows are found by
-// the ctid the claim locked (no index lookup); project, name and revision
-// are still compared, so a row is never written from another's claim.
+// read (compare-and-swap), and returns the rows written. A row is found by
+// the ctid its claim locked: the lock keeps the row at that ctid (no one
+// else can update or delete it) until this transaction ends, so ctid and
+// revision name the claimed row without an index lookup, and only
+// positions come back.
 func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecret, error) {
 	rows, err := tx.Query(ctx, `
-		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $6, bound = true
-		from unnest($1::tid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $7::text[]) as u(ctid, project, name, revision, ciphertext, from_kid)
-		where s.ctid = u.ctid and s.project = u.project and s.name = u.name and s.revision = u.revision
-		returning u.project, u.name, u.from_kid`,
-		w.ctids, w.projects, w.names, w.revisions, w.ciphertexts, w.kid, w.fromKIDs)
+		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $4, bound = true
+		from unnest($1::tid[], $2::bigint[], $3::text[]) with ordinality as u(ctid, revision, ciphertext, i)
+		where s.ctid = u.ctid and s.revision = u.revision
+		returning u.i`,
+		w.ctids, w.revisions, w.ciphertexts, w.kid)
 	if err != nil {
 		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (reencryptedSecret, error) {
-		var rs reencryptedSecret
-		return rs, r.Scan(&rs.project, &rs.name, &rs.fromKID)
+		var i int64
+		if err := r.Scan(&i); err != nil || i < 1 || i > int64(len(w.claimed)) {
+			return reencryptedSecret{}, fmt.Errorf("row %d of %d written: %v", i, len(w.claimed), err)
+		}
+		c := w.claimed[i-1]
+		return reencryptedSecret{project: c.project, name: c.name, fromKID: c.kid}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
