@@ -22,8 +22,6 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // testPassword is every test account's password.
 const testPassword = "correct horse battery staple"
 
@@ -41,6 +39,9 @@ type env struct {
 	ring   *keyring.Keyring
 	dbURL  string
 	limits store.SignInLimits
+	// httpURL is the dashboard served over real HTTP, once a browser tab
+	// needs it (openTab).
+	httpURL string
 }
 
 type syncBuffer struct {

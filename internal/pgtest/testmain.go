@@ -17,7 +17,7 @@ import (
 // server instead of a throwaway one. Its user needs CREATEDB.
 const TestDatabaseURLEnv = "PGSECRETS_TEST_DATABASE_URL"
 
-// serverURL is set by Main, for ServerURL and NewDatabase.
+// serverURL is set by Main (or Run), for ServerURL and NewDatabase.
 var serverURL string
 
 // Main runs a package's tests against the server in
@@ -29,10 +29,18 @@ var serverURL string
 // When no server can be had, the tests fail rather than skip: a skipped
 // database test passes CI without testing anything.
 func Main(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(Run(m))
 }
 
-func runMain(m *testing.M) int {
+// Run is Main for a TestMain with more to stop once the tests are done (a
+// browser, say): it returns the exit code instead of exiting.
+//
+//	func TestMain(m *testing.M) {
+//		code := pgtest.Run(m)
+//		stopBrowser()
+//		os.Exit(code)
+//	}
+func Run(m *testing.M) int {
 	if u := os.Getenv(TestDatabaseURLEnv); u != "" {
 		parsed, err := parseServerURL(u)
 		if err != nil {

@@ -1,0 +1,69 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+)
+
+func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "OPENAI_API_KEY", "sk-proj-1")
+	e.account("root@example.com", store.RoleAdmin)
+	e.account("v@example.com", store.RoleViewer)
+	admin := e.openTab()
+	admin.signIn("root@example.com")
+
+	admin.click("#tab-providers")
+	if admin.path() != "/providers?project=app" || admin.value("#chat_provider") != "" {
+		t.Fatalf("the providers page:\n%s", admin.where())
+	}
+	admin.fill("#chat_provider", "anthropic")
+	admin.fill("#chat_model", "claude-sonnet-4-5")
+	admin.fill("#code_provider", "openai")
+	admin.fill("#code_model", "gpt-4.1")
+	admin.fill("#summary_provider", "anthropic")
+	if status := admin.click("#save-providers"); status != http.StatusUnprocessableEntity {
+		t.Fatalf("a provider without a model: status %d", status)
+	}
+	if got := admin.text("#form-error"); got != "Summary needs both a provider and a model (or neither, to remove it). Nothing was saved." {
+		t.Errorf("a provider without a model: %q", got)
+	}
+	if admin.value("#chat_model") != "claude-sonnet-4-5" {
+		t.Error("the refused form lost what was typed")
+	}
+	admin.fill("#summary_model", "claude-haiku-4-5")
+	if status := admin.click("#save-providers"); status != http.StatusOK || admin.text("#notice") != "Saved the provider defaults." {
+		t.Fatalf("save: %d\n%s", status, admin.where())
+	}
+	for uc, want := range map[string][2]string{"chat": {"anthropic", "claude-sonnet-4-5"}, "code": {"openai", "gpt-4.1"}, "summary": {"anthropic", "claude-haiku-4-5"}} {
+		if got := [2]string{admin.value("#" + uc + "_provider"), admin.value("#" + uc + "_model")}; got != want {
+			t.Errorf("%s after saving: %v, want %v", uc, got, want)
+		}
+	}
+	// Anthropic's key is missing, OpenAI's is set.
+	if got := admin.text(".missing-key#missing-ANTHROPIC_API_KEY"); got != "Project app has no secret ANTHROPIC_API_KEY, the API key provider anthropic needs for chat, summary. Set it" {
+		t.Errorf("missing key warning: %q", got)
+	}
+	if admin.count("#missing-OPENAI_API_KEY") != 0 {
+		t.Error("a key that is set is reported missing")
+	}
+
+	viewer := e.openTab()
+	viewer.signIn("v@example.com")
+	viewer.click("#tab-providers")
+	if viewer.count("form#providers-form") != 0 {
+		t.Fatal("a viewer gets the form")
+	}
+	if got := viewer.text("tr#usecase-chat"); !strings.HasPrefix(got, "chat\tanthropic\tclaude-sonnet-4-5\tdashboard:root@example.com") {
+		t.Errorf("a viewer sees chat as %q", got)
+	}
+
+	defs, err := e.st.GetProviderDefaults(context.Background(), "app")
+	if err != nil || len(defs) != 3 || defs[0].UpdatedBy != "dashboard:root@example.com" {
+		t.Fatalf("stored defaults: %+v, %v", defs, err)
+	}
+}
