@@ -110,6 +110,16 @@ func (j *jsonlWriter) Close() error {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes encoding/json writes in a string as they are:
+// printable ASCII but for the quote, the backslash and the HTML-sensitive
+// <, > and &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Like encoding/json it
 // escapes <, > and & (the output may be pasted into HTML) and U+2028/9,
 // and replaces invalid UTF-8 with U+FFFD.
@@ -117,12 +127,16 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Runs of bytes written as they are, a table lookup each: most of
+		// an export's text (MACs, names, the details' JSON) is such a run.
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
