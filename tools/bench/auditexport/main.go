@@ -32,14 +32,15 @@ func main() {
 	events := flag.Int("events", 20000, "audit events to seed")
 	runs := flag.Int("runs", 3, "runs of each export; the best is reported")
 	dbURL := flag.String("database-url", "", "server to use (a superuser: seeding bypasses the chain trigger); default: a throwaway one")
+	out := flag.String("out", "", "where each export writes: a file (default: one in a temporary directory), or /dev/null to leave the disk out")
 	flag.Parse()
-	if err := run(*events, *runs, *dbURL); err != nil {
+	if err := run(*events, *runs, *dbURL, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench auditexport:", err)
 		os.Exit(1)
 	}
 }
 
-func run(events, runs int, dbURL string) error {
+func run(events, runs int, dbURL, outPath string) error {
 	ctx := context.Background()
 	psql, err := exec.LookPath("psql")
 	if err != nil {
@@ -93,12 +94,15 @@ func run(events, runs int, dbURL string) error {
 	}
 	for i := 0; i < runs; i++ {
 		for _, c := range contenders {
-			out := filepath.Join(tmp, "out")
+			out := outPath
+			if out == "" {
+				out = filepath.Join(tmp, "out")
+			}
 			r, err := benchkit.RunChild(out, []string{"PGSECRETS_ACTOR=bench"}, c.cmd[0], c.cmd[1:]...)
 			if err != nil {
 				return err
 			}
-			if fi, err := os.Stat(out); err == nil {
+			if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
 				c.size = fi.Size()
 			}
 			if c.best.Wall == 0 || r.Wall < c.best.Wall {
@@ -108,7 +112,11 @@ func run(events, runs int, dbURL string) error {
 	}
 
 	base := contenders[0].best.Wall
-	fmt.Printf("audit export benchmark: %d events, best of %d runs each, output to a file, %d CPUs, load %s\n", events, runs, runtime.NumCPU(), benchkit.Load())
+	dest := "a file"
+	if outPath != "" {
+		dest = outPath
+	}
+	fmt.Printf("audit export benchmark: %d events, best of %d runs each, output to %s, %d CPUs, load %s\n", events, runs, dest, runtime.NumCPU(), benchkit.Load())
 	fmt.Printf("%-13s  %9s  %7s  %10s  %9s  %12s  %10s  %s\n", "", "wall", "ratio", "events/s", "CPU", "peak RSS", "output", "targets (ratio, 100 MiB)")
 	failed := false
 	for i, c := range contenders {
