@@ -15,40 +15,34 @@ type UserDisableOptions struct {
 }
 
 func newUserDisableCmd(g *globalOptions) *cobra.Command {
-	opts := &UserDisableOptions{globalOptions: g, Disable: true}
-	cmd := &cobra.Command{
+	return newUserSwitchCmd(&UserDisableOptions{globalOptions: g, Disable: true}, &cobra.Command{
 		Use:   "disable",
 		Short: "Stop an account from signing in, and sign it out everywhere",
 		Long: `Disable a dashboard account: it can no longer sign in, and every session
 it has ends at once. The account and its history stay; ` + "`pgsecrets user enable`" + `
 lets it sign in again.`,
 		Example: `  pgsecrets user disable --email bob@example.com`,
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.userFlags.validate(cmd); err != nil {
-				return err
-			}
-			return runUserDisable(cmd.Context(), opts)
-		},
-	}
-	opts.userFlags.add(cmd)
-	return cmd
+	})
 }
 
 func newUserEnableCmd(g *globalOptions) *cobra.Command {
-	opts := &UserDisableOptions{globalOptions: g}
-	cmd := &cobra.Command{
+	return newUserSwitchCmd(&UserDisableOptions{globalOptions: g}, &cobra.Command{
 		Use:     "enable",
 		Short:   "Let a disabled account sign in again",
 		Long:    `Enable a dashboard account that ` + "`pgsecrets user disable`" + ` disabled.`,
 		Example: `  pgsecrets user enable --email bob@example.com`,
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.userFlags.validate(cmd); err != nil {
-				return err
-			}
-			return runUserDisable(cmd.Context(), opts)
-		},
+	})
+}
+
+// newUserSwitchCmd completes disable or enable, which differ in
+// opts.Disable and their help only.
+func newUserSwitchCmd(opts *UserDisableOptions, cmd *cobra.Command) *cobra.Command {
+	cmd.Args = noArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := opts.userFlags.validate(cmd); err != nil {
+			return err
+		}
+		return runUserDisable(cmd.Context(), opts)
 	}
 	opts.userFlags.add(cmd)
 	return cmd

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,30 +33,13 @@ type env struct {
 	st     *store.Store
 	db     *pgxpool.Pool // search_path pgsecrets, for looking at rows
 	srv    *Server
-	logs   *syncBuffer
+	logs   *pgtest.LogBuffer
 	ring   *keyring.Keyring
 	dbURL  string
 	limits store.SignInLimits
 	// httpURL is the dashboard served over real HTTP, once a browser tab
 	// needs it (openTab).
 	httpURL string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type envOption func(*Config)
@@ -84,7 +65,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	logs := &syncBuffer{}
+	logs := &pgtest.LogBuffer{}
 	cfg := Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		SignInLimits: store.SignInLimits{Window: DefaultSignInLimits.Window, PerAccount: 5, PerAddress: 20},

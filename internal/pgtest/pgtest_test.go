@@ -1,14 +1,12 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -183,7 +181,7 @@ func TestStartLogStopRemovesEverything(t *testing.T) {
 			t.Skipf("%s is set and there are no local server binaries: %v", TestDatabaseURLEnv, err)
 		}
 	}
-	var log syncBuffer
+	var log LogBuffer
 	c, err := Start(context.Background(), Options{Log: &log})
 	if err != nil {
 		t.Fatal(err)
@@ -220,22 +218,4 @@ func TestStartLogStopRemovesEverything(t *testing.T) {
 		conn.Close(ctx)
 		t.Errorf("server at %s still accepts connections after Stop", c.URL())
 	}
-}
-
-// syncBuffer is written by the server log's copier while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
