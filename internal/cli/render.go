@@ -146,15 +146,7 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 		EnvFallback: opts.EnvFallback,
 		EnvAllow:    opts.EnvAllow,
 		Lookup: func(names []string) (map[string][]byte, error) {
-			found, err := st.GetSecrets(ctx, opts.Project, names, "cli render")
-			if err != nil {
-				return nil, err
-			}
-			values := make(map[string][]byte, len(found))
-			for name, s := range found {
-				values[name] = s.Value
-			}
-			return values, nil
+			return st.GetValues(ctx, opts.Project, names, "cli render")
 		},
 	})
 	if err != nil {

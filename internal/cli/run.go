@@ -195,19 +195,17 @@ func readRunSecrets(ctx context.Context, opts *RunOptions) (map[string][]byte, e
 			return nil, fmt.Errorf("project %s has secrets whose names are not environment variable names: %s; nothing was run; pass the others with --only (letters, digits and '_', not starting with a digit)", opts.Project, strings.Join(bad, ", "))
 		}
 	}
-	found, err := st.GetSecrets(ctx, opts.Project, names, "cli run")
+	values, err := st.GetValues(ctx, opts.Project, names, "cli run")
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMissing(opts, names, found); err != nil {
+	if err := checkMissing(opts, names, values); err != nil {
 		return nil, err
 	}
-	values := make(map[string][]byte, len(found))
-	for name, s := range found {
-		if bytes.IndexByte(s.Value, 0) >= 0 {
+	for name, v := range values {
+		if bytes.IndexByte(v, 0) >= 0 {
 			return nil, fmt.Errorf("secret %s/%s holds a NUL byte, which no environment variable can; nothing was run", opts.Project, name)
 		}
-		values[name] = s.Value
 	}
 	return values, nil
 }
@@ -215,7 +213,7 @@ func readRunSecrets(ctx context.Context, opts *RunOptions) (map[string][]byte, e
 // checkMissing fails, naming them, when names given with --only are not in
 // the project, unless the environment fallback lets the inherited
 // environment stand in for each.
-func checkMissing(opts *RunOptions, names []string, found map[string]store.Secret) error {
+func checkMissing(opts *RunOptions, names []string, found map[string][]byte) error {
 	var missing []string
 	envMayHelp := false
 	for _, name := range names {

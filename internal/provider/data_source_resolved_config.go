@@ -143,15 +143,7 @@ func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpo
 		EnvFallback: m.EnvFallback.ValueBool(),
 		EnvAllow:    stringValues(allow),
 		Lookup: func(names []string) (map[string][]byte, error) {
-			secrets, err := s.GetSecrets(ctx, project, names, purpose)
-			if err != nil {
-				return nil, err
-			}
-			values := make(map[string][]byte, len(secrets))
-			for name, sec := range secrets {
-				values[name] = sec.Value
-			}
-			return values, nil
+			return s.GetValues(ctx, project, names, purpose)
 		},
 	})
 	if err != nil {

@@ -17,7 +17,7 @@
 //     would vanish in the noise. So it is measured in-process, twice:
 //     "resolve" is the resolution function its Read calls, on a store opened
 //     as the provider's Configure opens it (settings.Open): secretref.Resolve
-//     with store.GetSecrets as the lookup, the same calls with the same
+//     with store.GetValues as the lookup, the same calls with the same
 //     arguments as resolvedConfigModel.resolve (unexported, so its few lines
 //     of glue are copied here). That is the row with the target. The second
 //     row drives the provider through the tfprotov6 server Terraform talks to
@@ -265,7 +265,7 @@ func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string
 	}
 	fmt.Println("in process, the data source's work (Terraform, gRPC and connecting excluded):")
 	row("floor: select + decrypt", floor.op, floor.opCPU, floor.opRSS, floor.op, isFloor)
-	row("resolve: secretref.Resolve + GetSecrets", resolve.op, resolve.opCPU, resolve.opRSS, floor.op, hasTarget)
+	row("resolve: secretref.Resolve + GetValues", resolve.op, resolve.opCPU, resolve.opRSS, floor.op, hasTarget)
 	row(dataSource+": validate + read", ds.op, ds.opCPU, ds.opRSS, floor.op, noTarget)
 	fmt.Println("whole process, the CLI:")
 	row("floor: start, connect, select, decrypt", floor.proc.Wall, floor.proc.CPU, floor.proc.PeakRSS, floor.proc.Wall, isFloor)
@@ -474,7 +474,7 @@ func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (p
 
 // prepareResolve opens a store as the provider's Configure does and times
 // what the data source's Read calls, resolvedConfigModel.resolve:
-// secretref.Resolve of the config with store.GetSecrets as its lookup, the
+// secretref.Resolve of the config with store.GetValues as its lookup, the
 // same calls with the same arguments (the glue is copied from
 // internal/provider/data_source_resolved_config.go, which keeps it
 // unexported).
@@ -494,15 +494,7 @@ func prepareResolve(ctx context.Context, url string, keysJSON []byte, configFile
 	run := func() error {
 		res, err = secretref.Resolve(ctx, doc, secretref.Options{
 			Lookup: func(names []string) (map[string][]byte, error) {
-				secrets, err := st.GetSecrets(ctx, project, names, "terraform data source pgsecrets_resolved_config")
-				if err != nil {
-					return nil, err
-				}
-				values := make(map[string][]byte, len(secrets))
-				for name, sec := range secrets {
-					values[name] = sec.Value
-				}
-				return values, nil
+				return st.GetValues(ctx, project, names, "terraform data source pgsecrets_resolved_config")
 			},
 		})
 		return err
