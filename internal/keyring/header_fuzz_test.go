@@ -18,7 +18,7 @@ func FuzzHeaderFieldsAgreeWithEncodingJSON(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		fast, ok := flatHeaderFields(string(raw))
+		fast, ok := flatHeaderFields(string(raw), nil)
 		if !ok {
 			return
 		}

@@ -46,24 +46,21 @@ func parseHeader(token string) (Header, keyWrap, error) {
 	if err != nil {
 		return Header{}, keyWrap{}, &CorruptError{Reason: "protected header is not base64url"}
 	}
-	fields, err := headerFields(raw)
+	var members [8]headerMember // enough for any header pgsecrets writes, on the stack
+	fields, err := headerFields(raw, members[:0])
 	if err != nil {
 		return Header{}, keyWrap{}, err
 	}
 	var out Header
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"alg", &out.Alg}, {"enc", &out.Enc}, {"kid", &out.KID}, {"zip", &out.Zip}} {
-		m, ok := fields.get(f.name)
-		if !ok || m.isNull() {
-			continue
+	var errs [4]error
+	out.Alg, errs[0] = fields.optionalString("alg")
+	out.Enc, errs[1] = fields.optionalString("enc")
+	out.KID, errs[2] = fields.optionalString("kid")
+	out.Zip, errs[3] = fields.optionalString("zip")
+	for _, err := range errs {
+		if err != nil {
+			return Header{}, keyWrap{}, err
 		}
-		str, isString := m.str()
-		if !isString {
-			return Header{}, keyWrap{}, &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", f.name)}
-		}
-		*f.dst = str
 	}
 	if m, ok := fields.get("zip"); ok && !m.isNull() && out.Zip == "" {
 		out.Zip = "(empty)" // "zip": "" is still a zip header, and refused
@@ -111,6 +108,20 @@ func (m headerMember) isNull() bool { return !m.flat && m.value == nil }
 // handful, so a slice beats a map.
 type headerMembers []headerMember
 
+// optionalString is the string member name: "" when absent or null, an
+// error when it is not a string.
+func (m headerMembers) optionalString(name string) (string, error) {
+	f, ok := m.get(name)
+	if !ok || f.isNull() {
+		return "", nil
+	}
+	s, isString := f.str()
+	if !isString {
+		return "", &CorruptError{Reason: fmt.Sprintf("protected header %q is not a string", name)}
+	}
+	return s, nil
+}
+
 func (m headerMembers) get(name string) (headerMember, bool) {
 	for _, f := range m {
 		if f.name == name {
@@ -124,8 +135,8 @@ func (m headerMembers) get(name string) (headerMember, bool) {
 // exactly: encoding/json matches struct fields without regard to case, so
 // {"kid":"a","KID":"b"} would read as kid "b" into a struct while go-jose
 // and other JOSE libraries, rightly case-sensitive, see "a".
-func headerFields(raw []byte) (headerMembers, error) {
-	if fields, ok := flatHeaderFields(string(raw)); ok {
+func headerFields(raw []byte, dst headerMembers) (headerMembers, error) {
+	if fields, ok := flatHeaderFields(string(raw), dst); ok {
 		return fields, nil
 	}
 	var fields map[string]any
@@ -137,11 +148,10 @@ func headerFields(raw []byte) (headerMembers, error) {
 	if n, ok := countMembers(raw); !ok || n != len(fields) {
 		return nil, &CorruptError{Reason: "protected header has duplicate members"}
 	}
-	out := make(headerMembers, 0, len(fields))
 	for name, value := range fields {
-		out = append(out, headerMember{name: name, value: value})
+		dst = append(dst, headerMember{name: name, value: value})
 	}
-	return out, nil
+	return dst, nil
 }
 
 // flatHeaderFields reads, without encoding/json, the one shape of header
@@ -150,11 +160,10 @@ func headerFields(raw []byte) (headerMembers, error) {
 // parser, so the result is what json.Unmarshal would give. Anything else,
 // a duplicate member included, reports false, for the general path to read
 // and judge. Otherwise header parsing would dominate decryption.
-func flatHeaderFields(raw string) (headerMembers, bool) {
+func flatHeaderFields(raw string, fields headerMembers) (headerMembers, bool) {
 	if len(raw) < 2 || raw[0] != '{' || raw[len(raw)-1] != '}' {
 		return nil, false
 	}
-	fields := make(headerMembers, 0, 6)
 	for i := 1; i < len(raw)-1; {
 		name, next, ok := flatString(raw, i)
 		if !ok || next >= len(raw) || raw[next] != ':' {
