@@ -113,19 +113,19 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	return cmd
 }
 
-// reencryptGC trades a little memory for CPU: re-encryption allocates
-// heavily (JOSE parsing) over a live set of a few batches, so the default
-// GC would collect far more often than that set needs. The soft limit keeps
-// the heap, hence peak RSS, bounded whatever the store size. GOGC or
-// GOMEMLIMIT in the environment win. It returns a func restoring the
-// previous settings.
-func reencryptGC() (restore func()) {
+// fewerGCs trades a little memory for CPU in a command that allocates
+// heavily (JOSE parsing, JSON) over a small live set, where the default GC
+// would collect far more often than that set needs: re-encryption holds a
+// few batches, render a document and its values. The soft limit keeps the
+// heap, hence peak RSS, bounded all the same. GOGC or GOMEMLIMIT in the
+// environment win. It returns a func restoring the previous settings.
+func fewerGCs(softLimit int64) (restore func()) {
 	percent, limit := -2, int64(-1)
 	if os.Getenv("GOGC") == "" {
 		percent = debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		limit = debug.SetMemoryLimit(48 << 20)
+		limit = debug.SetMemoryLimit(softLimit)
 	}
 	return func() {
 		if percent != -2 {
@@ -139,7 +139,7 @@ func reencryptGC() (restore func()) {
 
 func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	if !opts.DryRun {
-		defer reencryptGC()()
+		defer fewerGCs(48 << 20)()
 	}
 	workers := opts.Workers
 	if workers == 0 {

@@ -126,6 +126,7 @@ extension or a directory (config.json, ./out), is the old spelling of
 }
 
 func runRender(ctx context.Context, opts *RenderOptions) error {
+	defer fewerGCs(64 << 20)()
 	doc, err := readConfig(opts)
 	if err != nil {
 		return err
