@@ -19,7 +19,8 @@ type providerData struct {
 }
 
 // requireRootKeys adds an error and reports false when the provider was
-// configured without root keys: doing (e.g. "Creating app/API_KEY") needs
+// configured without root keys: doing (e.g. "Creating a
+// pgsecrets_project_secret") needs
 // them. Writes check this before touching the database, so an apply by a
 // plan-only configuration fails with nothing written.
 func (d *providerData) requireRootKeys(diags *diag.Diagnostics, doing string) bool {

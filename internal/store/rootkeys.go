@@ -113,7 +113,6 @@ func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error
 	return &UnregisteredRootKeysError{Configured: s.keys.RootKIDs(), Known: check.known}
 }
 
-// readRootKeyRegistry maps each registered kid to its check value.
 // registeredKIDs lists the registered root keys' kids, sorted; it reads no
 // check value, which a planner role may not.
 func (s *Store) registeredKIDs(ctx context.Context) ([]string, error) {
@@ -128,6 +127,7 @@ func (s *Store) registeredKIDs(ctx context.Context) ([]string, error) {
 	return kids, nil
 }
 
+// readRootKeyRegistry maps each registered kid to its check value.
 func (s *Store) readRootKeyRegistry(ctx context.Context) (map[string]string, error) {
 	rows, err := s.pool.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
 	if err != nil {
