@@ -243,10 +243,10 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 	return grant(ctx, pool, role, stmts)
 }
 
-// Metadata columns: what a planner may read. No ciphertext, no wrapped key,
-// no key check value.
+// Metadata columns: what a planner may read, which the metadata reads
+// select. No ciphertext, no wrapped key, no key check value.
 const (
-	secretMetaColumns  = "project, name, kid, bound, description, category, requires_restart, revision, created_at, created_by, updated_at, updated_by, updated_via, last_action"
+	secretMetaColumns  = metaColumnsNoDigest + ", last_action"
 	versionMetaColumns = "project, name, revision, kid, bound, description, category, requires_restart, action, written_at, written_by, replaced_at, deleted"
 )
 
@@ -254,10 +254,9 @@ const (
 // need with no root keys, and nothing more: SELECT on the metadata columns
 // of secrets, their versions and data keys (no ciphertext, no wrapped key
 // material), on provider defaults, retention and restart acknowledgements,
-// the root keys' kids (not
-// their check values), and the key usage counts. No audit table: events
-// need no reading to plan. Run it as the owner after Migrate; it is
-// idempotent.
+// the root keys' kids (not their check values), and the key usage counts.
+// No audit table: events need no reading to plan. Run it as the owner
+// after Migrate; it is idempotent.
 func GrantPlanner(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
 	if err := ValidateSchema(schema); err != nil {
 		return err
