@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -104,7 +103,7 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Project, "project", "", "only this project's secrets (default: every project)")
 	f.IntVar(&opts.BatchSize, "batch-size", reencrypt.DefaultBatchSize, "secrets per transaction")
-	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one per CPU)")
+	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one more than the CPUs)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per key, and change nothing")
 	f.DurationVar(&opts.RetryFor, "retry-for", reencrypt.DefaultRetryFor, "keep retrying this long while the database is unreachable (a failover, a restart); 0 to fail at once")
 	f.BoolVar(&opts.BindUnbound, "bind-unbound", false, "also bind ciphertexts that carry no binding to the rows they are in (check them first)")
@@ -143,7 +142,7 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	}
 	workers := opts.Workers
 	if workers == 0 {
-		workers = runtime.NumCPU()
+		workers = reencrypt.DefaultWorkers()
 	}
 	// One connection per worker; batches reload data keys through their own.
 	opts.MaxConns = int32(workers)

@@ -50,8 +50,8 @@ type Options struct {
 	Project string
 	// BatchSize is how many secrets one transaction rewrites.
 	BatchSize int
-	// Workers is how many batches run at once; 0 means one per CPU. It is
-	// capped at the pool size.
+	// Workers is how many batches run at once; 0 means DefaultWorkers(). It
+	// is capped at the pool size.
 	Workers int
 	// DryRun counts what would change and changes nothing.
 	DryRun bool
@@ -288,6 +288,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	return sum, nil
 }
 
+// DefaultWorkers is one batch more than the CPUs: a batch alternates
+// between crypto here and waiting on PostgreSQL, and the extra batch keeps
+// the CPUs busy while another waits.
+func DefaultWorkers() int { return runtime.NumCPU() + 1 }
+
 func normalize(st *store.Store, opts Options) (Options, error) {
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultBatchSize
@@ -296,10 +301,10 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 		return opts, fmt.Errorf("batch size %d is out of range: use 1 to %d", opts.BatchSize, MaxBatchSize)
 	}
 	if opts.Workers < 0 {
-		return opts, fmt.Errorf("workers %d is out of range: use 1 or more (0 for one per CPU)", opts.Workers)
+		return opts, fmt.Errorf("workers %d is out of range: use 1 or more (0 for one more than the CPUs)", opts.Workers)
 	}
 	if opts.Workers == 0 {
-		opts.Workers = runtime.NumCPU()
+		opts.Workers = DefaultWorkers()
 	}
 	if opts.RetryFor == 0 {
 		opts.RetryFor = DefaultRetryFor

@@ -42,7 +42,7 @@ func main() {
 	rows := flag.Int("rows", 20000, "secrets to seed")
 	algs := flag.String("algs", "dir,A256GCMKW", "key algorithms to measure, comma-separated")
 	batch := flag.Int("batch-size", reencrypt.DefaultBatchSize, "reencrypt --batch-size")
-	workers := flag.Int("workers", 0, "reencrypt --workers (0: one per CPU)")
+	workers := flag.Int("workers", 0, "reencrypt --workers (0: its default, one more than the CPUs)")
 	dbURL := flag.String("database-url", "", "server to use (a user that may create databases); default: a throwaway one")
 	bin := flag.String("bin", "", "pgsecrets binary to measure (default: build this module's)")
 	flag.Parse()
@@ -103,7 +103,7 @@ func run(rows int, algs []string, batch, workers int, dbURL, bin string) error {
 
 func workersLabel(w int) string {
 	if w == 0 {
-		return strconv.Itoa(runtime.NumCPU()) + " (one per CPU)"
+		return strconv.Itoa(reencrypt.DefaultWorkers()) + " (one more than the CPUs)"
 	}
 	return strconv.Itoa(w)
 }
