@@ -65,6 +65,15 @@ const (
 // startupTimeout bounds Start when ctx has no deadline.
 const startupTimeout = time.Minute
 
+// withStartupDeadline is ctx, bounded by startupTimeout unless it already
+// has a deadline.
+func withStartupDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, startupTimeout)
+}
+
 // Start creates a data directory with initdb and starts postgres on a free
 // port. Stop shuts it down and removes everything. The server is tuned for
 // speed over durability (fsync=off and friends): a crash loses it, which
@@ -73,11 +82,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if !platformSupported {
 		return nil, errPlatformUnsupported
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startupTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withStartupDeadline(ctx)
+	defer cancel()
 	bin, err := findServerBinaries(defaultBinarySearch())
 	if err != nil {
 		return nil, err

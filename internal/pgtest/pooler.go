@@ -154,11 +154,8 @@ func startPooler(ctx context.Context, serverHost string, serverPort uint16) (*po
 	if !platformSupported {
 		return nil, errPlatformUnsupported
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startupTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withStartupDeadline(ctx)
+	defer cancel()
 	bin, err := findPgbouncer(defaultPoolerSearch())
 	if err != nil {
 		return nil, err

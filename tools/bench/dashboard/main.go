@@ -89,20 +89,12 @@ func run(secrets, events, requests int, dbURL string) error {
 	if events < secrets+auditPageRows {
 		return fmt.Errorf("-events %d: want at least -secrets plus a page (%d)", events, secrets+auditPageRows)
 	}
-	tmp, err := os.MkdirTemp("", "bench-dashboard-")
+	ws, err := benchkit.Begin(ctx, "dashboard", dbURL)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	srv, err := benchkit.StartServer(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	key, keysFile, _, err := benchkit.RootKeys(tmp)
-	if err != nil {
-		return err
-	}
+	defer ws.Close()
+	tmp, srv, key, keysFile := ws.Dir, ws.Server, ws.Key, ws.KeysFile
 	st, url, err := benchkit.NewStoreDatabase(ctx, srv, "bench_dashboard", key, 0)
 	if err != nil {
 		return err

@@ -168,28 +168,17 @@ func (b *best) add(proc benchkit.Run, op, cpu time.Duration) {
 }
 
 func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string, keep bool) error {
-	tmp, err := os.MkdirTemp("", "bench-resolve-")
+	ws, err := benchkit.Begin(ctx, "resolve", dbURL)
 	if err != nil {
 		return err
 	}
-	if keep {
-		defer fmt.Printf("work directory kept: %s\n", tmp)
-	} else {
-		defer os.RemoveAll(tmp)
-	}
+	ws.Keep = keep
+	defer ws.Close()
+	tmp, srv, key, keysFile := ws.Dir, ws.Server, ws.Key, ws.KeysFile
 	if bin == "" {
 		if bin, err = benchkit.BuildPgsecrets(tmp); err != nil {
 			return err
 		}
-	}
-	srv, err := benchkit.StartServer(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	key, keysFile, _, err := benchkit.RootKeys(tmp)
-	if err != nil {
-		return err
 	}
 	st, url, err := benchkit.NewStoreDatabase(ctx, srv, "bench_resolve", key, int32(benchkit.Workers()))
 	if err != nil {

@@ -149,20 +149,12 @@ type contender struct {
 }
 
 func run(ctx context.Context, l load, runs int, dbURL, profile string) error {
-	tmp, err := os.MkdirTemp("", "bench-writers-")
+	ws, err := benchkit.Begin(ctx, "writers", dbURL)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	srv, err := benchkit.StartServer(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	key, keysFile, _, err := benchkit.RootKeys(tmp)
-	if err != nil {
-		return err
-	}
+	defer ws.Close()
+	tmp, srv, key, keysFile := ws.Dir, ws.Server, ws.Key, ws.KeysFile
 
 	contenders := []*contender{
 		{mode: "floor", what: "floor: plain SQL, 5 round trips"},

@@ -187,3 +187,45 @@ func Settle(ctx context.Context, st *store.Store) error {
 // Workers is the default concurrency of seeding: a few writes per CPU keep
 // the server busy across round trips.
 func Workers() int { return 4 * runtime.NumCPU() }
+
+// Workspace is what a benchmark run sets up first: a work directory, a
+// PostgreSQL server, and a root key written to the directory.
+type Workspace struct {
+	Dir      string
+	Server   *Server
+	Key      *keyring.Key
+	KeysFile string
+	// Keep leaves Dir in place at Close, and says where it is.
+	Keep bool
+}
+
+// Begin makes a workspace for the benchmark name, on the server at dbURL
+// or a throwaway one. Close undoes it.
+func Begin(ctx context.Context, name, dbURL string) (*Workspace, error) {
+	dir, err := os.MkdirTemp("", "bench-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	w := &Workspace{Dir: dir}
+	if w.Server, err = StartServer(ctx, dbURL); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if w.Key, w.KeysFile, _, err = RootKeys(dir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close stops the server it started and removes the directory, unless Keep.
+func (w *Workspace) Close() {
+	if w.Server != nil {
+		w.Server.Stop()
+	}
+	if w.Keep {
+		fmt.Printf("work directory kept: %s\n", w.Dir)
+		return
+	}
+	_ = os.RemoveAll(w.Dir)
+}
