@@ -70,16 +70,36 @@ func quoteList(kids []string) string {
 // checkRootKeys compares the configured root keys with the registry, then
 // registers the first root key where the rules allow it.
 func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error {
-	registry, err := s.readRootKeyRegistry(ctx)
+	registry, err := s.readRootKeyRegistry(ctx, s.pool)
 	if err != nil {
 		return err
 	}
-	check := rootKeyCheck{empty: len(registry) == 0}
+	check, err := s.compareRootKeys(registry)
+	s.rootCheck = check
+	if err != nil {
+		return err
+	}
+	if kids, _, err := check.toRegister(s.keys.RootKey().KID, allowUnregistered); err != nil || len(kids) == 0 {
+		return err
+	}
+	// Another process may be registering its own keys at this moment (two
+	// first writers on an empty registry, each with another key file):
+	// decide again under the registry's lock, from the registry as it is
+	// then, so that exactly one key set claims it.
+	_, err = s.registerRootKeys(ctx, func(check rootKeyCheck) ([]string, string, error) {
+		return check.toRegister(s.keys.RootKey().KID, allowUnregistered)
+	})
+	return err
+}
+
+// compareRootKeys sets each configured root key against the registry.
+func (s *Store) compareRootKeys(registry map[string]string) (rootKeyCheck, error) {
+	check := rootKeyCheck{empty: len(registry) == 0, known: sortedKeys(registry)}
 	var mismatched []string
 	for _, kid := range s.keys.RootKIDs() {
 		cv, err := s.keys.RootCheckValue(kid, s.deployment)
 		if err != nil {
-			return err
+			return check, err
 		}
 		switch reg, ok := registry[kid]; {
 		case !ok:
@@ -90,27 +110,30 @@ func (s *Store) checkRootKeys(ctx context.Context, allowUnregistered bool) error
 			check.registered = append(check.registered, kid)
 		}
 	}
-	check.known = sortedKeys(registry)
-	s.rootCheck = check
 	if len(mismatched) > 0 {
-		return &RootKeyMismatchError{KIDs: mismatched}
+		return check, &RootKeyMismatchError{KIDs: mismatched}
 	}
+	return check, nil
+}
+
+// toRegister says which configured root keys register themselves, and
+// why, or why the key set is refused. first is the first root key's kid.
+func (c rootKeyCheck) toRegister(first string, allowUnregistered bool) (kids []string, reason string, err error) {
 	switch {
-	case len(check.unknown) == 0:
-		return nil
-	case check.empty:
-		_, err := s.registerRootKeys(ctx, check.unknown, "first use: the registry was empty")
-		return err
-	case len(check.registered) > 0:
-		if check.unknown[0] != s.keys.RootKey().KID {
-			return nil // only the first key writes; the others may be retired ones
+	case len(c.unknown) == 0:
+		return nil, "", nil
+	case c.empty:
+		return c.unknown, "first use: the registry was empty", nil
+	case len(c.registered) > 0:
+		if c.unknown[0] != first {
+			return nil, "", nil // only the first key writes; the others may be retired ones
 		}
-		_, err := s.registerRootKeys(ctx, check.unknown[:1], "new first root key beside registered "+check.registered[0])
-		return err
+		return c.unknown[:1], "new first root key beside registered " + c.registered[0], nil
 	case allowUnregistered:
-		return nil
+		return nil, "", nil
 	}
-	return &UnregisteredRootKeysError{Configured: s.keys.RootKIDs(), Known: check.known}
+	// No configured key is registered: unknown holds them all, in order.
+	return nil, "", &UnregisteredRootKeysError{Configured: c.unknown, Known: c.known}
 }
 
 // registeredKIDs lists the registered root keys' kids, sorted; it reads no
@@ -128,8 +151,8 @@ func (s *Store) registeredKIDs(ctx context.Context) ([]string, error) {
 }
 
 // readRootKeyRegistry maps each registered kid to its check value.
-func (s *Store) readRootKeyRegistry(ctx context.Context) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
+func (s *Store) readRootKeyRegistry(ctx context.Context, q querier) (map[string]string, error) {
+	rows, err := q.Query(ctx, "select kid, check_value from "+s.table("root_keys"))
 	if err != nil {
 		return nil, fmt.Errorf("read root key registry: %w", err)
 	}
@@ -164,31 +187,51 @@ func (s *Store) RootKeysRegistered() bool { return len(s.rootCheck.unknown) == 0
 func (s *Store) RegisteredAtOpen() []string { return s.rootCheck.added }
 
 // RegisterRootKeys adds every configured root key the registry lacks, with
-// an audit event giving the reason, and returns their kids.
+// an audit event giving the reason, and returns their kids. A key
+// registered under its kid with other material is still refused.
 func (s *Store) RegisterRootKeys(ctx context.Context, reason string) ([]string, error) {
-	return s.registerRootKeys(ctx, s.keys.RootKIDs(), reason)
+	return s.registerRootKeys(ctx, func(check rootKeyCheck) ([]string, string, error) {
+		return check.unknown, reason, nil
+	})
 }
 
-func (s *Store) registerRootKeys(ctx context.Context, kids []string, reason string) ([]string, error) {
+// registerRootKeys registers the keys decide picks from the registry as
+// it stands under the registry's lock, with one audit event, in one
+// transaction. The lock is a transaction-scoped advisory lock, which a
+// transaction pooler keeps, and which the runtime role may take where it
+// could not lock the table.
+func (s *Store) registerRootKeys(ctx context.Context, decide func(rootKeyCheck) ([]string, string, error)) ([]string, error) {
 	if err := s.needKeys("register root keys"); err != nil {
 		return nil, err
 	}
 	var added []string
+	var check rootKeyCheck
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		added = nil
+		if _, err := tx.Exec(ctx, "select pg_advisory_xact_lock(hashtextextended($1, 0))", "pgsecrets root keys "+s.schema); err != nil {
+			return fmt.Errorf("lock root key registry: %w", err)
+		}
+		registry, err := s.readRootKeyRegistry(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if check, err = s.compareRootKeys(registry); err != nil {
+			return err
+		}
+		kids, reason, err := decide(check)
+		if err != nil {
+			return err
+		}
 		for _, kid := range kids {
 			cv, err := s.keys.RootCheckValue(kid, s.deployment)
 			if err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, "insert into "+s.table("root_keys")+" (kid, check_value, registered_by) values ($1, $2, $3) on conflict (kid) do nothing",
-				kid, cv, s.actor)
-			if err != nil {
+			if _, err := tx.Exec(ctx, "insert into "+s.table("root_keys")+" (kid, check_value, registered_by) values ($1, $2, $3)",
+				kid, cv, s.actor); err != nil {
 				return fmt.Errorf("register root key %q: %w", kid, err)
 			}
-			if tag.RowsAffected() == 1 {
-				added = append(added, kid)
-			}
+			added = append(added, kid)
 		}
 		if len(added) == 0 {
 			return nil
@@ -199,10 +242,13 @@ func (s *Store) registerRootKeys(ctx context.Context, kids []string, reason stri
 		})
 	})
 	if err != nil {
+		s.rootCheck = check
 		return nil, err
 	}
-	s.rootCheck.registered = append(s.rootCheck.registered, added...)
-	s.rootCheck.added = append(s.rootCheck.added, added...)
-	s.rootCheck.unknown = slices.DeleteFunc(s.rootCheck.unknown, func(kid string) bool { return slices.Contains(added, kid) })
+	check.registered = append(check.registered, added...)
+	check.unknown = slices.DeleteFunc(check.unknown, func(kid string) bool { return slices.Contains(added, kid) })
+	check.known = slices.Sorted(slices.Values(append(check.known, added...)))
+	check.added = append(s.rootCheck.added, added...)
+	s.rootCheck = check
 	return added, nil
 }

@@ -3,10 +3,16 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -111,4 +117,82 @@ func mustGenerate(t *testing.T, kid string) *keyring.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Two processes with different key files write at the same moment to a
+// freshly migrated schema, whose registry is empty: exactly one key set
+// claims it, the other is refused before it writes anything, and the audit
+// chain verifies.
+func TestEmptyRegistryClaimedByExactlyOneKeySet(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	for i := range 20 {
+		schema := fmt.Sprintf("race_%d", i)
+		if _, err := store.Migrate(ctx, pgtest.SchemaPool(t, url, schema), schema, nil); err != nil {
+			t.Fatal(err)
+		}
+		var rings [2]*keyring.Keyring
+		for j := range rings {
+			k, err := keyring.Generate(fmt.Sprintf("k%d-%d", j+1, i), "dir", "A256GCM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rings[j] = ringOf(t, []*keyring.Key{k})
+		}
+		var (
+			start   = make(chan struct{})
+			wg      sync.WaitGroup
+			stores  [2]*store.Store
+			results [2]error
+		)
+		for j := range rings {
+			wg.Go(func() {
+				<-start
+				s, err := store.Open(ctx, store.Config{DatabaseURL: url, Schema: schema, Actor: fmt.Sprintf("writer-%d", j+1)}, rings[j])
+				if err == nil {
+					stores[j] = s
+					_, err = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d", j+1), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+				}
+				results[j] = err
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for j, err := range results {
+			var unreg *store.UnregisteredRootKeysError
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Fatalf("pair %d: both key sets wrote", i)
+				}
+				winner = j
+			case errors.As(err, &unreg):
+			default:
+				t.Fatalf("pair %d, writer %d: %v, want success or UnregisteredRootKeysError", i, j+1, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("pair %d: neither key set wrote: %v", i, results)
+		}
+		var kids []string
+		rows, err := stores[winner].Pool().Query(ctx, "select kid from "+schema+".root_keys")
+		if err == nil {
+			kids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := rings[winner].RootKIDs(); !slices.Equal(kids, want) {
+			t.Fatalf("pair %d: registered %v, want only the winner's %v", i, kids, want)
+		}
+		if _, err := stores[winner].VerifyAuditChain(ctx, ""); err != nil {
+			t.Fatalf("pair %d: audit verify: %v", i, err)
+		}
+		for _, s := range stores {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}
 }
