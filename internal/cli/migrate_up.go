@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
@@ -17,6 +18,8 @@ type MigrateUpOptions struct {
 	GrantTo string
 	// GrantPlanner is the planner role to grant metadata reads.
 	GrantPlanner string
+	// GrantDashboard is the role `pgsecrets serve` runs as.
+	GrantDashboard string
 }
 
 func newMigrateUpCmd(g *globalOptions) *cobra.Command {
@@ -42,8 +45,14 @@ change or delete audit events, or move the chain head.
 
 --grant-planner ROLE grants a planner role, for ` + "`terraform plan`" + ` on pull
 requests with no root keys, SELECT on metadata only: names, revisions,
-kids, who and when; never a ciphertext, wrapped key or audit event. See
-docs/security.md and docs/ci.md.`,
+kids, who and when; never a ciphertext, wrapped key or audit event.
+
+--grant-dashboard ROLE grants the role ` + "`pgsecrets serve`" + ` runs as the runtime
+role's rights and the dashboard's own state: sign-in, sessions, disabling
+and enabling accounts. The runtime role has no right on those tables, so
+the credentials applications hold cannot sign anyone in, take over or
+extend a session, or read a password hash. Give the dashboard a role of its
+own. See docs/security.md (who holds which role) and docs/ci.md.`,
 		Example: `  pgsecrets migrate up --database-url postgres://owner@db.internal/app
 
   # Owner migrates, and lets the runtime role in
@@ -51,6 +60,9 @@ docs/security.md and docs/ci.md.`,
 
   # ... and a role that plans with no root keys
   pgsecrets migrate up --database-url postgres://owner@db.internal/app --grant-planner pgsecrets_plan
+
+  # ... and the role the dashboard (pgsecrets serve) runs as
+  pgsecrets migrate up --database-url postgres://owner@db.internal/app --grant-dashboard pgsecrets_dashboard
 
   PGSECRETS_SCHEMA=secrets_staging pgsecrets migrate up`,
 		Args: noArgs,
@@ -60,6 +72,7 @@ docs/security.md and docs/ci.md.`,
 	}
 	cmd.Flags().StringVar(&opts.GrantTo, "grant-to", "", "runtime role to grant what it needs (it must exist)")
 	cmd.Flags().StringVar(&opts.GrantPlanner, "grant-planner", "", "planner role to grant SELECT on metadata only (it must exist)")
+	cmd.Flags().StringVar(&opts.GrantDashboard, "grant-dashboard", "", "role `pgsecrets serve` runs as, to grant the runtime's rights and the dashboard's sessions (it must exist)")
 	return cmd
 }
 
@@ -93,20 +106,22 @@ func runMigrateUp(ctx context.Context, opts *MigrateUpOptions) error {
 		return err
 	}
 	printApplied()
-	if opts.GrantTo != "" {
-		if err := store.GrantRuntime(ctx, pool, cfg.Schema, opts.GrantTo); err != nil {
+	for _, g := range []struct {
+		role, what string
+		grant      func(context.Context, *pgxpool.Pool, string, string) error
+	}{
+		{opts.GrantTo, "what the runtime needs", store.GrantRuntime},
+		{opts.GrantPlanner, "metadata reads for plans", store.GrantPlanner},
+		{opts.GrantDashboard, "what the dashboard needs", store.GrantDashboard},
+	} {
+		if g.role == "" {
+			continue
+		}
+		if err := g.grant(ctx, pool, cfg.Schema, g.role); err != nil {
 			return err
 		}
 		if !opts.JSON() {
-			fmt.Fprintf(out, "Granted role %q what the runtime needs in schema %s.\n", opts.GrantTo, cfg.Schema)
-		}
-	}
-	if opts.GrantPlanner != "" {
-		if err := store.GrantPlanner(ctx, pool, cfg.Schema, opts.GrantPlanner); err != nil {
-			return err
-		}
-		if !opts.JSON() {
-			fmt.Fprintf(out, "Granted role %q metadata reads for plans in schema %s.\n", opts.GrantPlanner, cfg.Schema)
+			fmt.Fprintf(out, "Granted role %q %s in schema %s.\n", g.role, g.what, cfg.Schema)
 		}
 	}
 	registered, err := registerRootKeysAfterMigrate(ctx, opts)

@@ -43,7 +43,10 @@ Everything it keeps lives in the database (accounts, sessions, sign-in
 limits), so several ` + "`pgsecrets serve`" + ` behind a load balancer share one
 state. It uses the same store, write policy and audit trail as the CLI and
 Terraform; its audit actor is dashboard:<email> of the account signed in.
-Accounts are created with ` + "`pgsecrets user add`" + `. It needs root keys.
+Accounts are created with ` + "`pgsecrets user add`" + `. It needs root keys,
+and runs as the dashboard role (` + "`pgsecrets migrate up --grant-dashboard ROLE`" + `)
+or the schema's owner: the runtime role that applications and Terraform
+hold may not touch the dashboard's accounts and sessions.
 
 Serve HTTPS directly with --tls-cert and --tls-key, or behind a proxy that
 terminates TLS: name the proxy's address with --trusted-proxy, so that its
@@ -130,6 +133,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		return err
 	}
 	defer st.Close()
+	if err := st.CheckDashboardRole(ctx); err != nil {
+		return err
+	}
 	srv, err := dashboard.New(dashboard.Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil)),
 		TrustedProxies: opts.TrustedProxies, TLS: cert != nil, Sessions: opts.Sessions,

@@ -203,7 +203,7 @@ func (s *Store) readAccount(ctx context.Context, email string, withHash bool) (A
 		return Account{}, "", &NotFoundError{What: accountWhat(e)}
 	}
 	if err != nil {
-		return Account{}, "", fmt.Errorf("read %s: %w", accountWhat(e), err)
+		return Account{}, "", fmt.Errorf("read %s: %w", accountWhat(e), dashboardPrivilege(err))
 	}
 	return a, hash, nil
 }
@@ -287,11 +287,23 @@ func (s *Store) changeAccount(ctx context.Context, email string, fn func(tx pgx.
 	})
 }
 
-// ownerOnly explains a refusal by the database to the runtime role.
+// ownerOnly explains a refusal by the database of an account change the
+// role may not make.
 func ownerOnly(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
-		return fmt.Errorf("%w: only the schema's owner (the role that runs `pgsecrets migrate up`) creates, re-passwords and removes dashboard accounts, so that the runtime role cannot make itself an admin; run this as the owner", err)
+		return fmt.Errorf("%w: only the schema's owner (the role that runs `pgsecrets migrate up`) creates, re-passwords and removes dashboard accounts; the dashboard role may only disable and enable them, and the runtime role may not touch them, so that neither can make itself an admin; run this as the owner", err)
+	}
+	return err
+}
+
+// dashboardPrivilege explains a refusal by the database of the dashboard's
+// own state (sessions, sign-in counters, account reads) to a role that is
+// not the dashboard's.
+func dashboardPrivilege(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("%w: the dashboard's accounts and sessions are for the dashboard role (`pgsecrets migrate up --grant-dashboard ROLE`, run as the owner) and the owner; run `pgsecrets serve` and `pgsecrets user` as one of them, not as the runtime role applications hold", err)
 	}
 	return err
 }

@@ -204,20 +204,52 @@ func CheckSchemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) 
 }
 
 // GrantRuntime gives role what the runtime role needs and nothing more:
-// read and write secrets, data keys, provider defaults, the dashboard's
-// sessions and sign-in counters, and restart acknowledgements; read
-// dashboard accounts and disable or enable them (only the owner creates,
-// re-passwords or removes one); append audit events, register root keys
-// and keep audit keys. It may read audit_head
-// but not lock or move it (only the owner's functions do), has no right to
-// update or delete audit events, and, not owning the tables, cannot disable
-// their triggers. Run it as the owner after Migrate; it is idempotent.
+// read and write secrets, data keys, provider defaults and restart
+// acknowledgements; append audit events, register root keys and keep
+// audit keys. It may read audit_head but not lock or move it (only the
+// owner's functions do), has no right to update or delete audit events,
+// and, not owning the tables, cannot disable their triggers. It has no
+// right at all on the dashboard's accounts, sessions and sign-in counters:
+// the credentials applications hold cannot sign anyone in, re-point or
+// extend a session, or read a password hash. Run it as the owner after
+// Migrate; it is idempotent.
 func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
-	if err := ValidateSchema(schema); err != nil {
+	stmts, err := runtimeGrants(schema, role)
+	if err != nil {
 		return err
 	}
+	return grant(ctx, pool, role, stmts)
+}
+
+// GrantDashboard gives role what `pgsecrets serve` needs: the runtime
+// role's rights (the dashboard reads and writes secrets through the same
+// store), and the dashboard's own state: read accounts, password hashes
+// included, for sign-in; disable and enable them (only the owner creates,
+// re-passwords or removes one, so the dashboard role cannot change an
+// account's role or projects); start, touch and end sessions (it cannot
+// change a session's account or terms, and a writer who does without the
+// root keys breaks the session's seal); count sign-in attempts. Run it as
+// the owner after Migrate; it is idempotent.
+func GrantDashboard(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
+	stmts, err := runtimeGrants(schema, role)
+	if err != nil {
+		return err
+	}
+	r := pgx.Identifier{role}.Sanitize()
+	stmts = append(stmts,
+		"grant select, update (disabled, updated_at, updated_by) on "+schema+".dashboard_accounts to "+r,
+		"grant select, insert, delete, update (last_seen_at) on "+schema+".dashboard_sessions to "+r,
+		"grant select, insert, update, delete on "+schema+".dashboard_signin_failures to "+r,
+	)
+	return grant(ctx, pool, role, stmts)
+}
+
+func runtimeGrants(schema, role string) ([]string, error) {
+	if err := ValidateSchema(schema); err != nil {
+		return nil, err
+	}
 	if role == "" {
-		return errors.New("grant: a role name is required")
+		return nil, errors.New("grant: a role name is required")
 	}
 	r := pgx.Identifier{role}.Sanitize()
 	t := func(names ...string) string {
@@ -227,20 +259,15 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 		}
 		return strings.Join(q, ", ")
 	}
-	stmts := []string{
+	return []string{
 		"grant usage on schema " + schema + " to " + r,
 		"grant select on " + t(versionTable, "deployment", "audit_head") + " to " + r,
 		"grant select, insert, update, delete on " + t("secrets", "secret_versions", "history_retention", "encryption_keys", "provider_defaults",
-			"dashboard_sessions", "dashboard_signin_failures", "restart_acks") + " to " + r,
-		// Dashboard accounts are the owner's to create, re-password and
-		// remove: a runtime role that could would make itself an admin and
-		// read every value through the dashboard.
-		"grant select, update (disabled, updated_at, updated_by) on " + t("dashboard_accounts") + " to " + r,
+			"restart_acks") + " to " + r,
 		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
 		"grant select, insert, update on " + t("audit_keys") + " to " + r,
 		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text), " + schema + ".key_usage() to " + r,
-	}
-	return grant(ctx, pool, role, stmts)
+	}, nil
 }
 
 // Metadata columns: what a planner may read, which the metadata reads

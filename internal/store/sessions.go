@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -70,7 +71,7 @@ const touchEvery = 15 * time.Second
 // the account.signin audit event, in one transaction. address is the
 // client's, as the dashboard sees it.
 func (s *Store) StartSession(ctx context.Context, a Account, token string, t SessionTimeouts, address string) (Session, error) {
-	if t.Idle <= 0 || t.Absolute <= 0 {
+	if t.Idle < time.Microsecond || t.Absolute < time.Microsecond {
 		return Session{}, errors.New("start session: idle and absolute timeouts must be positive")
 	}
 	hash, err := s.sessionHash(token)
@@ -79,12 +80,25 @@ func (s *Store) StartSession(ctx context.Context, a Account, token string, t Ses
 	}
 	sess := Session{Account: a}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, "insert into "+s.table("dashboard_sessions")+
-			` (token_hash, account_id, idle_timeout, expires_at, address) values ($1, $2, $3, now() + $4::interval, $5)
-			returning created_at, last_seen_at, expires_at, least(last_seen_at + idle_timeout, expires_at)`,
-			hash, a.ID, t.Idle, t.Absolute, address).Scan(&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
-		if err != nil {
+		// The database's clock, read first, so that the seal covers the
+		// very times stored (PostgreSQL keeps microseconds).
+		var now time.Time
+		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
 			return fmt.Errorf("start session of %s: %w", accountWhat(a.Email), err)
+		}
+		idle := t.Idle.Truncate(time.Microsecond)
+		sess.CreatedAt, sess.LastSeenAt = now, now
+		sess.ExpiresAt = now.Add(t.Absolute).Truncate(time.Microsecond)
+		sess.IdleExpiresAt = now.Add(idle)
+		if sess.IdleExpiresAt.After(sess.ExpiresAt) {
+			sess.IdleExpiresAt = sess.ExpiresAt
+		}
+		seal := s.sessionSeal(0, hash, sessionTerms{accountID: a.ID, createdAt: now, expiresAt: sess.ExpiresAt, idleMicros: idle.Microseconds()})
+		_, err := tx.Exec(ctx, "insert into "+s.table("dashboard_sessions")+
+			` (token_hash, account_id, created_at, last_seen_at, idle_timeout, expires_at, address, seal) values ($1, $2, $3, $3, $4, $5, $6, $7)`,
+			hash, a.ID, now, idle, sess.ExpiresAt, address, seal)
+		if err != nil {
+			return fmt.Errorf("start session of %s: %w", accountWhat(a.Email), dashboardPrivilege(err))
 		}
 		return s.appendAudit(ctx, tx, &audit.Event{
 			Action: audit.ActionSignIn, Subject: a.Email,
@@ -94,35 +108,75 @@ func (s *Store) StartSession(ctx context.Context, a Account, token string, t Ses
 	return sess, err
 }
 
+// sessionTerms are what a session is bound to: a change to any of them in
+// the table, by whoever may write there, makes the session invalid.
+type sessionTerms struct {
+	accountID            int64
+	createdAt, expiresAt time.Time
+	idleMicros           int64
+}
+
+// sessionSeal is the MAC, under the session key of root key i, that binds
+// a session's stored token hash to its terms. Without it, a writer of the
+// sessions table could re-point a viewer's session to an admin's account,
+// or extend it by years, and the viewer's cookie would follow.
+func (s *Store) sessionSeal(i int, tokenHash []byte, t sessionTerms) []byte {
+	m := hmac.New(sha256.New, s.sessionKeys[i])
+	m.Write([]byte("pgsecrets dashboard session seal v1\x00"))
+	m.Write(tokenHash)
+	var b [32]byte
+	binary.BigEndian.PutUint64(b[0:], uint64(t.accountID))
+	binary.BigEndian.PutUint64(b[8:], uint64(t.createdAt.UnixMicro()))
+	binary.BigEndian.PutUint64(b[16:], uint64(t.expiresAt.UnixMicro()))
+	binary.BigEndian.PutUint64(b[24:], uint64(t.idleMicros))
+	m.Write(b[:])
+	return m.Sum(nil)
+}
+
 // SessionByToken returns the live session for token, with its account,
 // and moves its idle expiry on. A session that expired (idle or absolute),
-// was ended, or whose account is disabled is ErrNotFound, all alike.
+// was ended, whose account is disabled, or whose stored terms no longer
+// match their seal is ErrNotFound, all alike.
 func (s *Store) SessionByToken(ctx context.Context, token string) (Session, error) {
 	hashes, err := s.sessionHashes(token)
 	if err != nil {
 		return Session{}, err
 	}
-	var sess Session
+	var (
+		sess       Session
+		found      []byte
+		seal       []byte
+		idleMicros int64
+	)
 	a := &sess.Account
+	// The idle timeout is read as microseconds, whatever units a writer
+	// put in the interval; a last request in the future counts as none.
 	err = s.pool.QueryRow(ctx, `
 		with found as (
-			select t.token_hash, t.created_at as session_created_at, t.idle_timeout, t.expires_at as session_expires_at, `+prefixed("a.", accountColumns)+`
+			select t.token_hash, t.seal, t.created_at as session_created_at, t.idle_timeout, t.expires_at as session_expires_at, `+prefixed("a.", accountColumns)+`
 			from `+s.table("dashboard_sessions")+` t join `+s.table("dashboard_accounts")+` a on a.id = t.account_id
-			where t.token_hash = any($1) and t.expires_at > now() and t.last_seen_at + t.idle_timeout > now() and not a.disabled
+			where t.token_hash = any($1) and t.expires_at > now() and t.last_seen_at <= now() and t.last_seen_at + t.idle_timeout > now() and not a.disabled
 		), touched as (
 			update `+s.table("dashboard_sessions")+` t set last_seen_at = now() from found
 			where t.token_hash = found.token_hash and t.last_seen_at < now() - $2::interval
 		)
-		select `+accountColumns+`, session_created_at, now(), session_expires_at, least(now() + idle_timeout, session_expires_at) from found`,
+		select `+accountColumns+`, token_hash, seal, (extract(epoch from idle_timeout) * 1000000)::bigint,
+			session_created_at, now(), session_expires_at, least(now() + idle_timeout, session_expires_at) from found`,
 		hashes, touchEvery).Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
-		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+		&found, &seal, &idleMicros, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, &NotFoundError{What: "session"}
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("read session: %w", err)
+		return Session{}, fmt.Errorf("read session: %w", dashboardPrivilege(err))
 	}
-	return sess, nil
+	terms := sessionTerms{accountID: a.ID, createdAt: sess.CreatedAt, expiresAt: sess.ExpiresAt, idleMicros: idleMicros}
+	for i, h := range hashes {
+		if hmac.Equal(h, found) && hmac.Equal(seal, s.sessionSeal(i, found, terms)) {
+			return sess, nil
+		}
+	}
+	return Session{}, &NotFoundError{What: "session"}
 }
 
 // prefixed qualifies each column of a list like accountColumns.
@@ -204,4 +258,36 @@ func (s *Store) PruneDashboardState(ctx context.Context, window time.Duration) e
 		return fmt.Errorf("prune sign-in counters: %w", err)
 	}
 	return nil
+}
+
+// CheckDashboardRole tells, before `pgsecrets serve` takes a request,
+// whether the database role it runs as may keep the dashboard's state,
+// rather than failing at the first sign-in.
+func (s *Store) CheckDashboardRole(ctx context.Context) error {
+	var (
+		role string
+		ok   bool
+	)
+	err := s.pool.QueryRow(ctx, `select current_user::text,
+		has_table_privilege($1, 'select, insert, delete') and has_column_privilege($1, 'last_seen_at', 'update')
+		and has_column_privilege($2, 'password_hash', 'select') and has_table_privilege($3, 'select, insert, update, delete')`,
+		s.table("dashboard_sessions"), s.table("dashboard_accounts"), s.table("dashboard_signin_failures")).Scan(&role, &ok)
+	if err != nil {
+		return fmt.Errorf("check the dashboard's rights: %w", err)
+	}
+	if !ok {
+		return &DashboardRoleError{Role: role}
+	}
+	return nil
+}
+
+// DashboardRoleError refuses to serve the dashboard as a role that may not
+// keep its accounts and sessions: the runtime role, most likely.
+type DashboardRoleError struct {
+	Role string
+}
+
+func (e *DashboardRoleError) Error() string {
+	return fmt.Sprintf("database role %q may not keep the dashboard's accounts and sessions: run `pgsecrets migrate up --grant-dashboard %s` as the schema's owner, and run `pgsecrets serve` as that role (the runtime role that applications and Terraform hold may not touch them, so that it cannot make itself a dashboard admin)",
+		e.Role, pgx.Identifier{e.Role}.Sanitize())
 }

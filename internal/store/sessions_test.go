@@ -131,7 +131,7 @@ func TestPlantedSessionSignsNobodyIn(t *testing.T) {
 	s, db := newTestStore(t)
 	a := createAccount(t, s, "admin@example.com", store.RoleAdmin)
 	sum := sha256.Sum256([]byte("attacker-token"))
-	exec(t, db, "insert into dashboard_sessions (token_hash, account_id, idle_timeout, expires_at) values ($1, $2, interval '1 hour', now() + interval '1 hour')", sum[:], a.ID)
+	exec(t, db, "insert into dashboard_sessions (token_hash, account_id, idle_timeout, expires_at, seal) values ($1, $2, interval '1 hour', now() + interval '1 hour', $1)", sum[:], a.ID)
 	if _, err := s.SessionByToken(ctx, "attacker-token"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a planted session signed in: %v", err)
 	}
