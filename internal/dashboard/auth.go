@@ -224,7 +224,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, nil, "make session token", err)
 		return
 	}
-	sess, err := s.st.WithActor("dashboard:"+acct.Email).StartSession(r.Context(), acct, token, s.timeout, c.addr.String())
+	sess, err := s.st.WithActor("dashboard:"+acct.Email).StartSession(r.Context(), acct, token, s.timeout, c.address())
 	if err != nil {
 		s.serverError(w, r, nil, "start session", err)
 		return
@@ -268,7 +268,7 @@ func (s *Server) checkPassword(ctx context.Context, email, pw string, c client) 
 	if reason == "" {
 		return acct, true, nil
 	}
-	details := map[string]any{"address": c.addr.String(), "reason": reason}
+	details := map[string]any{"address": c.address(), "reason": reason}
 	err = s.anon.Audit(ctx, &audit.Event{Action: audit.ActionSignInFailed, Subject: acct.Email, Details: audit.Details(details)})
 	return store.Account{}, false, err
 }
