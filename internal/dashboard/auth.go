@@ -292,8 +292,8 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // endRequestSession ends the session whose cookie r carries, recorded as a
-// sign-out. The actor is whoever the session belongs to; a stale token ends
-// nothing and records nothing.
+// sign-out. The actor is whoever the session belongs to; a token that
+// matches no session ends nothing and records nothing.
 func (s *Server) endRequestSession(r *http.Request) error {
 	token := sessionToken(r)
 	if token == "" {
