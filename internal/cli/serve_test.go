@@ -41,36 +41,88 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// runningServe is `pgsecrets serve` running as an operator starts it,
+// over real HTTP, until stop interrupts it.
+type runningServe struct {
+	t              *testing.T
+	base           string
+	stdout, stderr *lockedBuffer
+	cancel         context.CancelFunc
+	exit           chan int
+}
+
+func (s *session) startServe(args ...string) *runningServe {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rs := &runningServe{t: s.t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, cancel: cancel, exit: make(chan int, 1)}
+	s.t.Cleanup(cancel)
+	go func() {
+		ios := &IOStreams{In: strings.NewReader(""), Out: rs.stdout, ErrOut: rs.stderr}
+		rs.exit <- Execute(ctx, ios, "test", append([]string{"--database-url", s.dbURL, "--root-keys-file", s.keysFile, "serve", "--listen", "127.0.0.1:0"}, args...))
+	}()
+	addr := regexp.MustCompile(`Dashboard at (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)`)
+	for deadline := time.Now().Add(20 * time.Second); rs.base == ""; time.Sleep(20 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(rs.stdout.String()); m != nil {
+			rs.base = m[1]
+		} else if time.Now().After(deadline) {
+			s.t.Fatalf("serve did not start:\nstdout:\n%s\nstderr:\n%s", rs.stdout.String(), rs.stderr.String())
+		}
+	}
+	return rs
+}
+
+// stop interrupts serve and checks that it exits cleanly.
+func (rs *runningServe) stop() {
+	rs.t.Helper()
+	rs.cancel()
+	select {
+	case code := <-rs.exit:
+		if code != 0 {
+			rs.t.Fatalf("serve exited %d after an interrupt:\n%s", code, rs.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		rs.t.Fatal("serve did not stop")
+	}
+}
+
+// signedIn is a browser signed in to the running dashboard.
+func (rs *runningServe) signedIn(email string) *http.Client {
+	rs.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	res := rs.post(client, "/signin", url.Values{"email": {email}, "password": {testPassword}})
+	res.Body.Close()
+	if len(jar.Cookies(res.Request.URL)) == 0 {
+		rs.t.Fatalf("sign in as %s: no session cookie (%d)", email, res.StatusCode)
+	}
+	return client
+}
+
+// post sends a form as the dashboard's own page would.
+func (rs *runningServe) post(client *http.Client, path string, form url.Values) *http.Response {
+	rs.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, rs.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", rs.base)
+	res, err := client.Do(req)
+	if err != nil {
+		rs.t.Fatal(err)
+	}
+	return res
+}
+
 // TestServeSignsInAnAccountMadeByUserAdd runs the dashboard as an operator
 // would, over real HTTP, until interrupted.
 func TestServeSignsInAnAccountMadeByUserAdd(t *testing.T) {
 	s := newSession(t)
 	s.mustRun(testPassword, "user", "add", "--email", "admin@example.com", "--role", "admin")
 	s.mustRun("xoxb-1-2", "secret", "add", "--project", "app", "--name", "SLACK_BOT_TOKEN")
+	rs := s.startServe()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr lockedBuffer
-	exit := make(chan int, 1)
-	go func() {
-		ios := &IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr}
-		exit <- Execute(ctx, ios, "test", []string{"--database-url", s.dbURL, "--root-keys-file", s.keysFile, "serve", "--listen", "127.0.0.1:0"})
-	}()
-	addr := regexp.MustCompile(`Dashboard at (http://127\.0\.0\.1:\d+) \(Ctrl-C to stop\)`)
-	var base string
-	for deadline := time.Now().Add(20 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not start:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		}
-	}
-
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: 10 * time.Second}
 	get := func(path string) (*http.Response, string) {
 		t.Helper()
-		res, err := client.Get(base + path)
+		res, err := client.Get(rs.base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,14 +133,7 @@ func TestServeSignsInAnAccountMadeByUserAdd(t *testing.T) {
 	if res, body := get("/healthz"); res.StatusCode != 200 || body != "ok\n" {
 		t.Fatalf("healthz: %d %q", res.StatusCode, body)
 	}
-	req, _ := http.NewRequest(http.MethodPost, base+"/signin", strings.NewReader(url.Values{"email": {"admin@example.com"}, "password": {testPassword}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", base)
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	client = rs.signedIn("admin@example.com")
 	res, body := get("/secrets?project=app")
 	if res.StatusCode != 200 || !strings.Contains(body, `id="secret-SLACK_BOT_TOKEN"`) || !strings.Contains(body, `id="restart-notice"`) {
 		t.Fatalf("secrets page after sign-in: %d\n%s", res.StatusCode, body)
@@ -97,16 +142,38 @@ func TestServeSignsInAnAccountMadeByUserAdd(t *testing.T) {
 		t.Fatalf("CSP %q", csp)
 	}
 
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("serve exited %d after an interrupt:\n%s", code, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
+	rs.stop()
+	if stderr := rs.stderr.String(); !strings.Contains(stderr, "path=/secrets") || strings.Contains(stderr, "xoxb-1-2") || strings.Contains(stderr, testPassword) {
+		t.Fatalf("request log:\n%s", stderr)
 	}
-	if !strings.Contains(stderr.String(), "path=/secrets") || strings.Contains(stderr.String(), "xoxb-1-2") || strings.Contains(stderr.String(), testPassword) {
-		t.Fatalf("request log:\n%s", stderr.String())
+}
+
+func TestServeWarnsWhenATrustedProxyIsEveryAddress(t *testing.T) {
+	s := newSession(t)
+	for _, tc := range []struct {
+		proxies []string
+		warning string
+	}{
+		{[]string{"0.0.0.0/0"}, "Warning: --trusted-proxy 0.0.0.0/0 trusts every address: every client can then choose, with X-Forwarded-For, the address its sign-ins are limited and recorded by; name only your proxies' addresses\n"},
+		{[]string{"10.0.0.0/8", "::/0"}, "Warning: --trusted-proxy ::/0 trusts every address"},
+		{[]string{"0.0.0.0/0", "::/0"}, "Warning: --trusted-proxy 0.0.0.0/0, ::/0 trusts every address"},
+		{[]string{"10.0.0.0/8", "2001:db8::/32"}, ""},
+	} {
+		var args []string
+		for _, p := range tc.proxies {
+			args = append(args, "--trusted-proxy", p)
+		}
+		rs := s.startServe(args...)
+		rs.stop()
+		stderr := rs.stderr.String()
+		if tc.warning == "" {
+			if strings.Contains(stderr, "Warning") {
+				t.Errorf("%v: %s", tc.proxies, stderr)
+			}
+			continue
+		}
+		if !strings.HasPrefix(stderr, tc.warning) || strings.Count(stderr, "Warning") != 1 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: stderr is not the one warning line %q:\n%s", tc.proxies, tc.warning, stderr)
+		}
 	}
 }

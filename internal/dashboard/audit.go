@@ -101,7 +101,7 @@ func (s *Server) auditPage(rq *request) {
 
 // exportAudit downloads the filtered trail as JSON lines or CSV, with the
 // same writers and the same audit.export event as `pgsecrets audit
-// export`.
+// export` (CSV as its --csv-formulas neutralise writes it).
 func (s *Server) exportAudit(rq *request) {
 	_, f, err := auditFilter(rq, rq.PostFormValue)
 	if err != nil {
@@ -116,7 +116,9 @@ func (s *Server) exportAudit(rq *request) {
 	}
 	out := &downloadWriter{w: rq.w, contentType: contentType,
 		filename: fmt.Sprintf("pgsecrets-audit-%s.%s", time.Now().UTC().Format("20060102T150405Z"), format)}
-	ew, err := audit.NewExportWriter(out, format)
+	// A download is opened in a spreadsheet as often as not: no cell may run
+	// there as a formula. `audit export` keeps the exact bytes by default.
+	ew, err := audit.NewExportWriter(out, format, audit.NeutraliseFormulas)
 	if err != nil {
 		s.serverError(rq.w, rq.Request, &rq.account, "start audit export", err)
 		return

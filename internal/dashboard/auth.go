@@ -111,13 +111,24 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (store.Session,
 	return store.Session{}, false
 }
 
+// sessionToken is the value of the one cookie name the request's scheme
+// allows: over HTTPS only the __Host- cookie counts. A plain-named cookie
+// can be planted by a sibling subdomain or over plain HTTP, and believing
+// it would sign the victim into the planter's account.
 func sessionToken(r *http.Request) string {
-	for _, name := range []string{cookieSecure, cookiePlain} {
-		if c, err := r.Cookie(name); err == nil && c.Value != "" {
-			return c.Value
-		}
+	if c, err := r.Cookie(cookieName(clientFrom(r).secure)); err == nil {
+		return c.Value
 	}
 	return ""
+}
+
+// cookieName is the session cookie's name over HTTPS (secure) or plain
+// HTTP: the browser refuses a __Host- cookie that is not Secure.
+func cookieName(secure bool) string {
+	if secure {
+		return cookieSecure
+	}
+	return cookiePlain
 }
 
 // setCookie hands the browser its session token: HttpOnly (no script can
@@ -125,12 +136,9 @@ func sessionToken(r *http.Request) string {
 // Secure with the __Host- prefix over HTTPS. It lasts as long as the
 // session's absolute limit; the idle limit is the server's to enforce.
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	c := &http.Cookie{Value: token, Path: "/", Expires: expires, HttpOnly: true, SameSite: http.SameSiteStrictMode}
-	c.Name, c.Secure = cookiePlain, false
-	if clientFrom(r).secure {
-		c.Name, c.Secure = cookieSecure, true
-	}
-	http.SetCookie(w, c)
+	secure := clientFrom(r).secure
+	http.SetCookie(w, &http.Cookie{Name: cookieName(secure), Value: token, Path: "/", Expires: expires,
+		Secure: secure, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request) {
@@ -204,12 +212,19 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, nil, "clear sign-in attempts", err)
 		return
 	}
+	// The cookie about to be overwritten may hold another session (another
+	// account signed in in this browser): end it, or it would live on in
+	// the database, unseen, until it expires.
+	if err := s.endRequestSession(r); err != nil {
+		s.serverError(w, r, nil, "end the session replaced", err)
+		return
+	}
 	token, err := newToken()
 	if err != nil {
 		s.serverError(w, r, nil, "make session token", err)
 		return
 	}
-	sess, err := s.st.WithActor("dashboard:"+acct.Email).StartSession(r.Context(), acct, token, s.timeout, c.addr.String())
+	sess, err := s.st.WithActor("dashboard:"+acct.Email).StartSession(r.Context(), acct, token, s.timeout, c.address())
 	if err != nil {
 		s.serverError(w, r, nil, "start session", err)
 		return
@@ -253,7 +268,7 @@ func (s *Server) checkPassword(ctx context.Context, email, pw string, c client) 
 	if reason == "" {
 		return acct, true, nil
 	}
-	details := map[string]any{"address": c.addr.String(), "reason": reason}
+	details := map[string]any{"address": c.address(), "reason": reason}
 	err = s.anon.Audit(ctx, &audit.Event{Action: audit.ActionSignInFailed, Subject: acct.Email, Details: audit.Details(details)})
 	return store.Account{}, false, err
 }
@@ -268,20 +283,27 @@ func newToken() (string, error) {
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	if token := sessionToken(r); token != "" {
-		// The actor is whoever the session belongs to; a stale token ends
-		// nothing and records nothing.
-		actor := s.anon
-		if sess, err := s.st.SessionByToken(r.Context(), token); err == nil {
-			actor = s.st.WithActor("dashboard:" + sess.Account.Email)
-		}
-		if err := actor.EndSession(r.Context(), token); err != nil {
-			s.serverError(w, r, nil, "end session", err)
-			return
-		}
+	if err := s.endRequestSession(r); err != nil {
+		s.serverError(w, r, nil, "end session", err)
+		return
 	}
 	s.clearCookie(w, r)
 	http.Redirect(w, r, "/signin?done=signed-out", http.StatusSeeOther)
+}
+
+// endRequestSession ends the session whose cookie r carries, recorded as a
+// sign-out. The actor is whoever the session belongs to; a token that
+// matches no session ends nothing and records nothing.
+func (s *Server) endRequestSession(r *http.Request) error {
+	token := sessionToken(r)
+	if token == "" {
+		return nil
+	}
+	actor := s.anon
+	if sess, err := s.st.SessionByToken(r.Context(), token); err == nil {
+		actor = s.st.WithActor("dashboard:" + sess.Account.Email)
+	}
+	return actor.EndSession(r.Context(), token)
 }
 
 func (s *Server) signOutEverywhere(rq *request) {

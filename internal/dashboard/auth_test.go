@@ -259,3 +259,59 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	want(t, e.browser().get("/healthz"), http.StatusOK, "ok")
 	want(t, b.get("/nowhere"), http.StatusNotFound, "There is no such page.")
 }
+
+// A cookie named without the __Host- prefix can be planted by a sibling
+// subdomain or over plain HTTP: over HTTPS it must sign nobody in, or a
+// victim would work in the planter's account.
+func TestOverHTTPSAPlainNamedSessionCookieSignsNobodyIn(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.TrustedProxies = []netip.Prefix{mustPrefix(t, "10.0.0.0/24")} })
+	attacker := e.signedIn("attacker@example.com", store.RoleEditor)
+	e.put("app", "K", "v")
+
+	direct := e.browser()
+	direct.tls = true
+	viaProxy := e.browser()
+	viaProxy.remote = "10.0.0.7:41000"
+	viaProxy.header.Set("X-Forwarded-For", "203.0.113.50")
+	viaProxy.header.Set("X-Forwarded-Proto", "https")
+	for name, victim := range map[string]*browser{"over TLS": direct, "through a TLS proxy": viaProxy} {
+		victim.cookie = &http.Cookie{Name: "pgsecrets_session", Value: attacker.cookie.Value}
+		if r := victim.get("/secrets"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/signin" {
+			t.Fatalf("%s: a planted plain cookie opened /secrets: %d\n%s", name, r.status, r.body)
+		}
+		want(t, victim.get("/signin"), http.StatusOK, `id="signin-form"`)
+		before := e.snapshot()
+		want(t, victim.post("/secrets/app", url.Values{"name": {"PLANTED"}, "value": {"v"}, "revision": {"0"}}), http.StatusUnauthorized, "You are not signed in")
+		if e.snapshot() != before {
+			t.Fatalf("%s: a planted plain cookie changed something", name)
+		}
+	}
+	// The same token under its own name is a live session: only the name
+	// was refused.
+	direct.cookie = &http.Cookie{Name: "__Host-pgsecrets_session", Value: attacker.cookie.Value}
+	want(t, direct.get("/secrets"), http.StatusOK, `id="signed-in-as">attacker@example.com`)
+}
+
+func TestSigningInAsAnotherAccountEndsTheSessionItReplaces(t *testing.T) {
+	e := newEnv(t)
+	e.account("b@example.com", store.RoleViewer)
+	b := e.signedIn("a@example.com", store.RoleViewer)
+	first := *b.cookie
+
+	// The sign-in form posted again, e.g. from a second tab.
+	if r := b.signIn("b@example.com", testPassword); r.status != http.StatusSeeOther || b.cookie == nil || b.cookie.Value == first.Value {
+		t.Fatalf("second sign-in: %d, cookie %+v", r.status, b.cookie)
+	}
+	want(t, b.get("/secrets"), http.StatusOK, `id="signed-in-as">b@example.com`)
+	old := e.browser()
+	old.cookie = &first
+	if r := old.get("/secrets"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/signin" {
+		t.Fatalf("the replaced session still works: %d", r.status)
+	}
+	if got := e.query("select count(*) from dashboard_sessions"); got != "1" {
+		t.Fatalf("%s sessions in the database, want 1", got)
+	}
+	if got := e.query("select string_agg(actor || ' ' || subject, E'\n') from audit_events where action = 'account.signout'"); got != "dashboard:a@example.com a@example.com" {
+		t.Fatalf("sign-out events: %q", got)
+	}
+}

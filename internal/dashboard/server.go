@@ -167,7 +167,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.code(), "account", rec.account,
-				"client", c.addr.String(), "duration_ms", time.Since(start).Milliseconds())
+				"client", c.address(), "duration_ms", time.Since(start).Milliseconds())
 		}()
 		protected.ServeHTTP(rec, r)
 	})
