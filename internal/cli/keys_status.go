@@ -44,7 +44,8 @@ with --bind-unbound. Once both columns are 0 everywhere, turn on strict mode
 
 A warning is printed on stderr for every unknown key. Reads no secret
 value. Needs no root keys: without them, the root keys the database has
-registered are listed with state "registered".`,
+registered are listed with state "registered"; with them, so are registered
+root keys the configuration lacks (retired ones, or another host's).`,
 		Example: `  pgsecrets keys status
   pgsecrets keys status --output json | jq '.[] | select(.kind == "unknown")'`,
 		Args: noArgs,

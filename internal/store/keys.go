@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -499,6 +500,17 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 		case s.keys == nil:
 			u.State = "registered" // which one is first is the writers' configuration
 		}
+		out = append(out, u)
+	}
+	// Registered root keys this process is not configured with: retired
+	// ones, or a key another host writes with. Their secrets and data keys
+	// count under them, not as unknown.
+	for _, kid := range s.rootCheck.known {
+		if slices.Contains(roots, kid) {
+			continue
+		}
+		u := take(kid)
+		u.Kind, u.DataKeys, u.State = "root", wraps[kid], "registered"
 		out = append(out, u)
 	}
 	for _, dk := range dataKeys {

@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -112,5 +114,32 @@ func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
 	}
 	if u := got["gone-kid"]; u.Kind != "unknown" || u.Secrets != 1 || u.Inconsistent != 1 {
 		t.Fatalf("gone-kid usage = %+v", u)
+	}
+}
+
+// A root key the registry knows but this process is not configured with
+// (retired here, or another host's) is listed as registered, with the
+// secrets it still encrypts, rather than left out or called unknown.
+func TestKeyUsageListsRegisteredRootKeysTheConfigurationLacks(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	roots := testRootKeyList(t)
+	old := db.open(t, ringOf(t, roots), "old")
+	put(t, old, "app", "K", "v")
+	next := mustGenerate(t, "root-next")
+	rotated := db.open(t, ringOf(t, []*keyring.Key{next, roots[0]}), "rotated")
+	usage, err := rotated.KeyUsage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, u := range usage {
+		listed = append(listed, u.KID+" "+u.Kind+" "+u.State)
+		if u.KID == "root-b" && (u.Kind != "root" || u.State != "registered") {
+			t.Errorf("root-b = %+v, want a registered root key", u)
+		}
+	}
+	if want := []string{"root-next root primary", "root-a root active", "root-b root registered"}; !slices.Equal(listed, want) {
+		t.Fatalf("keys = %q, want %q", listed, want)
 	}
 }
