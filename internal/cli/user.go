@@ -39,9 +39,11 @@ terminal, else as one line from stdin; never from the command line. At
 least 12 characters. They are stored as argon2id hashes, and every change
 to an account is recorded in the audit trail (never the password).
 
-With the two roles of docs/security.md, run add, reset-password and remove
-as the schema's owner: the runtime role may list, disable and enable
-accounts, but not make one, so that it cannot make itself an admin.`
+With the roles of docs/security.md, run add, reset-password and remove as
+the schema's owner; list, disable and enable as the owner or the dashboard
+role (` + "`migrate up --grant-dashboard ROLE`" + `). The runtime role that
+applications hold may not touch accounts, so that it cannot make itself an
+admin.`
 	return cmd
 }
 
