@@ -42,10 +42,12 @@ many data keys it wraps. Bindings are read from the ciphertexts themselves.
 with --bind-unbound. Once both columns are 0 everywhere, turn on strict mode
 (--strict, PGSECRETS_STRICT=true, or the provider's strict_bindings).
 
-A warning is printed on stderr for every unknown key. Reads no secret
-value. Needs no root keys: without them, the root keys the database has
-registered are listed with state "registered"; with them, so are registered
-root keys the configuration lacks (retired ones, or another host's).`,
+Registered root keys the configured ones lack (retired ones, or another
+host's) are listed with state "registered". A warning is printed on stderr
+for every unknown key, and for every such registered key that still
+encrypts secrets (they cannot be decrypted here). Reads no secret value.
+Needs no root keys: without them, every registered root key is listed with
+state "registered".`,
 		Example: `  pgsecrets keys status
   pgsecrets keys status --output json | jq '.[] | select(.kind == "unknown")'`,
 		Args: noArgs,
@@ -88,6 +90,9 @@ func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
 	for _, u := range usage {
 		if u.Inconsistent > 0 {
 			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) listed under key %q have a ciphertext that names another key or cannot be read: their rows were edited in the database.\n", u.Inconsistent, u.KID)
+		}
+		if u.Kind == "root" && u.State == "registered" && st.HasKeys() && u.Secrets+u.Versions > 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) and %d version(s) are encrypted with root key %q, which the database has registered but the configured root keys lack: they cannot be decrypted until that key is added back to the root keys.\n", u.Secrets, u.Versions, u.KID)
 		}
 		if u.Kind == "unknown" {
 			fmt.Fprintf(opts.IO.ErrOut, "Warning: %d secret(s) are encrypted with key %q, which is neither a root key nor a data key: they cannot be decrypted until that key is added back to the root keys.\n", u.Secrets, u.KID)

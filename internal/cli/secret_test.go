@@ -268,17 +268,17 @@ func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
 		"none of the configured root keys", "is registered in this database", "pgsecrets keys register --yes")
 	wantFailure(t, s.run("", "keys", "status"), 1, "not this deployment's key file")
 
-	// Registered on purpose, the new set works; the old kid is unknown to
-	// it: exit 0, and a warning.
+	// Registered on purpose, the new set works; the old kid is a registered
+	// root key it lacks: exit 0, and a warning.
 	r = s.mustRun("", "keys", "register", "--yes")
 	if !strings.HasPrefix(r.stdout, "Registered root key(s) ") {
 		t.Errorf("keys register --yes:\n%s", r)
 	}
 	r = s.mustRun("", "keys", "status")
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +unknown +- +2 +0 +0 +0 +-$`).MatchString(r.stdout) {
-		t.Errorf("keys status does not list the old kid as unknown:\n%s", r)
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +root +registered +2 +0 +0 +0 +0$`).MatchString(r.stdout) {
+		t.Errorf("keys status does not list the old kid as a registered root key:\n%s", r)
 	}
-	if want := "Warning: 2 secret(s) are encrypted with key \"" + kid + "\", which is neither a root key nor a data key"; !strings.HasPrefix(r.stderr, want) {
+	if want := "Warning: 2 secret(s) and 0 version(s) are encrypted with root key \"" + kid + "\", which the database has registered but the configured root keys lack"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr lacks the warning %q:\n%s", want, r.stderr)
 	}
 }

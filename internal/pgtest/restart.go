@@ -32,12 +32,14 @@ func NewCluster(t testing.TB) *Cluster {
 // data committed before.
 func (c *Cluster) Restart(t testing.TB, down time.Duration) {
 	t.Helper()
-	if err := c.restart(down); err != nil {
+	if err := c.RestartServer(down); err != nil {
 		t.Fatalf("pgtest: restart PostgreSQL at %s: %v", c.URL(), err)
 	}
 }
 
-func (c *Cluster) restart(down time.Duration) error {
+// RestartServer is Restart for a program that is not a test, such as a
+// soak run in tools/.
+func (c *Cluster) RestartServer(down time.Duration) error {
 	if c.proc == nil {
 		return errors.New("the server is not running")
 	}
