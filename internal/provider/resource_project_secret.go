@@ -34,7 +34,7 @@ var (
 )
 
 // appliedRevisionKey names the private state entry holding the revision
-// Terraform last wrote, for `value` and `value_wo` alike. For value_wo,
+// Terraform last wrote or imported, for `value` and `value_wo` alike. For value_wo,
 // where state holds no value to compare, a different revision in the
 // database is how drift shows; for both, it tells a plan that rewrites the
 // secret whether someone else wrote it since.
@@ -454,7 +454,7 @@ func driftDetail(id string, revision, applied int64, outside *outsideWrite, writ
 	if writeOnly {
 		keep = "To keep their value instead, put it in value_wo."
 	}
-	return fmt.Sprintf("%s was changed %s (revision %d; Terraform wrote revision %d); this plan writes the configured value again. %s",
+	return fmt.Sprintf("%s was changed %s (revision %d; Terraform left it at revision %d); this plan writes the configured value again. %s",
 		id, who, revision, applied, keep)
 }
 
@@ -582,7 +582,9 @@ func (r *projectSecretResource) Delete(ctx context.Context, req resource.DeleteR
 // first reads the value into state (an audited read), so that a `value`
 // secret imports with nothing to apply; the second leaves it out, since a
 // `value_wo` value must never reach state, and the apply that follows
-// writes value_wo.
+// writes value_wo. Both record the revision imported as Create records the
+// one it wrote, so drift and its author show the same way whether
+// Terraform created the secret or imported it.
 func (r *projectSecretResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id, writeOnly := strings.CutSuffix(req.ID, writeOnlyImportSuffix)
 	parts, err := splitImportID(id, "project/name, e.g. myapp/OPENAI_API_KEY, or project/name"+writeOnlyImportSuffix+" for a value_wo secret", 2)
@@ -591,19 +593,34 @@ func (r *projectSecretResource) ImportState(ctx context.Context, req resource.Im
 		return
 	}
 	project, name := parts[0], parts[1]
-	if writeOnly {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-		return
-	}
 	s := readyStore(r.data, &resp.Diagnostics)
 	if s == nil {
 		return
 	}
-	sec, err := s.GetSecret(ctx, project, name, importPurpose)
-	if errors.Is(err, store.ErrNotFound) {
+	notFound := func() {
 		resp.Diagnostics.AddError("Cannot import secret",
 			fmt.Sprintf("There is no secret %s/%s: check the project and name (`pgsecrets secret list --project %s`).", project, name, project))
+	}
+	if writeOnly {
+		// Metadata only: nothing decrypted, nothing audited, and the
+		// revision imported becomes the one later writes are told from.
+		meta, err := s.GetSecretMeta(ctx, project, name)
+		if errors.Is(err, store.ErrNotFound) {
+			notFound()
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot import secret", fmt.Sprintf("Importing %s/%s: %v", project, name, err))
+			return
+		}
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+		resp.Diagnostics.Append(setWritten(ctx, resp.Private, meta)...)
+		return
+	}
+	sec, err := s.GetSecret(ctx, project, name, importPurpose)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound()
 		return
 	}
 	if err != nil {
@@ -616,8 +633,9 @@ func (r *projectSecretResource) ImportState(ctx context.Context, req resource.Im
 	m.setMeta(sec.SecretMeta)
 	m.setUnsetDefaults()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	// Read then finds the same ciphertext and decrypts nothing again.
-	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, sec.Sealed)...)
+	// Read then finds the same ciphertext and decrypts nothing again, and
+	// a later write outside Terraform is told from the revision imported.
+	resp.Diagnostics.Append(setWritten(ctx, resp.Private, sec.SecretMeta)...)
 }
 
 // projectSecretModel is the resource's state, plan and config.
@@ -711,8 +729,10 @@ type privateState interface {
 	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
-// setWritten records, after Terraform wrote meta, the revision it wrote
-// and the ciphertext's digest, and forgets any earlier outside write.
+// setWritten records, after Terraform wrote or imported meta, its
+// revision and the ciphertext's digest, and forgets any earlier outside
+// write. Import records them as a write does: without them, a later write
+// outside Terraform would not be told apart, nor its author named.
 func setWritten(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
 	b, _ := json.Marshal(meta.Revision)
 	diags := p.SetKey(ctx, appliedRevisionKey, b)
