@@ -113,7 +113,9 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "The secret value. It is stored in Terraform state (marked sensitive); to keep it out of state use `value_wo`. " +
-					"Exactly one of `value` and `value_wo` must be set. A change made outside Terraform shows as a change of this attribute.",
+					"Exactly one of `value` and `value_wo` must be set. A change made outside Terraform shows as a change of this attribute. " +
+					"A value holds 1 byte to 1 MiB, as with every other way of writing a secret.",
+				Validators: []validator.String{valueRule{}},
 			},
 			"value_wo": schema.StringAttribute{
 				Optional:  true,
@@ -121,7 +123,8 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				WriteOnly: true,
 				MarkdownDescription: "The secret value, write-only (Terraform 1.11+): sent to the provider on apply and never stored in state or plan. " +
 					"Requires `value_wo_version`; Terraform writes the value when the secret is created, when `value_wo_version` changes, " +
-					"and when the secret was rewritten outside Terraform.",
+					"and when the secret was rewritten outside Terraform. A value holds 1 byte to 1 MiB.",
+				Validators: []validator.String{valueRule{}},
 			},
 			"value_wo_version": schema.Int64Attribute{
 				Optional: true,
@@ -532,20 +535,27 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// addWriteError reports a failed write; a value refused by the catalog's
-// shape check (a value unknown at plan time) gets the way out.
+// addWriteError reports a failed write; a value refused by the write
+// policy (a value unknown at plan time) is reported as at plan time, and
+// one refused by the catalog's shape check gets the way out.
 func addWriteError(diags *diag.Diagnostics, m projectSecretModel, err error, summary, doing string) {
-	var shape *catalog.ShapeError
-	if errors.As(err, &shape) {
-		attr := "value"
-		if m.Value.IsNull() {
-			attr = "value_wo"
-		}
+	attr := "value"
+	if m.Value.IsNull() {
+		attr = "value_wo"
+	}
+	var (
+		invalid *store.ValueError
+		shape   *catalog.ShapeError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		diags.AddAttributeError(path.Root(attr), invalidValueSummary, err.Error())
+	case errors.As(err, &shape):
 		diags.AddAttributeError(path.Root(attr), "Value does not fit "+shape.Name,
 			err.Error()+"; set validate = false to store it anyway")
-		return
+	default:
+		diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
 	}
-	diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
 }
 
 // Delete deletes the secret, recoverably (on_destroy = "delete") or with
