@@ -145,17 +145,21 @@ func (f planCheckFunc) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest
 // A secret Terraform created, forgot (`terraform state rm`, here a removed
 // block) and imported again is watched as before: a write made through
 // the store since the import shows in the next plan with its author, for
-// `value` and `value_wo` alike.
+// `value` and `value_wo` alike, imported by `terraform import` or by an
+// import block. (An import block of a value_wo secret applies value_wo at
+// once, which is a write of Terraform's own.)
 func TestAccProjectSecretImportedThenWrittenOutsideNamesWhoWroteIt(t *testing.T) {
 	t.Parallel()
+	valueConfig := func(env *testEnv) string { return secretWithValue(env, "configured", "") }
 	for _, tc := range []struct {
 		kind, importID string
+		block          bool
 		config         func(*testEnv) string
 		keep           string
 	}{
-		{"value", "billing/STRIPE_KEY", func(env *testEnv) string { return secretWithValue(env, "configured", "") },
-			"To keep their value instead, set value to it"},
-		{"value_wo", "billing/STRIPE_KEY" + writeOnlyImportSuffix, func(env *testEnv) string { return secretWithWriteOnly(env, "configured", 1) },
+		{"value", "billing/STRIPE_KEY", false, valueConfig, "To keep their value instead, set value to it"},
+		{"value import block", "billing/STRIPE_KEY", true, valueConfig, "To keep their value instead, set value to it"},
+		{"value_wo", "billing/STRIPE_KEY" + writeOnlyImportSuffix, false, func(env *testEnv) string { return secretWithWriteOnly(env, "configured", 1) },
 			"To keep their value instead, put it in value_wo."},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
@@ -164,6 +168,18 @@ func TestAccProjectSecretImportedThenWrittenOutsideNamesWhoWroteIt(t *testing.T)
 			oncall := env.storeAs("oncall@example")
 			warnings := &planWarnings{}
 			config := tc.config(env)
+			importStep := resource.TestStep{
+				Config: config, ResourceName: secretAddr,
+				ImportState: true, ImportStateId: tc.importID, ImportStatePersist: true,
+			}
+			if tc.block {
+				importStep = resource.TestStep{
+					Config: config + importBlock(tc.importID),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionNoop)},
+					},
+				}
+			}
 			var want string
 			accTestRecordingWarnings(t, warnings, resource.TestCase{
 				Steps: []resource.TestStep{
@@ -180,10 +196,7 @@ removed {
 `,
 						Check: storedValue(env, "configured"),
 					},
-					{
-						Config: config, ResourceName: secretAddr,
-						ImportState: true, ImportStateId: tc.importID, ImportStatePersist: true,
-					},
+					importStep,
 					{
 						PreConfig: func() {
 							warnings.reset()
