@@ -34,10 +34,10 @@ var (
 )
 
 // appliedRevisionKey names the private state entry holding the revision
-// Terraform last wrote or imported, for `value` and `value_wo` alike. For value_wo,
-// where state holds no value to compare, a different revision in the
-// database is how drift shows; for both, it tells a plan that rewrites the
-// secret whether someone else wrote it since.
+// Terraform last wrote or imported, for `value` and `value_wo` alike. For
+// value_wo, where state holds no value to compare, a different revision in
+// the database is how drift shows; for both, it tells a plan that rewrites
+// the secret whether someone else wrote it since.
 const appliedRevisionKey = "applied_revision"
 
 // outsideWriteKey names the private state entry describing the last write
