@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-// maxDotenvSize bounds the .env file read, like maxValueSize for one value.
+// maxDotenvSize bounds the .env file read, as store.MaxValueBytes bounds
+// one value.
 const maxDotenvSize = 16 << 20
 
 // ImportEnvOptions configure `pgsecrets import-env`.
@@ -37,8 +39,8 @@ func newImportEnvCmd(g *globalOptions) *cobra.Command {
 The file syntax: NAME=value lines, optional "export " prefixes, full-line
 and trailing (" #") comments, 'single quotes' (literal), "double quotes"
 (\n \t \r \" \\ escapes), quotes spanning several lines, blank lines. A
-line that cannot be parsed, or a name defined twice, stops the import
-before anything is written, with the line numbers.
+line that cannot be parsed, a name defined twice, or a value larger than
+1 MiB stops the import before anything is written, with the line numbers.
 
 Each variable is then:
   imported  stored as a new secret (category and restart notice from the
@@ -98,6 +100,9 @@ func runImportEnv(ctx context.Context, opts *ImportEnvOptions) error {
 	if err != nil {
 		return fmt.Errorf("parse %s: %w; nothing was imported", opts.File, err)
 	}
+	if err := refuseOversizedValues(opts, entries); err != nil {
+		return err
+	}
 
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
@@ -122,6 +127,25 @@ func runImportEnv(ctx context.Context, opts *ImportEnvOptions) error {
 		outcomes = append(outcomes, o)
 	}
 	return reportImport(opts, outcomes)
+}
+
+// refuseOversizedValues stops the import before anything is written when
+// a value is larger than the store takes, as a line that cannot be parsed
+// does: a value that size is not a setting but a mistake of the file (a
+// quote closed far below where it opened, a file pasted in), and storing
+// the variables around it would import the file half-read.
+func refuseOversizedValues(opts *ImportEnvOptions, entries []dotenv.Entry) error {
+	var problems []string
+	for _, e := range entries {
+		var invalid *store.ValueError
+		if err := store.ValidateValue(opts.Project, e.Name, e.Value); errors.As(err, &invalid) && !invalid.Empty {
+			problems = append(problems, fmt.Sprintf("line %d: %v", e.Line, err))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s; nothing was imported", opts.File, strings.Join(problems, "; "))
 }
 
 func readDotenv(opts *ImportEnvOptions) ([]byte, error) {
@@ -155,8 +179,10 @@ func importEntry(ctx context.Context, st *store.Store, opts *ImportEnvOptions, e
 	if err := store.ValidateSecretName(e.Name); err != nil {
 		return invalid(err.Error())
 	}
-	if e.Value == "" {
-		return invalid("the value is empty")
+	// Before the skip: an empty value is reported whether the name exists
+	// or not.
+	if err := store.ValidateValue(opts.Project, e.Name, e.Value); err != nil {
+		return invalid(err.Error())
 	}
 	in := store.PutSecretInput{
 		Project: opts.Project, Name: e.Name, Value: []byte(e.Value),

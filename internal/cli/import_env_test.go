@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 const canaryEnv = `# migrated from the old app server
@@ -48,7 +50,7 @@ func TestImportEnvStoresValidSkipsExistingAndNeverPrintsValues(t *testing.T) {
 		"OPENAI_API_KEY          imported",
 		"SLACK_APP_TOKEN         invalid   the value of SLACK_APP_TOKEN does not look like a token starting with \"xapp-\"",
 		"DB_PASSWORD             skipped   already exists (revision 1); --overwrite replaces it",
-		"EMPTY                   invalid   the value is empty",
+		"EMPTY                   invalid   " + store.ValidateValue("app", "EMPTY", "").Error(),
 		"3 imported, 0 replaced, 1 skipped, 2 invalid, from " + file + " into project app.",
 	} {
 		if !strings.Contains(r.stdout, want) {
@@ -106,6 +108,30 @@ func TestImportEnvRefusesAnUnparsableFileBeforeWriting(t *testing.T) {
 	wantFailure(t, r, 1, "line 2: the double quote opened here is never closed", "nothing was imported")
 	if strings.Contains(r.stderr, "CANARY") {
 		t.Fatalf("a value was printed:\n%s", r)
+	}
+	if r := s.mustRun("", "secret", "list", "--project", "app"); r.stdout != "" {
+		t.Errorf("secrets were written:\n%s", r)
+	}
+}
+
+// One value over 1 MiB in an otherwise small file stops the import before
+// anything is written, as a line that cannot be parsed does, with the
+// store's message and the line, never the value.
+func TestImportEnvRefusesAnOversizedValueBeforeWriting(t *testing.T) {
+	s := newSession(t)
+	const canary = "CANARYbig"
+	tooBig := strings.Repeat(canary, store.MaxValueBytes/len(canary)+1)[:store.MaxValueBytes+1]
+	file := writeEnvFile(t, "OPENAI_API_KEY=sk-proj-ok\nBIG="+tooBig+"\nDB_PASSWORD=fine\n")
+	for _, dryRun := range []bool{true, false} {
+		args := []string{"import-env", "--project", "app", "--file", file}
+		if dryRun {
+			args = append(args, "--dry-run")
+		}
+		r := s.run("", args...)
+		wantFailure(t, r, 1, file+": line 2: "+store.ValidateValue("app", "BIG", tooBig).Error()+"; nothing was imported")
+		if strings.Contains(r.stdout+r.stderr, "CANARY") {
+			t.Fatalf("a value was printed:\n%s", r)
+		}
 	}
 	if r := s.mustRun("", "secret", "list", "--project", "app"); r.stdout != "" {
 		t.Errorf("secrets were written:\n%s", r)

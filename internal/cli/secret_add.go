@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -13,10 +11,6 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
-
-// maxValueSize bounds a secret value read from stdin or a file, so that a
-// wrong file or an endless pipe fails instead of filling memory.
-const maxValueSize = 1 << 20
 
 // SecretAddOptions configure `pgsecrets secret add`.
 type SecretAddOptions struct {
@@ -140,8 +134,14 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 		return err
 	}
 	meta, err := st.PutSecret(ctx, in)
-	var shape *catalog.ShapeError
-	if errors.As(err, &shape) {
+	var (
+		shape   *catalog.ShapeError
+		invalid *store.ValueError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w; nothing was written", err)
+	case errors.As(err, &shape):
 		return fmt.Errorf("%w; nothing was written; check the value, or pass --no-validate to store it anyway", err)
 	}
 	if err != nil {
@@ -184,56 +184,28 @@ func explainAddConflict(err error, id string) error {
 }
 
 // readSecretValue reads the value from --value-file, a hidden terminal
-// prompt or stdin. Errors never quote what was read.
+// prompt or stdin; PutSecret then applies the limits every writer shares
+// (store.ValidateValue). Errors never quote what was read.
 func readSecretValue(ctx context.Context, opts *SecretAddOptions) ([]byte, error) {
-	var (
-		value  []byte
-		source string
-		err    error
-	)
 	switch {
 	case opts.ValueFile != "" && opts.ValueFile != "-":
-		source = "--value-file " + opts.ValueFile
-		f, openErr := os.Open(opts.ValueFile)
-		if openErr != nil {
-			return nil, fmt.Errorf("read the value: %w", openErr)
+		f, err := os.Open(opts.ValueFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the value: %w", err)
 		}
 		defer f.Close()
-		value, err = readLimited(f, source)
-		value = trimOneNewline(value)
+		value, err := store.ReadValue(f)
+		if err != nil {
+			return nil, fmt.Errorf("read the value from --value-file %s: %w", opts.ValueFile, err)
+		}
+		return value, nil
 	case opts.ValueFile == "" && opts.IO.InIsTerminal:
-		source = "the prompt"
-		value, err = opts.IO.ReadHidden(ctx, fmt.Sprintf("Value for %s: ", opts.id()))
+		return opts.IO.ReadHidden(ctx, fmt.Sprintf("Value for %s: ", opts.id()))
 	default:
-		source = "stdin"
-		value, err = readLimited(opts.IO.In, source)
-		value = trimOneNewline(value)
+		value, err := store.ReadValue(opts.IO.In)
+		if err != nil {
+			return nil, fmt.Errorf("read the value from stdin: %w", err)
+		}
+		return value, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if len(value) == 0 {
-		return nil, fmt.Errorf("the value read from %s is empty; nothing was written", source)
-	}
-	return value, nil
-}
-
-func readLimited(r io.Reader, source string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxValueSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read the value from %s: %w", source, err)
-	}
-	if len(b) > maxValueSize {
-		return nil, fmt.Errorf("the value read from %s is larger than 1 MiB; nothing was written", source)
-	}
-	return b, nil
-}
-
-// trimOneNewline drops the single line ending that echo and editors add,
-// and keeps any other, deliberate, trailing whitespace.
-func trimOneNewline(b []byte) []byte {
-	if bytes.HasSuffix(b, []byte("\r\n")) {
-		return b[:len(b)-2]
-	}
-	return bytes.TrimSuffix(b, []byte("\n"))
 }

@@ -97,17 +97,43 @@ func TestSecretAddPromptsWithoutEchoOnTerminal(t *testing.T) {
 	}
 }
 
-func TestSecretAddRefusesEmptyValue(t *testing.T) {
+// secret add refuses an empty value, from stdin, the prompt or a file,
+// and one over 1 MiB, with the store's message (the one every writer
+// gives), never the value; 1 MiB and the newline a pipe adds is taken.
+func TestSecretAddRefusesEmptyAndOversizedValuesAsEveryWriterDoes(t *testing.T) {
 	s := newSession(t)
-	wantFailure(t, s.run("", "secret", "add", "--project", "app", "--name", "EMPTY"), 1, "the value read from stdin is empty; nothing was written")
-	wantFailure(t, s.run("\n", "secret", "add", "--project", "app", "--name", "EMPTY"), 1, "the value read from stdin is empty")
+	empty := store.ValidateValue("app", "BIG", "").Error() + "; nothing was written"
+	wantFailure(t, s.run("", "secret", "add", "--project", "app", "--name", "BIG"), 1, empty)
+	wantFailure(t, s.run("\n", "secret", "add", "--project", "app", "--name", "BIG"), 1, empty)
 	s.terminal = true
-	r := s.run("\n", "secret", "add", "--project", "app", "--name", "EMPTY")
-	if r.code != 1 || !strings.Contains(r.stderr, "Error: the value read from the prompt is empty") {
-		t.Errorf("an empty value at the prompt was not refused:\n%s", r)
+	if r := s.run("\n", "secret", "add", "--project", "app", "--name", "BIG"); r.code != 1 || !strings.Contains(r.stderr, "\nError: "+empty+"\n") {
+		t.Errorf("an empty value at the prompt was not refused so:\n%s", r)
 	}
 	s.terminal = false
-	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "EMPTY"), 1, `secret "app/EMPTY" not found`)
+
+	const canary = "canary-5d1e-oversized-"
+	tooBig := strings.Repeat(canary, store.MaxValueBytes/len(canary)+1)[:store.MaxValueBytes+1]
+	file := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(file, []byte(tooBig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oversized := store.ValidateValue("app", "BIG", tooBig).Error() + "; nothing was written"
+	for _, r := range []result{
+		s.run(tooBig, "secret", "add", "--project", "app", "--name", "BIG"),
+		s.run("", "secret", "add", "--project", "app", "--name", "BIG", "--value-file", file),
+	} {
+		wantFailure(t, r, 1, oversized)
+		if strings.Contains(r.stdout+r.stderr, "canary") {
+			t.Fatalf("the refusal shows the value:\n%s", r)
+		}
+	}
+	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "BIG"), 1, `secret "app/BIG" not found`)
+
+	exact := tooBig[:store.MaxValueBytes]
+	s.mustRun(exact+"\n", "secret", "add", "--project", "app", "--name", "BIG")
+	if got := s.mustRun("", "secret", "get", "--project", "app", "--name", "BIG").stdout; got != exact {
+		t.Fatalf("stored %d bytes, want the 1 MiB given", len(got))
+	}
 }
 
 func TestSecretAddRefusesOverwriteWithoutYes(t *testing.T) {

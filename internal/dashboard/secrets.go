@@ -1,11 +1,9 @@
 package dashboard
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,9 +14,6 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
-
-// maxValueSize bounds a value, as the CLI does.
-const maxValueSize = 1 << 20
 
 // revealPurpose is recorded in the audit event of a reveal, as "cli" is
 // for `secret get`.
@@ -235,7 +230,7 @@ func (s *Server) saveSecret(rq *request) {
 	}
 	v.Revision, v.Existing = revision, revision > 0
 	if msg == "" {
-		msg = checkSecretInput(v.Name, value)
+		msg = checkSecretInput(v.Name)
 	}
 	if msg != "" {
 		s.formError(rq, v, http.StatusUnprocessableEntity, msg)
@@ -247,10 +242,17 @@ func (s *Server) saveSecret(rq *request) {
 		Validate: true, ExpectedRevision: revision,
 	})
 	var (
+		invalid  *store.ValueError
 		shape    *catalog.ShapeError
 		conflict *store.ConflictError
 	)
 	switch {
+	case errors.As(err, &invalid):
+		msg := upperFirst(err.Error()) + "; nothing was written."
+		if invalid.Empty {
+			msg += " A value is never shown again here, so type or paste it each time."
+		}
+		s.formError(rq, v, http.StatusUnprocessableEntity, msg)
 	case errors.As(err, &shape):
 		s.formError(rq, v, http.StatusUnprocessableEntity, err.Error()+"; nothing was written; check the value.")
 	case errors.As(err, &conflict):
@@ -279,7 +281,7 @@ func submittedValue(r *http.Request) (string, string) {
 		return "", "The file could not be read; nothing was written."
 	}
 	defer file.Close()
-	b, err := io.ReadAll(io.LimitReader(file, maxValueSize+1))
+	b, err := store.ReadValue(file)
 	if err != nil {
 		return "", "The file could not be read; nothing was written."
 	}
@@ -289,25 +291,15 @@ func submittedValue(r *http.Request) (string, string) {
 	if typed != "" {
 		return "", "Give the value either in the field or as a file, not both; nothing was written."
 	}
-	if bytes.HasSuffix(b, []byte("\r\n")) {
-		b = b[:len(b)-2]
-	} else {
-		b = bytes.TrimSuffix(b, []byte("\n"))
-	}
 	return string(b), ""
 }
 
 // checkSecretInput checks what the store would refuse less helpfully. Its
-// messages never quote the value.
-func checkSecretInput(name, value string) string {
+// messages never quote the value; the value's own limits are the store's
+// (store.ValidateValue), reported by saveSecret.
+func checkSecretInput(name string) string {
 	if err := store.ValidateSecretName(name); err != nil {
 		return upperFirst(err.Error()) + "."
-	}
-	if value == "" {
-		return "Enter the value. For your safety it is never shown again here, so it must be typed or pasted each time."
-	}
-	if len(value) > maxValueSize {
-		return "The value is larger than 1 MiB; nothing was written."
 	}
 	return ""
 }

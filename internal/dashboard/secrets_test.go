@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"html"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -91,7 +92,8 @@ func TestSaveSecretThroughTheWritePolicy(t *testing.T) {
 		"SLACK_BOT_TOKEN was created by someone else meanwhile (revision 2)")
 
 	want(t, b.post("/secrets/app", url.Values{"name": {"bad name"}, "value": {"v"}, "revision": {"0"}}), http.StatusUnprocessableEntity, "is not valid")
-	want(t, b.post("/secrets/app", url.Values{"name": {"EMPTY"}, "value": {""}, "revision": {"0"}}), http.StatusUnprocessableEntity, "Enter the value.")
+	want(t, b.post("/secrets/app", url.Values{"name": {"EMPTY"}, "value": {""}, "revision": {"0"}}), http.StatusUnprocessableEntity,
+		html.EscapeString(upperFirst(store.ValidateValue("app", "EMPTY", "").Error())+"; nothing was written."), "type or paste it each time")
 	want(t, b.post("/secrets/bad%20project", url.Values{"name": {"K"}, "value": {"v"}, "revision": {"0"}}), http.StatusNotFound, "no such project")
 }
 
@@ -194,15 +196,44 @@ func TestDeleteAsksForConfirmationAndComparesTheRevision(t *testing.T) {
 	}
 }
 
-func TestTooLargeAValueIsRefusedWithNothingWritten(t *testing.T) {
+// Saving reaches the store's limits and says what every writer says: an
+// empty value and one over 1 MiB are refused with nothing written and the
+// value never sent back; exactly 1 MiB is saved.
+func TestSaveRefusesEmptyAndOversizedValuesAsEveryWriterDoes(t *testing.T) {
 	e := newEnv(t)
 	b := e.signedIn("ed@example.com", store.RoleEditor)
 	before := e.snapshot()
 	r := b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {strings.Repeat("x", 3<<20)}, "revision": {"0"}})
 	want(t, r, http.StatusRequestEntityTooLarge, "a value is at most 1 MiB. Nothing was changed.")
-	r = b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {strings.Repeat("x", 1<<20+1)}, "revision": {"0"}})
-	want(t, r, http.StatusUnprocessableEntity, "larger than 1 MiB")
+
+	const canary = "canary-0b7d-oversized-"
+	tooBig := strings.Repeat(canary, store.MaxValueBytes/len(canary)+1)[:store.MaxValueBytes+1]
+	for _, value := range []string{"", tooBig} {
+		r = b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {value}, "revision": {"0"}})
+		want(t, r, http.StatusUnprocessableEntity, html.EscapeString(upperFirst(store.ValidateValue("app", "BIG", value).Error())+"; nothing was written."))
+		if strings.Contains(r.body, "canary") {
+			t.Fatal("the refused value was sent back")
+		}
+	}
+	// The same from a file, whose one trailing newline is dropped first.
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("name", "BIG")
+	_ = w.WriteField("revision", "0")
+	f, _ := w.CreateFormFile("value_file", "big.txt")
+	_, _ = f.Write([]byte(tooBig + "\n"))
+	_ = w.Close()
+	r = b.do(http.MethodPost, "/secrets/app", &body, w.FormDataContentType())
+	want(t, r, http.StatusUnprocessableEntity, html.EscapeString(upperFirst(store.ValidateValue("app", "BIG", tooBig).Error())))
 	if e.snapshot() != before {
-		t.Fatal("a too large value changed something")
+		t.Fatal("a refused value changed something")
+	}
+
+	r = b.post("/secrets/app", url.Values{"name": {"BIG"}, "value": {tooBig[:store.MaxValueBytes]}, "revision": {"0"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save of exactly 1 MiB: %d", r.status)
+	}
+	if sec, err := e.st.GetSecret(context.Background(), "app", "BIG", "test"); err != nil || len(sec.Value) != store.MaxValueBytes {
+		t.Fatalf("saved %d bytes, %v; want 1 MiB", len(sec.Value), err)
 	}
 }

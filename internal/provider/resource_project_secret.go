@@ -34,10 +34,10 @@ var (
 )
 
 // appliedRevisionKey names the private state entry holding the revision
-// Terraform last wrote, for `value` and `value_wo` alike. For value_wo,
-// where state holds no value to compare, a different revision in the
-// database is how drift shows; for both, it tells a plan that rewrites the
-// secret whether someone else wrote it since.
+// Terraform last wrote or imported, for `value` and `value_wo` alike. For
+// value_wo, where state holds no value to compare, a different revision in
+// the database is how drift shows; for both, it tells a plan that rewrites
+// the secret whether someone else wrote it since.
 const appliedRevisionKey = "applied_revision"
 
 // outsideWriteKey names the private state entry describing the last write
@@ -113,7 +113,9 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "The secret value. It is stored in Terraform state (marked sensitive); to keep it out of state use `value_wo`. " +
-					"Exactly one of `value` and `value_wo` must be set. A change made outside Terraform shows as a change of this attribute.",
+					"Exactly one of `value` and `value_wo` must be set. A change made outside Terraform shows as a change of this attribute. " +
+					"A value holds 1 byte to 1 MiB, as with every other way of writing a secret.",
+				Validators: []validator.String{valueRule{}},
 			},
 			"value_wo": schema.StringAttribute{
 				Optional:  true,
@@ -121,7 +123,8 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 				WriteOnly: true,
 				MarkdownDescription: "The secret value, write-only (Terraform 1.11+): sent to the provider on apply and never stored in state or plan. " +
 					"Requires `value_wo_version`; Terraform writes the value when the secret is created, when `value_wo_version` changes, " +
-					"and when the secret was rewritten outside Terraform.",
+					"and when the secret was rewritten outside Terraform. A value holds 1 byte to 1 MiB.",
+				Validators: []validator.String{valueRule{}},
 			},
 			"value_wo_version": schema.Int64Attribute{
 				Optional: true,
@@ -454,7 +457,7 @@ func driftDetail(id string, revision, applied int64, outside *outsideWrite, writ
 	if writeOnly {
 		keep = "To keep their value instead, put it in value_wo."
 	}
-	return fmt.Sprintf("%s was changed %s (revision %d; Terraform wrote revision %d); this plan writes the configured value again. %s",
+	return fmt.Sprintf("%s was changed %s (revision %d; Terraform left it at revision %d); this plan writes the configured value again. %s",
 		id, who, revision, applied, keep)
 }
 
@@ -532,20 +535,27 @@ func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateR
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// addWriteError reports a failed write; a value refused by the catalog's
-// shape check (a value unknown at plan time) gets the way out.
+// addWriteError reports a failed write; a value refused by the write
+// policy (a value unknown at plan time) is reported as at plan time, and
+// one refused by the catalog's shape check gets the way out.
 func addWriteError(diags *diag.Diagnostics, m projectSecretModel, err error, summary, doing string) {
-	var shape *catalog.ShapeError
-	if errors.As(err, &shape) {
-		attr := "value"
-		if m.Value.IsNull() {
-			attr = "value_wo"
-		}
+	attr := "value"
+	if m.Value.IsNull() {
+		attr = "value_wo"
+	}
+	var (
+		invalid *store.ValueError
+		shape   *catalog.ShapeError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		diags.AddAttributeError(path.Root(attr), invalidValueSummary, err.Error())
+	case errors.As(err, &shape):
 		diags.AddAttributeError(path.Root(attr), "Value does not fit "+shape.Name,
 			err.Error()+"; set validate = false to store it anyway")
-		return
+	default:
+		diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
 	}
-	diags.AddError(summary, fmt.Sprintf("%s: %v", doing, err))
 }
 
 // Delete deletes the secret, recoverably (on_destroy = "delete") or with
@@ -582,7 +592,9 @@ func (r *projectSecretResource) Delete(ctx context.Context, req resource.DeleteR
 // first reads the value into state (an audited read), so that a `value`
 // secret imports with nothing to apply; the second leaves it out, since a
 // `value_wo` value must never reach state, and the apply that follows
-// writes value_wo.
+// writes value_wo. Both record the revision imported as Create records the
+// one it wrote, so drift and its author show the same way whether
+// Terraform created the secret or imported it.
 func (r *projectSecretResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id, writeOnly := strings.CutSuffix(req.ID, writeOnlyImportSuffix)
 	parts, err := splitImportID(id, "project/name, e.g. myapp/OPENAI_API_KEY, or project/name"+writeOnlyImportSuffix+" for a value_wo secret", 2)
@@ -591,19 +603,34 @@ func (r *projectSecretResource) ImportState(ctx context.Context, req resource.Im
 		return
 	}
 	project, name := parts[0], parts[1]
-	if writeOnly {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-		return
-	}
 	s := readyStore(r.data, &resp.Diagnostics)
 	if s == nil {
 		return
 	}
-	sec, err := s.GetSecret(ctx, project, name, importPurpose)
-	if errors.Is(err, store.ErrNotFound) {
+	notFound := func() {
 		resp.Diagnostics.AddError("Cannot import secret",
 			fmt.Sprintf("There is no secret %s/%s: check the project and name (`pgsecrets secret list --project %s`).", project, name, project))
+	}
+	if writeOnly {
+		// Metadata only: nothing decrypted, nothing audited, and the
+		// revision imported becomes the one later writes are told from.
+		meta, err := s.GetSecretMeta(ctx, project, name)
+		if errors.Is(err, store.ErrNotFound) {
+			notFound()
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot import secret", fmt.Sprintf("Importing %s/%s: %v", project, name, err))
+			return
+		}
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), project)...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+		resp.Diagnostics.Append(setWritten(ctx, resp.Private, meta)...)
+		return
+	}
+	sec, err := s.GetSecret(ctx, project, name, importPurpose)
+	if errors.Is(err, store.ErrNotFound) {
+		notFound()
 		return
 	}
 	if err != nil {
@@ -616,8 +643,9 @@ func (r *projectSecretResource) ImportState(ctx context.Context, req resource.Im
 	m.setMeta(sec.SecretMeta)
 	m.setUnsetDefaults()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-	// Read then finds the same ciphertext and decrypts nothing again.
-	resp.Diagnostics.Append(setPrivateString(ctx, resp.Private, sealedKey, sec.Sealed)...)
+	// Read then finds the same ciphertext and decrypts nothing again, and
+	// a later write outside Terraform is told from the revision imported.
+	resp.Diagnostics.Append(setWritten(ctx, resp.Private, sec.SecretMeta)...)
 }
 
 // projectSecretModel is the resource's state, plan and config.
@@ -711,8 +739,10 @@ type privateState interface {
 	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
-// setWritten records, after Terraform wrote meta, the revision it wrote
-// and the ciphertext's digest, and forgets any earlier outside write.
+// setWritten records, after Terraform wrote or imported meta, its
+// revision and the ciphertext's digest, and forgets any earlier outside
+// write. Import records them as a write does: without them, a later write
+// outside Terraform would not be told apart, nor its author named.
 func setWritten(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
 	b, _ := json.Marshal(meta.Revision)
 	diags := p.SetKey(ctx, appliedRevisionKey, b)

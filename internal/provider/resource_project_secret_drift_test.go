@@ -39,7 +39,7 @@ func TestAccProjectSecretPlanOverOutsideWriteNamesWhoWroteIt(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by alice@ops-1 at %s (revision 2; Terraform wrote revision 1); "+
+					want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by alice@ops-1 at %s (revision 2; Terraform left it at revision 1); "+
 						"this plan writes the configured value again.", meta.UpdatedAt.UTC().Format(time.RFC3339))
 				},
 				Config: config,
@@ -93,7 +93,7 @@ func TestAccProjectSecretWriteOnlyPlanOverSQLWriteNamesWhoWroteIt(t *testing.T) 
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate),
 						warned(warnings, func() string {
-							return "billing/STRIPE_KEY was changed outside Terraform by alice@ops-1 at 2026-11-29T10:00:00Z (revision 2; Terraform wrote revision 1); " +
+							return "billing/STRIPE_KEY was changed outside Terraform by alice@ops-1 at 2026-11-29T10:00:00Z (revision 2; Terraform left it at revision 1); " +
 								"this plan writes the configured value again. To keep their value instead, put it in value_wo."
 						}),
 					},

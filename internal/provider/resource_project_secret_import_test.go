@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -138,4 +140,92 @@ type planCheckFunc func() error
 
 func (f planCheckFunc) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
 	resp.Error = f()
+}
+
+// A secret Terraform created, forgot (`terraform state rm`, here a removed
+// block) and imported again is watched as before: a write made through
+// the store since the import shows in the next plan with its author, for
+// `value` and `value_wo` alike, imported by `terraform import` or by an
+// import block. (An import block of a value_wo secret applies value_wo at
+// once, which is a write of Terraform's own.)
+func TestAccProjectSecretImportedThenWrittenOutsideNamesWhoWroteIt(t *testing.T) {
+	t.Parallel()
+	valueConfig := func(env *testEnv) string { return secretWithValue(env, "configured", "") }
+	for _, tc := range []struct {
+		kind, importID string
+		block          bool
+		config         func(*testEnv) string
+		keep           string
+	}{
+		{"value", "billing/STRIPE_KEY", false, valueConfig, "To keep their value instead, set value to it"},
+		{"value import block", "billing/STRIPE_KEY", true, valueConfig, "To keep their value instead, set value to it"},
+		{"value_wo", "billing/STRIPE_KEY" + writeOnlyImportSuffix, false, func(env *testEnv) string { return secretWithWriteOnly(env, "configured", 1) },
+			"To keep their value instead, put it in value_wo."},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			env := newTestEnv(t)
+			oncall := env.storeAs("oncall@example")
+			warnings := &planWarnings{}
+			config := tc.config(env)
+			importStep := resource.TestStep{
+				Config: config, ResourceName: secretAddr,
+				ImportState: true, ImportStateId: tc.importID, ImportStatePersist: true,
+			}
+			if tc.block {
+				importStep = resource.TestStep{
+					Config: config + importBlock(tc.importID),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionNoop)},
+					},
+				}
+			}
+			var want string
+			accTestRecordingWarnings(t, warnings, resource.TestCase{
+				Steps: []resource.TestStep{
+					{Config: config},
+					{
+						// terraform state rm: the secret stays, Terraform forgets it.
+						Config: env.ProviderConfig() + `
+removed {
+  from = pgsecrets_project_secret.api
+  lifecycle {
+    destroy = false
+  }
+}
+`,
+						Check: storedValue(env, "configured"),
+					},
+					importStep,
+					{
+						PreConfig: func() {
+							warnings.reset()
+							putAs(t, oncall, "billing", "STRIPE_KEY", "written by oncall")
+							meta, err := env.Store.GetSecretMeta(context.Background(), "billing", "STRIPE_KEY")
+							if err != nil {
+								t.Fatal(err)
+							}
+							want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by oncall@example at %s (revision 2; Terraform left it at revision 1); "+
+								"this plan writes the configured value again. %s", meta.UpdatedAt.UTC().Format(time.RFC3339), tc.keep)
+						},
+						Config: config,
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{
+								plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate),
+								warned(warnings, func() string { return want }),
+							},
+						},
+						Check: storedValue(env, "configured"),
+					},
+					{
+						PreConfig: warnings.reset,
+						Config:    config,
+						ConfigPlanChecks: resource.ConfigPlanChecks{
+							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), notWarned(warnings, "changed outside Terraform")},
+						},
+					},
+				},
+			})
+		})
+	}
 }

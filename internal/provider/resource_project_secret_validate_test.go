@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 const anthropicAddr = "pgsecrets_project_secret.anthropic"
@@ -280,4 +283,77 @@ resource "pgsecrets_project_secret" "support" {
 			ExpectError: regexp.MustCompile(`(?s)Value does not fit SLACK_BOT_TOKEN.*set validate = false to store it\s+anyway`),
 		}},
 	})
+}
+
+// sessionKeyFrom is billing/SESSION_KEY, outside the catalog, with its
+// value, or value_wo, from a sensitive variable: Terraform's own error
+// snippets then show `var.v`, never the value.
+func sessionKeyFrom(env *testEnv, writeOnly bool) string {
+	value, ephemeral := "value    = var.v", ""
+	if writeOnly {
+		value, ephemeral = "value_wo = var.v\n  value_wo_version = 1", "ephemeral = true"
+	}
+	return env.ProviderConfig() + `
+variable "v" {
+  type      = string
+  sensitive = true
+  ` + ephemeral + `
+}
+
+resource "pgsecrets_project_secret" "session" {
+  project  = "billing"
+  name     = "SESSION_KEY"
+  ` + value + `
+}
+`
+}
+
+// invalidValue matches the error Terraform prints for a refused value,
+// whose detail is the store's message, wrapped at any space.
+func invalidValue(value string) *regexp.Regexp {
+	words := strings.Fields(store.ValidateValue("billing", "SESSION_KEY", value).Error())
+	for i, w := range words {
+		words[i] = regexp.QuoteMeta(w)
+	}
+	return regexp.MustCompile(`(?s)Error: Invalid secret value.*` + strings.Join(words, `\s+`))
+}
+
+// An empty value and one over 1 MiB fail `terraform plan`, for value and
+// value_wo, with the store's words (those of every other writer), and the
+// output never holds the value. A value known only at apply is refused
+// by the store the same way. Nothing is written.
+func TestAccProjectSecretEmptyOrOversizedValueRefusedAtPlan(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	const canary = "canary-9f2e-oversized-"
+	tooBig := strings.Repeat(canary, store.MaxValueBytes/len(canary)+1)[:store.MaxValueBytes+1]
+	var steps []resource.TestStep
+	for _, writeOnly := range []bool{false, true} {
+		for _, value := range []string{"", tooBig} {
+			vars := config.Variables{"v": config.StringVariable(value)}
+			refused := invalidValue(value)
+			steps = append(steps,
+				resource.TestStep{Config: sessionKeyFrom(env, writeOnly), ConfigVariables: vars, PlanOnly: true, ExpectError: refused},
+				resource.TestStep{Config: sessionKeyFrom(env, writeOnly), ConfigVariables: vars, PlanOnly: true, ExpectError: lacking(canary)},
+			)
+		}
+	}
+	steps = append(steps, resource.TestStep{
+		Config: env.ProviderConfig() + `
+resource "terraform_data" "empty" {
+  input = ""
+}
+
+resource "pgsecrets_project_secret" "session" {
+  project = "billing"
+  name    = "SESSION_KEY"
+  value   = terraform_data.empty.output
+}
+`,
+		ExpectError: invalidValue(""),
+	})
+	accTest(t, resource.TestCase{Steps: steps})
+	if _, err := env.Store.GetSecretMeta(context.Background(), "billing", "SESSION_KEY"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused value was written: %v", err)
+	}
 }

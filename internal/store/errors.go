@@ -62,6 +62,22 @@ func (e *ConflictError) Error() string {
 
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
+// ValueError refuses a value the write policy does not take: an empty one,
+// or one larger than MaxValueBytes. Its message names the secret and the
+// limit, never the value, nor its size.
+type ValueError struct {
+	What  string // e.g. `secret "app/API_KEY"`
+	Empty bool   // empty; else too large
+}
+
+func (e *ValueError) Error() string {
+	limit := fmt.Sprintf("%d MiB (%d bytes)", MaxValueBytes>>20, MaxValueBytes)
+	if e.Empty {
+		return fmt.Sprintf("the value of %s is empty; a secret's value holds 1 byte to %s", e.What, limit)
+	}
+	return fmt.Sprintf("the value of %s is larger than %s, the most a secret's value may hold", e.What, limit)
+}
+
 // KeyInUseError refuses to retire a key that still protects something.
 type KeyInUseError struct {
 	KID      string

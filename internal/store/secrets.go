@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -56,9 +58,15 @@ const (
 	AnyRevision int64 = -1
 )
 
+// MaxValueBytes is the most a secret's value may hold, whoever writes it.
+// A secret is a credential, not a file store: the bound keeps a wrong file
+// or an endless pipe out of memory and the database.
+const MaxValueBytes = 1 << 20
+
 // PutSecretInput is a write of a secret. Every writer (the CLI, import-env,
-// Terraform, a rollback) goes through PutSecret, which applies the write
-// policy once: the catalog's category and restart notice for well-known
+// Terraform, the dashboard, a rollback, an undelete) goes through
+// PutSecret, which applies the write policy once: a value of 1 byte to
+// MaxValueBytes, the catalog's category and restart notice for well-known
 // names when the caller leaves them unset, and the catalog's shape check
 // when Validate is set.
 type PutSecretInput struct {
@@ -93,9 +101,13 @@ const (
 	WriteUndelete = "undelete"
 )
 
-// ApplyPolicy fills in the catalog's defaults and checks the value's shape,
-// as PutSecret does; a dry run calls it to report what a write would do.
+// ApplyPolicy checks the value's size, fills in the catalog's defaults and
+// checks the value's shape, as PutSecret does; a dry run calls it to report
+// what a write would do.
 func (in *PutSecretInput) ApplyPolicy() error {
+	if err := ValidateValue(in.Project, in.Name, in.Value); err != nil {
+		return err
+	}
 	if in.Category == "" {
 		in.Category = catalog.DefaultCategory(in.Name)
 	}
@@ -107,6 +119,37 @@ func (in *PutSecretInput) ApplyPolicy() error {
 		return catalog.Validate(in.Name, string(in.Value))
 	}
 	return nil
+}
+
+// ValidateValue refuses, with a *ValueError, a value of project/name that
+// is empty or larger than MaxValueBytes. ApplyPolicy calls it on every
+// write; callers that can refuse earlier (Terraform at plan time) call it
+// too, so every writer says the same. It reads only the value's length.
+func ValidateValue[V ~string | ~[]byte](project, name string, value V) error {
+	switch {
+	case len(value) == 0:
+		return &ValueError{What: secretWhat(project, name), Empty: true}
+	case len(value) > MaxValueBytes:
+		return &ValueError{What: secretWhat(project, name)}
+	}
+	return nil
+}
+
+// ReadValue reads a value from a file or a pipe to its end, without one
+// trailing line ending (\n or \r\n), the one echo and editors add: `echo
+// "$TOKEN" | pgsecrets secret add` stores exactly $TOKEN. Any other
+// trailing whitespace is deliberate and kept. It stops a few bytes past
+// MaxValueBytes, so an endless pipe cannot fill memory; what it returns
+// may still be too large, and PutSecret refuses it.
+func ReadValue(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxValueBytes+int64(len("\r\n"))+1))
+	if err != nil {
+		return nil, err
+	}
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		return b[:len(b)-2], nil
+	}
+	return bytes.TrimSuffix(b, []byte("\n")), nil
 }
 
 const (

@@ -219,3 +219,72 @@ func TestMigrateTwiceIsIdempotent(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+// Every writer reaches the same limits through PutSecret: no empty value,
+// none over 1 MiB, and a message that names the secret and the limit but
+// never holds the value. Exactly 1 MiB is taken.
+func TestPutSecretRefusesEmptyAndOversizedValuesWithoutQuotingThem(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	tooBig := []byte(strings.Repeat(canary, store.MaxValueBytes/len(canary)+1)[:store.MaxValueBytes+1])
+	for _, tc := range []struct {
+		value []byte
+		want  string
+	}{
+		{nil, `the value of secret "app/BIG" is empty; a secret's value holds 1 byte to 1 MiB (1048576 bytes)`},
+		{tooBig, `the value of secret "app/BIG" is larger than 1 MiB (1048576 bytes), the most a secret's value may hold`},
+	} {
+		_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "BIG", Value: tc.value, ExpectedRevision: store.AnyRevision})
+		var invalid *store.ValueError
+		if !errors.As(err, &invalid) || err.Error() != tc.want {
+			t.Fatalf("put %d bytes: err = %v, want %q", len(tc.value), err, tc.want)
+		}
+		if strings.Contains(err.Error(), "canary") {
+			t.Fatalf("the error holds the value: %v", err)
+		}
+		if _, err := s.GetSecretMeta(ctx, "app", "BIG"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused value was written: %v", err)
+		}
+	}
+
+	exact := tooBig[:store.MaxValueBytes]
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "BIG", Value: exact, ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatalf("put exactly 1 MiB: %v", err)
+	}
+	got, err := s.GetSecret(ctx, "app", "BIG", "test")
+	if err != nil || string(got.Value) != string(exact) {
+		t.Fatalf("read back %d bytes, %v; want the 1 MiB written", len(got.Value), err)
+	}
+}
+
+// ReadValue drops the one line ending a pipe or an editor adds, so 1 MiB
+// and a newline is 1 MiB, and stops reading just past the limit.
+func TestReadValueTrimsOneLineEndingAndStopsPastTheLimit(t *testing.T) {
+	for in, want := range map[string]string{
+		"v\n": "v", "v\r\n": "v", "v\n\n": "v\n", "v \n": "v ", "v": "v", "\n": "",
+	} {
+		got, err := store.ReadValue(strings.NewReader(in))
+		if err != nil || string(got) != want {
+			t.Errorf("ReadValue(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	mib := strings.Repeat("x", store.MaxValueBytes)
+	got, err := store.ReadValue(strings.NewReader(mib + "\n"))
+	if err != nil || len(got) != store.MaxValueBytes || store.ValidateValue("app", "K", got) != nil {
+		t.Fatalf("1 MiB and a newline read as %d bytes, %v", len(got), err)
+	}
+	// An endless pipe: the read stops, and what it returns is refused.
+	got, err = store.ReadValue(endless{})
+	if err != nil || len(got) > store.MaxValueBytes+3 || store.ValidateValue("app", "K", got) == nil {
+		t.Fatalf("endless input read as %d bytes, %v", len(got), err)
+	}
+}
+
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
