@@ -36,9 +36,10 @@ func newImportEnvCmd(g *globalOptions) *cobra.Command {
 
 The file syntax: NAME=value lines, optional "export " prefixes, full-line
 and trailing (" #") comments, 'single quotes' (literal), "double quotes"
-(\n \t \r \" \\ escapes), quotes spanning several lines, blank lines. A
-line that cannot be parsed, or a name defined twice, stops the import
-before anything is written, with the line numbers.
+(\n \t \r \" \\ \$ \` + "`" + ` escapes, a backslash at a line's end joins the lines),
+quoted strings one after the other ('it'"'"'s'), quotes spanning several
+lines, blank lines. A line that cannot be parsed, or a name defined twice,
+stops the import before anything is written, with the line numbers.
 
 Each variable is then:
   imported  stored as a new secret (category and restart notice from the
