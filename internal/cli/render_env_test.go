@@ -129,6 +129,7 @@ var nastyDotenvValues = []struct {
 	{"PEM", "-----BEGIN KEY-----\nabc+/=\n-----END KEY-----", true, false},
 	{"CRLF", "windows\r\nline end\rcr", false, false},
 	{"TAB", "tab\there", true, false},
+	{"OTHER_LINE_BREAKS", "ff\fvt\vnel\u0085ls\u2028ps\u2029", true, false},
 	{"EXPORT_LINE", "x\nexport EVIL2=2\n; touch pwned-export", true, false},
 	{"EMPTY", "", true, true},
 	{"NEWLINE_END", "line\n", true, true},
