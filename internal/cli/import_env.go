@@ -38,9 +38,11 @@ func newImportEnvCmd(g *globalOptions) *cobra.Command {
 
 The file syntax: NAME=value lines, optional "export " prefixes, full-line
 and trailing (" #") comments, 'single quotes' (literal), "double quotes"
-(\n \t \r \" \\ escapes), quotes spanning several lines, blank lines. A
-line that cannot be parsed, a name defined twice, or a value larger than
-1 MiB stops the import before anything is written, with the line numbers.
+(\n \t \r \" \\ \$ \` + "`" + ` escapes, a backslash at a line's end joins the lines),
+quoted strings one after the other ('it'"'"'s'), quotes spanning several
+lines, blank lines. A line that cannot be parsed, a name defined twice, or
+a value larger than 1 MiB stops the import before anything is written,
+with the line numbers.
 
 Each variable is then:
   imported  stored as a new secret (category and restart notice from the
@@ -50,7 +52,10 @@ Each variable is then:
   invalid   an empty value, a name the store refuses, or a well-known
             secret whose value has the wrong shape (--no-validate skips
             that check); it is not stored.
-Values are never printed. With --dry-run nothing is written.
+Values are never printed. With --dry-run nothing is written. A name that
+changes how programs start (LD_PRELOAD, BASH_ENV, PATH...) is stored with
+a warning: ` + "`pgsecrets run`" + ` refuses to pass it unless given
+--allow-startup-var NAME.
 
 Once the values are in the store, delete the plaintext file.
 
@@ -260,6 +265,11 @@ func reportImport(opts *ImportEnvOptions, outcomes []importOutcome) error {
 		}
 		fmt.Fprintf(opts.IO.Out, "%s%d imported, %d replaced, %d skipped, %d invalid, from %s into project %s.\n",
 			prefix, counts["imported"], counts["replaced"], counts["skipped"], counts["invalid"], opts.File, opts.Project)
+	}
+	for _, o := range outcomes {
+		if o.Action == "imported" || o.Action == "replaced" {
+			warnStartupName(opts.IO.ErrOut, o.Name)
+		}
 	}
 	if counts["invalid"] > 0 {
 		return fmt.Errorf("%d variable(s) of %s are invalid and were not stored (see the list above); fix them and run again, or pass --no-validate for a shape mismatch", counts["invalid"], opts.File)

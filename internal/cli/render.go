@@ -65,11 +65,22 @@ nothing is written.
 --format json (the default) writes the config as compact JSON. --format
 dotenv writes a .env file instead: the config must then be one JSON object
 whose keys are variable names (letters, digits and '_', not starting with a
-digit) and whose values are references, strings, numbers or booleans; each
-becomes a NAME='value' line, in the config's order. A value goes in single
-quotes, inside which .env loaders expand neither $ nor \; one holding a
-single quote or a carriage return is double-quoted, with \n \r \t \" \\
-escapes, instead. ` + "`pgsecrets import-env`" + ` reads back exactly the value written.
+digit, so that every line is an assignment, never a command) and whose
+values are references, strings, numbers or booleans; each becomes a
+NAME=value line, in the config's order. A value never runs code or defines
+another variable, whether the file is sourced by a shell (bash, dash,
+busybox sh), loaded by python-dotenv or read back by ` + "`pgsecrets import-env`" + `:
+  - 'value' when it holds no ', \, carriage return or ${...}: literal for
+    every reader;
+  - else "value" with \\ and \" escapes, when it holds no $, ` + "`" + `, or
+    carriage return and does not end with \: exact for every reader;
+  - else "value" with a shell's escapes (\$ \` + "`" + ` \" \\) followed by '' (or by
+    its trailing backslashes in single quotes): shells and import-env read
+    it exactly; python-dotenv skips the line, and render warns on stderr,
+    naming the variable, never the value: use --format json for such a
+    program.
+A value holding a NUL byte is refused. docs/migrating-from-dotenv.md has
+the details.
 
 The result goes to stdout, or with --out FILE to FILE, created with mode
 0600 under a temporary name and renamed into place once complete, so an
@@ -117,7 +128,7 @@ extension or a directory (config.json, ./out), is the old spelling of
 	f := cmd.Flags()
 	f.StringVar(&opts.Project, "project", "", "project whose secrets the references name (required)")
 	f.StringVar(&opts.Config, "config", "", "the JSON configuration, \"-\" for stdin (required)")
-	f.StringVar(&opts.Format, "format", renderJSON, "what to write: json (the config) or dotenv (NAME='value' lines)")
+	f.StringVar(&opts.Format, "format", renderJSON, "what to write: json (the config) or dotenv (NAME=value lines, inert when sourced)")
 	f.BoolVar(&opts.EnvFallback, "env-fallback", false, "use an environment variable named like a secret missing from the database")
 	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
 	f.StringVar(&opts.File, "out", "", "write the result to this file (mode 0600, complete or not at all) instead of stdout")
@@ -155,8 +166,9 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	}
 
 	content := append(res.Rendered, '\n')
+	var inexact []string
 	if opts.Format == renderDotenv {
-		if content, err = dotenvFromJSON(res.Rendered); err != nil {
+		if content, inexact, err = dotenvFromJSON(res.Rendered); err != nil {
 			return fmt.Errorf("render %s as dotenv: %w; nothing was written", opts.Config, err)
 		}
 	}
@@ -171,6 +183,10 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	var sources strings.Builder
 	for _, name := range res.References {
 		fmt.Fprintf(&sources, "%s: %s\n", name, res.Sources[name])
+	}
+	if len(inexact) > 0 {
+		fmt.Fprintf(&sources, "Warning: python-dotenv cannot read the value of %s exactly (a carriage return, ${...}, or $ or ` with a quote or a trailing backslash): it skips those lines, which shells and `pgsecrets import-env` read exactly; use --format json for a program that loads .env files with python-dotenv\n",
+			strings.Join(inexact, ", "))
 	}
 	io.WriteString(opts.IO.ErrOut, sources.String())
 	if opts.File != "" {
@@ -227,27 +243,30 @@ func writeRendered(dest string, content []byte) error {
 }
 
 // dotenvFromJSON turns a rendered config, one object of NAME: value pairs,
-// into .env lines in the object's order. Errors name keys, never values.
-func dotenvFromJSON(rendered []byte) ([]byte, error) {
+// into .env lines in the object's order, quoted by dotenv.Quote. inexact
+// lists the names whose values python-dotenv cannot read exactly. Errors
+// name keys, never values.
+func dotenvFromJSON(rendered []byte) (content []byte, inexact []string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(rendered))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, errors.New("for dotenv the config must be one JSON object of NAME: value pairs")
+		return nil, nil, errors.New("for dotenv the config must be one JSON object of NAME: value pairs")
 	}
 	var (
 		b          bytes.Buffer
 		badNames   []string
 		notScalars []string
+		nuls       []string
 	)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name := tok.(string) // an object key
 		var value any
 		if err := dec.Decode(&value); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var text string
 		switch v := value.(type) {
@@ -261,48 +280,29 @@ func dotenvFromJSON(rendered []byte) ([]byte, error) {
 			notScalars = append(notScalars, name)
 			continue
 		}
+		// Only a shell identifier: NAME=... is then an assignment, never a
+		// command, wherever the line is read.
 		if !dotenv.ValidName(name) {
 			badNames = append(badNames, name)
 			continue
 		}
-		fmt.Fprintf(&b, "%s=%s\n", name, quoteDotenv(text))
+		if strings.IndexByte(text, 0) >= 0 {
+			nuls = append(nuls, name)
+			continue
+		}
+		quoted, exact := dotenv.Quote(text)
+		if !exact {
+			inexact = append(inexact, name)
+		}
+		fmt.Fprintf(&b, "%s=%s\n", name, quoted)
 	}
 	switch {
 	case len(badNames) > 0:
-		return nil, fmt.Errorf("key(s) %s %s", strings.Join(badNames, ", "), notEnvNames(len(badNames)))
+		return nil, nil, fmt.Errorf("key(s) %s %s", strings.Join(badNames, ", "), notEnvNames(len(badNames)))
 	case len(notScalars) > 0:
-		return nil, fmt.Errorf("the value of %s is an object, an array or null: a .env value is a string, a number or a boolean", strings.Join(notScalars, ", "))
+		return nil, nil, fmt.Errorf("the value of %s is an object, an array or null: a .env value is a string, a number or a boolean", strings.Join(notScalars, ", "))
+	case len(nuls) > 0:
+		return nil, nil, fmt.Errorf("the value of %s holds a NUL byte, which no environment variable can; use --format json", strings.Join(nuls, ", "))
 	}
-	return b.Bytes(), nil
-}
-
-// quoteDotenv quotes a value so that internal/dotenv, and so `import-env`,
-// reads back exactly value. Single quotes keep everything literally, even
-// newlines, and most .env loaders expand nothing inside them ($HOME stays
-// $HOME); they cannot hold a single quote, nor a carriage return, which a
-// line ending would swallow, so such a value is double-quoted with
-// escapes instead.
-func quoteDotenv(value string) string {
-	if !strings.ContainsAny(value, "'\r") {
-		return "'" + value + "'"
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(value); i++ {
-		switch c := value[i]; c {
-		case '\\', '"':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return b.Bytes(), inexact, nil
 }

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 )
 
 // The attack: a config naming pgsecrets' own settings, rendered with the
@@ -95,4 +100,192 @@ func TestRenderRefusesDeeplyNestedConfig(t *testing.T) {
 	s := newSession(t)
 	r := s.run(strings.Repeat("[", 40000), "render", "--project", "app", "--config", "-")
 	wantFailure(t, r, 1, "parse -: config nests objects and arrays deeper than the limit of 256 levels, at byte 256 under $[0][0]")
+}
+
+// nastyDotenvValues are values that would run code, or define other
+// variables, in a .env file quoted the wrong way. pythonExact says whether
+// python-dotenv can read the value exactly (see dotenv.Quote); shells and
+// import-env always must. literal values are given in the config instead
+// of stored as secrets (secret add drops a trailing newline, and refuses
+// an empty value).
+var nastyDotenvValues = []struct {
+	name, value          string
+	pythonExact, literal bool
+}{
+	{"ATTACK", "a'\nEVIL=1\n$(touch pwned-attack)`touch pwned-attack-bt`", false, false},
+	{"DOLLAR", "$HOME $(touch pwned-dollar) `touch pwned-dollar-bt` $((1+1))", true, false},
+	{"DOLLAR_BRACE", "${HOME} ${HOME:-x}", false, false},
+	{"QUOTE_AND_DOLLAR", "it's $(touch pwned-quote-dollar)", false, false},
+	{"QUOTES", `it's a "quote"`, true, false},
+	{"ONE_SINGLE_QUOTE", `'`, true, false},
+	{"ONE_DOUBLE_QUOTE", `"`, true, false},
+	{"BACKSLASHES", `back\slash \n \\ \' \" \$ two`, false, false},
+	{"BACKSLASH_QUOTE", `C:\dir\it's "x"`, true, false},
+	{"TRAILING_BACKSLASH", `ends with backslash\`, false, false},
+	{"HASH", `# not a comment`, true, false},
+	{"SPACE_HASH", `a # b`, true, false},
+	{"SPACES", "  leading and trailing  ", true, false},
+	{"UNICODE", "ünïcödé ✓ 🎉 日本 \u200b", true, false},
+	{"PEM", "-----BEGIN KEY-----\nabc+/=\n-----END KEY-----", true, false},
+	{"CRLF", "windows\r\nline end\rcr", false, false},
+	{"TAB", "tab\there", true, false},
+	{"OTHER_LINE_BREAKS", "ff\fvt\vnel\u0085ls\u2028ps\u2029", true, false},
+	{"EXPORT_LINE", "x\nexport EVIL2=2\n; touch pwned-export", true, false},
+	{"EMPTY", "", true, true},
+	{"NEWLINE_END", "line\n", true, true},
+	{"ESCAPE", "\x1b[31mred", true, true},
+}
+
+// requireReader fails the test, never skips it, when a reader the rendered
+// file must be checked against is missing.
+func requireReader(t *testing.T, what string, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s is needed to check rendered .env files but cannot run (%v: %s): apt-get install -y dash busybox python3-dotenv (.ci/run installs them)", what, err, out)
+	}
+}
+
+// The attack: a secret's value that, rendered into a .env file, runs a
+// command when the file is sourced, or adds a variable. Every reader reads
+// every value exactly and runs nothing: bash, dash and busybox sh sourcing
+// the file, python-dotenv (exactly, or by skipping the line, with a
+// warning from render), and import-env.
+func TestRenderDotenvIsInertAndExactForEveryReader(t *testing.T) {
+	shells := map[string][]string{"bash": {"bash"}, "dash": {"dash"}, "busybox sh": {"busybox", "sh"}}
+	for what, argv := range shells {
+		requireReader(t, what, argv[0], append(argv[1:], "-c", "exit 0")...)
+	}
+	requireReader(t, "python-dotenv", "python3", "-c", "import dotenv")
+
+	s := newSession(t)
+	config := map[string]any{}
+	var order []string
+	var inexact []string
+	for _, v := range nastyDotenvValues {
+		order = append(order, v.name)
+		if !v.pythonExact {
+			inexact = append(inexact, v.name)
+		}
+		if v.literal {
+			config[v.name] = v.value
+			continue
+		}
+		s.mustRun(v.value, "secret", "add", "--project", "app", "--name", v.name)
+		config[v.name] = map[string]any{"$secretRef": map[string]string{"name": v.name}}
+	}
+	var doc strings.Builder
+	doc.WriteString("{")
+	for i, name := range order {
+		b, _ := json.Marshal(config[name])
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, "%q:%s", name, b)
+	}
+	doc.WriteString("}")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "app.env")
+
+	r := s.mustRun(doc.String(), "render", "--project", "app", "--config", "-", "--format", "dotenv", "--out", file)
+	warning := "Warning: python-dotenv cannot read the value of " + strings.Join(inexact, ", ") + " exactly"
+	if !strings.Contains(r.stderr, warning) || strings.Count(r.stderr, "Warning:") != 1 || strings.Contains(r.stderr, "touch") {
+		t.Errorf("render's stderr lacks %q, or shows a value:\n%s", warning, r.stderr)
+	}
+
+	check := func(reader string, got map[string]string, exact func(string) bool) {
+		t.Helper()
+		for _, v := range nastyDotenvValues {
+			g, ok := got[v.name]
+			switch {
+			case exact(v.name) && (!ok || g != v.value):
+				t.Errorf("%s read %s as %q (set: %v), want %q", reader, v.name, g, ok, v.value)
+			case !exact(v.name) && ok:
+				t.Errorf("%s read %s as %q, want it skipped", reader, v.name, g)
+			}
+		}
+		for _, evil := range []string{"EVIL", "EVIL2"} {
+			if _, ok := got[evil]; ok {
+				t.Errorf("%s read a variable %s out of a value", reader, evil)
+			}
+		}
+	}
+	always := func(string) bool { return true }
+
+	for what, argv := range shells {
+		cmd := exec.Command(argv[0], append(argv[1:], "-c", `set -a; . "$1"; exec env -0`, "sh", file)...)
+		cmd.Dir, cmd.Env = dir, []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent-home"}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%s could not source the file: %v", what, err)
+			continue
+		}
+		got := map[string]string{}
+		for _, kv := range strings.Split(string(out), "\x00") {
+			if name, value, ok := strings.Cut(kv, "="); ok {
+				got[name] = value
+			}
+		}
+		check(what, got, always)
+	}
+
+	py := exec.Command("python3", "-c", "import json, sys\nfrom dotenv import dotenv_values\njson.dump(dotenv_values(sys.argv[1]), sys.stdout)", file)
+	py.Dir, py.Env = dir, []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent-home"}
+	out, err := py.Output()
+	if err != nil {
+		t.Fatalf("python-dotenv could not read the file: %v", err)
+	}
+	var pyValues map[string]*string
+	if err := json.Unmarshal(out, &pyValues); err != nil {
+		t.Fatalf("python-dotenv output %s: %v", out, err)
+	}
+	got := map[string]string{}
+	for name, v := range pyValues {
+		if v == nil {
+			t.Errorf("python-dotenv read a variable %q without a value: a line of a value became a statement", name)
+			continue
+		}
+		got[name] = *v
+	}
+	if len(got) != len(nastyDotenvValues)-len(inexact) {
+		t.Errorf("python-dotenv read %d variables, want %d", len(got), len(nastyDotenvValues)-len(inexact))
+	}
+	byName := map[string]bool{}
+	for _, v := range nastyDotenvValues {
+		byName[v.name] = v.pythonExact
+	}
+	check("python-dotenv", got, func(name string) bool { return byName[name] })
+
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := dotenv.Parse(string(content))
+	if err != nil {
+		t.Fatalf("import-env cannot read the rendered file: %v", err)
+	}
+	got = map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Value
+	}
+	check("import-env", got, always)
+
+	if pwned, _ := filepath.Glob(filepath.Join(dir, "pwned*")); len(pwned) > 0 {
+		t.Errorf("sourcing the rendered file ran commands: %v", pwned)
+	}
+}
+
+// Only shell identifiers become names: a key that is not one could make a
+// shell run the line as a command.
+func TestRenderDotenvRefusesKeysThatAreNotShellIdentifiers(t *testing.T) {
+	s := newSession(t)
+	for _, key := range []string{"touch pwned;A", "$(touch pwned)", "A B", "A\nB", "1A", "A-B", "Ä"} {
+		doc, _ := json.Marshal(map[string]string{key: "v"})
+		r := s.run(string(doc), "render", "--project", "app", "--config", "-", "--format", "dotenv")
+		wantFailure(t, r, 1, "is not an environment variable name", "nothing was written")
+		if r.stdout != "" {
+			t.Errorf("key %q: render wrote %q", key, r.stdout)
+		}
+	}
+	r := s.run(`{"A":"x\u0000y"}`, "render", "--project", "app", "--config", "-", "--format", "dotenv")
+	wantFailure(t, r, 1, "the value of A holds a NUL byte, which no environment variable can; use --format json", "nothing was written")
 }

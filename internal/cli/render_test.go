@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 )
 
 func TestRenderResolvesFromDatabaseEnvironmentAndDefault(t *testing.T) {
@@ -88,33 +86,6 @@ var trickyValues = []string{
 	`"double quoted"`,
 	`ends with backslash\`,
 	"\x1b[31mescape",
-}
-
-func TestQuoteDotenvReadsBackExactly(t *testing.T) {
-	var b strings.Builder
-	for i, v := range trickyValues {
-		fmt.Fprintf(&b, "V%d=%s\n", i, quoteDotenv(v))
-	}
-	entries, err := dotenv.Parse(b.String())
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b.String())
-	}
-	if len(entries) != len(trickyValues) {
-		t.Fatalf("%d entries read back, want %d", len(entries), len(trickyValues))
-	}
-	for i, e := range entries {
-		if e.Value != trickyValues[i] {
-			t.Errorf("V%d read back as %q, want %q (written %s)", i, e.Value, trickyValues[i], quoteDotenv(trickyValues[i]))
-		}
-	}
-	// Single quotes wherever they can hold the value: no loader expands
-	// $ or \ there.
-	if got := quoteDotenv(`$HOME \n`); got != `'$HOME \n'` {
-		t.Errorf("quoteDotenv = %s", got)
-	}
-	if got := quoteDotenv("it's\r\n\"x\" \\"); got != `"it's\r\n\"x\" \\"` {
-		t.Errorf("quoteDotenv = %s", got)
-	}
 }
 
 func TestRenderDotenvRoundTripsThroughImportEnv(t *testing.T) {

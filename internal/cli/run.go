@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
@@ -38,6 +39,12 @@ type RunOptions struct {
 	Only        []string
 	EnvFallback bool
 	EnvAllow    []string
+	// AllowStartup are names that change how programs start which the
+	// operator lets secrets set (--allow-startup-var).
+	AllowStartup []string
+	// PassSettings are pgsecrets' settings the command inherits
+	// (--pass-setting); it gets none otherwise.
+	PassSettings []string
 	// Command is the program and its arguments.
 	Command []string
 }
@@ -57,9 +64,28 @@ users of the machine could read them. pgsecrets prints none of them.
 Flags after COMMAND are COMMAND's own; the -- before it is optional, but
 makes that plain. Otherwise the command inherits pgsecrets' environment, as
 any command started from a shell does, and its stdin, stdout and stderr. A
-secret replaces an inherited variable of the same name. pgsecrets' own
-settings are inherited too: to keep the root keys away from the command,
-give them with --root-keys-file rather than in ` + "`PGSECRETS_ROOT_KEYS`" + `.
+secret replaces an inherited variable of the same name.
+
+The command does not inherit pgsecrets' own settings: PGSECRETS_* (the root
+keys, the database URL), DATABASE_URL and PostgreSQL's PG* variables
+(PGPASSWORD, PGHOST, PGSERVICE, PGPASSFILE...) are removed from its
+environment, so a program that only needs its secrets never holds the keys
+to all of them. --pass-setting NAME keeps one (say PGHOST, for a program
+that connects to the same server); a secret of the same name, such as a
+project's own DATABASE_URL, is passed as any secret is.
+
+A secret may not set a variable that changes how a program is loaded or a
+shell starts: LD_* and DYLD_* (libraries loaded into every program),
+BASH_ENV, ENV, BASH_FUNC_*, SHELLOPTS, IFS, PS4 and the like (code a shell
+runs), PATH (which program a name starts), NODE_OPTIONS, PYTHONPATH,
+PYTHONSTARTUP, PERL5OPT, RUBYOPT, JAVA_TOOL_OPTIONS (code an interpreter
+loads), GIT_SSH_COMMAND, GIT_CONFIG_*, PAGER, EDITOR (programs tools run).
+Whoever can write a secret would otherwise choose code that runs here.
+Such a secret is an error, by name, before any value is read, and nothing
+is run. --allow-startup-var NAME lets the named secret through when the
+command really needs it (not to be confused with --env-allow, which limits
+--env-fallback). ` + "`secret add`" + `, import-env, the dashboard and Terraform warn
+when a secret is stored under such a name.
 
 Each name must be an environment variable name: letters, digits and '_',
 not starting with a digit. A secret named otherwise (stripe.key) is
@@ -94,7 +120,13 @@ the command line is wrong.`,
   pgsecrets run --project billing --only STRIPE_KEY,WEBHOOK_SECRET -- python3 refund.py
 
   # Local development: variables already set stand in for secrets the project lacks
-  LOG_LEVEL=debug pgsecrets run --project billing --only STRIPE_KEY,LOG_LEVEL --env-fallback -- npm run dev`,
+  LOG_LEVEL=debug pgsecrets run --project billing --only STRIPE_KEY,LOG_LEVEL --env-fallback -- npm run dev
+
+  # The project stores NODE_OPTIONS on purpose: let that one secret set it
+  pgsecrets run --project web --allow-startup-var NODE_OPTIONS -- node server.js
+
+  # A migration tool that connects with the same PGHOST and PGSSLMODE as pgsecrets
+  pgsecrets run --project billing --pass-setting PGHOST,PGSSLMODE -- ./migrate.sh`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf(cmd, "name the command to run after --, e.g. pgsecrets run --project billing -- ./server")
@@ -116,6 +148,8 @@ the command line is wrong.`,
 	f.StringSliceVar(&opts.Only, "only", nil, "pass only these secrets, each of which must exist (comma-separated or repeated)")
 	f.BoolVar(&opts.EnvFallback, "env-fallback", false, "with --only, accept a missing secret that the environment already sets")
 	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
+	f.StringSliceVar(&opts.AllowStartup, "allow-startup-var", nil, "let secrets with these names set variables that change how programs start, such as NODE_OPTIONS or LD_PRELOAD (comma-separated or repeated)")
+	f.StringSliceVar(&opts.PassSettings, "pass-setting", nil, "let the command inherit these pgsecrets settings (PGSECRETS_*, DATABASE_URL, PG*), which it does not get otherwise (comma-separated or repeated)")
 	return cmd
 }
 
@@ -142,7 +176,37 @@ func validateRunFlags(cmd *cobra.Command, opts *RunOptions) error {
 	if bad := invalidEnvNames(opts.Only); len(bad) > 0 {
 		return usageErrorf(cmd, "--only: %s %s", strings.Join(bad, ", "), notEnvNames(len(bad)))
 	}
+	for _, name := range opts.AllowStartup {
+		if envpolicy.Startup(name) == "" {
+			return usageErrorf(cmd, "--allow-startup-var: %s does not change how programs start, so it needs no allowance; the flag is for names such as LD_PRELOAD, BASH_ENV, PATH or NODE_OPTIONS", name)
+		}
+	}
+	for _, name := range opts.PassSettings {
+		if !envpolicy.Setting(name) {
+			return usageErrorf(cmd, "--pass-setting: %s is not a pgsecrets setting (PGSECRETS_*, DATABASE_URL, PG*), and the command inherits it anyway", name)
+		}
+	}
+	if err := refuseStartupNames(opts, opts.Only); err != nil {
+		return &usageError{cmd: cmd, err: err}
+	}
 	return nil
+}
+
+// refuseStartupNames fails, naming them, when secrets would set variables
+// that change how the command is loaded or its shell starts, and the
+// operator did not allow them with --allow-startup-var.
+func refuseStartupNames(opts *RunOptions, names []string) error {
+	var refused []string
+	for _, name := range names {
+		if why := envpolicy.Startup(name); why != "" && !slices.Contains(opts.AllowStartup, name) {
+			refused = append(refused, name+" ("+why+")")
+		}
+	}
+	if len(refused) == 0 {
+		return nil
+	}
+	return fmt.Errorf("secrets of project %s named like variables that change how programs start would let whoever wrote them choose code that runs here: %s; nothing was run; rename them, leave them out with --only, or pass --allow-startup-var NAME for each the command must get",
+		opts.Project, strings.Join(refused, "; "))
 }
 
 // invalidEnvNames lists the names that are not environment variable names.
@@ -193,6 +257,9 @@ func readRunSecrets(ctx context.Context, opts *RunOptions) (map[string][]byte, e
 		}
 		if bad := invalidEnvNames(names); len(bad) > 0 {
 			return nil, fmt.Errorf("project %s has secrets whose names are not environment variable names: %s; nothing was run; pass the others with --only (letters, digits and '_', not starting with a digit)", opts.Project, strings.Join(bad, ", "))
+		}
+		if err := refuseStartupNames(opts, names); err != nil {
+			return nil, err
 		}
 	}
 	values, err := st.GetValues(ctx, opts.Project, names, "cli run")
@@ -257,7 +324,7 @@ func runCommand(opts *RunOptions, values map[string][]byte) error {
 	}
 	// Secrets go after the inherited variables: for a name set twice, the
 	// last value is the one the command sees (os/exec's rule).
-	env := os.Environ()
+	env := inheritedEnv(opts.PassSettings)
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		env = append(env, name+"="+string(values[name]))
 	}
@@ -300,6 +367,15 @@ func runCommand(opts *RunOptions, values map[string][]byte) error {
 		return fmt.Errorf("run %s: %w", opts.Command[0], err)
 	}
 	return nil
+}
+
+// inheritedEnv is pgsecrets' environment without its own settings, except
+// those passed on purpose.
+func inheritedEnv(pass []string) []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return envpolicy.Setting(name) && !slices.Contains(pass, name)
+	})
 }
 
 // cannotStart reports a command that could not be started with the exit

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -51,6 +53,10 @@ A name from the catalog of well-known secrets (` + "`pgsecrets catalog`" + `) ta
 its category and restart notice by default, and a value of the wrong shape
 (say, a Slack user token stored as SLACK_BOT_TOKEN) is refused, without
 the value in the message; --no-validate stores it anyway.
+
+A name that changes how programs start (LD_PRELOAD, BASH_ENV, PATH,
+NODE_OPTIONS...) is stored with a warning: ` + "`pgsecrets run`" + ` refuses to pass
+it unless given --allow-startup-var NAME.
 
 An existing secret is only replaced with --yes. The update is written only
 if nobody changed the secret since it was read; the description and
@@ -148,6 +154,7 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 		return explainAddConflict(err, opts.id())
 	}
 
+	warnStartupName(opts.IO.ErrOut, opts.Name)
 	action := "created"
 	if in.ExpectedRevision != store.MustNotExist {
 		action = "updated"
@@ -164,6 +171,15 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	}
 	fmt.Fprintf(opts.IO.Out, "%s secret %s (revision %d, key %s)\n", verb, opts.id(), meta.Revision, meta.KID)
 	return nil
+}
+
+// warnStartupName warns, on one line, when a secret was stored under a name
+// that changes how programs start (LD_PRELOAD, BASH_ENV...), which `run`
+// refuses to pass unless allowed.
+func warnStartupName(w io.Writer, name string) {
+	if msg := envpolicy.StartupWarning(name); msg != "" {
+		fmt.Fprintf(w, "Warning: %s\n", msg)
+	}
 }
 
 // explainAddConflict turns a lost compare-and-swap into what to do next.

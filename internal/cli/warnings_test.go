@@ -94,3 +94,27 @@ func TestWarningsPrintOncePerCommand(t *testing.T) {
 		t.Errorf("stderr = %q, want the warning once", got)
 	}
 }
+
+// A secret named like a variable that changes how programs start is
+// stored, with a warning that `run` will refuse it; other names store
+// quietly.
+func TestStoringAStartupVariableNameWarns(t *testing.T) {
+	s := newSession(t)
+	const warning = "Warning: secret BASH_ENV is named like a variable that changes how programs start (a shell reads it when it starts or runs commands, and can run code from it): `pgsecrets run` refuses to pass it unless given --allow-startup-var BASH_ENV; rename it unless a program must really get it\n"
+	r := s.mustRun("$(id)", "secret", "add", "--project", "app", "--name", "BASH_ENV")
+	if r.stderr != warning {
+		t.Errorf("secret add stderr:\n got %q\nwant %q", r.stderr, warning)
+	}
+	if r := s.mustRun("v", "secret", "add", "--project", "app", "--name", "APP_TOKEN"); r.stderr != "" {
+		t.Errorf("secret add of an ordinary name warns: %q", r.stderr)
+	}
+
+	r = s.mustRun("LD_PRELOAD=/tmp/x.so\nAPP_OTHER=v\n", "import-env", "--project", "app", "--file", "-")
+	want := "Warning: secret LD_PRELOAD is named like a variable that changes how programs start (the dynamic loader reads it to load libraries into every program it starts): `pgsecrets run` refuses to pass it unless given --allow-startup-var LD_PRELOAD; rename it unless a program must really get it\n"
+	if r.stderr != want {
+		t.Errorf("import-env stderr:\n got %q\nwant %q", r.stderr, want)
+	}
+	if strings.Contains(r.stderr+r.stdout, "/tmp/x.so") {
+		t.Errorf("a value is in the output:\n%s", r)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -129,10 +130,14 @@ func secretsNotice(q url.Values) string {
 	}
 	switch {
 	case q.Get("done") == "saved" && name != "":
+		saved := fmt.Sprintf("Saved %s.", name)
 		if rev, err := strconv.ParseInt(q.Get("revision"), 10, 64); err == nil {
-			return fmt.Sprintf("Saved %s (revision %d).", name, rev)
+			saved = fmt.Sprintf("Saved %s (revision %d).", name, rev)
 		}
-		return fmt.Sprintf("Saved %s.", name)
+		if w := envpolicy.StartupWarning(name); w != "" {
+			saved += " Warning: " + w + "."
+		}
+		return saved
 	case q.Get("done") == "deleted" && name != "":
 		return fmt.Sprintf("Deleted %s. `pgsecrets secret undelete` brings it back within the retention window.", name)
 	case q.Get("done") == "acked":

@@ -237,3 +237,20 @@ func TestSaveRefusesEmptyAndOversizedValuesAsEveryWriterDoes(t *testing.T) {
 		t.Fatalf("saved %d bytes, %v; want 1 MiB", len(sec.Value), err)
 	}
 }
+
+// An editor who saves BASH_ENV is told, on the page the save leads to,
+// that the name changes how programs start and that `run` refuses it.
+func TestSavingAStartupVariableNameWarns(t *testing.T) {
+	e := newEnv(t)
+	b := e.signedIn("ed@example.com", store.RoleEditor)
+	r := b.post("/secrets/app", url.Values{"name": {"BASH_ENV"}, "value": {"$(id > pwned.txt)"}, "revision": {"0"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", r.status, r.body)
+	}
+	want(t, b.get(r.header.Get("Location")), http.StatusOK, `id="notice"`, "Saved BASH_ENV (revision 1). Warning: secret BASH_ENV is named like a variable that changes how programs start",
+		"refuses to pass it unless given --allow-startup-var BASH_ENV")
+	page := b.get("/secrets?done=saved&name=APP_TOKEN&project=app&revision=1")
+	if strings.Contains(page.body, "Warning: secret") {
+		t.Error("an ordinary name is saved with a warning")
+	}
+}

@@ -1,6 +1,7 @@
 // Package dotenv parses .env files, the plaintext KEY=value files many
 // applications load at start-up, so they can be moved into the encrypted
-// store. It only parses: no variable expansion, no environment changes.
+// store, and quotes values for the .env files render writes (Quote). It
+// neither expands variables nor changes the environment.
 //
 // The syntax accepted, a common subset of the dotenv loaders in use:
 //
@@ -10,9 +11,11 @@
 //	NAME=value # comment     unquoted: trimmed; " #" starts a comment
 //	NAME=pa#ss               "#" not preceded by a space is part of the value
 //	NAME='literal $x \n'     single quotes: exactly what is between them
-//	NAME="a\nb \"q\" \\"     double quotes: \n \r \t \" \\ escapes
+//	NAME="a\nb \"q\" \\"     double quotes: \n \r \t \" \\ \$ \` escapes,
+//	                         and a backslash at a line's end joins the lines
 //	NAME="line one           both kinds of quotes may span lines
 //	line two"
+//	NAME='it'"'"'s'          quoted strings one after the other are joined
 //	NAME=                    an empty value
 //
 // After a closing quote only spaces and a comment may follow. Names are
@@ -140,24 +143,12 @@ func (p *parser) assignment() (e Entry, ok bool, problem string) {
 	rest = strings.TrimLeft(unquoted, " \t")
 
 	switch {
-	case strings.HasPrefix(rest, "'"):
-		value, tail, closed := p.quoted(rest[1:], '\'')
-		if !closed {
-			return e, false, "the single quote opened here is never closed"
-		}
-		if msg := afterQuote(tail); msg != "" {
+	case strings.HasPrefix(rest, "'"), strings.HasPrefix(rest, `"`):
+		value, msg := p.quotedValue(rest)
+		if msg != "" {
 			return e, false, msg
 		}
 		e.Value = value
-	case strings.HasPrefix(rest, `"`):
-		raw, tail, closed := p.quoted(rest[1:], '"')
-		if !closed {
-			return e, false, "the double quote opened here is never closed"
-		}
-		if msg := afterQuote(tail); msg != "" {
-			return e, false, msg
-		}
-		e.Value = unescape(raw)
 	default:
 		if i := commentStart(unquoted); i >= 0 {
 			unquoted = unquoted[:i]
@@ -165,6 +156,31 @@ func (p *parser) assignment() (e Entry, ok bool, problem string) {
 		e.Value = strings.Trim(unquoted, " \t")
 	}
 	return e, true, ""
+}
+
+// quotedValue reads a value made of quoted strings written one after the
+// other ('it'"'"'s', "a"'\'), which a shell joins into one, as Quote
+// writes some values.
+func (p *parser) quotedValue(rest string) (value, problem string) {
+	var b strings.Builder
+	for rest != "" && (rest[0] == '\'' || rest[0] == '"') {
+		quote := rest[0]
+		raw, tail, closed := p.quoted(rest[1:], quote)
+		switch {
+		case !closed && quote == '\'':
+			return "", "the single quote opened here is never closed"
+		case !closed:
+			return "", "the double quote opened here is never closed"
+		case quote == '"':
+			raw = unescape(raw)
+		}
+		b.WriteString(raw)
+		rest = tail
+	}
+	if msg := afterQuote(rest); msg != "" {
+		return "", msg
+	}
+	return b.String(), ""
 }
 
 // quoted reads up to the closing quote, across lines if needed. In double
@@ -202,8 +218,10 @@ func afterQuote(tail string) string {
 	return "unexpected text after the closing quote (quote the whole value, or start a comment with \" #\")"
 }
 
-// unescape applies the double-quote escapes; an unknown escape is kept as
-// written, backslash included, as shells do.
+// unescape applies the double-quote escapes: a shell's (\$ \` \" \\, and
+// a backslash before a line break joins the lines), and \n \r \t as most
+// .env loaders read them. Any other escape is kept as written, backslash
+// included, as shells do.
 func unescape(raw string) string {
 	if !strings.Contains(raw, `\`) {
 		return raw
@@ -222,8 +240,10 @@ func unescape(raw string) string {
 			b.WriteByte('\r')
 		case 't':
 			b.WriteByte('\t')
-		case '"', '\\':
+		case '"', '\\', '$', '`':
 			b.WriteByte(raw[i])
+		case '\n':
+			// A line continuation: neither the backslash nor the line break.
 		default:
 			b.WriteByte('\\')
 			b.WriteByte(raw[i])

@@ -22,7 +22,7 @@ var reasons = map[string]bool{
 var digits = regexp.MustCompile(`[0-9]+`)
 
 // FuzzParseDotenv: any content either parses into entries that survive a
-// write and a second parse unchanged, or fails with problems that are line
+// write by Quote and a second parse unchanged, or fails with problems that are line
 // numbers and fixed reasons only.
 func FuzzParseDotenv(f *testing.F) {
 	for _, seed := range []string{
@@ -30,6 +30,7 @@ func FuzzParseDotenv(f *testing.F) {
 		"\ufeffA=b\r\nB=\"c\r\nd\"\r\n",
 		"A=\"-----BEGIN KEY-----\nabc\n-----END KEY-----\"\nB=c",
 		"PRIVATE_KEY=-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN+/Bgkq\nMIIEvQ==\n-----END PRIVATE KEY-----\n",
+		"A=\"x\r\\\n\ny\"''\nB=\"\\$\"'\\\\'", "A='it'\"'\"'s'",
 		"A=1\nA=2", "1A=b", "MY-KEY=b", `A="b"c`, "A='x", "A=\"x\\", "# c\n\n  \t\nexport\tX=pa#ss",
 	} {
 		f.Add(seed)
@@ -76,7 +77,8 @@ func checkEntriesRoundTrip(t *testing.T, content string, entries []Entry) {
 				t.Fatalf("name %q has byte %q", e.Name, e.Name[i])
 			}
 		}
-		out.WriteString(e.Name + "=" + quote(e.Value) + "\n")
+		quoted, _ := Quote(e.Value)
+		out.WriteString(e.Name + "=" + quoted + "\n")
 	}
 	again, err := Parse(out.String())
 	if err != nil {
@@ -90,10 +92,4 @@ func checkEntriesRoundTrip(t *testing.T, content string, entries []Entry) {
 			t.Fatalf("entry %d changed: %q=%q became %q=%q", i, entries[i].Name, entries[i].Value, again[i].Name, again[i].Value)
 		}
 	}
-}
-
-// quote writes a value in double quotes with the escapes Parse reads. "\r"
-// is escaped because a raw one at a line's end is taken for CRLF.
-func quote(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", `\r`).Replace(v) + `"`
 }

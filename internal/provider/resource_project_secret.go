@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -221,6 +222,20 @@ func (r *projectSecretResource) ValidateConfig(_ context.Context, req resource.V
 	}
 	validateShape(attrs, &resp.Diagnostics)
 	validateCategory(attrs, &resp.Diagnostics)
+	warnStartupName(attrs, &resp.Diagnostics)
+}
+
+// warnStartupName warns, at validate, plan and apply, when the secret's
+// name changes how programs start (LD_PRELOAD, BASH_ENV, PATH...): it is
+// stored, but `pgsecrets run` refuses to pass it unless allowed.
+func warnStartupName(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
+	var name string
+	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
+		return
+	}
+	if msg := envpolicy.StartupWarning(name); msg != "" {
+		diags.AddAttributeWarning(path.Root("name"), "Secret named like a variable that changes how programs start", strings.ToUpper(msg[:1])+msg[1:]+".")
+	}
 }
 
 // validateCategory refuses category = "" for a name the catalog gives a

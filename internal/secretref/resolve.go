@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 )
 
 // Where a reference's value came from, in the order they are tried.
@@ -40,45 +42,18 @@ type Options struct {
 	Getenv func(name string) (string, bool)
 }
 
-// envDenied are names the environment never supplies, with the reason a
-// user sees: pgsecrets', PostgreSQL's and Terraform's own settings. Each can
-// hold a credential (PGSECRETS_ROOT_KEYS, the password in a database URL,
-// PGPASSWORD, TF_TOKEN_*) that a config naming it would copy into a
-// rendered file or Terraform state. The first match gives the reason.
-var envDenied = []struct {
-	name   string
-	prefix bool
-	why    string
-}{
-	{"PGSECRETS_", true, "names starting with PGSECRETS_ are pgsecrets' own settings, such as its root keys and database URL"},
-	{"DATABASE_URL", false, "DATABASE_URL is a database URL pgsecrets may connect with, password included"},
-	{"PG", true, "names starting with PG are PostgreSQL connection settings (libpq), such as PGPASSWORD"},
-	{"TF_", true, "names starting with TF_ are Terraform's settings, such as TF_TOKEN_* credentials and TF_VAR_* values"},
-}
-
 // EnvRefusal is the environment fallback's policy, the one place it is
 // decided: why the environment may not supply name, or "" when it may.
-// Names in envDenied are refused whatever allow says; otherwise, when
+// Settings that hold credentials (envpolicy.Credential: pgsecrets',
+// PostgreSQL's and Terraform's) are refused whatever allow says; otherwise, when
 // allow is not empty, so is every name that matches none of its entries
 // (a name, or a prefix ending in "*").
 func EnvRefusal(name string, allow []string) string {
-	if why := deniedEnvName(name); why != "" {
+	if why := envpolicy.Credential(name); why != "" {
 		return why
 	}
 	if len(allow) > 0 && !envAllowed(name, allow) {
 		return "it matches no entry of the environment allow-list (" + strings.Join(allow, ", ") + ")"
-	}
-	return ""
-}
-
-// deniedEnvName compares without case: on Windows, environment variable
-// names are case-insensitive, so pgsecrets_root_keys reads the root keys.
-func deniedEnvName(name string) string {
-	upper := strings.ToUpper(name)
-	for _, d := range envDenied {
-		if upper == d.name || d.prefix && strings.HasPrefix(upper, d.name) {
-			return d.why
-		}
 	}
 	return ""
 }
