@@ -1,6 +1,12 @@
 # A complete, runnable configuration: a data key, the secrets of one
 # application, its AI provider defaults, and its configuration rendered with
-# every secret reference resolved.
+# every secret reference resolved, then stored as a secret of its own.
+#
+# What lands in Terraform's state: WEBHOOK_SECRET's value (a `value`
+# attribute is kept in state, marked sensitive). Kept out of state: the
+# OpenAI key (an ephemeral variable written through `value_wo`) and the
+# rendered configuration (an ephemeral resource, written through
+# `value_wo` too). Use `value_wo` for every secret you can.
 #
 # The provider reads its settings from the environment here
 # (PGSECRETS_DATABASE_URL, PGSECRETS_ROOT_KEYS_FILE), as `make demo` sets
@@ -38,6 +44,15 @@ variable "openai_api_key" {
   default   = "sk-proj-quickstart-0000000000000000"
 }
 
+# A quick start is thrown away: `terraform destroy` removes its secrets and
+# their history for good, and then its data key. Real secrets keep the
+# default, "delete": the last value stays for `pgsecrets secret undelete`,
+# the history for rollback, and a data key they need is disabled rather
+# than deleted.
+locals {
+  on_destroy = "destroy"
+}
+
 # Envelope encryption: secrets are encrypted under this data key, which is
 # itself stored wrapped under the root key.
 resource "pgsecrets_encryption_key" "primary" {
@@ -50,6 +65,7 @@ resource "pgsecrets_project_secret" "webhook" {
   value       = "whsec-quickstart-value"
   description = "Signs outgoing webhooks"
   category    = "webhooks"
+  on_destroy  = local.on_destroy
 
   depends_on = [pgsecrets_encryption_key.primary]
 }
@@ -60,6 +76,7 @@ resource "pgsecrets_project_secret" "openai" {
   value_wo         = var.openai_api_key
   value_wo_version = 1
   description      = "OpenAI API key (write-only: not in state)"
+  on_destroy       = local.on_destroy
 
   depends_on = [pgsecrets_encryption_key.primary]
 }
@@ -74,16 +91,44 @@ resource "pgsecrets_provider_defaults" "this" {
   depends_on = [pgsecrets_project_secret.openai]
 }
 
-data "pgsecrets_resolved_config" "app" {
+# The revisions of the secrets the configuration reads. On a plan that
+# writes one of them, its revision is not known until apply: whatever uses
+# these waits for the write (depends_on does not make an ephemeral resource
+# wait), and APP_CONFIG is written again whenever one of them changes.
+locals {
+  config_revision = pgsecrets_project_secret.openai.revision + pgsecrets_project_secret.webhook.revision
+}
+
+# The application's configuration with every reference resolved, opened
+# on each plan and apply and never stored in state (an ephemeral resource;
+# the data source of the same name keeps its result in state).
+ephemeral "pgsecrets_resolved_config" "app" {
   project = var.project
   config = jsonencode({
     listen   = ":8080"
     openai   = { apiKey = provider::pgsecrets::secret_ref("OPENAI_API_KEY") }
     webhooks = { signingSecret = provider::pgsecrets::secret_ref("WEBHOOK_SECRET") }
     logLevel = provider::pgsecrets::secret_ref("LOG_LEVEL", "info")
+    revision = local.config_revision
   })
+}
 
-  depends_on = [pgsecrets_project_secret.webhook, pgsecrets_project_secret.openai]
+# ... stored for the application to read (`pgsecrets secret get --project
+# chat-service --name APP_CONFIG`), write-only.
+resource "pgsecrets_project_secret" "app_config" {
+  project          = var.project
+  name             = "APP_CONFIG"
+  value_wo         = ephemeral.pgsecrets_resolved_config.app.rendered
+  value_wo_version = local.config_revision
+  description      = "The service's configuration, references resolved (write-only: not in state)"
+  on_destroy       = local.on_destroy
+}
+
+# Metadata only: names, revisions, keys; never a value.
+data "pgsecrets_project_secrets" "app" {
+  project = var.project
+
+  depends_on = [pgsecrets_project_secret.app_config]
 }
 
 output "kid" {
@@ -91,15 +136,7 @@ output "kid" {
   value       = pgsecrets_encryption_key.primary.kid
 }
 
-output "references" {
-  value = data.pgsecrets_resolved_config.app.references
-}
-
-output "sources" {
-  value = data.pgsecrets_resolved_config.app.sources
-}
-
-output "rendered_config" {
-  value     = data.pgsecrets_resolved_config.app.rendered
-  sensitive = true
+output "secrets" {
+  description = "The project's secrets and the revision of each."
+  value       = { for s in data.pgsecrets_project_secrets.app.secrets : s.name => s.revision }
 }

@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
 )
 
 func TestRenderResolvesFromDatabaseEnvironmentAndDefault(t *testing.T) {
@@ -133,8 +138,8 @@ func TestRenderDotenvNeedsOneObjectOfVariables(t *testing.T) {
 	s := newSession(t)
 	s.mustRun("sk-canary-render", "secret", "add", "--project", "app", "--name", "TOKEN")
 	for config, want := range map[string]string{
-		`[{"$secretRef": {"name": "TOKEN"}}]`:                                     "for dotenv the config must be one JSON object of NAME: value pairs",
-		`{"$secretRef": {"name": "TOKEN"}}`:                                       "for dotenv the config must be one JSON object of NAME: value pairs",
+		`[{"$secretRef": {"name": "TOKEN"}}]`:                                     "the config must be one JSON object of NAME: value pairs",
+		`{"$secretRef": {"name": "TOKEN"}}`:                                       "the config must be one JSON object of NAME: value pairs",
 		`{"stripe.key": {"$secretRef": {"name": "TOKEN"}}, "9LIVES": 1, "OK": 2}`: "key(s) stripe.key, 9LIVES are not environment variable names",
 		`{"DB": {"host": "x"}, "LIST": [1], "NOTHING": null}`:                     "the value of DB, LIST, NOTHING is an object, an array or null",
 	} {
@@ -144,7 +149,7 @@ func TestRenderDotenvNeedsOneObjectOfVariables(t *testing.T) {
 			t.Errorf("a failed render wrote:\n%s", r)
 		}
 	}
-	wantFailure(t, s.run("{}", "render", "--project", "app", "--config", "-", "--format", "yaml"), 2, `--format "yaml" is not supported: use json or dotenv`)
+	wantFailure(t, s.run("{}", "render", "--project", "app", "--config", "-", "--format", "toml"), 2, `--format "toml" is not supported: use json, dotenv or yaml`)
 }
 
 func TestRenderOutputIsTheFormatAndOutputFileIsDeprecated(t *testing.T) {
@@ -183,4 +188,93 @@ func TestRenderOutputIsTheFormatAndOutputFileIsDeprecated(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("files left behind: %v", entries)
 	}
+}
+
+// Without --config, render writes every secret of the project, as a
+// Doppler, Infisical or sops user expects: one command, sorted by name,
+// mode 0600, one audited read of every name, and each format read back
+// exactly.
+func TestRenderWritesEveryProjectSecretAsDotenvJSONOrYAML(t *testing.T) {
+	s := newSession(t)
+	values := map[string]string{
+		"B_TOKEN":        "it's \"quoted\" $HOME `id`\nline two",
+		"A_URL":          "https://example.com/?a=1&b=<2>",
+		"C_NON_ASCII":    "grüße ✓ \u2028 tab\t",
+		"OPENAI_API_KEY": "sk-proj-project-render",
+	}
+	for name, v := range values {
+		s.mustRun(v, "secret", "add", "--project", "app", "--name", name)
+	}
+	events := s.auditEventCount()
+	dir := t.TempDir()
+	for _, format := range []string{"dotenv", "json", "yaml"} {
+		out := filepath.Join(dir, "app."+format)
+		r := s.mustRun("", "render", "--project", "app", "--format", format, "--out", out)
+		if want := "Wrote 4 secret(s) of project app into " + out + "\n"; !strings.HasSuffix(r.stderr, want) || r.stdout != "" {
+			t.Errorf("render --format %s:\n%s", format, r)
+		}
+		// B_TOKEN holds $ and both quotes: exact for shells and import-env,
+		// not for python-dotenv, which render says.
+		if warned := strings.Contains(r.stderr, "python-dotenv cannot read the value of B_TOKEN exactly"); warned != (format == "dotenv") {
+			t.Errorf("render --format %s: python-dotenv warning %v:\n%s", format, warned, r)
+		}
+		if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, want mode 0600", out, err)
+		}
+		content, _ := os.ReadFile(out)
+		got := map[string]string{}
+		var order []string
+		switch format {
+		case "dotenv":
+			vars, err := dotenv.Parse(string(content))
+			if err != nil {
+				t.Fatalf("import-env's parser on the render: %v", err)
+			}
+			for _, v := range vars {
+				got[v.Name], order = v.Value, append(order, v.Name)
+			}
+		case "json":
+			if err := json.Unmarshal(content, &got); err != nil {
+				t.Fatalf("render --format json: %v\n%s", err, content)
+			}
+		case "yaml":
+			// Each line is "NAME": "value" with JSON's escapes, which is how
+			// YAML reads a double-quoted scalar: read it as JSON here, and
+			// with a YAML parser in the import tests.
+			for _, line := range strings.Split(strings.TrimSuffix(string(content), "\n"), "\n") {
+				var kv map[string]string
+				if err := json.Unmarshal([]byte("{"+line+"}"), &kv); err != nil || len(kv) != 1 {
+					t.Fatalf("YAML line %q is not one quoted pair: %v", line, err)
+				}
+				for k, v := range kv {
+					got[k], order = v, append(order, k)
+				}
+			}
+		}
+		if !maps.Equal(got, values) {
+			t.Errorf("render --format %s read back %q, want %q", format, got, values)
+		}
+		if order != nil && !slices.IsSorted(order) {
+			t.Errorf("render --format %s is not sorted by name: %v", format, order)
+		}
+	}
+	if n := s.auditEventCount(); n != events+3 {
+		t.Errorf("%d audit events for 3 renders, want one read each", n-events)
+	}
+	r := s.mustRun("", "audit", "export", "--format", "jsonl", "--project", "app")
+	last := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if ev := last[len(last)-1]; !strings.Contains(ev, `"action":"secret.read"`) || !strings.Contains(ev, "B_TOKEN") || strings.Contains(ev, "sk-proj-project-render") {
+		t.Errorf("the render's audit event: %s", ev)
+	}
+
+	// A project whose names are not variable names cannot be a .env file:
+	// refused by name, and nothing is written.
+	s.mustRun("v", "secret", "add", "--project", "app", "--name", "stripe.key")
+	out := filepath.Join(dir, "bad.env")
+	wantFailure(t, s.run("", "render", "--project", "app", "--format", "dotenv", "--out", out), 1, "stripe.key is not an environment variable name", "nothing was written")
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused render wrote %s", out)
+	}
+	wantFailure(t, s.run("", "render", "--project", "empty", "--format", "dotenv"), 1, "project empty has no secrets")
+	wantFailure(t, s.run("", "render", "--project", "app", "--env-fallback"), 2, "without --config")
 }
