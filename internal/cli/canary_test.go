@@ -34,7 +34,7 @@ func TestSecretValueNeverLeaksOutsideGet(t *testing.T) {
 		code     int
 	}{
 		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN"}, 0},
-		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN"}, 1},
+		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN"}, 2},
 		{canary + "-2\n", false, []string{"secret", "add", "--project", "app", "--name", "TOKEN", "--yes", "--output", "json"}, 0},
 		{canary, true, []string{"secret", "add", "--project", "app", "--name", "PROMPTED"}, 0},
 		{"", false, []string{"secret", "add", "--project", "app", "--name", "FROM_FILE", "--value-file", file}, 0},

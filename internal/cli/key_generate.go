@@ -215,7 +215,7 @@ func prependToKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
 func createKeyFile(path string, content []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("%s already exists and was left unchanged: pass --prepend to put the new key first in it, or --force to replace it", path)
+		return &needsYesError{fmt.Sprintf("%s already exists and was left unchanged: pass --prepend to put the new key first in it, or --force to replace it", path)}
 	}
 	if err != nil {
 		return fmt.Errorf("create root keys file: %w", err)

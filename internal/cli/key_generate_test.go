@@ -181,7 +181,7 @@ func TestKeyGenerateFileNeverOverwritesWithoutForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runCLI(t, "", false, "key", "generate", "--file", path)
-	wantFailure(t, r, 1, path+" already exists and was left unchanged", "--force", "--prepend")
+	wantFailure(t, r, 2, path+" already exists and was left unchanged", "--force", "--prepend")
 	if r.stdout != "" {
 		t.Errorf("stdout is not empty:\n%s", r.stdout)
 	}
@@ -198,7 +198,7 @@ func TestKeyGenerateFileRefusesToWriteThroughASymlink(t *testing.T) {
 		t.Skip("no symlinks here:", err)
 	}
 	r := runCLI(t, "", false, "key", "generate", "--file", link)
-	wantFailure(t, r, 1, "already exists")
+	wantFailure(t, r, 2, "already exists")
 	if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the symlink's target was created (err %v)", err)
 	}

@@ -52,6 +52,7 @@ func Execute(ctx context.Context, ios *IOStreams, version string, args []string)
 	err = g.explainConnectionLoss(err)
 	var usage *usageError
 	var exit *exitCodeError
+	var needsYes *needsYesError
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
@@ -60,6 +61,9 @@ func Execute(ctx context.Context, ios *IOStreams, version string, args []string)
 		return exitInterrupted
 	case errors.As(err, &usage):
 		fmt.Fprintf(ios.ErrOut, "Error: %s (see `%s --help`)\n", oneLine(usage.err), usage.cmd.CommandPath())
+		return exitUsage
+	case errors.As(err, &needsYes):
+		fmt.Fprintf(ios.ErrOut, "Error: %s\n", oneLine(err))
 		return exitUsage
 	default:
 		fmt.Fprintf(ios.ErrOut, "Error: %s\n", oneLine(err))
@@ -110,7 +114,9 @@ Settings come from flags, else the environment:
 Root keys are never taken as a flag value, so they stay out of process
 listings and shell history.
 
-Exit status: 0 on success, 1 on error, 2 when the command line is wrong.`,
+Exit status: 0 on success, 1 on error, 2 when the command line is wrong
+or lacks a confirmation the change needs (--yes, or --force or --prepend
+for a key file that exists): the same command with it would run.`,
 		Example: `  # First run: check the database, make the key file, create the schema
   pgsecrets init --database-url postgres://app@db.internal/app
   export PGSECRETS_DATABASE_URL=postgres://app@db.internal/app

@@ -120,7 +120,7 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 	case err != nil:
 		return err
 	case !opts.Yes:
-		return fmt.Errorf("secret %s already exists (revision %d); pass --yes to replace it", opts.id(), current.Revision)
+		return &needsYesError{fmt.Sprintf("secret %s already exists (revision %d); pass --yes to replace it", opts.id(), current.Revision)}
 	default:
 		// Replacing the value keeps what the flags do not change.
 		in.ExpectedRevision = current.Revision

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,12 +14,6 @@ type SecretDestroyOptions struct {
 	// Yes is required: nothing destroyed can be brought back.
 	Yes bool
 }
-
-// needsYesError refuses an irreversible change made without --yes; the
-// command reports it as a usage error.
-type needsYesError struct{ msg string }
-
-func (e *needsYesError) Error() string { return e.msg }
 
 func newSecretDestroyCmd(g *globalOptions) *cobra.Command {
 	opts := &SecretDestroyOptions{globalOptions: g}
@@ -41,12 +34,7 @@ would go and changes nothing. To remove a secret recoverably, use
 			if err := opts.secretFlags.validate(cmd); err != nil {
 				return err
 			}
-			err := runSecretDestroy(cmd.Context(), opts)
-			var refused *needsYesError
-			if errors.As(err, &refused) {
-				return &usageError{cmd: cmd, err: err}
-			}
-			return err
+			return runSecretDestroy(cmd.Context(), opts)
 		},
 	}
 	opts.secretFlags.add(cmd)

@@ -141,7 +141,7 @@ func TestSecretAddRefusesOverwriteWithoutYes(t *testing.T) {
 	s.mustRun("first", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "--description", "primary db", "--category", "db")
 
 	r := s.run("second", "secret", "add", "--project", "app", "--name", "DB_PASSWORD")
-	wantFailure(t, r, 1, "secret app/DB_PASSWORD already exists (revision 1); pass --yes to replace it")
+	wantFailure(t, r, 2, "secret app/DB_PASSWORD already exists (revision 1); pass --yes to replace it")
 	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "DB_PASSWORD"); r.stdout != "first" {
 		t.Errorf("value after a refused add = %q, want it unchanged", r.stdout)
 	}

@@ -25,6 +25,13 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
+// needsYesError refuses a change that needs a confirmation (--yes) it was
+// not given. Whatever the command, it exits 2, as an incomplete command
+// line does: the same command with --yes would run.
+type needsYesError struct{ msg string }
+
+func (e *needsYesError) Error() string { return e.msg }
+
 func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
 	return &usageError{cmd: cmd, err: fmt.Errorf(format, args...)}
 }
