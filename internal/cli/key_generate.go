@@ -37,10 +37,21 @@ type KeyGenerateOptions struct {
 	Prepend bool
 }
 
+// keyUseArg accepts no argument, or the key use "enc": tools that keep
+// JWKs of several uses take it first (key generate enc), and people
+// moving from them type it. Anything else is refused unquoted, as by
+// noArgs: it may be a value typed in the wrong place.
+func keyUseArg(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 || (len(args) == 1 && args[0] == "enc") {
+		return nil
+	}
+	return usageErrorf(cmd, "%s takes no argument but the key use enc (a root key encrypts: `key generate enc` is `key generate`); give the options as flags", cmd.CommandPath())
+}
+
 func newKeyGenerateCmd(g *globalOptions) *cobra.Command {
 	opts := &KeyGenerateOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "generate",
+		Use:   "generate [enc]",
 		Short: "Make a new random root key, in a file or printed as a JWK",
 		Long: `Make a new random symmetric key, from the operating system's random source,
 as a JSON Web Key in the root keys format.
@@ -66,6 +77,10 @@ The first root key encrypts new secrets and data keys; every root key
 decrypts. To rotate, put the new key first (--prepend), keep the old ones
 after it, deploy, and run ` + "`pgsecrets reencrypt`" + ` (docs/rotation.md).
 
+The optional argument enc is the key's use, the only one a root key has:
+` + "`key generate enc --alg dir --enc A256GCM`" + `, as other tools spell it,
+makes the same key as without it.
+
 --alg: ` + strings.Join(keyring.Algorithms(), ", ") + `
 --enc: ` + strings.Join(keyring.Encryptions(), ", "),
 		Example: `  # A first root key, in a new file only you can read
@@ -83,7 +98,7 @@ after it, deploy, and run ` + "`pgsecrets reencrypt`" + ` (docs/rotation.md).
 
   # One key with a chosen kid, to add to root keys kept elsewhere
   pgsecrets key generate --alg A256KW --kid 250101-prod`,
-		Args: noArgs,
+		Args: keyUseArg,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := keyring.KeySize(opts.Alg, opts.Enc); err != nil {
 				return &usageError{cmd: cmd, err: err}

@@ -380,3 +380,18 @@ func wantOnlyFiles(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
+
+// The form other tools document, `key generate enc --alg dir --enc
+// A256GCM`, makes the same kind of key; any other argument is refused
+// without being echoed.
+func TestKeyGenerateAcceptsTheKeyUseArgument(t *testing.T) {
+	r := runCLI(t, "", false, "key", "generate", "enc", "--alg", "dir", "--enc", "A256GCM")
+	if r.code != 0 || !strings.Contains(r.stdout, `"use":"enc"`) || !strings.Contains(r.stdout, `"alg":"dir"`) {
+		t.Fatalf("key generate enc:\n%s", r)
+	}
+	r = runCLI(t, "", false, "key", "generate", "sig")
+	wantFailure(t, r, 2, "takes no argument but the key use enc")
+	if strings.Contains(r.stderr, "sig") {
+		t.Errorf("the refused argument was echoed:\n%s", r)
+	}
+}
