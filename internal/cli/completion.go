@@ -1,8 +1,20 @@
 package cli
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 )
+
+// bashCompletionCheck opens the bash script: without the bash-completion
+// package's functions, every Tab would print "_get_comp_words_by_ref:
+// command not found", so the script says so once, when it is sourced.
+const bashCompletionCheck = `# pgsecrets completion needs the bash-completion package's functions.
+if ! declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+    echo "pgsecrets completion: bash-completion is not loaded, so Tab would fail; install it (apt-get install bash-completion, dnf install bash-completion, brew install bash-completion@2), start a new shell or source its bash_completion, then source this script again" >&2
+    return 0 2>/dev/null || exit 0
+fi
+`
 
 func newCompletionCmd() *cobra.Command {
 	return &cobra.Command{
@@ -19,7 +31,8 @@ no value and writes no audit event. When the database cannot be reached it
 offers nothing, silently, within a few seconds.
 
 bash needs the bash-completion package (v2.x; on macOS,
-bash-completion@2 from Homebrew, with bash 4.1 or later).`,
+bash-completion@2 from Homebrew, with bash 4.1 or later): without it, the
+script says so when it is sourced, and installs nothing.`,
 		Example: `  # bash, for the current shell
   source <(pgsecrets completion bash)
 
@@ -44,6 +57,9 @@ bash-completion@2 from Homebrew, with bash 4.1 or later).`,
 			root, out := cmd.Root(), cmd.OutOrStdout()
 			switch args[0] {
 			case "bash":
+				if _, err := io.WriteString(out, bashCompletionCheck); err != nil {
+					return err
+				}
 				return root.GenBashCompletionV2(out, true)
 			case "zsh":
 				return root.GenZshCompletion(out)

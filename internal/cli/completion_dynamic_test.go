@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -198,6 +201,41 @@ func TestCompletionScriptsCallBackForDynamicValues(t *testing.T) {
 			if !strings.Contains(r.stdout, h) {
 				t.Errorf("completion %s lacks %q", shell, h)
 			}
+		}
+	}
+}
+
+// Sourced in a bash without the bash-completion package, the script says
+// what is missing once, rather than failing on every Tab; with it, the
+// script is silent and defines the completion.
+func TestBashCompletionSaysWhenBashCompletionIsMissing(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is needed to source the completion script: ", err)
+	}
+	r := runCLI(t, "", false, "completion", "bash")
+	if r.code != 0 {
+		t.Fatalf("completion bash:\n%s", r)
+	}
+	script := filepath.Join(t.TempDir(), "pgsecrets.bash")
+	if err := os.WriteFile(script, []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		before string
+		warns  bool
+	}{
+		{"", true},
+		{"_get_comp_words_by_ref() { :; }", false}, // what bash-completion defines
+	} {
+		out, err := exec.Command(bash, "--norc", "--noprofile", "-c", c.before+"\nsource "+script+"\ncomplete -p pgsecrets 2>/dev/null || echo no-completion").CombinedOutput()
+		if err != nil {
+			t.Fatalf("source the script: %v\n%s", err, out)
+		}
+		warned := strings.Contains(string(out), "bash-completion is not loaded")
+		defined := !strings.Contains(string(out), "no-completion")
+		if warned != c.warns || defined == c.warns {
+			t.Errorf("with %q: warned %v, completion defined %v:\n%s", c.before, warned, defined, out)
 		}
 	}
 }
