@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -40,9 +41,7 @@ type session struct {
 // clearSettingsEnv keeps the developer's own PGSECRETS_* and DATABASE_URL
 // out of the tests.
 func clearSettingsEnv(t *testing.T) {
-	for _, name := range []string{settings.EnvDatabaseURL, "DATABASE_URL", settings.EnvRootKeys, settings.EnvRootKeysFile, settings.EnvSchema, settings.EnvActor} {
-		t.Setenv(name, "")
-	}
+	storetest.ClearSettingsEnv(t)
 	t.Setenv(settings.EnvActor, "cli-test@example")
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // reencryptValue is secret i's value in these tests; each holds a canary
@@ -202,7 +203,7 @@ func TestReencryptReportsUnknownKIDAndExitsNonZero(t *testing.T) {
 	s := newSession(t)
 	s.seedSecrets(12)
 	// A secret under a key this deployment does not have.
-	stranger, err := keyring.New([]*keyring.Key{mustGenerate(t, "gone-key")})
+	stranger, err := keyring.New([]*keyring.Key{storetest.Key(t, "gone-key", "dir")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,15 +222,6 @@ func TestReencryptReportsUnknownKIDAndExitsNonZero(t *testing.T) {
 	if !strings.Contains(r.stdout, "Re-encrypted 12 secret(s)") || !strings.Contains(r.stdout, "gone-key  1") {
 		t.Fatalf("summary should show the other secrets done and the unknown kid's count:\n%s", r)
 	}
-}
-
-func mustGenerate(t *testing.T, kid string) *keyring.Key {
-	t.Helper()
-	k, err := keyring.Generate(kid, "dir", "A256GCM")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 var (

@@ -3,13 +3,14 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // The credentials applications hold (the runtime role) try to turn a
@@ -27,11 +28,7 @@ func TestRuntimeRoleCannotTurnASessionIntoAnAdmins(t *testing.T) {
 	want(t, viewer.get("/secrets"), http.StatusOK)
 	want(t, viewer.post("/secrets/app/K/reveal", nil), http.StatusForbidden)
 
-	runtimeURL := pgtest.NewRole(t, e.dbURL)
-	role := strings.SplitN(strings.TrimPrefix(runtimeURL, "postgres://"), ":", 2)[0]
-	if err := store.GrantRuntime(ctx, e.db, "pgsecrets", role); err != nil {
-		t.Fatal(err)
-	}
+	runtimeURL := storetest.RoleURL(t, e.dbURL, e.db, store.DefaultSchema, store.GrantRuntime)
 	runtime, err := pgx.Connect(ctx, runtimeURL)
 	if err != nil {
 		t.Fatal(err)
@@ -84,11 +81,7 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	e.account("admin@example.com", store.RoleAdmin)
-	dashURL := pgtest.NewRole(t, e.dbURL)
-	role := strings.SplitN(strings.TrimPrefix(dashURL, "postgres://"), ":", 2)[0]
-	if err := store.GrantDashboard(ctx, e.db, "pgsecrets", role); err != nil {
-		t.Fatal(err)
-	}
+	dashURL := storetest.RoleURL(t, e.dbURL, e.db, store.DefaultSchema, store.GrantDashboard)
 	st, err := store.Open(ctx, store.Config{DatabaseURL: dashURL, Actor: "dashboard", Channel: store.ChannelDashboard}, e.ring)
 	if err != nil {
 		t.Fatal(err)
@@ -135,18 +128,15 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 func TestDashboardRefusesTheRuntimeRole(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	runtimeURL := pgtest.NewRole(t, e.dbURL)
-	role := strings.SplitN(strings.TrimPrefix(runtimeURL, "postgres://"), ":", 2)[0]
-	if err := store.GrantRuntime(ctx, e.db, "pgsecrets", role); err != nil {
-		t.Fatal(err)
-	}
+	runtimeURL := storetest.RoleURL(t, e.dbURL, e.db, store.DefaultSchema, store.GrantRuntime)
 	st, err := store.Open(ctx, store.Config{DatabaseURL: runtimeURL}, e.ring)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	err = st.CheckDashboardRole(ctx)
-	if err == nil || !strings.Contains(err.Error(), "--grant-dashboard") || !strings.Contains(err.Error(), role) {
+	role, _ := url.Parse(runtimeURL)
+	if err == nil || !strings.Contains(err.Error(), "--grant-dashboard") || !strings.Contains(err.Error(), role.User.Username()) {
 		t.Fatalf("check as the runtime role: %v", err)
 	}
 }

@@ -12,20 +12,15 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // plannerURL makes a role granted what `migrate up --grant-planner` grants
 // and returns its connection string.
 func (e *testEnv) plannerURL() string {
 	e.t.Helper()
-	u := pgtest.NewRole(e.t, e.DatabaseURL)
-	role := strings.SplitN(strings.TrimPrefix(u, "postgres://"), ":", 2)[0]
-	if err := store.GrantPlanner(context.Background(), e.pool, e.Schema, role); err != nil {
-		e.t.Fatal(err)
-	}
-	return u
+	return storetest.RoleURL(e.t, e.DatabaseURL, e.pool, e.Schema, store.GrantPlanner)
 }
 
 // plannerConfig is the configuration a pull request's plan runs: the

@@ -16,6 +16,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // A failover drops every connection for a while. reencrypt waits it out,
@@ -28,14 +29,14 @@ func TestReencryptRidesOutADatabaseRestart(t *testing.T) {
 	if _, err := store.Migrate(ctx, pool, cfg.Schema, nil); err != nil {
 		t.Fatal(err)
 	}
-	oldRoot := newKey(t, "old-root", "dir")
+	oldRoot := storetest.Key(t, "old-root", "dir")
 	const n = 3000
 	values := map[string]string{}
 	rows := make([][]any, n)
 	for i := range n {
 		name := fmt.Sprintf("S%05d", i)
 		values[name] = fmt.Sprintf("%s-%d", canary, i)
-		token, kid, err := ringOf(t, oldRoot).Encrypt([]byte(values[name]), keyring.SecretBinding("app", name, 1))
+		token, kid, err := storetest.Ring(t, oldRoot).Encrypt([]byte(values[name]), keyring.SecretBinding("app", name, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,13 +46,13 @@ func TestReencryptRidesOutADatabaseRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The old key registers on first use; the new one beside it.
-	first, err := store.Open(ctx, cfg, ringOf(t, oldRoot))
+	first, err := store.Open(ctx, cfg, storetest.Ring(t, oldRoot))
 	if err != nil {
 		t.Fatal(err)
 	}
 	first.Close()
-	newRoot := newKey(t, "new-root", "dir")
-	st, err := store.Open(ctx, cfg, ringOf(t, newRoot, oldRoot))
+	newRoot := storetest.Key(t, "new-root", "dir")
+	st, err := store.Open(ctx, cfg, storetest.Ring(t, newRoot, oldRoot))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestReencryptRidesOutADatabaseRestart(t *testing.T) {
 	}
 	after := pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)
 	got := map[string]string{}
-	ring := ringOf(t, newRoot)
+	ring := storetest.Ring(t, newRoot)
 	r, err := after.Query(ctx, "select name, ciphertext, kid, revision from secrets")
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +119,7 @@ func TestReencryptGivesUpAfterRetryFor(t *testing.T) {
 	if _, err := store.Migrate(ctx, pool, cfg.Schema, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, cfg, ringOf(t, newKey(t, "root", "dir")))
+	st, err := store.Open(ctx, cfg, storetest.Ring(t, storetest.Key(t, "root", "dir")))
 	if err != nil {
 		t.Fatal(err)
 	}

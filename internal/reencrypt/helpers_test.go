@@ -5,63 +5,16 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // canary is a value that must never show up outside a decryption.
 const canary = "canary-7f3a9c-never-logged"
-
-func newKey(t testing.TB, kid, alg string) *keyring.Key {
-	t.Helper()
-	k, err := keyring.Generate(kid, alg, "A256GCM")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func ringOf(t testing.TB, roots ...*keyring.Key) *keyring.Keyring {
-	t.Helper()
-	r, err := keyring.New(roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-type testDB struct {
-	pool *pgxpool.Pool // a plain pool, for looking behind the store's back
-	cfg  store.Config
-}
-
-func newTestDB(t testing.TB) *testDB {
-	t.Helper()
-	ctx := context.Background()
-	cfg := store.Config{DatabaseURL: pgtest.NewDatabase(t), Schema: "pgsecrets", Actor: "tester"}
-	pool := pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)
-	if _, err := store.Migrate(ctx, pool, cfg.Schema, nil); err != nil {
-		t.Fatal(err)
-	}
-	return &testDB{pool: pool, cfg: cfg}
-}
-
-// open opens a store with its own pool, as a separate process would.
-func (db *testDB) open(t testing.TB, ring *keyring.Keyring) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), db.cfg, ring)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
-}
 
 // valueOf is the value of secret i in the fixtures: distinct per secret,
 // each containing the canary.
@@ -87,9 +40,9 @@ type row struct {
 	revision                       int64
 }
 
-func readRows(t testing.TB, db *testDB) map[string]row {
+func readRows(t testing.TB, db *storetest.DB) map[string]row {
 	t.Helper()
-	rows, err := db.pool.Query(context.Background(), "select project, name, ciphertext, kid, bound, revision from secrets")
+	rows, err := db.Pool.Query(context.Background(), "select project, name, ciphertext, kid, bound, revision from secrets")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +63,7 @@ func readRows(t testing.TB, db *testDB) map[string]row {
 
 // decryptAll opens every secret directly with ring, binding checked, and
 // returns the values by project/name.
-func decryptAll(t testing.TB, db *testDB, ring *keyring.Keyring) map[string]string {
+func decryptAll(t testing.TB, db *storetest.DB, ring *keyring.Keyring) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for id, r := range readRows(t, db) {
@@ -123,7 +76,7 @@ func decryptAll(t testing.TB, db *testDB, ring *keyring.Keyring) map[string]stri
 	return out
 }
 
-func kidCounts(t testing.TB, db *testDB) map[string]int {
+func kidCounts(t testing.TB, db *storetest.DB) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, r := range readRows(t, db) {
@@ -132,27 +85,6 @@ func kidCounts(t testing.TB, db *testDB) map[string]int {
 			key += " (unbound)"
 		}
 		out[key]++
-	}
-	return out
-}
-
-func readEvents(t testing.TB, db *testDB) []*audit.Event {
-	t.Helper()
-	rows, err := db.pool.Query(context.Background(), "select seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac from audit_events order by seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []*audit.Event
-	for rows.Next() {
-		e := &audit.Event{}
-		if err := rows.Scan(&e.Seq, &e.At, &e.Actor, &e.DBRole, &e.Action, &e.Project, &e.Subject, &e.Details, &e.MACKID, &e.PrevMAC, &e.MAC); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

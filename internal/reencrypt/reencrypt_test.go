@@ -13,13 +13,14 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // rotation is a store mid-rotation: secrets under an old root key, under
 // an old data key and unbound, then a new first root key and a new primary
 // data key.
 type rotation struct {
-	db        *testDB
+	db        *storetest.DB
 	oldRoot   *keyring.Key
 	newRoot   *keyring.Key
 	oldData   string
@@ -32,9 +33,9 @@ type rotation struct {
 func newRotation(t *testing.T) *rotation {
 	t.Helper()
 	ctx := context.Background()
-	db := newTestDB(t)
-	oldRoot, other := newKey(t, "old-root", "dir"), newKey(t, "other-root", "A256GCMKW")
-	before := db.open(t, ringOf(t, oldRoot, other))
+	db := storetest.NewDB(t)
+	oldRoot, other := storetest.Key(t, "old-root", "dir"), storetest.Key(t, "other-root", "A256GCMKW")
+	before := db.Open(t, storetest.Ring(t, oldRoot, other), "")
 	putSecrets(t, before, "app", 60)
 	if _, err := before.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "old-data", Alg: "A256GCMKW", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func newRotation(t *testing.T) *rotation {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = db.pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+		_, err = db.Pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
 			values ('legacy', $1, $2, $3, false, 'other-tool', 'other-tool')`, name, token, kid)
 		if err != nil {
 			t.Fatal(err)
@@ -60,8 +61,8 @@ func newRotation(t *testing.T) *rotation {
 	before.Close()
 
 	// ...then a root key rotation: the new key first.
-	newRoot := newKey(t, "new-root", "A256GCMKW")
-	st := db.open(t, ringOf(t, newRoot, oldRoot, other))
+	newRoot := storetest.Key(t, "new-root", "A256GCMKW")
+	st := db.Open(t, storetest.Ring(t, newRoot, oldRoot, other), "")
 	r := &rotation{db: db, oldRoot: oldRoot, newRoot: newRoot, oldData: "old-data", newData: "new-data", st: st,
 		values: decryptAll(t, db, st.Keyring()), revisions: map[string]int64{}}
 	for id, row := range readRows(t, db) {
@@ -101,12 +102,12 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 
 	// The old root keys can now be retired: a keyring of the new root key
 	// alone opens the store (data keys rewrapped) and every secret.
-	retired := r.db.open(t, ringOf(t, r.newRoot))
+	retired := r.db.Open(t, storetest.Ring(t, r.newRoot), "")
 	if got := decryptAll(t, r.db, retired.Keyring()); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatalf("values after reencrypt differ from before")
 	}
 	var wrapping []string
-	rows, _ := r.db.pool.Query(ctx, "select wrapping_kid from encryption_keys order by kid")
+	rows, _ := r.db.Pool.Query(ctx, "select wrapping_kid from encryption_keys order by kid")
 	for rows.Next() {
 		var k string
 		_ = rows.Scan(&k)
@@ -135,7 +136,7 @@ func TestReencryptAuditsBatchesWithNamesNeverValues(t *testing.T) {
 	if _, err := r.st.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("audit chain: %v", err)
 	}
-	events := readEvents(t, r.db)
+	events := r.db.Events(t)
 	named := 0
 	batches := 0
 	for _, e := range events {
@@ -192,7 +193,7 @@ func TestReencryptDryRunChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	before := readRows(t, r.db)
-	eventsBefore := len(readEvents(t, r.db))
+	eventsBefore := len(r.db.Events(t))
 
 	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, DryRun: true})
 	if err != nil {
@@ -201,7 +202,7 @@ func TestReencryptDryRunChangesNothing(t *testing.T) {
 	if fmt.Sprint(readRows(t, r.db)) != fmt.Sprint(before) {
 		t.Fatal("dry run changed secrets")
 	}
-	if n := len(readEvents(t, r.db)); n != eventsBefore {
+	if n := len(r.db.Events(t)); n != eventsBefore {
 		t.Fatalf("dry run appended %d audit events", n-eventsBefore)
 	}
 	if !sum.DryRun || sum.Reencrypted != int64(r.total()) || sum.DataKeysToRewrap != 2 || len(sum.DataKeysRewrapped) != 0 {
@@ -238,12 +239,12 @@ func TestReencryptReportsUnknownKIDsAfterDoingTheRest(t *testing.T) {
 	r := newRotation(t)
 	// Rows under keys this deployment no longer has.
 	for i, kid := range []string{"lost-1", "lost-1", "lost-1", "lost-2"} {
-		ring := ringOf(t, newKey(t, kid, "dir"))
+		ring := storetest.Ring(t, storetest.Key(t, kid, "dir"))
 		token, _, err := ring.Encrypt([]byte(canary), keyring.SecretBinding("orphans", fmt.Sprint("N", i), 1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.db.pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+		if _, err := r.db.Pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
 			values ('orphans', $1, $2, $3, true, 't', 't')`, fmt.Sprint("N", i), token, kid); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +272,7 @@ func TestReencryptFailsMovedCiphertextButDoesTheRest(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	// Copy one secret's ciphertext over another's: the binding refuses it.
-	if _, err := r.db.pool.Exec(ctx, `update secrets set ciphertext = (select ciphertext from secrets where project = 'app' and name = 'S0001')
+	if _, err := r.db.Pool.Exec(ctx, `update secrets set ciphertext = (select ciphertext from secrets where project = 'app' and name = 'S0001')
 		where project = 'app' and name = 'S0002'`); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestReencryptKeepsConcurrentWrites(t *testing.T) {
 	r := newRotation(t)
 	// A writer with its own pool, as Terraform would be, rewrites secrets
 	// throughout the run; the last value each write set must survive.
-	writer := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot))
+	writer := r.db.Open(t, storetest.Ring(t, r.newRoot, r.oldRoot), "")
 	var (
 		mu    sync.Mutex
 		last  = map[string]string{}
@@ -370,7 +371,7 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	// A second "process": its own pool and keyring, same root keys.
-	other := r.db.open(t, ringOf(t, r.newRoot, r.oldRoot))
+	other := r.db.Open(t, storetest.Ring(t, r.newRoot, r.oldRoot), "")
 	var wg sync.WaitGroup
 	sums := make([]reencrypt.Summary, 2)
 	errs := make([]error, 2)
@@ -430,7 +431,7 @@ func TestReencryptLeavesUnboundCiphertextsUnlessAsked(t *testing.T) {
 func TestReencryptRetiresTheOldRootKeysAuditKey(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
-	old := r.db.open(t, ringOf(t, r.oldRoot))
+	old := r.db.Open(t, storetest.Ring(t, r.oldRoot), "")
 	if _, err := old.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "OLD_PROCESS", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +448,7 @@ func TestReencryptRetiresTheOldRootKeysAuditKey(t *testing.T) {
 		t.Fatalf("write from the old process after the rotation: %v, want AuditKeyRetiredError", err)
 	}
 	// The chain still verifies with the new root key alone.
-	if _, err := r.db.open(t, ringOf(t, r.newRoot)).VerifyAuditChain(ctx, ""); err != nil {
+	if _, err := r.db.Open(t, storetest.Ring(t, r.newRoot), "").VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify with the new root key alone: %v", err)
 	}
 }

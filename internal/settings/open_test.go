@@ -11,24 +11,15 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // nothingListens is a database no server answers (port 1), with a password
 // no message may show.
 const nothingListens = "postgres://nobody:hunter2@127.0.0.1:1/x"
 
-// clearSettingsEnv keeps the developer's own settings out of the tests.
-func clearSettingsEnv(t *testing.T) {
-	t.Helper()
-	clearLibpqEnv(t)
-	for _, name := range []string{settings.EnvDatabaseURL, "DATABASE_URL", settings.EnvRootKeys, settings.EnvRootKeysFile,
-		settings.EnvSchema, settings.EnvActor, settings.EnvStrict, "PGUSER", "PGDATABASE", "PGAPPNAME"} {
-		t.Setenv(name, "")
-	}
-}
-
 func TestActorPrefixMarksTheDefaultOnly(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	if got := settings.Actor("", "terraform:"); !strings.HasPrefix(got, "terraform:") || !strings.Contains(got, "@") {
 		t.Errorf("default actor %q, want terraform:user@host", got)
 	}
@@ -45,7 +36,7 @@ func TestActorPrefixMarksTheDefaultOnly(t *testing.T) {
 }
 
 func TestOpenRequiringRootKeysFailsWithoutThemBeforeConnecting(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	_, _, err := settings.Open(context.Background(), settings.Explicit{DatabaseURL: nothingListens, RequireRootKeys: true})
 	var se *settings.SettingError
 	if !errors.As(err, &se) || se.Setting != settings.SettingRootKeys || !strings.HasPrefix(err.Error(), "no root keys: set PGSECRETS_ROOT_KEYS") {
@@ -58,7 +49,7 @@ func TestOpenRequiringRootKeysFailsWithoutThemBeforeConnecting(t *testing.T) {
 }
 
 func TestOpenWithoutRootKeysGoesOnWhenNotRequired(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	_, _, err := settings.Open(context.Background(), settings.Explicit{DatabaseURL: nothingListens})
 	var ce *settings.ConnectError
 	if !errors.As(err, &ce) {
@@ -67,7 +58,7 @@ func TestOpenWithoutRootKeysGoesOnWhenNotRequired(t *testing.T) {
 }
 
 func TestOpenChecksRootKeysThatAreGivenEvenWhenNotRequired(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	t.Setenv(settings.EnvRootKeys, `[{"kty":"oct","kid":"k1","alg":"dir","enc":"A256GCM","k":"c2hvcnQ"}]`)
 	_, _, err := settings.Open(context.Background(), settings.Explicit{DatabaseURL: nothingListens})
 	var se *settings.SettingError
@@ -77,7 +68,7 @@ func TestOpenChecksRootKeysThatAreGivenEvenWhenNotRequired(t *testing.T) {
 }
 
 func TestOpenBlamesTheSettingThatIsWrong(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	_, _, err := settings.Open(context.Background(), settings.Explicit{DatabaseURL: nothingListens, Schema: "Bad-Schema"})
 	var se *settings.SettingError
 	if !errors.As(err, &se) || se.Setting != settings.SettingSchema {
@@ -109,7 +100,7 @@ func TestConnectFailureNamesTheTargetAndWhereItWasSetOnce(t *testing.T) {
 			want: "(from PGHOST, PGPORT, PGDATABASE, PGUSER)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clearSettingsEnv(t)
+			storetest.ClearSettingsEnv(t)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -123,7 +114,7 @@ func TestConnectFailureNamesTheTargetAndWhereItWasSetOnce(t *testing.T) {
 }
 
 func TestConnectFailureToEveryAddressOfAHostSaysItOnce(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	// localhost is ::1 and 127.0.0.1 on most machines: pgx tries both.
 	_, _, _, err := settings.Connect(context.Background(), settings.Explicit{DatabaseURL: "postgres://nobody:hunter2@localhost:1/x"})
 	want := "connect to database nobody@localhost:1/x (from the database URL setting): connection refused"
@@ -190,7 +181,7 @@ func TestConnectErrorWithNoDatabaseConfiguredSaysWhereToNameOne(t *testing.T) {
 }
 
 func TestKeyTellsConfigurationsApartWithoutHoldingThem(t *testing.T) {
-	clearSettingsEnv(t)
+	storetest.ClearSettingsEnv(t)
 	value, k := rootKeysJSON(t)
 	a := settings.Explicit{DatabaseURL: "postgres://app:hunter2@db/x", RootKeysJSON: value}
 	if same := a; same.Key() != a.Key() {

@@ -6,18 +6,13 @@ import (
 	"testing"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // clearLibpqEnv keeps the developer's own PG* variables out of the tests.
-func clearLibpqEnv(t *testing.T) {
-	t.Helper()
-	for _, name := range []string{"PGHOST", "PGHOSTADDR", "PGPORT", "PGSSLMODE", "PGSSLROOTCERT", "PGSERVICE", "PGSERVICEFILE", "PGSSLNEGOTIATION"} {
-		t.Setenv(name, "")
-	}
-}
 
 func TestTransportWarningForRemoteHostWithoutSSLMode(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	for name, url := range map[string]string{
 		"URL":                            "postgres://app:hunter2@db.example.com:5432/app",
 		"postgresql URL":                 "postgresql://app:hunter2@db.example.com/app?application_name=x",
@@ -47,7 +42,7 @@ func TestTransportWarningForRemoteHostWithoutSSLMode(t *testing.T) {
 }
 
 func TestTransportWarningNamesOnlyTheRemoteHostsOfAMultiHostURL(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	w, ok := settings.TransportWarning("postgres://app@localhost:5432,db.example.com:5432/app")
 	if !ok {
 		t.Fatal("no warning although one host is remote")
@@ -58,7 +53,7 @@ func TestTransportWarningNamesOnlyTheRemoteHostsOfAMultiHostURL(t *testing.T) {
 }
 
 func TestTransportWarningReadsPGHOSTWhenNoURLIsSet(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	t.Setenv("PGHOST", "db.example.com")
 	if _, ok := settings.TransportWarning(""); !ok {
 		t.Error("no warning for PGHOST naming a remote host without sslmode")
@@ -70,7 +65,7 @@ func TestTransportWarningReadsPGHOSTWhenNoURLIsSet(t *testing.T) {
 }
 
 func TestNoTransportWarningForLocalHosts(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	for _, url := range []string{
 		"postgres://app:hunter2@localhost/app",
 		"postgres://app:hunter2@LOCALHOST:5433/app",
@@ -89,7 +84,7 @@ func TestNoTransportWarningForLocalHosts(t *testing.T) {
 }
 
 func TestNoTransportWarningWhenSSLModeIsExplicit(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	for _, url := range []string{
 		"postgres://app:hunter2@db.example.com/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
 		"postgres://app:hunter2@db.example.com/app?sslmode=require",
@@ -106,7 +101,7 @@ func TestNoTransportWarningWhenSSLModeIsExplicit(t *testing.T) {
 }
 
 func TestNoTransportWarningWhenPGSSLMODEIsSet(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	for _, mode := range []string{"verify-full", "require", "disable"} {
 		t.Setenv("PGSSLMODE", mode)
 		if w, ok := settings.TransportWarning("postgres://app@db.example.com/app"); ok {
@@ -116,7 +111,7 @@ func TestNoTransportWarningWhenPGSSLMODEIsSet(t *testing.T) {
 }
 
 func TestNoTransportWarningWhenSystemRootsMakeItVerifyFull(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	// sslrootcert=system turns the default into verify-full in pgx, as in libpq.
 	if w, ok := settings.TransportWarning("postgres://app@db.example.com/app?sslrootcert=system"); ok {
 		t.Errorf("unexpected warning: %s", w.Detail)
@@ -124,7 +119,7 @@ func TestNoTransportWarningWhenSystemRootsMakeItVerifyFull(t *testing.T) {
 }
 
 func TestNoTransportWarningForAnInvalidURL(t *testing.T) {
-	clearLibpqEnv(t)
+	storetest.ClearSettingsEnv(t)
 	// Connecting reports it, without quoting the password.
 	if w, ok := settings.TransportWarning("postgres://app:hunter2@db.example.com:notaport/app"); ok {
 		t.Errorf("unexpected warning: %s", w.Detail)

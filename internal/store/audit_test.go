@@ -9,27 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
-
-func readEvents(t *testing.T, db *testDB) []*audit.Event {
-	t.Helper()
-	rows, err := db.pool.Query(context.Background(), "select seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac from audit_events order by seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*audit.Event, error) {
-		e := &audit.Event{}
-		return e, r.Scan(&e.Seq, &e.At, &e.Actor, &e.DBRole, &e.Action, &e.Project, &e.Subject, &e.Details, &e.MACKID, &e.PrevMAC, &e.MAC)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return events
-}
 
 func verifyChain(t *testing.T, s *store.Store) error {
 	t.Helper()
@@ -39,9 +21,9 @@ func verifyChain(t *testing.T, s *store.Store) error {
 
 func TestAuditChainLinksEveryChange(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	s := db.open(t, ring, "alice")
+	s := db.Open(t, ring, "alice")
 	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte(canary), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +33,7 @@ func TestAuditChainLinksEveryChange(t *testing.T) {
 	if err := s.DeleteSecret(ctx, "app", "K", store.AnyRevision); err != nil {
 		t.Fatal(err)
 	}
-	events := readEvents(t, db)
+	events := db.Events(t)
 	var actions []string
 	for _, e := range events {
 		actions = append(actions, e.Action)
@@ -68,7 +50,7 @@ func TestAuditChainLinksEveryChange(t *testing.T) {
 	}
 	// Root keys with the same kids but other material are not this
 	// deployment's: refused before they can vouch for (or write) anything.
-	_, err := store.Open(ctx, db.cfg, testRootKeys(t))
+	_, err := store.Open(ctx, db.Config, testRootKeys(t))
 	var mismatch *store.RootKeyMismatchError
 	if !errors.As(err, &mismatch) {
 		t.Fatalf("open with impostor keys: %v, want a RootKeyMismatchError", err)
@@ -86,12 +68,12 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 		"delete from audit_events",
 		"truncate audit_events",
 	} {
-		_, err := db.pool.Exec(ctx, sql)
+		_, err := db.Pool.Exec(ctx, sql)
 		if err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Fatalf("%s: err = %v, want append-only refusal", sql, err)
 		}
 	}
-	if n := len(readEvents(t, db)); n != 2 {
+	if n := len(db.Events(t)); n != 2 {
 		t.Fatalf("%d events after refused changes, want 2 (registration and write)", n)
 	}
 }
@@ -104,12 +86,12 @@ func TestAuditRoleFilledByDatabase(t *testing.T) {
 	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := db.pool.Exec(ctx, `insert into audit_events (seq, at, actor, db_role, action, mac_kid, prev_mac, mac)
+	_, err := db.Pool.Exec(ctx, `insert into audit_events (seq, at, actor, db_role, action, mac_kid, prev_mac, mac)
 		select seq + 1, now(), 'x', 'someone_else', 'forged', 'k', mac, 'm' from audit_head`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := readEvents(t, db)
+	events := db.Events(t)
 	if last := events[len(events)-1]; last.DBRole != "postgres" {
 		t.Fatalf("db_role = %q, want the session's role postgres", last.DBRole)
 	}
@@ -117,13 +99,13 @@ func TestAuditRoleFilledByDatabase(t *testing.T) {
 
 func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
 	const writers, each = 6, 15
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
 	for w := 0; w < writers; w++ {
-		s := db.open(t, ring, fmt.Sprintf("writer-%d", w))
+		s := db.Open(t, ring, fmt.Sprintf("writer-%d", w))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -140,11 +122,11 @@ func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	events := readEvents(t, db)
+	events := db.Events(t)
 	if len(events) != writers*each+1 {
 		t.Fatalf("%d events, want %d and the registration", len(events), writers*each)
 	}
-	if err := verifyChain(t, db.open(t, ring, "verifier")); err != nil {
+	if err := verifyChain(t, db.Open(t, ring, "verifier")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -163,7 +145,7 @@ func TestCanaryValueNeverInAuditOrMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dump string
-	err := db.pool.QueryRow(ctx, `select coalesce(string_agg(t::text, E'\n'), '') from (
+	err := db.Pool.QueryRow(ctx, `select coalesce(string_agg(t::text, E'\n'), '') from (
 		select a::text as t from audit_events a
 		union all select row(s.project, s.name, s.kid, s.description, s.category, s.created_by)::text from secrets s
 		union all select k::text from encryption_keys k) x`).Scan(&dump)
@@ -174,7 +156,7 @@ func TestCanaryValueNeverInAuditOrMetadata(t *testing.T) {
 		t.Fatal("canary value found outside the ciphertext")
 	}
 	var ciphertext string
-	if err := db.pool.QueryRow(ctx, "select ciphertext from secrets").Scan(&ciphertext); err != nil {
+	if err := db.Pool.QueryRow(ctx, "select ciphertext from secrets").Scan(&ciphertext); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(ciphertext, canary) {
@@ -189,7 +171,7 @@ func TestAuditTimeIsTransactionTime(t *testing.T) {
 	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
-	e := readEvents(t, db)[0]
+	e := db.Events(t)[0]
 	if e.At.Before(before) || e.At.After(time.Now().Add(time.Minute)) {
 		t.Fatalf("event time %v not now", e.At)
 	}

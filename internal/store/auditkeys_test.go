@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // A write whose transaction began before reencrypt retired its audit key,
@@ -17,12 +18,12 @@ import (
 // current root keys, succeeds, and the chain verifies.
 func TestWriteRacingItsAuditKeysRetirementIsRefused(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	k1, k2 := mustGenerate(t, "k1"), mustGenerate(t, "k2")
+	db := storetest.NewDB(t)
+	k1, k2 := storetest.Key(t, "k1", "dir"), storetest.Key(t, "k2", "dir")
 	openAs := func(name string, roots ...*keyring.Key) *store.Store {
-		cfg := db.cfg
+		cfg := db.Config
 		cfg.Actor, cfg.ApplicationName = name, name
-		s, err := store.Open(ctx, cfg, ringOf(t, roots))
+		s, err := store.Open(ctx, cfg, storetest.Ring(t, roots...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +41,7 @@ func TestWriteRacingItsAuditKeysRetirementIsRefused(t *testing.T) {
 	// Hold the chain head, so that the retirement and the write queue on it
 	// in that order: the write's statement starts before the retirement
 	// commits.
-	holder, err := db.pool.Begin(ctx)
+	holder, err := db.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +88,12 @@ func TestWriteRacingItsAuditKeysRetirementIsRefused(t *testing.T) {
 }
 
 // waitForLock waits until a connection named application waits on a lock.
-func waitForLock(t *testing.T, db *testDB, application string) {
+func waitForLock(t *testing.T, db *storetest.DB, application string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var n int
-		err := db.pool.QueryRow(context.Background(),
+		err := db.Pool.QueryRow(context.Background(),
 			"select count(*) from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'", application).Scan(&n)
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestAuditEventsPageByKeyNewestFirst(t *testing.T) {
@@ -66,9 +67,9 @@ func TestWithActorRecordsAnotherActorOnTheSamePool(t *testing.T) {
 
 func TestWritesRecordTheirChannel(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	cfg := db.cfg
+	cfg := db.Config
 	cfg.Channel = store.ChannelTerraform
 	tf, err := store.Open(ctx, cfg, ring)
 	if err != nil {
@@ -79,7 +80,7 @@ func TestWritesRecordTheirChannel(t *testing.T) {
 	if err != nil || m.UpdatedVia != store.ChannelTerraform {
 		t.Fatalf("terraform write: %+v, %v", m, err)
 	}
-	cli := db.open(t, ring, "someone")
+	cli := db.Open(t, ring, "someone")
 	m, err = cli.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("w"), ExpectedRevision: store.AnyRevision})
 	if err != nil || m.UpdatedVia != "" {
 		t.Fatalf("write without a channel: %+v, %v", m, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func mustPut(t *testing.T, s *store.Store, name, value string, expected int64) store.SecretMeta {
@@ -144,7 +145,7 @@ func TestDeleteIsRecoverableWithinTheWindowAndDestroyIsNot(t *testing.T) {
 		t.Fatalf("destroy removed %d revisions (%v), want 3", n, err)
 	}
 	var left int
-	if err := db.pool.QueryRow(ctx, "select (select count(*) from secrets where name = 'D') + (select count(*) from secret_versions where name = 'D')").Scan(&left); err != nil || left != 0 {
+	if err := db.Pool.QueryRow(ctx, "select (select count(*) from secrets where name = 'D') + (select count(*) from secret_versions where name = 'D')").Scan(&left); err != nil || left != 0 {
 		t.Fatalf("after destroy %d rows remain (%v)", left, err)
 	}
 }
@@ -191,9 +192,9 @@ func TestRetentionPrunesExactlyWhatItShould(t *testing.T) {
 // still in use.
 func TestReencryptMovesVersionsAndKeysStatusCountsThem(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	s := db.open(t, ringOf(t, roots), "w")
+	s := db.Open(t, storetest.Ring(t, roots...), "w")
 	if _, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-old", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestPrimaryDataKeyEncryptsNewSecrets(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	s := db.open(t, ringOf(t, roots), "ops")
+	s := db.Open(t, storetest.Ring(t, roots...), "ops")
 	k1, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary})
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestPrimaryDataKeyEncryptsNewSecrets(t *testing.T) {
 		t.Fatalf("secret kid = %q (%v), want data key %q", m.KID, err, k1.KID)
 	}
 	// Another process that loaded its keys earlier follows the new primary.
-	other := db.open(t, ringOf(t, roots), "other")
+	other := db.Open(t, storetest.Ring(t, roots...), "other")
 	k2, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-2", Alg: "A256KW", Enc: "A128CBC-HS256", State: store.StatePrimary})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.pool.Exec(ctx, "update secrets set bound = false where name = 'B'; insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) values ('app', 'C', 'x.x.x.x.x', 'gone-kid', false, 't', 't')"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "update secrets set bound = false where name = 'B'; insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) values ('app', 'C', 'x.x.x.x.x', 'gone-kid', false, 't', 't')"); err != nil {
 		t.Fatal(err)
 	}
 	usage, err := s.KeyUsage(ctx)
@@ -122,12 +122,12 @@ func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
 // secrets it still encrypts, rather than left out or called unknown.
 func TestKeyUsageListsRegisteredRootKeysTheConfigurationLacks(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	old := db.open(t, ringOf(t, roots), "old")
+	old := db.Open(t, storetest.Ring(t, roots...), "old")
 	put(t, old, "app", "K", "v")
-	next := mustGenerate(t, "root-next")
-	rotated := db.open(t, ringOf(t, []*keyring.Key{next, roots[0]}), "rotated")
+	next := storetest.Key(t, "root-next", "dir")
+	rotated := db.Open(t, storetest.Ring(t, next, roots[0]), "rotated")
 	usage, err := rotated.KeyUsage(ctx)
 	if err != nil {
 		t.Fatal(err)

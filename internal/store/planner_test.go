@@ -6,22 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // plannerStore opens db as a fresh role granted GrantPlanner, with no root
 // keys, as a pull request's `terraform plan` does.
-func plannerStore(t *testing.T, db *testDB) *store.Store {
+func plannerStore(t *testing.T, db *storetest.DB) *store.Store {
 	t.Helper()
-	plannerURL := pgtest.NewRole(t, db.url)
-	role := strings.SplitN(strings.TrimPrefix(plannerURL, "postgres://"), ":", 2)[0]
-	if err := store.GrantPlanner(context.Background(), db.pool, "pgsecrets", role); err != nil {
-		t.Fatal(err)
-	}
-	cfg := db.cfg
-	cfg.DatabaseURL = plannerURL
-	s, err := store.Open(context.Background(), cfg, nil)
+	s, err := store.Open(context.Background(), db.Role(t, store.GrantPlanner), nil)
 	if err != nil {
 		t.Fatalf("open as the planner role, without root keys: %v", err)
 	}

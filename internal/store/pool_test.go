@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // A write notices a new primary key inside its transaction and reloads the
@@ -15,10 +16,10 @@ import (
 // max_connections = 1), with many writes at once right after another
 // process changed the primary, nothing may wait for a second connection.
 func TestConcurrentWritesAfterPrimaryChangeOnOneConnectionPool(t *testing.T) {
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	ring := ringOf(t, roots)
-	cfg := db.cfg
+	ring := storetest.Ring(t, roots...)
+	cfg := db.Config
 	cfg.MaxConns = 1
 	cfg.Actor = "terraform"
 	writer, err := store.Open(context.Background(), cfg, ring)
@@ -26,7 +27,7 @@ func TestConcurrentWritesAfterPrimaryChangeOnOneConnectionPool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer writer.Close()
-	other := db.open(t, ringOf(t, roots), "operator")
+	other := db.Open(t, storetest.Ring(t, roots...), "operator")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

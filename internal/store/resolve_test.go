@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 const resolveCanary = "canary-getsecrets-5d0c2a"
@@ -33,10 +34,10 @@ func (c *secretsQueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, 
 func (c *secretsQueryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // openCounted opens a store whose pool counts reads of the secrets table.
-func openCounted(t *testing.T, db *testDB, ring *keyring.Keyring) (*store.Store, *secretsQueryCounter) {
+func openCounted(t *testing.T, db *storetest.DB, ring *keyring.Keyring) (*store.Store, *secretsQueryCounter) {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := pgxpool.ParseConfig(db.url)
+	cfg, err := pgxpool.ParseConfig(db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func openCounted(t *testing.T, db *testDB, ring *keyring.Keyring) (*store.Store,
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s, err := store.New(ctx, pool, db.cfg, ring)
+	s, err := store.New(ctx, pool, db.Config, ring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func openCounted(t *testing.T, db *testDB, ring *keyring.Keyring) (*store.Store,
 
 // seedSecrets writes n secrets named SECRET_00000... straight into the
 // table with one COPY: the test is about reading them.
-func seedSecrets(t *testing.T, db *testDB, ring *keyring.Keyring, project string, n int) map[string]string {
+func seedSecrets(t *testing.T, db *storetest.DB, ring *keyring.Keyring, project string, n int) map[string]string {
 	t.Helper()
 	values := make(map[string]string, n)
 	rows := make([][]any, 0, n)
@@ -70,7 +71,7 @@ func seedSecrets(t *testing.T, db *testDB, ring *keyring.Keyring, project string
 		values[name] = value
 		rows = append(rows, []any{project, name, token, kid, true, "seed", "seed"})
 	}
-	_, err := db.pool.CopyFrom(context.Background(), pgx.Identifier{"secrets"},
+	_, err := db.Pool.CopyFrom(context.Background(), pgx.Identifier{"secrets"},
 		[]string{"project", "name", "ciphertext", "kid", "bound", "created_by", "updated_by"}, pgx.CopyFromRows(rows))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func seedSecrets(t *testing.T, db *testDB, ring *keyring.Keyring, project string
 
 func TestGetValuesReadsTenThousandInOneQuery(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
 	const n = 10000
 	values := seedSecrets(t, db, ring, "app", n)
@@ -92,7 +93,7 @@ func TestGetValuesReadsTenThousandInOneQuery(t *testing.T) {
 		names = append(names, name)
 	}
 	names = append(names, "SECRET_00001", "NOT_THERE") // a repeat and a missing name
-	before := len(readEvents(t, db))
+	before := len(db.Events(t))
 
 	start := time.Now()
 	got, err := s.GetValues(ctx, "app", names, "test render")
@@ -115,7 +116,7 @@ func TestGetValuesReadsTenThousandInOneQuery(t *testing.T) {
 		t.Error("a missing name is in the result")
 	}
 
-	events := readEvents(t, db)[before:]
+	events := db.Events(t)[before:]
 	if len(events) != 1 {
 		t.Fatalf("GetValues recorded %d audit events, want 1", len(events))
 	}
@@ -137,22 +138,22 @@ func TestGetValuesReadsTenThousandInOneQuery(t *testing.T) {
 	if details.Purpose != "test render" || len(details.Names) != n || details.Names[0] != "SECRET_00000" || !reflect.DeepEqual(details.NotFound, []string{"NOT_THERE"}) {
 		t.Errorf("audit details: purpose %q, %d names starting %v, not_found %v", details.Purpose, len(details.Names), details.Names[:1], details.NotFound)
 	}
-	if err := verifyChain(t, db.open(t, ring, "verifier")); err != nil {
+	if err := verifyChain(t, db.Open(t, ring, "verifier")); err != nil {
 		t.Errorf("audit chain after GetValues: %v", err)
 	}
 }
 
 func TestGetValuesWithNoNamesReadsAndAuditsNothing(t *testing.T) {
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
 	s, counter := openCounted(t, db, ring)
-	before := len(readEvents(t, db))
+	before := len(db.Events(t))
 	counter.n.Store(0)
 	got, err := s.GetValues(context.Background(), "app", nil, "test")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("got %v, %v", got, err)
 	}
-	if after := len(readEvents(t, db)); counter.n.Load() != 0 || after != before {
+	if after := len(db.Events(t)); counter.n.Load() != 0 || after != before {
 		t.Errorf("queries %d, audit events %d; want none", counter.n.Load(), after-before)
 	}
 }
@@ -165,7 +166,7 @@ func TestGetValuesRefusesCiphertextMovedFromAnotherRow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.GetValues(ctx, "app", []string{"A", "B"}, "test")

@@ -26,7 +26,7 @@ func TestChangedSinceListsOnlyRestartSecretsWrittenAfterTheTime(t *testing.T) {
 		t.Fatal("PutSecret did not return requires_restart")
 	}
 	// Move the first write into the past rather than sleeping.
-	if _, err := db.pool.Exec(ctx, "update pgsecrets.secrets set updated_at = now() - interval '1 hour' where name = 'OLD_RESTART'"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "update pgsecrets.secrets set updated_at = now() - interval '1 hour' where name = 'OLD_RESTART'"); err != nil {
 		t.Fatal(err)
 	}
 	since := time.Now().Add(-time.Minute)

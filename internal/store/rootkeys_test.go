@@ -14,14 +14,15 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // A new user re-runs `key generate --file`, gets a fresh key file, and
 // points a process at it: nothing may be written under it.
 func TestFreshKeyFileRefusedBeforeAnyWrite(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	s := db.open(t, testRootKeys(t), "deploy")
+	db := storetest.NewDB(t)
+	s := db.Open(t, testRootKeys(t), "deploy")
 	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
@@ -29,8 +30,8 @@ func TestFreshKeyFileRefusedBeforeAnyWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := len(readEvents(t, db))
-	_, err = store.Open(ctx, db.cfg, ringOf(t, []*keyring.Key{fresh}))
+	before := len(db.Events(t))
+	_, err = store.Open(ctx, db.Config, storetest.Ring(t, fresh))
 	var unreg *store.UnregisteredRootKeysError
 	if !errors.As(err, &unreg) {
 		t.Fatalf("open with a fresh key file: %v, want UnregisteredRootKeysError", err)
@@ -40,23 +41,23 @@ func TestFreshKeyFileRefusedBeforeAnyWrite(t *testing.T) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
 	}
-	if after := len(readEvents(t, db)); after != before {
+	if after := len(db.Events(t)); after != before {
 		t.Errorf("%d audit events appeared for a refused key file", after-before)
 	}
 }
 
 func TestSameKIDWithOtherMaterialAlwaysRefused(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	db.open(t, ringOf(t, roots), "deploy")
+	db.Open(t, storetest.Ring(t, roots...), "deploy")
 	// The first key is right; an older one was regenerated under its kid.
 	impostor, err := keyring.Generate("root-b", "A256GCMKW", "A256GCM")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []store.Config{db.cfg, {DatabaseURL: db.cfg.DatabaseURL, Schema: db.cfg.Schema, AllowUnregisteredRootKeys: true}} {
-		_, err = store.Open(ctx, cfg, ringOf(t, []*keyring.Key{roots[0], impostor}))
+	for _, cfg := range []store.Config{db.Config, {DatabaseURL: db.Config.DatabaseURL, Schema: db.Config.Schema, AllowUnregisteredRootKeys: true}} {
+		_, err = store.Open(ctx, cfg, storetest.Ring(t, roots[0], impostor))
 		var mismatch *store.RootKeyMismatchError
 		if !errors.As(err, &mismatch) || !strings.Contains(err.Error(), `root key "root-b" does not match`) {
 			t.Fatalf("open with a regenerated kid: %v, want RootKeyMismatchError naming root-b", err)
@@ -67,34 +68,34 @@ func TestSameKIDWithOtherMaterialAlwaysRefused(t *testing.T) {
 // The documented rotation: a new key first, the registered ones after it.
 func TestNewFirstKeyBesideRegisteredKeyRegistersItself(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	db.open(t, ringOf(t, roots), "deploy")
+	db.Open(t, storetest.Ring(t, roots...), "deploy")
 	next, err := keyring.Generate("root-next", "dir", "A256GCM")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := db.open(t, ringOf(t, append([]*keyring.Key{next}, roots...)), "rotator")
+	s := db.Open(t, storetest.Ring(t, append([]*keyring.Key{next}, roots...)...), "rotator")
 	if !s.RootKeysRegistered() {
 		t.Fatal("new first key not registered")
 	}
-	events := readEvents(t, db)
+	events := db.Events(t)
 	last := events[len(events)-1]
 	if last.Action != "rootkey.register" || last.Subject != "root-next" || !strings.Contains(last.Details, "beside registered root-a") {
 		t.Fatalf("last event %s %s %s, want the registration of root-next", last.Action, last.Subject, last.Details)
 	}
 	// From now on the new key alone is this deployment's.
-	if _, err := store.Open(ctx, db.cfg, ringOf(t, []*keyring.Key{next})); err != nil {
+	if _, err := store.Open(ctx, db.Config, storetest.Ring(t, next)); err != nil {
 		t.Fatalf("open with the registered new key alone: %v", err)
 	}
 }
 
 func TestDeliberateRegistrationOfNewKeySet(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	db.open(t, testRootKeys(t), "deploy")
-	replacement := ringOf(t, []*keyring.Key{mustGenerate(t, "root-new")})
-	cfg := db.cfg
+	db := storetest.NewDB(t)
+	db.Open(t, testRootKeys(t), "deploy")
+	replacement := storetest.Ring(t, storetest.Key(t, "root-new", "dir"))
+	cfg := db.Config
 	cfg.AllowUnregisteredRootKeys = true
 	s, err := store.Open(ctx, cfg, replacement)
 	if err != nil {
@@ -105,18 +106,9 @@ func TestDeliberateRegistrationOfNewKeySet(t *testing.T) {
 	if err != nil || len(added) != 1 || added[0] != "root-new" {
 		t.Fatalf("register: %v %v", added, err)
 	}
-	if _, err := store.Open(ctx, db.cfg, replacement); err != nil {
+	if _, err := store.Open(ctx, db.Config, replacement); err != nil {
 		t.Fatalf("open after registration: %v", err)
 	}
-}
-
-func mustGenerate(t *testing.T, kid string) *keyring.Key {
-	t.Helper()
-	k, err := keyring.Generate(kid, "dir", "A256GCM")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // Two processes with different key files write at the same moment to a
@@ -137,7 +129,7 @@ func TestEmptyRegistryClaimedByExactlyOneKeySet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rings[j] = ringOf(t, []*keyring.Key{k})
+			rings[j] = storetest.Ring(t, k)
 		}
 		var (
 			start   = make(chan struct{})

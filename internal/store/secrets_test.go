@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 const canary = "canary-7f3e9b1c-do-not-leak"
@@ -75,10 +76,10 @@ func TestCreateRefusesExistingSecret(t *testing.T) {
 // other gets a conflict naming both revisions, and the winner's value stays.
 func TestConcurrentWritersOneWinsOtherConflicts(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	a := db.open(t, ring, "writer-a")
-	b := db.open(t, ring, "writer-b")
+	a := db.Open(t, ring, "writer-a")
+	b := db.Open(t, ring, "writer-b")
 	if _, err := a.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("base"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestMovedCiphertextRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "update secrets set ciphertext = (select ciphertext from secrets where name = 'A') where name = 'B'"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.GetSecret(ctx, "app", "B", "test")
@@ -146,15 +147,15 @@ func TestMovedCiphertextRefused(t *testing.T) {
 
 func TestUnknownKIDNamedOnRead(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	writer := db.open(t, ringOf(t, roots), "w")
+	writer := db.Open(t, storetest.Ring(t, roots...), "w")
 	if _, err := writer.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "X", Value: []byte("x"), ExpectedRevision: store.MustNotExist}); err != nil {
 		t.Fatal(err)
 	}
 	// A process whose root keys lack the one that wrote it (retired too
 	// early) names that key.
-	reader := db.open(t, ringOf(t, roots[1:]), "r")
+	reader := db.Open(t, storetest.Ring(t, roots[1:]...), "r")
 	_, err := reader.GetSecret(ctx, "app", "X", "test")
 	var uk *keyring.UnknownKIDError
 	if !errors.As(err, &uk) || uk.KID != "root-a" || !strings.Contains(err.Error(), `"root-a"`) {
@@ -189,8 +190,8 @@ func TestInvalidNamesRefused(t *testing.T) {
 
 func TestUnmigratedSchemaNamesTheCommand(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	cfg := db.cfg
+	db := storetest.NewDB(t)
+	cfg := db.Config
 	cfg.Schema = "elsewhere"
 	_, err := store.Open(ctx, cfg, testRootKeys(t))
 	var sv *store.SchemaVersionError
@@ -198,11 +199,11 @@ func TestUnmigratedSchemaNamesTheCommand(t *testing.T) {
 		t.Fatalf("open of unmigrated schema: err = %v, want SchemaVersionError naming migrate up", err)
 	}
 	// An older schema is refused too.
-	if _, err := db.pool.Exec(ctx, "update pgsecrets.schema_version set version = 0"); err != nil {
+	if _, err := db.Pool.Exec(ctx, "update pgsecrets.schema_version set version = 0"); err != nil {
 		t.Fatal(err)
 	}
-	defer db.pool.Exec(ctx, "update pgsecrets.schema_version set version = $1", store.LatestVersion())
-	_, err = store.Open(ctx, db.cfg, testRootKeys(t))
+	defer db.Pool.Exec(ctx, "update pgsecrets.schema_version set version = $1", store.LatestVersion())
+	_, err = store.Open(ctx, db.Config, testRootKeys(t))
 	if !errors.As(err, &sv) {
 		t.Fatalf("open of old schema: err = %v", err)
 	}
@@ -210,8 +211,8 @@ func TestUnmigratedSchemaNamesTheCommand(t *testing.T) {
 
 func TestMigrateTwiceIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	st, err := store.Migrate(ctx, db.pool, db.cfg.Schema, func(int32, string) { t.Fatal("second migrate applied a migration") })
+	db := storetest.NewDB(t)
+	st, err := store.Migrate(ctx, db.Pool, db.Config.Schema, func(int32, string) { t.Fatal("second migrate applied a migration") })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestSessionStoresOnlyTheTokenHashAndIsAudited(t *testing.T) {
@@ -26,7 +27,7 @@ func TestSessionStoresOnlyTheTokenHashAndIsAudited(t *testing.T) {
 		t.Errorf("absolute expiry after %s", d)
 	}
 	var stored []byte
-	if err := db.pool.QueryRow(ctx, "select token_hash from dashboard_sessions").Scan(&stored); err != nil {
+	if err := db.Pool.QueryRow(ctx, "select token_hash from dashboard_sessions").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if sum := sha256.Sum256([]byte(token)); len(stored) != 32 || string(stored) == string(sum[:]) || strings.Contains(string(stored), token) {
@@ -76,14 +77,14 @@ func TestSessionExpiresWhenIdleAndAtItsAbsoluteEnd(t *testing.T) {
 		t.Errorf("a request did not move the idle expiry on: %s left", left)
 	}
 	var seen time.Time
-	if err := db.pool.QueryRow(ctx, "select max(last_seen_at) from dashboard_sessions").Scan(&seen); err != nil || time.Since(seen) > time.Minute {
+	if err := db.Pool.QueryRow(ctx, "select max(last_seen_at) from dashboard_sessions").Scan(&seen); err != nil || time.Since(seen) > time.Minute {
 		t.Errorf("last_seen_at not updated: %s, %v", seen, err)
 	}
 	if err := s.PruneDashboardState(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := db.pool.QueryRow(ctx, "select count(*) from dashboard_sessions").Scan(&n); err != nil || n != 1 {
+	if err := db.Pool.QueryRow(ctx, "select count(*) from dashboard_sessions").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d sessions after pruning, want the busy one only (%v)", n, err)
 	}
 }
@@ -142,9 +143,9 @@ func TestPlantedSessionSignsNobodyIn(t *testing.T) {
 // root keys cannot use sessions at all.
 func TestSessionsSurviveARotationWhileTheOldKeyIsConfigured(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	before := db.open(t, ringOf(t, roots), "before")
+	before := db.Open(t, storetest.Ring(t, roots...), "before")
 	a := createAccount(t, before, "a@example.com", store.RoleViewer)
 	if _, err := before.StartSession(ctx, a, "tok", store.SessionTimeouts{Idle: time.Hour, Absolute: time.Hour}, ""); err != nil {
 		t.Fatal(err)
@@ -153,9 +154,9 @@ func TestSessionsSurviveARotationWhileTheOldKeyIsConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := db.cfg
+	cfg := db.Config
 	cfg.AllowUnregisteredRootKeys = false
-	after, err := store.Open(ctx, cfg, ringOf(t, append([]*keyring.Key{newKey}, roots...)))
+	after, err := store.Open(ctx, cfg, storetest.Ring(t, append([]*keyring.Key{newKey}, roots...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestSessionsSurviveARotationWhileTheOldKeyIsConfigured(t *testing.T) {
 	if _, err := after.SessionByToken(ctx, "tok"); err != nil {
 		t.Fatalf("session lost at rotation: %v", err)
 	}
-	meta, err := store.Open(ctx, db.cfg, nil)
+	meta, err := store.Open(ctx, db.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

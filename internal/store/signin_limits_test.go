@@ -67,7 +67,7 @@ func TestSignInLimitPerAddressAndSuccessGivesTheAttemptBack(t *testing.T) {
 		t.Fatal("limit outlived its window")
 	}
 	var n int
-	if err := db.pool.QueryRow(ctx, "select count(*) from dashboard_signin_failures where key like '%@%'").Scan(&n); err != nil || n != 0 {
+	if err := db.Pool.QueryRow(ctx, "select count(*) from dashboard_signin_failures where key like '%@%'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d counters keep the name typed in clear (%v)", n, err)
 	}
 }

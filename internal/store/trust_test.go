@@ -11,8 +11,8 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // Attacks by someone who can write to the database (as a superuser where
@@ -27,9 +27,9 @@ func put(t *testing.T, s *store.Store, project, name, value string) store.Secret
 	return m
 }
 
-func exec(t *testing.T, db *testDB, sql string, args ...any) {
+func exec(t *testing.T, db *storetest.DB, sql string, args ...any) {
 	t.Helper()
-	if _, err := db.pool.Exec(context.Background(), sql, args...); err != nil {
+	if _, err := db.Pool.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
@@ -40,7 +40,7 @@ func TestOlderCiphertextCopiedBackIntoItsRowRefused(t *testing.T) {
 	s, db := newTestStore(t)
 	put(t, s, "app", "SLACK_BOT_TOKEN", "xoxb-revoked")
 	var old string
-	if err := db.pool.QueryRow(ctx, "select ciphertext from secrets where name = 'SLACK_BOT_TOKEN'").Scan(&old); err != nil {
+	if err := db.Pool.QueryRow(ctx, "select ciphertext from secrets where name = 'SLACK_BOT_TOKEN'").Scan(&old); err != nil {
 		t.Fatal(err)
 	}
 	put(t, s, "app", "SLACK_BOT_TOKEN", "xoxb-current")
@@ -63,9 +63,9 @@ func TestOlderCiphertextCopiedBackIntoItsRowRefused(t *testing.T) {
 
 func TestUnboundCiphertextWarnedAndRefusedWhenStrict(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	s := db.open(t, ring, "w")
+	s := db.Open(t, ring, "w")
 	put(t, s, "app", "K", "real")
 	planted, kid, err := ring.Encrypt([]byte("planted"), "")
 	if err != nil {
@@ -83,7 +83,7 @@ func TestUnboundCiphertextWarnedAndRefusedWhenStrict(t *testing.T) {
 		t.Fatalf("keys status counts %+v (%v), want 1 unbound read from the ciphertext", usage, err)
 	}
 
-	cfg := db.cfg
+	cfg := db.Config
 	cfg.Strict = true
 	strict, err := store.Open(ctx, cfg, ring)
 	if err != nil {
@@ -106,9 +106,9 @@ func TestUnboundCiphertextWarnedAndRefusedWhenStrict(t *testing.T) {
 // key promoted to primary, by editing its row.
 func TestDataKeyStateEditedInDatabaseRefused(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	s := db.open(t, ring, "w")
+	s := db.Open(t, ring, "w")
 	if _, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-old", Alg: "dir", Enc: "A256GCM", State: store.StateActive}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,14 +120,14 @@ func TestDataKeyStateEditedInDatabaseRefused(t *testing.T) {
 		"update encryption_keys set state = 'primary' where kid = 'dk-old'",
 	} {
 		exec(t, db, sql)
-		_, err := store.Open(ctx, db.cfg, ring)
+		_, err := store.Open(ctx, db.Config, ring)
 		var stale *keyring.StaleBindingError
 		if !errors.As(err, &stale) || !strings.Contains(err.Error(), "edited in the database") {
 			t.Fatalf("after %q: open = %v, want the edited key row refused", sql, err)
 		}
 		exec(t, db, "update encryption_keys set state = 'disabled' where kid = 'dk-old'")
 	}
-	if _, err := store.Open(ctx, db.cfg, ring); err != nil {
+	if _, err := store.Open(ctx, db.Config, ring); err != nil {
 		t.Fatalf("open once the row is back as authenticated: %v", err)
 	}
 }
@@ -137,17 +137,17 @@ func TestDataKeyStateEditedInDatabaseRefused(t *testing.T) {
 func TestAuditChainCopiedFromAnotherDeploymentDoesNotVerify(t *testing.T) {
 	ctx := context.Background()
 	roots := testRootKeyList(t)
-	staging, prod := newTestDB(t), newTestDB(t)
-	sStaging := staging.open(t, ringOf(t, roots), "staging")
+	staging, prod := storetest.NewDB(t), storetest.NewDB(t)
+	sStaging := staging.Open(t, storetest.Ring(t, roots...), "staging")
 	put(t, sStaging, "app", "K", "staging value")
-	sProd := prod.open(t, ringOf(t, roots), "prod")
+	sProd := prod.Open(t, storetest.Ring(t, roots...), "prod")
 	if _, err := sProd.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
 
 	// Copy staging's chain and audit keys over production's, as a superuser.
 	copyTable := func(table string) {
-		rows, err := staging.pool.Query(ctx, "select * from "+table)
+		rows, err := staging.Pool.Query(ctx, "select * from "+table)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestAuditChainCopiedFromAnotherDeploymentDoesNotVerify(t *testing.T) {
 		for i, f := range rows.FieldDescriptions() {
 			cols[i] = f.Name
 		}
-		if _, err := prod.pool.CopyFrom(ctx, pgx.Identifier{"pgsecrets", table}, cols, pgx.CopyFromRows(values)); err != nil {
+		if _, err := prod.Pool.CopyFrom(ctx, pgx.Identifier{"pgsecrets", table}, cols, pgx.CopyFromRows(values)); err != nil {
 			t.Fatalf("copy %s: %v", table, err)
 		}
 	}
@@ -171,7 +171,7 @@ func TestAuditChainCopiedFromAnotherDeploymentDoesNotVerify(t *testing.T) {
 	exec(t, prod, "alter table audit_events enable trigger user")
 	exec(t, prod, "update audit_head set (seq, mac) = (select seq, mac from audit_events order by seq desc limit 1)")
 
-	_, err := prod.open(t, ringOf(t, roots), "verifier").VerifyAuditChain(ctx, "")
+	_, err := prod.Open(t, storetest.Ring(t, roots...), "verifier").VerifyAuditChain(ctx, "")
 	if err == nil || !strings.Contains(err.Error(), "audit event 1 is keyed by") || !strings.Contains(err.Error(), "cannot be opened") {
 		t.Fatalf("verify of a copied chain: %v, want its audit key refused as another deployment's", err)
 	}
@@ -182,12 +182,12 @@ func TestAuditChainCopiedFromAnotherDeploymentDoesNotVerify(t *testing.T) {
 // has stored their key wrapped under the new root key.
 func TestFirstReleaseEventsVerifyAfterRootKeyRetirement(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
+	db := storetest.NewDB(t)
 	roots := testRootKeyList(t)
-	s := db.open(t, ringOf(t, roots), "w")
+	s := db.Open(t, storetest.Ring(t, roots...), "w")
 	// Append two events the way the first release did: scheme 1, keyed by
 	// HKDF of the first root key, as the owner in one transaction.
-	legacy, err := ringOf(t, roots).LegacyAuditKey("root-a")
+	legacy, err := storetest.Ring(t, roots...).LegacyAuditKey("root-a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestFirstReleaseEventsVerifyAfterRootKeyRetirement(t *testing.T) {
 	exec(t, db, "delete from audit_events")
 	exec(t, db, "update audit_head set seq = 0, mac = ''")
 	exec(t, db, "alter table audit_events enable trigger user")
-	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		seq, mac := int64(0), ""
 		now := mustNow(t, tx)
 		for _, action := range []string{"secret.create", "secret.read"} {
@@ -219,14 +219,14 @@ func TestFirstReleaseEventsVerifyAfterRootKeyRetirement(t *testing.T) {
 	}
 
 	// Rotate: new key first, reencrypt stores and moves the audit keys.
-	next := mustGenerate(t, "root-next")
-	rotated := db.open(t, ringOf(t, append([]*keyring.Key{next}, roots...)), "rotator")
+	next := storetest.Key(t, "root-next", "dir")
+	rotated := db.Open(t, storetest.Ring(t, append([]*keyring.Key{next}, roots...)...), "rotator")
 	res, err := rotated.RewrapAuditKeys(ctx)
 	if err != nil || len(res.Stored) != 1 || res.Stored[0] != "root-a" {
 		t.Fatalf("rewrap audit keys: %+v %v, want root-a's first-release key stored", res, err)
 	}
 	// Retire every old root key.
-	retired := db.open(t, ringOf(t, []*keyring.Key{next}), "auditor")
+	retired := db.Open(t, storetest.Ring(t, next), "auditor")
 	rep, err := retired.VerifyAuditChain(ctx, "")
 	if err != nil {
 		t.Fatalf("verify after retiring the old root keys: %v", err)
@@ -249,16 +249,9 @@ func mustNow(t *testing.T, tx pgx.Tx) (now time.Time) {
 // move the chain head.
 func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	ctx := context.Background()
-	db := newTestDB(t)
-	runtimeURL := pgtest.NewRole(t, db.url)
-	role := strings.SplitN(strings.TrimPrefix(runtimeURL, "postgres://"), ":", 2)[0]
-	if err := store.GrantRuntime(ctx, db.pool, "pgsecrets", role); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
-	cfg := db.cfg
-	cfg.DatabaseURL = runtimeURL
-	s, err := store.Open(ctx, cfg, ring)
+	s, err := store.Open(ctx, db.Role(t, store.GrantRuntime), ring)
 	if err != nil {
 		t.Fatalf("open as the runtime role: %v", err)
 	}
@@ -280,7 +273,7 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "only the schema's owner") {
 		t.Fatalf("create account as the runtime role: %v", err)
 	}
-	owner := db.open(t, ring, "owner")
+	owner := db.Open(t, ring, "owner")
 	a := createAccount(t, owner, "a@example.com", store.RoleViewer)
 	if _, err := s.SetAccountPassword(ctx, "a@example.com", fakeHash); err == nil || !strings.Contains(err.Error(), "only the schema's owner") {
 		t.Fatalf("reset password as the runtime role: %v", err)
