@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 // ReencryptOptions configure `pgsecrets reencrypt`.
@@ -86,8 +87,8 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
   pgsecrets reencrypt --project billing --batch-size 500`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.BatchSize < 1 || opts.BatchSize > reencrypt.MaxBatchSize {
-				return usageErrorf(cmd, "--batch-size %d is out of range: use 1 to %d", opts.BatchSize, reencrypt.MaxBatchSize)
+			if err := store.CheckReencryptBatch("--batch-size", opts.BatchSize); err != nil {
+				return &usageError{cmd: cmd, err: err}
 			}
 			if opts.Workers < 0 {
 				return usageErrorf(cmd, "--workers %d is out of range: use 1 or more", opts.Workers)

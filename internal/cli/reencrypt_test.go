@@ -423,3 +423,10 @@ func TestReencryptRetriesAfterLosingItsConnections(t *testing.T) {
 		t.Fatalf("%d of %d secrets are under the new key", got, n)
 	}
 }
+
+func TestReencryptRefusesABatchSizeOutOfRange(t *testing.T) {
+	s := newSession(t)
+	for _, n := range []string{"0", "100001"} {
+		wantFailure(t, s.run("", "reencrypt", "--batch-size", n), 2, "--batch-size "+n+" is out of range: use 1 to 100000")
+	}
+}

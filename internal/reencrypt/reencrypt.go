@@ -17,15 +17,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 // Defaults for Options.
 const (
 	DefaultBatchSize = 2500
-	MaxBatchSize     = 100_000
 	// maxFailuresKept bounds the failures listed in a Summary; the count is
 	// always exact.
 	maxFailuresKept = 100
@@ -179,26 +176,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	secrets, pending, unknownPending := plan.Totals()
-	sum := Summary{
-		DryRun: opts.DryRun, Project: opts.Project,
-		PrimaryKID: plan.PrimaryKID, RootKID: plan.RootKID,
-		Workers: opts.Workers, BatchSize: opts.BatchSize,
-		AlreadyCurrent:    secrets - pending - unknownPending,
-		DataKeysRewrapped: []string{},
-	}
-	unknown := newUnknownSet()
-	for _, k := range plan.KIDs {
-		if k.Kind == "unknown" {
-			unknown.addSecrets(k.KID, k.Pending)
-		}
-	}
-	for _, r := range plan.Rewrap {
-		sum.DataKeysToRewrap += r.DataKeys
-		if !r.Known {
-			unknown.addDataKeys(r.WrappingKID, r.DataKeys)
-		}
-	}
+	sum, unknown, pending := planned(plan, opts)
 	if opts.DryRun {
 		sum.Plan = &plan
 		sum.Reencrypted = pending
@@ -223,17 +201,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 
 	prog := &progress{fn: opts.Progress, total: pending}
 	skip := plan.UnknownKIDs()
-	// The secrets first, then their kept earlier values (history).
-	pass, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog, outage)
+	pass, err := rowsPass(ctx, st, skip, false, opts, prog, outage)
 	sum.Reencrypted += pass.reencrypted
 	sum.Retried += pass.conflicts
-	if err != nil {
-		return sum, err
-	}
-	history, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, false, opts.BindUnbound), opts, prog, outage)
-	sum.Reencrypted += history.reencrypted
-	sum.Retried += history.conflicts
-	pass = mergePasses(pass, history)
 	if err != nil {
 		return sum, err
 	}
@@ -252,16 +222,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left)
-		sw, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog, outage)
+		sw, err := rowsPass(ctx, st, skip, true, opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
-		if err != nil {
-			return sum, err
-		}
-		swHistory, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, true, opts.BindUnbound), opts, prog, outage)
-		sum.Reencrypted += swHistory.reencrypted
-		sum.Retried += swHistory.reencrypted + swHistory.conflicts
-		sw = mergePasses(sw, swHistory)
 		if err != nil {
 			return sum, err
 		}
@@ -288,6 +251,32 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	return sum, nil
 }
 
+// planned is the Summary of what plan says is to do, before anything is
+// done, the unknown kids it names, and how many rows are pending.
+func planned(plan store.ReencryptPlan, opts Options) (Summary, unknownSet, int64) {
+	secrets, pending, unknownPending := plan.Totals()
+	sum := Summary{
+		DryRun: opts.DryRun, Project: opts.Project,
+		PrimaryKID: plan.PrimaryKID, RootKID: plan.RootKID,
+		Workers: opts.Workers, BatchSize: opts.BatchSize,
+		AlreadyCurrent:    secrets - pending - unknownPending,
+		DataKeysRewrapped: []string{},
+	}
+	unknown := newUnknownSet()
+	for _, k := range plan.KIDs {
+		if k.Kind == "unknown" {
+			unknown.addSecrets(k.KID, k.Pending)
+		}
+	}
+	for _, r := range plan.Rewrap {
+		sum.DataKeysToRewrap += r.DataKeys
+		if !r.Known {
+			unknown.addDataKeys(r.WrappingKID, r.DataKeys)
+		}
+	}
+	return sum, unknown, pending
+}
+
 // DefaultWorkers is one batch more than the CPUs: a batch alternates
 // between crypto here and waiting on PostgreSQL, and the extra batch keeps
 // the CPUs busy while another waits.
@@ -297,8 +286,8 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 	if opts.BatchSize == 0 {
 		opts.BatchSize = DefaultBatchSize
 	}
-	if opts.BatchSize < 1 || opts.BatchSize > MaxBatchSize {
-		return opts, fmt.Errorf("batch size %d is out of range: use 1 to %d", opts.BatchSize, MaxBatchSize)
+	if err := store.CheckReencryptBatch("batch size", opts.BatchSize); err != nil {
+		return opts, err
 	}
 	if opts.Workers < 0 {
 		return opts, fmt.Errorf("workers %d is out of range: use 1 or more (0 for one more than the CPUs)", opts.Workers)
@@ -311,7 +300,7 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 	}
 	// A batch holds one connection for its transaction, and reloads data
 	// keys through it: more workers than connections would only queue.
-	if limit := int(st.Pool().Config().MaxConns); opts.Workers > limit {
+	if limit := st.MaxConns(); opts.Workers > limit {
 		opts.Workers = max(limit, 1)
 	}
 	if opts.Project != "" {
@@ -389,6 +378,18 @@ func mergeUnknown(earlier, sweep passResult) passResult {
 	return sweep
 }
 
+// rowsPass re-encrypts the secrets in scope, then their kept earlier
+// values (history), skipping rows under the kids in skip; wait makes a
+// batch wait for rows another transaction holds rather than skip them.
+func rowsPass(ctx context.Context, st *store.Store, skip []string, wait bool, opts Options, prog *progress, outage *outage) (passResult, error) {
+	secrets, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, wait, opts.BindUnbound), opts, prog, outage)
+	if err != nil {
+		return secrets, err
+	}
+	history, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, wait, opts.BindUnbound), opts, prog, outage)
+	return mergePasses(secrets, history), err
+}
+
 // runPass runs batches on opts.Workers goroutines until the scan is over;
 // the first error stops them all.
 func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, prog *progress, outage *outage) (passResult, error) {
@@ -437,8 +438,7 @@ func runPass(ctx context.Context, st *store.Store, scan *store.ReencryptScan, op
 func batchWithRetry(ctx context.Context, st *store.Store, scan *store.ReencryptScan, opts Options, outage *outage) (store.ReencryptBatchResult, error) {
 	for attempt := 1; ; attempt++ {
 		b, err := st.ReencryptBatch(ctx, scan, opts.BatchSize)
-		var pgErr *pgconn.PgError
-		if err != nil && attempt < batchAttempts && errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
+		if err != nil && attempt < batchAttempts && store.IsTransientConflict(err) {
 			continue
 		}
 		if err != nil && store.IsConnectionLoss(err) {

@@ -107,6 +107,14 @@ func (e *UnboundError) Error() string {
 	return fmt.Sprintf("%s: its ciphertext carries no binding (it would open in any row), and strict mode refuses it; check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound` without strict mode", e.What)
 }
 
+// IsTransientConflict reports a transaction PostgreSQL aborted for a
+// serialization failure or a deadlock: nothing of it was written, and the
+// same transaction, run again, may well succeed.
+func IsTransientConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
 // IsConnectionLoss reports errors that a reconnect may cure: the server
 // went away (shutdown, crash, failover), is starting up, or could not be
 // reached. Errors of a statement itself are not among them.

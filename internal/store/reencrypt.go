@@ -343,7 +343,18 @@ type ReencryptBatchResult struct {
 	Unknown map[string]int64
 }
 
-const claimLimitMax = 100_000
+// MaxReencryptBatch is the most rows one re-encryption batch claims.
+const MaxReencryptBatch = 100_000
+
+// CheckReencryptBatch checks a batch size, for whoever takes one from a
+// user before the first batch runs; what names it in the message (a
+// flag, say).
+func CheckReencryptBatch(what string, n int) error {
+	if n < 1 || n > MaxReencryptBatch {
+		return fmt.Errorf("%s %d is out of range: use 1 to %d", what, n, MaxReencryptBatch)
+	}
+	return nil
+}
 
 // ReencryptBatch claims up to limit rows of the scan that need work (not
 // under the primary key, or unbound), decrypts each with its row binding
@@ -352,8 +363,8 @@ const claimLimitMax = 100_000
 // transaction. The primary key row is share-locked meanwhile, so the
 // primary cannot change under the batch.
 func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit int) (ReencryptBatchResult, error) {
-	if limit <= 0 || limit > claimLimitMax {
-		return ReencryptBatchResult{}, fmt.Errorf("batch size %d is out of range: use 1 to %d", limit, claimLimitMax)
+	if err := CheckReencryptBatch("batch size", limit); err != nil {
+		return ReencryptBatchResult{}, err
 	}
 	var res ReencryptBatchResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -273,6 +273,10 @@ func (s *Store) WithActor(actor string) *Store {
 	return &c
 }
 
+// MaxConns is how many connections the store's pool may open: work that
+// holds a connection per worker needs no more workers than that.
+func (s *Store) MaxConns() int { return int(s.pool.Config().MaxConns) }
+
 // Pool is the store's connection pool, for callers that stream large reads.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
