@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +37,7 @@ type querier interface {
 func (s *Store) readProviderDefaults(ctx context.Context, q querier, project string) ([]ProviderDefault, error) {
 	rows, err := q.Query(ctx, `
 		select use_case, provider, model, updated_at, updated_by from `+s.table("provider_defaults")+`
-		where project = $1 order by array_position(array['chat', 'code', 'summary'], use_case)`, project)
+		where project = $1 order by array_position($2::text[], use_case)`, project, UseCases)
 	if err != nil {
 		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
 	}
@@ -46,52 +48,35 @@ func (s *Store) readProviderDefaults(ctx context.Context, q querier, project str
 	return out, nil
 }
 
-// SetProviderDefaults replaces a project's defaults with defs (use cases
-// not in defs are removed), with one audit event.
+// SetProviderDefaults replaces a project's defaults with defs: use cases
+// not in defs are removed. It is PatchProviderDefaults with every other
+// use case removed.
 func (s *Store) SetProviderDefaults(ctx context.Context, project string, defs []ProviderDefault) error {
-	if err := ValidateProject(project); err != nil {
-		return err
+	var remove []string
+	for _, uc := range UseCases {
+		if !slices.ContainsFunc(defs, func(d ProviderDefault) bool { return d.UseCase == uc }) {
+			remove = append(remove, uc)
+		}
 	}
-	details := map[string]any{}
-	for _, d := range defs {
-		if err := ValidateUseCase(d.UseCase); err != nil {
-			return err
-		}
-		details[d.UseCase] = d.Provider + "/" + d.Model
-	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "delete from "+s.table("provider_defaults")+" where project = $1", project); err != nil {
-			return fmt.Errorf("replace provider defaults of %q: %w", project, err)
-		}
-		for _, d := range defs {
-			_, err := tx.Exec(ctx, `insert into `+s.table("provider_defaults")+` (project, use_case, provider, model, updated_by) values ($1, $2, $3, $4, $5)`,
-				project, d.UseCase, d.Provider, d.Model, s.actor)
-			if err != nil {
-				return fmt.Errorf("set %s default of %q: %w", d.UseCase, project, err)
-			}
-		}
-		action := audit.ActionDefaultsSet
-		if len(defs) == 0 {
-			action = audit.ActionDefaultsDelete
-		}
-		return s.appendAudit(ctx, tx, &audit.Event{Action: action, Project: project, Details: audit.Details(details)})
-	})
+	_, err := s.PatchProviderDefaults(ctx, project, defs, remove)
+	return err
 }
 
 // ValidateUseCase checks a use case name.
 func ValidateUseCase(useCase string) error {
-	for _, u := range UseCases {
-		if u == useCase {
-			return nil
-		}
+	if !slices.Contains(UseCases, useCase) {
+		return fmt.Errorf("use case %q is not valid: use %s", useCase, strings.Join(UseCases, ", "))
 	}
-	return fmt.Errorf("use case %q is not valid: use chat, code or summary", useCase)
+	return nil
 }
 
 // PatchProviderDefaults sets some use cases and removes others, leaving the
 // rest as they are, in one transaction, and returns the project's defaults
-// afterwards. Unlike a read followed by SetProviderDefaults, two concurrent
-// patches of different use cases both take effect.
+// afterwards: the one way defaults are written, by Terraform, the CLI and
+// the dashboard alike. Unlike a read followed by a write, two concurrent
+// patches of different use cases both take effect. Its audit event is
+// defaults.set, with each use case set ("provider/model") or removed
+// (null), or defaults.delete when the project is left with none.
 func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set []ProviderDefault, remove []string) ([]ProviderDefault, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, err
@@ -130,7 +115,11 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 		if out, err = s.readProviderDefaults(ctx, tx, project); err != nil {
 			return err
 		}
-		return s.appendAudit(ctx, tx, &audit.Event{Action: audit.ActionDefaultsSet, Project: project, Details: audit.Details(details)})
+		action := audit.ActionDefaultsSet
+		if len(out) == 0 {
+			action = audit.ActionDefaultsDelete
+		}
+		return s.appendAudit(ctx, tx, &audit.Event{Action: action, Project: project, Details: audit.Details(details)})
 	})
 	return out, err
 }
