@@ -69,8 +69,8 @@ Infisical's personal overrides are reported as skipped and not stored.
 Numbers and booleans are stored as written. A value that is a map or a
 list is refused with its key path, unless --nested json stores it as JSON
 text. A syntax error, a key defined twice, a YAML alias, a value larger
-than 1 MiB or a file larger than 16 MiB stops the import before anything
-is written.
+than 1 MiB, or a file larger than 16 MiB or holding more than 100,000
+values stops the import before anything is written.
 
 Names: a key the store refuses as a name (a '/' or a space in it, a
 leading '_') is reported invalid with the name --env-names --upper would

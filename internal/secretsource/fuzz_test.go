@@ -2,7 +2,10 @@ package secretsource
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // FuzzParseSecretsFile: any JSON or YAML content either fails with no
@@ -15,7 +18,7 @@ func FuzzParseSecretsFile(f *testing.F) {
 		`{"secret/": {"app": {"k": "v"}, "sub/": {"db": {"k": "w"}}}}`,
 		`[{"key": "A", "value": "x", "type": "shared", "comment": "c"}, {"key": "B", "value": "y", "type": "personal"}]`,
 		"apiVersion: v1\nkind: Secret\ndata:\n  A: eA==\nstringData:\n  B: |\n    l1\n    l2\n",
-		"A: 1\nB:\n  c: [x, {d: e}]\n", `{"A": "x", "A": "y"}`, "a: &a [1]\nb: *a\n", `{"a":`,
+		"A: 1\nB:\n  c: [x, {d: e}]\n", "- - - [a, {b: c}]\n- ? x\n  : y\n", "K: |\n  l1, [x]\n  - y\nQ: 'a\n  ''b'', c'\n", `{"A": "x", "A": "y"}`, "a: &a [1]\nb: *a\n", `{"a":`,
 	} {
 		f.Add(seed, seed[0] != '{' && seed[0] != '[')
 	}
@@ -23,6 +26,9 @@ func FuzzParseSecretsFile(f *testing.F) {
 		format := JSON
 		if yamlSyntax {
 			format = YAML
+		}
+		if yamlSyntax {
+			checkValueBound(t, content)
 		}
 		res, err := Parse([]byte(content), Options{Format: format, Nested: NestedAsJSON})
 		if err != nil {
@@ -64,4 +70,26 @@ func FuzzParseSecretsFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkValueBound: whenever the YAML library reads a document, the cheap
+// bound counted before parsing is at least half its values, so refusing
+// on the bound caps what the library builds.
+func checkValueBound(t *testing.T, content string) {
+	dec := yaml.NewDecoder(strings.NewReader(content))
+	var doc yaml.Node
+	if dec.Decode(&doc) != nil {
+		return
+	}
+	if n, bound := countYAMLNodes(&doc), yamlValueBound([]byte(content)); n > 2*bound+2 {
+		t.Fatalf("%d values, bound %d", n, bound)
+	}
+}
+
+func countYAMLNodes(n *yaml.Node) int {
+	count := 1
+	for _, c := range n.Content {
+		count += countYAMLNodes(c)
+	}
+	return count
 }

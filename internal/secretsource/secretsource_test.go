@@ -223,3 +223,36 @@ func TestDotenvProblemsComeFromTheDotenvParser(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A file of many tiny values would cost gigabytes once parsed: it is
+// refused first, while a file of large values (block scalars, quoted
+// values with commas) of the same size is read.
+func TestManyValuesRefusedButLargeValuesRead(t *testing.T) {
+	for name, c := range map[string]struct {
+		content string
+		format  Format
+	}{
+		"flow":       {"a: [" + strings.Repeat("1,", maxValues) + "1]", YAML},
+		"block":      {strings.Repeat("- 1\n", maxValues+1), YAML},
+		"after text": {"a: it's\n" + strings.Repeat("- 1\n", maxValues+1), YAML},
+		"json":       {"[" + strings.Repeat("1,", maxValues) + "1]", JSON},
+	} {
+		if _, err := Parse([]byte(c.content), Options{Format: c.format, Nested: NestedAsJSON}); err == nil || !strings.Contains(err.Error(), "more than 100000 values") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	line := strings.Repeat("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC,", 2) + "\n"
+	var pem, quoted strings.Builder
+	for pem.Len() < 1<<20-200 {
+		pem.WriteString("    " + line)
+		quoted.WriteString(strings.TrimSuffix(line, "\n") + " ")
+	}
+	content := "KEY: |\n" + pem.String() + "OTHER: 'x, y, \n  " + strings.ReplaceAll(quoted.String(), "'", "''") + "'\nLAST: \"" + quoted.String() + "\"\n"
+	res, err := Parse([]byte(content), Options{Format: YAML})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := keysAndValues(res); len(got) != 3 || !strings.HasPrefix(got["KEY"], "MIIEvQ") || !strings.HasPrefix(got["OTHER"], "x, y, MIIEvQ") {
+		t.Fatalf("got %d entries", len(got))
+	}
+}

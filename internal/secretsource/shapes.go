@@ -162,7 +162,7 @@ func (x *extractor) infisical(root *node) (*Result, error) {
 		source := index("", i)
 		key := item.get("key")
 		if !item.isObject() || key == nil || key.kind != kindString || item.get("value") == nil {
-			return nil, fmt.Errorf("%s is not an object with a key and a value: a JSON list is read as infisical export --format json", source)
+			return nil, fmt.Errorf("%s is not an object with a key and a value: a list at the top level is read as Infisical's export (infisical export --format json)", source)
 		}
 		source += " " + key.text
 		if first, dup := seen[key.text]; dup {

@@ -66,8 +66,9 @@ func parseJSON(b []byte) (*node, error) {
 }
 
 type jsonParser struct {
-	dec *json.Decoder
-	src []byte
+	dec    *json.Decoder
+	src    []byte
+	values int
 }
 
 // where is the decoder's position as a line and column.
@@ -104,6 +105,9 @@ func (p *jsonParser) syntaxError(err error) error {
 func (p *jsonParser) value(path string, depth int) (*node, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%s: nested more than %d levels deep, which is not a file of secrets", orTop(path), maxDepth)
+	}
+	if p.values++; p.values > maxValues {
+		return nil, tooManyValues()
 	}
 	tok, err := p.dec.Token()
 	if err != nil {
@@ -180,6 +184,9 @@ func (p *jsonParser) list(path string, depth int) (*node, error) {
 // The YAML library only records an alias when decoding into a yaml.Node,
 // so refusing it here costs nothing.
 func parseYAML(b []byte) (*node, error) {
+	if yamlValueBound(b) > maxValues {
+		return nil, tooManyValues()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
