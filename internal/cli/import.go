@@ -243,6 +243,9 @@ func refuseOversizedValues(opts *importOptions, entries []secretsource.Named) er
 // can be: an endless pipe or a wrong file stops at the limit.
 func readImportFile(opts *importOptions) ([]byte, error) {
 	var r io.Reader = opts.IO.In
+	if opts.File == "-" && opts.IO.InIsTerminal {
+		return nil, errors.New("stdin is a terminal: pipe the secrets in (e.g. sops -d secrets.yaml | pgsecrets import ... -), or name the file")
+	}
 	if opts.File != "-" {
 		f, err := os.Open(opts.File)
 		if err != nil {

@@ -395,4 +395,6 @@ func TestImportNeedsOneFileAndKnownFlags(t *testing.T) {
 	wantFailure(t, s.run("", "import", "--project", "app", "--format", "toml", "-"), 2, `--format: unknown format "toml": use dotenv, json or yaml`)
 	wantFailure(t, s.run("", "import", "--project", "app", "--nested", "flatten", "-"), 2, `--nested: unknown value "flatten": use refuse or json`)
 	wantFailure(t, s.run("", "import", "-"), 2, "--project")
+	s.terminal = true
+	wantFailure(t, s.run("", "import", "--project", "app", "-"), 1, "stdin is a terminal: pipe the secrets in")
 }

@@ -11,6 +11,7 @@
 package secretsource
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -129,7 +130,9 @@ func Parse(content []byte, opts Options) (*Result, error) {
 	case JSON, YAML:
 		var root *node
 		if format == JSON {
-			root, err = parseJSON(content)
+			// Editors on Windows start UTF-8 files with a byte order mark,
+			// which encoding/json does not take.
+			root, err = parseJSON(bytes.TrimPrefix(content, []byte("\ufeff")))
 		} else {
 			root, err = parseYAML(content)
 		}

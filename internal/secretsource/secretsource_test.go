@@ -256,3 +256,11 @@ func TestManyValuesRefusedButLargeValuesRead(t *testing.T) {
 		t.Fatalf("got %d entries", len(got))
 	}
 }
+
+func TestKubernetesListAndByteOrderMark(t *testing.T) {
+	wantError(t, "apiVersion: v1\nkind: List\nitems:\n- kind: Secret\n- kind: Secret\n", Options{}, "a Kubernetes List (of 2 objects): import one Secret at a time")
+	res := mustParse(t, "\ufeff{\"A\": \"b\"}", Options{Name: "x.json"})
+	if got := keysAndValues(res); got["A"] != "b" {
+		t.Errorf("got %v", got)
+	}
+}

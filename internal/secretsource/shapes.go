@@ -52,6 +52,8 @@ func extract(root *node, nested Nested, fromYAML bool) (*Result, error) {
 		return nil, fmt.Errorf("the top level is a single value; expected a map of secret names to values")
 	case root.get("sops").isObject() && (root.get("sops").get("mac") != nil || root.get("sops").get("lastmodified") != nil):
 		return nil, errEncrypted
+	case scalarText(root.get("kind")) == "List" && root.get("apiVersion") != nil && root.get("items") != nil:
+		return nil, fmt.Errorf("a Kubernetes List (of %d objects): import one Secret at a time, e.g. kubectl get secret NAME -o yaml", len(root.get("items").vals))
 	case scalarText(root.get("kind")) == "Secret" && root.get("apiVersion") != nil:
 		return x.kubernetes(root)
 	case root.get("data").isObject() && root.get("data").get("metadata").isObject() && root.get("data").get("data") != nil:
