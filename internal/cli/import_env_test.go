@@ -45,12 +45,13 @@ func TestImportEnvStoresValidSkipsExistingAndNeverPrintsValues(t *testing.T) {
 	}
 
 	r = s.run("", "import-env", "--project", "app", "--file", file)
-	wantFailure(t, r, 1, "2 variable(s)", "invalid", "--no-validate")
+	wantFailure(t, r, 1, "2 secret(s)", "invalid", "--no-validate")
 	for _, want := range []string{
-		"OPENAI_API_KEY          imported",
-		"SLACK_APP_TOKEN         invalid   the value of SLACK_APP_TOKEN does not look like a token starting with \"xapp-\"",
-		"DB_PASSWORD             skipped   already exists (revision 1); --overwrite replaces it",
-		"EMPTY                   invalid   " + store.ValidateValue("app", "EMPTY", "").Error(),
+		"SOURCE  NAME                    RESULT    CATEGORY  REASON\n",
+		"line 2  OPENAI_API_KEY          imported  ai        -\n",
+		"line 7  SLACK_APP_TOKEN         invalid   slack     the value of SLACK_APP_TOKEN does not look like a token starting with \"xapp-\"",
+		"line 8  DB_PASSWORD             skipped   -         already exists (revision 1); --overwrite replaces it",
+		"line 9  EMPTY                   invalid   -         " + store.ValidateValue("app", "EMPTY", "").Error(),
 		"3 imported, 0 replaced, 1 skipped, 2 invalid, from " + file + " into project app.",
 	} {
 		if !strings.Contains(r.stdout, want) {
