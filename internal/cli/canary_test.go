@@ -45,7 +45,7 @@ func TestSecretValueNeverLeaksOutsideGet(t *testing.T) {
 		{"", false, []string{"secret", "add", "--project", "app", "--name", "TOKEN", "--value=" + canary}, 2},
 		{"", false, []string{"secret", "list"}, 0},
 		{"", false, []string{"secret", "list", "--output", "json"}, 0},
-		{"", false, []string{"keys", "status", "--output", "json"}, 0},
+		{"", false, []string{"key", "status", "--output", "json"}, 0},
 		{"", false, []string{"secret", "delete", "--project", "app", "--name", "FROM_FILE", "--yes"}, 0},
 	}
 	for _, step := range steps {

@@ -146,7 +146,7 @@ func runInit(ctx context.Context, opts *InitOptions) error {
 		}
 	}
 	rep.Version = status.Current
-	// Opening the store with the root keys registers them, or refuses keys
+	// Opening the store with the root key registers them, or refuses keys
 	// that are not this database's, as every command would.
 	registered, err := registerRootKeysAfterMigrate(ctx, &MigrateUpOptions{globalOptions: opts.globalOptions})
 	if err != nil {

@@ -15,9 +15,13 @@ import (
 )
 
 func newKeyCmd(g *globalOptions) *cobra.Command {
-	return newGroupCmd("key", "Make new root keys (see `pgsecrets keys status` for the keys in use)",
-		`  pgsecrets key generate --file root-keys.json`,
+	return newGroupCmd("key", "Make root keys, and see which keys encrypt what",
+		`  pgsecrets key generate --file root-keys.json
+  pgsecrets key status
+  pgsecrets key register`,
 		newKeyGenerateCmd(g),
+		newKeyStatusCmd(g),
+		newKeyRegisterCmd(g),
 	)
 }
 

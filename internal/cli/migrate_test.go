@@ -92,7 +92,7 @@ func TestUnmigratedDatabaseSaysRunMigrateUp(t *testing.T) {
 	s := newUnmigratedSession(t)
 	for _, args := range [][]string{
 		{"secret", "list"},
-		{"keys", "status"},
+		{"key", "status"},
 	} {
 		wantFailure(t, s.run("", args...), 1, "schema \"pgsecrets\" is not migrated; run `pgsecrets migrate up`")
 	}

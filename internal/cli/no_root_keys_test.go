@@ -31,7 +31,7 @@ func TestMetadataCommandsRunWithoutRootKeys(t *testing.T) {
 		}{
 			{[]string{"secret", "list", "--project", "app"}, regexp.MustCompile(`(?m)^  API_TOKEN +2 `)},
 			{[]string{"secret", "history", "--project", "app", "--name", "API_TOKEN"}, regexp.MustCompile(`(?m)^ *2 +.*\n *1 `)},
-			{[]string{"keys", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +1 +0 +0 +0$`)},
+			{[]string{"key", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +1 +0 +0 +0$`)},
 			{[]string{"status", "--since", "1h"}, regexp.MustCompile(`(?m)^Restart needed: 1 secret\(s\).*\n(.*\n)*app +API_TOKEN `)},
 			{[]string{"status"}, regexp.MustCompile(`(?m)^Restart pending for app:(.*\n)*.*API_TOKEN`)},
 			{[]string{"migrate", "status"}, regexp.MustCompile(`up to date`)},

@@ -90,7 +90,7 @@ func TestCLIThroughTransactionPooler(t *testing.T) {
 		[]string{"render", "--project", "pooled", "--config", config},
 		[]string{"import-env", "--project", "pooled", "--file", envFile},
 		[]string{"status", "--since", "1h"},
-		[]string{"keys", "status"},
+		[]string{"key", "status"},
 		[]string{"audit", "export", "--project", "pooled"},
 	)
 	if res[0].stdout != "pooled-value" || !strings.Contains(res[1].stdout, "P3_4") || !strings.Contains(res[2].stdout, `"pooled-value"`) {

@@ -148,8 +148,7 @@ for a key file that exists): the same command with it would run.`,
 
 	root.AddCommand(
 		newMigrateCmd(g),
-		newKeyCmd(g),
-		newKeysCmd(g),
+		newKeyCmd(g), oldSpelling(g, "keys", newKeyCmd),
 		newSecretCmd(g),
 		newVersionCmd(g),
 		newCompletionCmd(),
@@ -157,7 +156,7 @@ for a key file that exists): the same command with it would run.`,
 		newCatalogCmd(g), newStatusCmd(g), newImportEnvCmd(g), newImportCmd(g), newRenderCmd(g), newDefaultsCmd(g),
 		newHistoryCmd(g),
 		newInitCmd(g), newRunCmd(g),
-		newUserCmd(g), newServeCmd(g),
+		newAccountCmd(g), oldSpelling(g, "user", newAccountCmd), newServeCmd(g),
 	)
 
 	root.InitDefaultHelpCmd()

@@ -44,7 +44,7 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"secert"}, `unknown command "secert" for "pgsecrets"; did you mean "secret"?`},
 		{[]string{"secret", "show"}, `unknown command "show" for "pgsecrets secret"`},
 		{[]string{"secret", "lst"}, `did you mean "get" or "list"?`},
-		{[]string{"key", "status"}, "unknown command \"status\" for \"pgsecrets key\"; did you mean `pgsecrets keys status`?"},
+		{[]string{"migrate", "status2"}, `unknown command "status2" for "pgsecrets migrate"; did you mean "status"?`},
 		{[]string{"secret", "get", "--nmae", "x"}, "unknown flag: --nmae; did you mean --name? (see `pgsecrets secret get --help`)"},
 		{[]string{"secret", "get", "--project", "app"}, "--name is required"},
 		{[]string{"secret", "get"}, "--project and --name are required"},

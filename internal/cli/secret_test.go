@@ -272,37 +272,37 @@ func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
 	s.mustRun("b", "secret", "add", "--project", "app", "--name", "B")
 	kid := s.rootKID()
 
-	r := s.mustRun("", "keys", "status")
+	r := s.mustRun("", "key", "status")
 	want := regexp.MustCompile(`(?m)^KID +KIND +STATE +SECRETS +VERSIONS +UNBOUND +ROW-ONLY +DATA KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +2 +0 +0 +0 +0\n\z`)
 	if !want.MatchString(r.stdout) || r.stderr != "" {
-		t.Errorf("keys status:\n%s", r)
+		t.Errorf("key status:\n%s", r)
 	}
 
-	r = s.mustRun("", "keys", "status", "--output", "json")
+	r = s.mustRun("", "key", "status", "--output", "json")
 	var usage []store.KeyUsage
 	if err := json.Unmarshal([]byte(r.stdout), &usage); err != nil {
-		t.Fatalf("keys status --output json is not JSON: %v\n%s", err, r)
+		t.Fatalf("key status --output json is not JSON: %v\n%s", err, r)
 	}
 	if len(usage) != 1 || usage[0] != (store.KeyUsage{KID: kid, Kind: "root", State: "primary", Secrets: 2}) {
-		t.Errorf("keys status JSON = %+v", usage)
+		t.Errorf("key status JSON = %+v", usage)
 	}
 
 	// A freshly generated key file is not this deployment's: refused,
 	// with what to do, before anything is written under it.
 	s.keysFile = s.generateKeysFile("other-keys.json")
 	wantFailure(t, s.run("c", "secret", "add", "--project", "app", "--name", "C"), 1,
-		"none of the configured root keys", "is registered in this database", "pgsecrets keys register --yes")
-	wantFailure(t, s.run("", "keys", "status"), 1, "not this deployment's key file")
+		"none of the configured root keys", "is registered in this database", "pgsecrets key register --yes")
+	wantFailure(t, s.run("", "key", "status"), 1, "not this deployment's key file")
 
 	// Registered on purpose, the new set works; the old kid is a registered
 	// root key it lacks: exit 0, and a warning.
-	r = s.mustRun("", "keys", "register", "--yes")
+	r = s.mustRun("", "key", "register", "--yes")
 	if !strings.HasPrefix(r.stdout, "Registered root key(s) ") {
-		t.Errorf("keys register --yes:\n%s", r)
+		t.Errorf("key register --yes:\n%s", r)
 	}
-	r = s.mustRun("", "keys", "status")
+	r = s.mustRun("", "key", "status")
 	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +root +registered +2 +0 +0 +0 +0$`).MatchString(r.stdout) {
-		t.Errorf("keys status does not list the old kid as a registered root key:\n%s", r)
+		t.Errorf("key status does not list the old kid as a registered root key:\n%s", r)
 	}
 	if want := "Warning: 2 secret(s) and 0 version(s) are encrypted with root key \"" + kid + "\", which the database has registered but the configured root keys lack"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr lacks the warning %q:\n%s", want, r.stderr)

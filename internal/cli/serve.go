@@ -44,7 +44,7 @@ Everything it keeps lives in the database (accounts, sessions, sign-in
 limits), so several ` + "`pgsecrets serve`" + ` behind a load balancer share one
 state. It uses the same store, write policy and audit trail as the CLI and
 Terraform; its audit actor is dashboard:<email> of the account signed in.
-Accounts are created with ` + "`pgsecrets user add`" + `. It needs root keys,
+Accounts are created with ` + "`pgsecrets account add`" + `. It needs root keys,
 and runs as the dashboard role (` + "`pgsecrets migrate up --grant-dashboard ROLE`" + `)
 or the schema's owner: the runtime role that applications and Terraform
 hold may not touch the dashboard's accounts and sessions.

@@ -48,7 +48,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 
 // groupArgs refuses an unknown subcommand of a command that only groups
 // others (cobra would print the group's help and exit 0), suggesting near
-// names, or the same subcommand of a sibling (key status: keys status).
+// names, or the same subcommand of a sibling (key status: key status).
 func groupArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
@@ -69,7 +69,7 @@ func groupArgs(cmd *cobra.Command, args []string) error {
 }
 
 // nearbySubcommands finds name one level down from where it was typed:
-// among the subcommands of cmd's siblings (key status: keys status), the
+// among the subcommands of cmd's siblings (key status: key status), the
 // siblings named like cmd first, or, for the root, of its commands
 // (pgsecrets add: pgsecrets secret add).
 func nearbySubcommands(cmd *cobra.Command, name string) []string {
@@ -79,7 +79,7 @@ func nearbySubcommands(cmd *cobra.Command, name string) []string {
 	}
 	var found, named []string
 	for _, group := range groups {
-		if group == cmd {
+		if group == cmd || group.Hidden {
 			continue
 		}
 		for _, sub := range group.Commands() {
@@ -165,6 +165,22 @@ func newGroupCmd(use, short, example string, subcommands ...*cobra.Command) *cob
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(subcommands...)
+	return cmd
+}
+
+// oldSpelling keeps a renamed command group working under the name it had
+// before, so that scripts do not break: hidden from help and completion,
+// with the same subcommands, and a one-line notice on stderr naming the
+// spelling to use.
+func oldSpelling(g *globalOptions, old string, build func(*globalOptions) *cobra.Command) *cobra.Command {
+	cmd := build(g)
+	current := cmd.Name()
+	cmd.Use = strings.Replace(cmd.Use, current, old, 1)
+	cmd.Hidden = true
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		fmt.Fprintf(g.IO.ErrOut, "Notice: `pgsecrets %s` is now `pgsecrets %s`; the old spelling still works for now\n", old, current)
+		return g.validate(c)
+	}
 	return cmd
 }
 

@@ -12,11 +12,11 @@ func TestSuggestionsWhereAUserIsClose(t *testing.T) {
 		want string
 	}{
 		{[]string{"secrets", "list"}, `unknown command "secrets" for "pgsecrets"; did you mean "secret"? (see ` + "`pgsecrets --help`)"},
-		{[]string{"add", "--project", "app"}, "unknown command \"add\" for \"pgsecrets\"; did you mean `pgsecrets secret add` or `pgsecrets user add`?"},
+		{[]string{"add", "--project", "app"}, "unknown command \"add\" for \"pgsecrets\"; did you mean `pgsecrets account add` or `pgsecrets secret add`?"},
 		{[]string{"status2"}, `did you mean "status"?`},
 		{[]string{"secret", "lst", "--project", "app"}, `unknown command "lst" for "pgsecrets secret"; did you mean "get" or "list"?`},
 		{[]string{"verify"}, "did you mean `pgsecrets audit verify`?"},
-		{[]string{"migrate", "register"}, "did you mean `pgsecrets keys register`?"},
+		{[]string{"migrate", "register"}, "did you mean `pgsecrets key register`?"},
 		{[]string{"secret", "list", "--projet", "app"}, "unknown flag: --projet; did you mean --project? (see `pgsecrets secret list --help`)"},
 		{[]string{"run", "--porject", "app", "--", "env"}, "did you mean --project?"},
 		{[]string{"audit", "export", "--output-file", "x.jsonl"}, "unknown flag: --output-file (see"},
@@ -45,6 +45,32 @@ func TestSecretValueFlagHintNeverEchoesTheValue(t *testing.T) {
 	wantFailure(t, r, 2, "unknown flag: --value (see `pgsecrets secret list --help`)")
 	if strings.Contains(r.stderr, "canary") {
 		t.Errorf("the value is echoed:\n%s", r)
+	}
+}
+
+// A renamed group still runs under its old spelling, with a notice on
+// stderr that names the new one, and is not offered in help.
+func TestOldSpellingsRunWithANotice(t *testing.T) {
+	s := newSession(t)
+	for _, tc := range []struct{ old, current []string }{
+		{[]string{"keys", "status"}, []string{"key", "status"}},
+		{[]string{"user", "list"}, []string{"account", "list"}},
+	} {
+		want := s.mustRun("", tc.current...)
+		got := s.mustRun("", tc.old...)
+		notice := "Notice: `pgsecrets " + tc.old[0] + "` is now `pgsecrets " + tc.current[0] + "`; the old spelling still works for now\n"
+		if got.stdout != want.stdout || !strings.HasPrefix(got.stderr, notice) {
+			t.Errorf("pgsecrets %s:\n%s\nwant the output of pgsecrets %s and the notice", strings.Join(tc.old, " "), got, strings.Join(tc.current, " "))
+		}
+		if strings.Contains(want.stderr, "Notice") {
+			t.Errorf("pgsecrets %s gave a notice:\n%s", strings.Join(tc.current, " "), want)
+		}
+	}
+	help := s.mustRun("", "--help").stdout
+	for _, old := range []string{"\n  keys ", "\n  user "} {
+		if strings.Contains(help, old) {
+			t.Errorf("help lists the old spelling %q:\n%s", old, help)
+		}
 	}
 }
 

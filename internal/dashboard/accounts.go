@@ -13,7 +13,7 @@ type accountsView struct {
 }
 
 // accountsPage lists the accounts for an admin, who may disable, enable
-// or sign out another; accounts are created with `pgsecrets user add`,
+// or sign out another; accounts are created with `pgsecrets account add`,
 // where a password can be typed without passing through a browser form.
 func (s *Server) accountsPage(rq *request) {
 	accounts, err := rq.st.ListAccounts(rq.Context())
@@ -45,7 +45,7 @@ func (s *Server) changeAccount(rq *request, done string) {
 	}
 	if email == rq.account.Email && done == "disabled" {
 		s.renderError(rq.w, rq.Request, &rq.account, http.StatusConflict,
-			"You cannot disable your own account here; ask another admin, or run `pgsecrets user disable`. Nothing was changed.")
+			"You cannot disable your own account here; ask another admin, or run `pgsecrets account disable`. Nothing was changed.")
 		return
 	}
 	switch done {

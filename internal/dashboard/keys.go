@@ -2,7 +2,7 @@ package dashboard
 
 import "net/http"
 
-// keysPage is `pgsecrets keys status` as a table, read-only: which keys
+// keysPage is `pgsecrets key status` as a table, read-only: which keys
 // encrypt how many secrets, and how many ciphertexts are not fully bound.
 func (s *Server) keysPage(rq *request) {
 	usage, err := rq.st.KeyUsage(rq.Context())

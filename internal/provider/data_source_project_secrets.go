@@ -48,7 +48,7 @@ func (d *projectSecretsDataSource) Schema(_ context.Context, _ datasource.Schema
 						"kid":         schema.StringAttribute{Computed: true, MarkdownDescription: "Key id of the key the value is encrypted under."},
 						"bound": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether the value was written bound to this project, name and revision, as pgsecrets writes it. " +
 							"`false` for a value written by another tool or before revisions were bound; `pgsecrets reencrypt` binds it. " +
-							"Metadata only: every read checks the binding in the ciphertext itself, and `pgsecrets keys status` counts from the ciphertexts."},
+							"Metadata only: every read checks the binding in the ciphertext itself, and `pgsecrets key status` counts from the ciphertexts."},
 						"revision":   schema.Int64Attribute{Computed: true, MarkdownDescription: "Revision, increased by one on every write."},
 						"created_at": schema.StringAttribute{Computed: true, MarkdownDescription: "Creation time, RFC 3339, UTC."},
 						"created_by": schema.StringAttribute{Computed: true, MarkdownDescription: "Audit actor that created the secret."},

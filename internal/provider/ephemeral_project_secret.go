@@ -60,7 +60,7 @@ func (e *projectSecretEphemeral) Schema(_ context.Context, _ ephemeral.SchemaReq
 			},
 			"kid": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "Key id of the key the value is encrypted under (`pgsecrets keys status` lists keys).",
+				MarkdownDescription: "Key id of the key the value is encrypted under (`pgsecrets key status` lists keys).",
 			},
 		},
 	}

@@ -118,7 +118,7 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 				Optional: true,
 				MarkdownDescription: "Refuse any ciphertext not bound to its secret and revision: unbound ones (written by another tool, or planted by someone who can write to the database) open in any row, " +
 					"and ones bound to their row alone (written before revisions were bound) can be rolled back to an older value. " +
-					"Turn it on once `pgsecrets keys status` shows 0 unbound and 0 row-only everywhere (`pgsecrets reencrypt` binds them). " +
+					"Turn it on once `pgsecrets key status` shows 0 unbound and 0 row-only everywhere (`pgsecrets reencrypt` binds them). " +
 					"When unset: `" + settings.EnvStrict + "`, else false.",
 			},
 		},

@@ -55,7 +55,7 @@ type Explicit struct {
 	// and validated.
 	RequireRootKeys bool
 	// AllowUnregisteredRootKeys opens the store even when the database
-	// knows none of the root keys, for `pgsecrets keys register`.
+	// knows none of the root keys, for `pgsecrets key register`.
 	AllowUnregisteredRootKeys bool
 }
 

@@ -152,7 +152,7 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (Account, erro
 type AccountExistsError struct{ Email string }
 
 func (e *AccountExistsError) Error() string {
-	return fmt.Sprintf("account %q already exists; `pgsecrets user reset-password` changes its password", e.Email)
+	return fmt.Sprintf("account %q already exists; `pgsecrets account reset-password` changes its password", e.Email)
 }
 
 func (e *AccountExistsError) Is(target error) bool { return target == ErrConflict }
@@ -303,7 +303,7 @@ func ownerOnly(err error) error {
 func dashboardPrivilege(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
-		return fmt.Errorf("%w: the dashboard's accounts and sessions are for the dashboard role (`pgsecrets migrate up --grant-dashboard ROLE`, run as the owner) and the owner; run `pgsecrets serve` and `pgsecrets user` as one of them, not as the runtime role applications hold", err)
+		return fmt.Errorf("%w: the dashboard's accounts and sessions are for the dashboard role (`pgsecrets migrate up --grant-dashboard ROLE`, run as the owner) and the owner; run `pgsecrets serve` and `pgsecrets account` as one of them, not as the runtime role applications hold", err)
 	}
 	return err
 }

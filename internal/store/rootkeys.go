@@ -23,7 +23,7 @@ import (
 //     when another configured key is registered and matches: that is the
 //     rotation procedure ("put the new key first, keep the old ones");
 //   - a key set in which no key is registered is refused, until an operator
-//     registers it on purpose (`pgsecrets keys register`);
+//     registers it on purpose (`pgsecrets key register`);
 //   - an empty registry (a deployment from before the registry) registers
 //     the configured keys on first use.
 
@@ -55,7 +55,7 @@ type UnregisteredRootKeysError struct {
 }
 
 func (e *UnregisteredRootKeysError) Error() string {
-	return fmt.Sprintf("none of the configured root keys (%s) is registered in this database, which knows %s: this is not this deployment's key file, and anything written under it would be unreadable for every other process. Use the deployment's key file; to rotate, put the new key first and keep a registered key after it. If this key set really is meant to replace the old one, run `pgsecrets keys register --yes`",
+	return fmt.Sprintf("none of the configured root keys (%s) is registered in this database, which knows %s: this is not this deployment's key file, and anything written under it would be unreadable for every other process. Use the deployment's key file; to rotate, put the new key first and keep a registered key after it. If this key set really is meant to replace the old one, run `pgsecrets key register --yes`",
 		quoteList(e.Configured), quoteList(e.Known))
 }
 
@@ -116,7 +116,7 @@ func (s *Store) compareRootKeys(registry map[string]string) (rootKeyCheck, error
 	return check, nil
 }
 
-// toRegister says which configured root keys register themselves, and
+// toRegister says which configured root key register themselves, and
 // why, or why the key set is refused. first is the first root key's kid.
 func (c rootKeyCheck) toRegister(first string, allowUnregistered bool) (kids []string, reason string, err error) {
 	switch {

@@ -36,7 +36,7 @@ func TestFreshKeyFileRefusedBeforeAnyWrite(t *testing.T) {
 	if !errors.As(err, &unreg) {
 		t.Fatalf("open with a fresh key file: %v, want UnregisteredRootKeysError", err)
 	}
-	for _, want := range []string{`"261129-Frsh"`, `"root-a"`, "not this deployment's key file", "pgsecrets keys register"} {
+	for _, want := range []string{`"261129-Frsh"`, `"root-a"`, "not this deployment's key file", "pgsecrets key register"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -102,7 +102,7 @@ func TestDeliberateRegistrationOfNewKeySet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	added, err := s.RegisterRootKeys(ctx, "operator: keys register --yes")
+	added, err := s.RegisterRootKeys(ctx, "operator: key register --yes")
 	if err != nil || len(added) != 1 || added[0] != "root-new" {
 		t.Fatalf("register: %v %v", added, err)
 	}

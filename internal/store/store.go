@@ -43,10 +43,10 @@ type Config struct {
 	ApplicationName string
 	// Strict refuses ciphertexts that are not bound to their row and
 	// version (unbound ones open in any row; row-only ones can be rolled
-	// back). Turn it on once `pgsecrets keys status` shows none.
+	// back). Turn it on once `pgsecrets key status` shows none.
 	Strict bool
 	// AllowUnregisteredRootKeys opens the store even when no configured root
-	// key is registered in the database, for `pgsecrets keys register`.
+	// key is registered in the database, for `pgsecrets key register`.
 	AllowUnregisteredRootKeys bool
 }
 

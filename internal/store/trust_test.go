@@ -80,7 +80,7 @@ func TestUnboundCiphertextWarnedAndRefusedWhenStrict(t *testing.T) {
 	}
 	usage, err := s.KeyUsage(ctx)
 	if err != nil || usage[0].Unbound != 1 {
-		t.Fatalf("keys status counts %+v (%v), want 1 unbound read from the ciphertext", usage, err)
+		t.Fatalf("key status counts %+v (%v), want 1 unbound read from the ciphertext", usage, err)
 	}
 
 	cfg := db.Config

@@ -69,7 +69,7 @@ printf '$ pgsecrets secret get --project demo --name SL<Tab>\n'
 env -u PGSECRETS_ROOT_KEYS_FILE pgsecrets __complete secret get --project demo --name SL 2>/dev/null | sed -e '/^:/d' -e 's/\t/    # /'
 
 step "Key status: which key encrypts what"
-show pgsecrets keys status
+show pgsecrets key status
 
 step "A freshly generated key file is not this deployment's: refused before anything is written"
 show pgsecrets key generate --file "$work/wrong-keys.json"

@@ -54,7 +54,7 @@ app_config=$(pgsecrets secret get --project chat-service --name APP_CONFIG)
 printf '%s ...\n' "${app_config:0:72}"
 
 step "Secrets now use the data key Terraform created"
-show pgsecrets keys status
+show pgsecrets key status
 
 step "Someone changes a secret outside Terraform"
 printf 'whsec-changed-by-hand' | show pgsecrets secret add --project chat-service --name WEBHOOK_SECRET --yes
@@ -70,4 +70,4 @@ echo "exit code 2: drift detected"
 step "terraform destroy (the quick start sets on_destroy = \"destroy\": nothing is kept)"
 tf destroy -auto-approve -input=false -no-color > "$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
 sed -n -E '/^(Warning:|Destroy complete)/,$p' "$work/destroy.log"
-show pgsecrets keys status
+show pgsecrets key status

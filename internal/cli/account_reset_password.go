@@ -9,14 +9,14 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
 )
 
-// UserResetPasswordOptions configure `pgsecrets user reset-password`.
-type UserResetPasswordOptions struct {
+// AccountResetPasswordOptions configure `pgsecrets account reset-password`.
+type AccountResetPasswordOptions struct {
 	*globalOptions
-	userFlags
+	accountFlags
 }
 
-func newUserResetPasswordCmd(g *globalOptions) *cobra.Command {
-	opts := &UserResetPasswordOptions{globalOptions: g}
+func newAccountResetPasswordCmd(g *globalOptions) *cobra.Command {
+	opts := &AccountResetPasswordOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "reset-password",
 		Short: "Set a new password for an account, and sign it out everywhere",
@@ -24,21 +24,21 @@ func newUserResetPasswordCmd(g *globalOptions) *cobra.Command {
 prompt that does not echo (asked twice) when stdin is a terminal, else as
 one line from stdin; at least 12 characters. Every session of the account
 ends, so whoever knew the old password is signed out too.`,
-		Example: `  pgsecrets user reset-password --email bob@example.com
-  op read op://ops/pgsecrets-bob/password | pgsecrets user reset-password --email bob@example.com`,
+		Example: `  pgsecrets account reset-password --email bob@example.com
+  op read op://ops/pgsecrets-bob/password | pgsecrets account reset-password --email bob@example.com`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.userFlags.validate(cmd); err != nil {
+			if err := opts.accountFlags.validate(cmd); err != nil {
 				return err
 			}
-			return runUserResetPassword(cmd.Context(), opts)
+			return runAccountResetPassword(cmd.Context(), opts)
 		},
 	}
-	opts.userFlags.add(cmd)
+	opts.accountFlags.add(cmd)
 	return cmd
 }
 
-func runUserResetPassword(ctx context.Context, opts *UserResetPasswordOptions) error {
+func runAccountResetPassword(ctx context.Context, opts *AccountResetPasswordOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

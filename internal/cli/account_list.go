@@ -10,29 +10,29 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-// UserListOptions configure `pgsecrets user list`.
-type UserListOptions struct {
+// AccountListOptions configure `pgsecrets account list`.
+type AccountListOptions struct {
 	*globalOptions
 }
 
-func newUserListCmd(g *globalOptions) *cobra.Command {
-	opts := &UserListOptions{globalOptions: g}
+func newAccountListCmd(g *globalOptions) *cobra.Command {
+	opts := &AccountListOptions{globalOptions: g}
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List dashboard accounts",
 		Long: `List the dashboard's accounts: email, role, the projects each is limited
 to, whether it is disabled, and when and by whom it was last changed.
 Needs no root keys.`,
-		Example: `  pgsecrets user list
-  pgsecrets user list --output json | jq -r '.[] | select(.role == "admin") | .email'`,
+		Example: `  pgsecrets account list
+  pgsecrets account list --output json | jq -r '.[] | select(.role == "admin") | .email'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runUserList(cmd.Context(), opts)
+			return runAccountList(cmd.Context(), opts)
 		},
 	}
 }
 
-func runUserList(ctx context.Context, opts *UserListOptions) error {
+func runAccountList(ctx context.Context, opts *AccountListOptions) error {
 	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err
@@ -49,7 +49,7 @@ func runUserList(ctx context.Context, opts *UserListOptions) error {
 		return writeJSON(opts.IO.Out, accounts)
 	}
 	if len(accounts) == 0 {
-		fmt.Fprintln(opts.IO.ErrOut, "No accounts; create one with `pgsecrets user add --email E --role admin`.")
+		fmt.Fprintln(opts.IO.ErrOut, "No accounts; create one with `pgsecrets account add --email E --role admin`.")
 		return nil
 	}
 	t := newTable(opts.IO.Out, "EMAIL", "ROLE", "PROJECTS", "STATE", "UPDATED", "UPDATED BY")

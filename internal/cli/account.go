@@ -12,19 +12,19 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func newUserCmd(g *globalOptions) *cobra.Command {
-	cmd := newGroupCmd("user", "Manage the dashboard's accounts (pgsecrets serve)",
-		`  pgsecrets user add --email alice@example.com --role admin
-  pgsecrets user add --email bob@example.com --role editor --projects billing,support
-  pgsecrets user list
-  pgsecrets user reset-password --email bob@example.com
-  pgsecrets user disable --email bob@example.com`,
-		newUserAddCmd(g),
-		newUserListCmd(g),
-		newUserDisableCmd(g),
-		newUserEnableCmd(g),
-		newUserResetPasswordCmd(g),
-		newUserRemoveCmd(g),
+func newAccountCmd(g *globalOptions) *cobra.Command {
+	cmd := newGroupCmd("account", "Manage the dashboard's accounts (pgsecrets serve)",
+		`  pgsecrets account add --email alice@example.com --role admin
+  pgsecrets account add --email bob@example.com --role editor --projects billing,support
+  pgsecrets account list
+  pgsecrets account reset-password --email bob@example.com
+  pgsecrets account disable --email bob@example.com`,
+		newAccountAddCmd(g),
+		newAccountListCmd(g),
+		newAccountDisableCmd(g),
+		newAccountEnableCmd(g),
+		newAccountResetPasswordCmd(g),
+		newAccountRemoveCmd(g),
 	)
 	cmd.Long = `Manage the accounts that sign in to the dashboard (` + "`pgsecrets serve`" + `).
 
@@ -47,18 +47,18 @@ admin.`
 	return cmd
 }
 
-// userFlags is the --email every single-account command takes.
-type userFlags struct {
+// accountFlags is the --email every single-account command takes.
+type accountFlags struct {
 	Email string
 }
 
-func (u *userFlags) add(cmd *cobra.Command) {
+func (u *accountFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&u.Email, "email", "", "the account's email, its sign-in name (required)")
 }
 
 // validate checks and normalises --email before anything is read or
 // connected.
-func (u *userFlags) validate(cmd *cobra.Command) error {
+func (u *accountFlags) validate(cmd *cobra.Command) error {
 	if err := requireFlags(cmd, "email"); err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (u *userFlags) validate(cmd *cobra.Command) error {
 }
 
 // readNewPassword reads a new password: at a terminal, twice without echo;
-// otherwise one line from stdin, so that `printf %s "$PW" | pgsecrets user
+// otherwise one line from stdin, so that `printf %s "$PW" | pgsecrets account
 // add ...` works. Errors never quote what was read.
 func readNewPassword(ctx context.Context, ios *IOStreams, email string) (string, error) {
 	var pw string

@@ -10,22 +10,13 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func newKeysCmd(g *globalOptions) *cobra.Command {
-	return newGroupCmd("keys", "Inspect the keys in use (see `pgsecrets key generate` to make one)",
-		`  pgsecrets keys status
-  pgsecrets keys register`,
-		newKeysStatusCmd(g),
-		newKeysRegisterCmd(g),
-	)
-}
-
-// KeysStatusOptions configure `pgsecrets keys status`.
-type KeysStatusOptions struct {
+// KeyStatusOptions configure `pgsecrets key status`.
+type KeyStatusOptions struct {
 	*globalOptions
 }
 
-func newKeysStatusCmd(g *globalOptions) *cobra.Command {
-	opts := &KeysStatusOptions{globalOptions: g}
+func newKeyStatusCmd(g *globalOptions) *cobra.Command {
+	opts := &KeyStatusOptions{globalOptions: g}
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Show every key and how many secrets use it",
@@ -48,16 +39,16 @@ for every unknown key, and for every such registered key that still
 encrypts secrets (they cannot be decrypted here). Reads no secret value.
 Needs no root keys: without them, every registered root key is listed with
 state "registered".`,
-		Example: `  pgsecrets keys status
-  pgsecrets keys status --output json | jq '.[] | select(.kind == "unknown")'`,
+		Example: `  pgsecrets key status
+  pgsecrets key status --output json | jq '.[] | select(.kind == "unknown")'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runKeysStatus(cmd.Context(), opts)
+			return runKeyStatus(cmd.Context(), opts)
 		},
 	}
 }
 
-func runKeysStatus(ctx context.Context, opts *KeysStatusOptions) error {
+func runKeyStatus(ctx context.Context, opts *KeyStatusOptions) error {
 	st, err := opts.OpenMetadataStore(ctx)
 	if err != nil {
 		return err

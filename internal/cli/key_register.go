@@ -8,14 +8,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// KeysRegisterOptions configure `pgsecrets keys register`.
-type KeysRegisterOptions struct {
+// KeyRegisterOptions configure `pgsecrets key register`.
+type KeyRegisterOptions struct {
 	*globalOptions
 	Yes bool
 }
 
-func newKeysRegisterCmd(g *globalOptions) *cobra.Command {
-	opts := &KeysRegisterOptions{globalOptions: g}
+func newKeyRegisterCmd(g *globalOptions) *cobra.Command {
+	opts := &KeyRegisterOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "register",
 		Short: "Register the configured root keys in the database",
@@ -34,20 +34,20 @@ registered one registers itself, audited. This command is for the rest:
 
 A key whose kid is registered with other material is always refused.`,
 		Example: `  # Register the keys of the configured key file
-  pgsecrets keys register
+  pgsecrets key register
 
   # Replace the registered key set on purpose
-  pgsecrets keys register --root-keys-file new-root-keys.json --yes`,
+  pgsecrets key register --root-keys-file new-root-keys.json --yes`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runKeysRegister(cmd.Context(), opts)
+			return runKeyRegister(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Yes, "yes", false, "register even when the database knows none of the configured keys")
 	return cmd
 }
 
-func runKeysRegister(ctx context.Context, opts *KeysRegisterOptions) error {
+func runKeyRegister(ctx context.Context, opts *KeyRegisterOptions) error {
 	e := opts.explicit()
 	e.AllowUnregisteredRootKeys = opts.Yes
 	st, err := opts.openStore(ctx, e)
@@ -56,7 +56,7 @@ func runKeysRegister(ctx context.Context, opts *KeysRegisterOptions) error {
 	}
 	defer st.Close()
 	added := st.RegisteredAtOpen()
-	more, err := st.RegisterRootKeys(ctx, "pgsecrets keys register")
+	more, err := st.RegisterRootKeys(ctx, "pgsecrets key register")
 	if err != nil {
 		return err
 	}

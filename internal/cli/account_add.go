@@ -10,16 +10,16 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-// UserAddOptions configure `pgsecrets user add`.
-type UserAddOptions struct {
+// AccountAddOptions configure `pgsecrets account add`.
+type AccountAddOptions struct {
 	*globalOptions
-	userFlags
+	accountFlags
 	Role     string
 	Projects []string
 }
 
-func newUserAddCmd(g *globalOptions) *cobra.Command {
-	opts := &UserAddOptions{globalOptions: g}
+func newAccountAddCmd(g *globalOptions) *cobra.Command {
+	opts := &AccountAddOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "add",
 		Short: "Create a dashboard account",
@@ -28,16 +28,16 @@ password. The password is read from a prompt that does not echo (asked
 twice) when stdin is a terminal, else as one line from stdin; it must have
 at least 12 characters. An email is one account whatever its case.
 
---role is viewer, editor or admin (see ` + "`pgsecrets user --help`" + `);
+--role is viewer, editor or admin (see ` + "`pgsecrets account --help`" + `);
 --projects limits the account to those projects.`,
 		Example: `  # Asks for the password twice, without echo
-  pgsecrets user add --email alice@example.com --role admin
+  pgsecrets account add --email alice@example.com --role admin
 
   # From a password manager, limited to two projects
-  op read op://ops/pgsecrets-bob/password | pgsecrets user add --email bob@example.com --role editor --projects billing,support`,
+  op read op://ops/pgsecrets-bob/password | pgsecrets account add --email bob@example.com --role editor --projects billing,support`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.userFlags.validate(cmd); err != nil {
+			if err := opts.accountFlags.validate(cmd); err != nil {
 				return err
 			}
 			if err := requireFlags(cmd, "role"); err != nil {
@@ -51,16 +51,16 @@ at least 12 characters. An email is one account whatever its case.
 					return &usageError{cmd: cmd, err: fmt.Errorf("--projects: %w", err)}
 				}
 			}
-			return runUserAdd(cmd.Context(), opts)
+			return runAccountAdd(cmd.Context(), opts)
 		},
 	}
-	opts.userFlags.add(cmd)
+	opts.accountFlags.add(cmd)
 	cmd.Flags().StringVar(&opts.Role, "role", "", "viewer, editor or admin (required)")
 	cmd.Flags().StringSliceVar(&opts.Projects, "projects", nil, "limit the account to these projects, comma-separated (default: every project)")
 	return cmd
 }
 
-func runUserAdd(ctx context.Context, opts *UserAddOptions) error {
+func runAccountAdd(ctx context.Context, opts *AccountAddOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err

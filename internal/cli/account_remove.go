@@ -7,42 +7,42 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// UserRemoveOptions configure `pgsecrets user remove`.
-type UserRemoveOptions struct {
+// AccountRemoveOptions configure `pgsecrets account remove`.
+type AccountRemoveOptions struct {
 	*globalOptions
-	userFlags
+	accountFlags
 	// Yes skips the confirmation; required when stdin is not a terminal.
 	Yes bool
 }
 
-func newUserRemoveCmd(g *globalOptions) *cobra.Command {
-	opts := &UserRemoveOptions{globalOptions: g}
+func newAccountRemoveCmd(g *globalOptions) *cobra.Command {
+	opts := &AccountRemoveOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "remove",
 		Short: "Delete a dashboard account and its sessions",
 		Long: `Delete a dashboard account; its sessions end at once. Its actions stay in
 the audit trail under dashboard:<email>. Without --yes, asks for
 confirmation on the terminal, and refuses when stdin is not a terminal.
-` + "`pgsecrets user disable`" + ` keeps the account for later instead.`,
-		Example: `  pgsecrets user remove --email bob@example.com
-  pgsecrets user remove --email bob@example.com --yes`,
+` + "`pgsecrets account disable`" + ` keeps the account for later instead.`,
+		Example: `  pgsecrets account remove --email bob@example.com
+  pgsecrets account remove --email bob@example.com --yes`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := opts.userFlags.validate(cmd); err != nil {
+			if err := opts.accountFlags.validate(cmd); err != nil {
 				return err
 			}
 			if !opts.Yes && !opts.IO.InIsTerminal {
 				return usageErrorf(cmd, "refusing to remove account %s without confirmation: stdin is not a terminal; pass --yes", opts.Email)
 			}
-			return runUserRemove(cmd.Context(), opts)
+			return runAccountRemove(cmd.Context(), opts)
 		},
 	}
-	opts.userFlags.add(cmd)
+	opts.accountFlags.add(cmd)
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "remove without asking")
 	return cmd
 }
 
-func runUserRemove(ctx context.Context, opts *UserRemoveOptions) error {
+func runAccountRemove(ctx context.Context, opts *AccountRemoveOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
