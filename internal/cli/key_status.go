@@ -31,7 +31,7 @@ many data keys it wraps. Bindings are read from the ciphertexts themselves.
 
 ` + "`pgsecrets reencrypt`" + ` binds row-only ciphertexts fully; unbound ones only
 with --bind-unbound. Once both columns are 0 everywhere, turn on strict mode
-(--strict, PGSECRETS_STRICT=true, or the provider's strict_bindings).
+(--strict, PGSECRETS_STRICT=true, or the provider's strict).
 
 Registered root keys the configured ones lack (retired ones, or another
 host's) are listed with state "registered". A warning is printed on stderr

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/boolvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -114,12 +115,18 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"When unset: pgx's default (the larger of 4 and the number of CPUs). Lower it when the database limits connections.",
 				Validators: []validator.Int64{int64validator.Between(1, 1000)},
 			},
-			"strict_bindings": schema.BoolAttribute{
+			"strict": schema.BoolAttribute{
 				Optional: true,
 				MarkdownDescription: "Refuse any ciphertext not bound to its secret and revision: unbound ones (written by another tool, or planted by someone who can write to the database) open in any row, " +
 					"and ones bound to their row alone (written before revisions were bound) can be rolled back to an older value. " +
 					"Turn it on once `pgsecrets key status` shows 0 unbound and 0 row-only everywhere (`pgsecrets reencrypt` binds them). " +
-					"When unset: `" + settings.EnvStrict + "`, else false.",
+					"The CLI's `--strict`. When unset: `" + settings.EnvStrict + "`, else false.",
+				Validators: []validator.Bool{boolvalidator.ConflictsWith(path.MatchRoot("strict_bindings"))},
+			},
+			"strict_bindings": schema.BoolAttribute{
+				Optional:            true,
+				MarkdownDescription: "The earlier name of `strict`: the same setting.",
+				DeprecationMessage:  "strict_bindings is now strict, the name the CLI's --strict has: rename the attribute; both mean the same.",
 			},
 		},
 	}
@@ -132,7 +139,8 @@ type providerModel struct {
 	Schema         types.String `tfsdk:"schema"`
 	Actor          types.String `tfsdk:"actor"`
 	MaxConnections types.Int64  `tfsdk:"max_connections"`
-	StrictBindings types.Bool   `tfsdk:"strict_bindings"`
+	Strict         types.Bool   `tfsdk:"strict"`
+	StrictBindings types.Bool   `tfsdk:"strict_bindings"` // the earlier name of Strict
 }
 
 func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -142,7 +150,7 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		return
 	}
 	for name, v := range map[string]interface{ IsUnknown() bool }{
-		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections, "strict_bindings": cfg.StrictBindings,
+		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections, "strict": cfg.Strict, "strict_bindings": cfg.StrictBindings,
 	} {
 		if v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(name), "Provider setting not known yet",
@@ -183,7 +191,7 @@ func (m providerModel) explicit() settings.Explicit {
 		ActorDefaultPrefix: terraformActorPrefix,
 		Channel:            store.ChannelTerraform,
 		MaxConns:           int32(m.MaxConnections.ValueInt64()),
-		Strict:             m.StrictBindings.ValueBool(),
+		Strict:             m.Strict.ValueBool() || m.StrictBindings.ValueBool(),
 		ApplicationName:    "pgsecrets-terraform",
 		DatabaseURLSetting: "database_url",
 		// Without root keys the provider plans from metadata alone (a pull
@@ -199,7 +207,7 @@ var settingAttributes = map[settings.Setting]struct{ attr, summary string }{
 	settings.SettingDatabaseURL: {"database_url", "Cannot open the pgsecrets database"},
 	settings.SettingRootKeys:    {"root_keys", "Invalid pgsecrets root keys"},
 	settings.SettingSchema:      {"schema", "Invalid pgsecrets schema"},
-	settings.SettingStrict:      {"strict_bindings", "Invalid strict bindings setting"},
+	settings.SettingStrict:      {"strict", "Invalid strict setting"},
 }
 
 // addConfigureError turns a failure to open the store into a diagnostic on

@@ -394,7 +394,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 func warnUnbound(diags *diag.Diagnostics, sec store.Secret, id string) {
 	if sec.Unbound {
 		diags.AddWarning("Secret ciphertext carries no binding",
-			fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict_bindings to refuse such ciphertexts.", id))
+			fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict to refuse such ciphertexts.", id))
 	}
 }
 

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -63,4 +64,33 @@ func TestAccOlderCiphertextCopiedBackFailsThePlan(t *testing.T) {
 			})
 		})
 	}
+}
+
+// With strict = true (the CLI's --strict), a ciphertext that carries no
+// binding, which opens in any row, fails the plan instead of being read;
+// strict_bindings, its earlier name, still does the same, and setting both
+// is refused.
+func TestAccStrictRefusesUnboundCiphertexts(t *testing.T) {
+	env := newTestEnv(t)
+	withStrict := func(attrs string) string {
+		config := secretWithValue(env, "sk_live_a", "")
+		return strings.Replace(config, "provider \"pgsecrets\" {\n", "provider \"pgsecrets\" {\n  "+attrs+"\n", 1)
+	}
+	plant := func() {
+		token, kid, err := env.Store.Keyring().Encrypt([]byte("sk_live_a"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Exec("update secrets set ciphertext = $1, kid = $2 where name = 'STRIPE_KEY'", token, kid)
+	}
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: secretWithValue(env, "sk_live_a", "")},
+			{PreConfig: plant, Config: secretWithValue(env, "sk_live_a", ""), PlanOnly: true}, // lenient: read, with a warning
+			{Config: withStrict("strict = true"), PlanOnly: true, ExpectError: regexp.MustCompile(`carries\s+no\s+binding`)},
+			{Config: withStrict("strict_bindings = true"), PlanOnly: true, ExpectError: regexp.MustCompile(`carries\s+no\s+binding`)},
+			{Config: withStrict("strict = true\n  strict_bindings = true"), PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Combination.*strict_bindings`)},
+			{Config: secretWithValue(env, "sk_live_a", ""), PlanOnly: true}, // what the test's destroy runs with
+		},
+	})
 }
