@@ -36,7 +36,7 @@ var resourceConstructors = []func() resource.Resource{
 }
 
 // Data sources served by the provider.
-var dataSourceConstructors = []func() datasource.DataSource{NewResolvedConfigDataSource, NewProjectSecretsDataSource, NewSecretVersionsDataSource}
+var dataSourceConstructors = []func() datasource.DataSource{NewResolvedConfigDataSource, NewProjectSecretsDataSource, NewSecretHistoryDataSource, NewSecretVersionsDataSource}
 
 // Ephemeral resources served by the provider.
 var ephemeralResourceConstructors = []func() ephemeral.EphemeralResource{NewResolvedConfigEphemeralResource, NewProjectSecretEphemeralResource}

@@ -5,17 +5,18 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
-const versionsAddr = "data.pgsecrets_secret_versions.stripe"
+const historyAddr = "data.pgsecrets_secret_history.stripe"
 
-func secretVersionsConfig(env *testEnv, name string) string {
+func secretHistoryConfig(env *testEnv, name string) string {
 	return env.ProviderConfig() + `
-data "pgsecrets_secret_versions" "stripe" {
+data "pgsecrets_secret_history" "stripe" {
   project = "billing"
   name    = "` + name + `"
 }
@@ -43,7 +44,7 @@ func listedVersion(revision int64, action, by string, current, deleted bool) kno
 // The history of a secret, newest first, with who wrote each revision, and
 // never a value in state; after a delete, the kept value is listed as
 // deleted.
-func TestAccSecretVersionsListsHistoryWithoutValues(t *testing.T) {
+func TestAccSecretHistoryListsRevisionsWithoutValues(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TF_ACC_TEMP_DIR", tmp)
 	env := newTestEnv(t)
@@ -54,9 +55,9 @@ func TestAccSecretVersionsListsHistoryWithoutValues(t *testing.T) {
 	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
-				Config: secretVersionsConfig(env, "STRIPE_KEY"),
+				Config: secretHistoryConfig(env, "STRIPE_KEY"),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(versionsAddr, tfjsonpath.New("versions"), knownvalue.ListExact([]knownvalue.Check{
+					statecheck.ExpectKnownValue(historyAddr, tfjsonpath.New("versions"), knownvalue.ListExact([]knownvalue.Check{
 						listedVersion(3, "update", "alice@ops-1", true, false),
 						listedVersion(2, "update", "test", false, false),
 						listedVersion(1, "create", "test", false, false),
@@ -70,9 +71,9 @@ func TestAccSecretVersionsListsHistoryWithoutValues(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: secretVersionsConfig(env, "STRIPE_KEY"),
+				Config: secretHistoryConfig(env, "STRIPE_KEY"),
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(versionsAddr, tfjsonpath.New("versions"), knownvalue.ListExact([]knownvalue.Check{
+					statecheck.ExpectKnownValue(historyAddr, tfjsonpath.New("versions"), knownvalue.ListExact([]knownvalue.Check{
 						listedVersion(3, "update", "alice@ops-1", false, true),
 						listedVersion(2, "update", "test", false, false),
 						listedVersion(1, "create", "test", false, false),
@@ -81,9 +82,30 @@ func TestAccSecretVersionsListsHistoryWithoutValues(t *testing.T) {
 				Check: stateFilesLack(tmp, v1, v2, v3),
 			},
 			{
-				Config:      secretVersionsConfig(env, "NEVER_WRITTEN"),
+				Config:      secretHistoryConfig(env, "NEVER_WRITTEN"),
 				ExpectError: regexp.MustCompile(`(?s)billing/NEVER_WRITTEN has no revisions.*pgsecrets secret\s+list`),
 			},
 		},
 	})
+}
+
+// pgsecrets_secret_versions, the data source's earlier name, still reads
+// the same list.
+func TestAccSecretVersionsIsTheEarlierNameOfSecretHistory(t *testing.T) {
+	env := newTestEnv(t)
+	env.putSecret("billing", "STRIPE_KEY", "v1")
+	env.putSecret("billing", "STRIPE_KEY", "v2")
+	both := secretHistoryConfig(env, "STRIPE_KEY") + `
+data "pgsecrets_secret_versions" "stripe" {
+  project = "billing"
+  name    = "STRIPE_KEY"
+}
+`
+	accTest(t, resource.TestCase{Steps: []resource.TestStep{{
+		Config: both,
+		ConfigStateChecks: []statecheck.StateCheck{
+			statecheck.CompareValuePairs(historyAddr, tfjsonpath.New("versions"), "data.pgsecrets_secret_versions.stripe", tfjsonpath.New("versions"), compare.ValuesSame()),
+			statecheck.ExpectKnownValue(historyAddr, tfjsonpath.New("versions").AtSliceIndex(0).AtMapKey("revision"), knownvalue.Int64Exact(2)),
+		},
+	}}})
 }

@@ -14,23 +14,37 @@ import (
 )
 
 var (
-	_ datasource.DataSource              = (*secretVersionsDataSource)(nil)
-	_ datasource.DataSourceWithConfigure = (*secretVersionsDataSource)(nil)
+	_ datasource.DataSource              = (*secretHistoryDataSource)(nil)
+	_ datasource.DataSourceWithConfigure = (*secretHistoryDataSource)(nil)
 )
 
-// secretVersionsDataSource lists the revisions of one secret. Like
+// secretHistoryDataSource lists the revisions of one secret. Like
 // pgsecrets_project_secrets it never decrypts: metadata only, so nothing
 // secret reaches state.
-type secretVersionsDataSource struct{ data *providerData }
-
-// NewSecretVersionsDataSource is the pgsecrets_secret_versions data source.
-func NewSecretVersionsDataSource() datasource.DataSource { return &secretVersionsDataSource{} }
-
-func (d *secretVersionsDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_secret_versions"
+type secretHistoryDataSource struct {
+	data *providerData
+	// earlierName serves the data source under pgsecrets_secret_versions,
+	// its name before "history" became the one word for it.
+	earlierName bool
 }
 
-func (d *secretVersionsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+// NewSecretHistoryDataSource is the pgsecrets_secret_history data source.
+func NewSecretHistoryDataSource() datasource.DataSource { return &secretHistoryDataSource{} }
+
+// NewSecretVersionsDataSource is pgsecrets_secret_history under its
+// earlier name, deprecated.
+func NewSecretVersionsDataSource() datasource.DataSource {
+	return &secretHistoryDataSource{earlierName: true}
+}
+
+func (d *secretHistoryDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_secret_history"
+	if d.earlierName {
+		resp.TypeName = req.ProviderTypeName + "_secret_versions"
+	}
+}
+
+func (d *secretHistoryDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the revisions of a secret, newest first: the current one and every version its history keeps " +
 			"(how many, and for how long, is the project's history retention). Metadata only, never values: nothing is decrypted. " +
@@ -68,13 +82,18 @@ func (d *secretVersionsDataSource) Schema(_ context.Context, _ datasource.Schema
 			},
 		},
 	}
+	if d.earlierName {
+		resp.Schema.DeprecationMessage = "pgsecrets_secret_versions is now pgsecrets_secret_history, the word `pgsecrets secret history` and `pgsecrets history` use: " +
+			"rename the data source; both read the same."
+		resp.Schema.MarkdownDescription = "The earlier name of `pgsecrets_secret_history`, which reads the same: rename the data source."
+	}
 }
 
-func (d *secretVersionsDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+func (d *secretHistoryDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
 	d.data = dataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-func (d *secretVersionsDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+func (d *secretHistoryDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m secretVersionsModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
