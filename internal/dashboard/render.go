@@ -35,6 +35,7 @@ var templateFuncs = template.FuncMap{
 	},
 	"join":   strings.Join,
 	"fields": detailFields,
+	"wbr":    breakOpportunities,
 	"ago": func(t time.Time) string {
 		d := time.Since(t).Round(time.Minute)
 		switch {
@@ -47,6 +48,23 @@ var templateFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	},
+}
+
+// breakOpportunities lets a line break after a colon and before an at
+// sign, so "dashboard:alice@example.com" wraps between its parts rather
+// than in the middle of one.
+func breakOpportunities(s string) template.HTML {
+	var b strings.Builder
+	for i, r := range s {
+		if r == '@' && i > 0 {
+			b.WriteString("<wbr>")
+		}
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == ':' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
 }
 
 // detailField is one field of an audit event's details, as text.

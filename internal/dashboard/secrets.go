@@ -215,7 +215,7 @@ func secretsNotice(q url.Values) string {
 		}
 		return fmt.Sprintf("Saved %s.", name)
 	case q.Get("done") == "deleted" && name != "":
-		return fmt.Sprintf("Deleted %s. Until the retention window ends, Undelete under Deleted secrets brings it back.", name)
+		return fmt.Sprintf("Deleted %s. Within the retention window, Undelete (under the deleted secrets below) brings it back.", name)
 	case q.Get("done") == "undeleted" && name != "" && revErr == nil:
 		return fmt.Sprintf("Undeleted %s (revision %d).", name, rev)
 	case q.Get("done") == "acked":
