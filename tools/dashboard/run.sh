@@ -45,6 +45,12 @@ pgsecrets defaults set --project billing --chat openai/gpt-4.1 --code anthropic/
 # only after its restart-bound secret changes again.
 pgsecrets status --project billing --ack >/dev/null
 add billing STRIPE_WEBHOOK_SECRET "whsec_rotated" --yes
+# Some history: a token rotated twice, and a secret deleted that can still
+# be brought back.
+add support-bot SLACK_BOT_TOKEN "xoxb-1111-3333-sample" --yes
+add support-bot SLACK_BOT_TOKEN "xoxb-1111-4444-sample" --yes
+add support-bot LEGACY_WEBHOOK "https://hooks.example.com/old" --description "the escalation hook before ESCALATION_WEBHOOK"
+pgsecrets secret delete --project support-bot --name LEGACY_WEBHOOK --yes >/dev/null
 
 password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 admin_pw=$(password)

@@ -25,10 +25,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestMakeDashboardShowsTerraformAndLeavesNothingBehindOnCtrlC runs what
 // `make dashboard` runs (withpg, then run.sh), on a database of its own,
-// signs in with the password it prints, finds the secret Terraform wrote,
-// then sends Ctrl-C to the whole process group as a terminal does: the
-// run ends with exit code 0 and its temporary directory, root keys
-// included, is gone.
+// signs in with the password it prints, finds the secret Terraform wrote
+// and the one deleted, then sends Ctrl-C to the whole process group as a
+// terminal does: the run ends with exit code 0 and its temporary
+// directory, root keys included, is gone.
 func TestMakeDashboardShowsTerraformAndLeavesNothingBehindOnCtrlC(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -114,9 +114,12 @@ func TestMakeDashboardShowsTerraformAndLeavesNothingBehindOnCtrlC(t *testing.T) 
 		t.Fatalf("no admin password printed:\n%s", banner)
 	}
 	page := signInAndGet(t, "http://"+listen, "admin@example.com", m[1], "/secrets?project=support-bot")
-	row := regexp.MustCompile(`(?s)<tr id="secret-ANTHROPIC_API_KEY".*?</tr>`).FindString(page)
+	row := strings.ReplaceAll(regexp.MustCompile(`(?s)<tr id="secret-ANTHROPIC_API_KEY".*?</tr>`).FindString(page), "<wbr>", "")
 	if !strings.Contains(row, `class="badge terraform"`) || !strings.Contains(row, "terraform:deploy@ci") {
 		t.Errorf("ANTHROPIC_API_KEY is not shown as written by Terraform:\n%s", row)
+	}
+	if !strings.Contains(page, `id="deleted-LEGACY_WEBHOOK"`) {
+		t.Error("the sample data has no deleted secret to undelete")
 	}
 
 	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
