@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -107,6 +108,14 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 	if r := admin.signIn("admin@example.com", testPassword); r.status != http.StatusSeeOther {
 		t.Fatalf("sign in through the dashboard role: %d\n%s", r.status, r.body)
 	}
+	want(t, admin.post("/secrets/app/K/reveal", nil), http.StatusOK, ">v<")
+	// History, rollback, delete and undelete need nothing more.
+	e.put("app", "K", "v2")
+	want(t, admin.get("/secrets/app/K/history"), http.StatusOK, `<tr id="revision-2" class="current">`)
+	want(t, admin.post("/secrets/app/K/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}), http.StatusSeeOther)
+	want(t, admin.post("/secrets/app/K/delete", url.Values{"revision": {"3"}}), http.StatusSeeOther)
+	want(t, admin.get("/secrets?project=app"), http.StatusOK, `id="deleted-K"`)
+	want(t, admin.post("/secrets/app/K/undelete", nil), http.StatusSeeOther)
 	want(t, admin.post("/secrets/app/K/reveal", nil), http.StatusOK, ">v<")
 	e.account("other@example.com", store.RoleViewer)
 	if _, err := st.SetAccountDisabled(ctx, "other@example.com", true); err != nil {
