@@ -14,6 +14,9 @@ listen="${DASHBOARD_LISTEN:-127.0.0.1:8080}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgsecrets-dashboard.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# Ctrl-C is how a run ends, also while it is still setting up: quietly,
+# like stopping the dashboard (below). Other signals end it as failed.
+trap 'exit 0' INT
 export PATH="$work/bin:$PATH"
 export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
 export PGSECRETS_ACTOR="sample-data"
@@ -75,7 +78,7 @@ MSG
 # serve stops cleanly on it and exits 0, and so does this script.
 serve= stopping=
 stop_serve() {
-  [[ -n $serve ]] || exit 130 # not started yet
+  [[ -n $serve ]] || exit 0 # not started yet
   [[ -z $stopping ]] || return 0
   stopping=1
   kill -INT "$serve" 2>/dev/null || true
