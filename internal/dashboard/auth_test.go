@@ -202,6 +202,8 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 	e := newEnv(t)
 	b := e.signedIn("admin@example.com", store.RoleAdmin)
 	e.put("app", "K", "v")
+	e.put("app", "K", "v2")
+	e.deleted("app", "GONE", "g")
 	before := e.snapshot()
 	form := url.Values{"name": {"NEW"}, "value": {"v"}, "revision": {"0"}}
 	for _, h := range []map[string]string{
@@ -218,7 +220,9 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 			form url.Values
 		}{
 			{"/secrets/app", form},
-			{"/secrets/app/K/delete", url.Values{"revision": {"1"}}},
+			{"/secrets/app/K/delete", url.Values{"revision": {"2"}}},
+			{"/secrets/app/K/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}},
+			{"/secrets/app/GONE/undelete", nil},
 			{"/secrets/app/K/reveal", nil},
 			{"/signout-everywhere", nil},
 			{"/signin", url.Values{"email": {"admin@example.com"}, "password": {testPassword}}},

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,11 +22,25 @@ func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
 	if admin.path() != "/providers?project=app" || admin.value("#chat_provider") != "" {
 		t.Fatalf("the providers page:\n%s", admin.where())
 	}
-	admin.fill("#chat_provider", "anthropic")
+	// The provider is chosen among those pgsecrets knows; an unset
+	// model's field reads as a hint, not a value.
+	if got, want := admin.texts("#chat_provider option"), append([]string{"not set"}, store.KnownProviders()...); !slices.Equal(got, want) {
+		t.Errorf("provider choices %q, want %q", got, want)
+	}
+	if got := evalIn[string](admin, `document.querySelector("#chat_model").placeholder`); got != "e.g. claude-sonnet-4-5" {
+		t.Errorf("an unset model's placeholder: %q", got)
+	}
+	if got := evalIn[string](admin, `getComputedStyle(document.querySelector("#chat_model"), "::placeholder").fontStyle`); got != "italic" {
+		t.Errorf("the placeholder is styled %q, not as a hint", got)
+	}
+	if got := admin.text("tr#usecase-chat td:last-child"); got != "not set" {
+		t.Errorf("an unset use case says %q", got)
+	}
+	admin.choose("#chat_provider", "anthropic")
 	admin.fill("#chat_model", "claude-sonnet-4-5")
-	admin.fill("#code_provider", "openai")
+	admin.choose("#code_provider", "openai")
 	admin.fill("#code_model", "gpt-4.1")
-	admin.fill("#summary_provider", "anthropic")
+	admin.choose("#summary_provider", "anthropic")
 	if status := admin.click("#save-providers"); status != http.StatusUnprocessableEntity {
 		t.Fatalf("a provider without a model: status %d", status)
 	}

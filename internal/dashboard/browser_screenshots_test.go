@@ -80,6 +80,26 @@ func TestBrowserScreenshotsForTheDocs(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// History to show: ANTHROPIC_API_KEY rotated by hand, then written
+	// by Terraform again, and a secret deleted that can still be brought
+	// back.
+	for i, by := range []sampleSecret{{by: "alice@ops-laptop", via: store.ChannelCLI}, {by: "deploy@ci", via: store.ChannelTerraform}} {
+		if _, err := e.otherStore(by.by, by.via).PutSecret(ctx, store.PutSecretInput{
+			Project: "support-bot", Name: "ANTHROPIC_API_KEY", Value: []byte("sk-ant-api03-sample-" + by.by), Description: "Claude, for answers",
+			Validate: true, ExpectedRevision: int64(i + 1),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy := e.otherStore("alice@ops-laptop", store.ChannelCLI)
+	m, err := legacy.PutSecret(ctx, store.PutSecretInput{Project: "support-bot", Name: "LEGACY_WEBHOOK", Value: []byte("https://hooks.example.com/old"),
+		Description: "the escalation hook before ESCALATION_WEBHOOK", ExpectedRevision: store.MustNotExist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := legacy.DeleteSecret(ctx, "support-bot", "LEGACY_WEBHOOK", m.Revision); err != nil {
+		t.Fatal(err)
+	}
 	tb := e.openTab()
 
 	tb.open("/signin")
@@ -87,10 +107,16 @@ func TestBrowserScreenshotsForTheDocs(t *testing.T) {
 
 	tb.signIn("admin@example.com")
 	tb.open("/secrets?project=support-bot")
-	if tb.count("#restart-notice") != 1 || tb.count(".badge.terraform") == 0 || tb.count("tr.slot") == 0 {
+	if tb.count("#restart-notice") != 1 || tb.count(".badge.terraform") == 0 || tb.count("details#unset") != 1 || tb.count("details#deleted") != 1 {
 		t.Fatalf("the secrets page lacks what its picture shows:\n%s", tb.where())
 	}
 	tb.screenshot("secrets", "main#secrets")
+
+	tb.click("tr#secret-ANTHROPIC_API_KEY a.history")
+	if tb.count("tr#revision-3.current") != 1 || tb.count("form.rollback") != 2 || tb.count("#terraform-warning") != 1 {
+		t.Fatalf("the history page lacks what its picture shows:\n%s", tb.where())
+	}
+	tb.screenshot("history", "main#history")
 
 	tb.click("#tab-providers")
 	if tb.count("#missing-OPENAI_API_KEY") != 1 || tb.value("#chat_model") != "claude-sonnet-4-5" {

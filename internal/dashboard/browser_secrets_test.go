@@ -49,6 +49,7 @@ func TestBrowserAddASecret(t *testing.T) {
 	}
 
 	// A well-known name's empty slot: the catalog fills in the rest.
+	tb.tick("details#unset > summary")
 	tb.click("tr#slot-SLACK_BOT_TOKEN a.set")
 	if tb.text("#name-fixed") != "SLACK_BOT_TOKEN" || tb.value("#category") != "slack" ||
 		!strings.Contains(tb.text("#catalog-hint"), `Expected: a token starting with "xoxb-"`) {
@@ -76,6 +77,7 @@ func TestBrowserWrongShapeValueIsRefusedWithTheCLIMessage(t *testing.T) {
 	tb := e.openTab()
 	tb.signIn("ed@example.com")
 
+	tb.tick("details#unset > summary")
 	tb.click("tr#slot-ANTHROPIC_API_KEY a.set")
 	const wrong = "sk-proj-an-openai-key-pasted-here"
 	tb.fill("#value", wrong)

@@ -41,9 +41,24 @@ func TestSecretValueAppearsOnlyInTheAdminReveal(t *testing.T) {
 	keep(e.browser().signIn("ed@example.com", canary)) // a value typed as a password
 	keep(e.browser().signIn(canary, canary))           // or as an email
 
+	// History: a rollback, a delete and an undelete, then every page that
+	// lists revisions or deleted secrets.
+	want(t, keep(editor.post("/secrets/app/TOKEN/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}})), http.StatusSeeOther)
+	want(t, keep(editor.post("/secrets/app/TOKEN/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}})), http.StatusConflict) // stale
+	keep(admin.post("/secrets/app", url.Values{"name": {"OLD"}, "value": {canary + "-old"}, "revision": {"0"}}))
+	keep(admin.post("/secrets/app/OLD/delete", url.Values{"revision": {"1"}}))
+	for _, b := range []*browser{viewer, editor, admin} {
+		want(t, keep(b.get("/secrets/app/OLD/history")), http.StatusOK, "OLD is deleted.")
+		want(t, keep(b.get("/secrets?project=app&q=old")), http.StatusOK, `id="deleted-OLD"`)
+	}
+	want(t, keep(editor.post("/secrets/app/OLD/undelete", nil)), http.StatusSeeOther)
+	want(t, keep(editor.post("/secrets/app/OLD/undelete", nil)), http.StatusConflict) // exists now
+	want(t, keep(editor.post("/secrets/app/TOKEN/rollback", url.Values{"to_revision": {"2"}, "expected_revision": {"3"}})), http.StatusSeeOther)
+
 	for _, b := range []*browser{viewer, editor, admin} {
 		for _, path := range []string{"/secrets", "/secrets?project=app", "/secrets/app/TOKEN/edit", "/secrets/app/new",
-			"/secrets/app/TOKEN/delete", "/providers?project=app", "/audit", "/audit?project=app", "/audit/verify", "/keys", "/accounts"} {
+			"/secrets/app/TOKEN/delete", "/secrets/app/TOKEN/history", "/secrets/app/OLD/history", "/secrets?project=app&q=TOKEN",
+			"/providers?project=app", "/audit", "/audit?project=app", "/audit/verify", "/keys", "/accounts"} {
 			keep(b.get(path))
 		}
 		keep(b.post("/audit/export", url.Values{"format": {"jsonl"}}))
@@ -53,6 +68,7 @@ func TestSecretValueAppearsOnlyInTheAdminReveal(t *testing.T) {
 	keep(editor.post("/secrets/app/TOKEN/reveal", nil))
 
 	reveal := admin.post("/secrets/app/TOKEN/reveal", nil)
+	// Rolled back to revision 1's value, then to revision 2's.
 	want(t, reveal, http.StatusOK, `<pre id="secret-value" class="value">`+canary+`-2</pre>`)
 
 	for i, r := range responses {

@@ -116,6 +116,16 @@ func (e *env) put(project, name, value string) store.SecretMeta {
 	return m
 }
 
+// deleted writes a secret and deletes it, as the CLI would: it can be
+// undeleted.
+func (e *env) deleted(project, name, value string) {
+	e.t.Helper()
+	m := e.put(project, name, value)
+	if err := e.st.WithActor("cli-user").DeleteSecret(context.Background(), project, name, m.Revision); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // query returns one value of a SQL query, as text.
 func (e *env) query(sql string, args ...any) string {
 	e.t.Helper()

@@ -189,3 +189,18 @@ func TestAdminsDisableAndSignOutOtherAccounts(t *testing.T) {
 		t.Fatal("a refused account change changed something")
 	}
 }
+
+// Actors and subjects may wrap between their parts, and stay text: an
+// actor is whatever a writer configured.
+func TestAuditPageWrapsActorsBetweenTheirPartsAsText(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.otherStore(`ci<b>bot</b>:deploy@example.com`, store.ChannelCLI).PutSecret(context.Background(), store.PutSecretInput{
+		Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.signedIn("v@example.com", store.RoleViewer).get("/audit")
+	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>root-1</dd>`)
+	if strings.Contains(r.body, "<b>bot") {
+		t.Fatal("an actor's markup reached the page")
+	}
+}

@@ -26,6 +26,17 @@ type useCaseRow struct {
 	Provider string
 	Model    string
 	Default  *store.ProviderDefault
+	// Providers are the choices: those pgsecrets knows the API key of,
+	// and the one set if it is another (a local model server, say).
+	Providers []string
+}
+
+// withProviders fills the row's choices.
+func (r *useCaseRow) withProviders() {
+	r.Providers = store.KnownProviders()
+	if r.Provider != "" && !slices.Contains(r.Providers, r.Provider) {
+		r.Providers = append(r.Providers, r.Provider)
+	}
 }
 
 type missingKey struct {
@@ -75,6 +86,7 @@ func (s *Server) providersView(rq *request) (providersView, error) {
 				row.Default, row.Provider, row.Model = &defs[i], defs[i].Provider, defs[i].Model
 			}
 		}
+		row.withProviders()
 		v.UseCases = append(v.UseCases, row)
 	}
 	for _, row := range v.UseCases {
@@ -125,6 +137,7 @@ func (s *Server) saveProviders(rq *request) {
 		for i := range v.UseCases {
 			v.UseCases[i].Provider = rq.PostFormValue(v.UseCases[i].UseCase + "_provider")
 			v.UseCases[i].Model = rq.PostFormValue(v.UseCases[i].UseCase + "_model")
+			v.UseCases[i].withProviders()
 		}
 		v.Error = upperFirst(strings.Join(errs, "; ")) + ". Nothing was saved."
 		s.renderPage(rq, http.StatusUnprocessableEntity, "providers", "Providers", "providers", v)

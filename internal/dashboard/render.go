@@ -3,11 +3,14 @@ package dashboard
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +33,9 @@ var templateFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"join": strings.Join,
+	"join":   strings.Join,
+	"fields": detailFields,
+	"wbr":    breakOpportunities,
 	"ago": func(t time.Time) string {
 		d := time.Since(t).Round(time.Minute)
 		switch {
@@ -43,6 +48,56 @@ var templateFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	},
+}
+
+// breakOpportunities lets a line break after a colon and before an at
+// sign, so "dashboard:alice@example.com" wraps between its parts rather
+// than in the middle of one.
+func breakOpportunities(s string) template.HTML {
+	var b strings.Builder
+	for i, r := range s {
+		if r == '@' && i > 0 {
+			b.WriteString("<wbr>")
+		}
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == ':' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
+}
+
+// detailField is one field of an audit event's details, as text.
+type detailField struct{ Key, Value string }
+
+// detailFields reads an event's details (a JSON object) as fields, in the
+// object's order (sorted keys, as audit.Details writes them): strings as
+// they are, null as "none", anything else as compact JSON. Details that
+// are not an object give none, and the page shows them as they are.
+func detailFields(details string) []detailField {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal([]byte(details), &fields) != nil {
+		return nil
+	}
+	out := make([]detailField, 0, len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		raw := fields[k]
+		var text string
+		switch {
+		case string(raw) == "null":
+			text = "none"
+		case json.Unmarshal(raw, &text) == nil:
+		default:
+			var b bytes.Buffer
+			if json.Compact(&b, raw) != nil {
+				b.Reset()
+				b.Write(raw)
+			}
+			text = b.String()
+		}
+		out = append(out, detailField{Key: k, Value: text})
+	}
+	return out
 }
 
 // parsePages parses every page once, at start-up, so a broken template

@@ -21,11 +21,14 @@ type permission struct {
 }
 
 var (
-	permSignedIn       = permission{what: "do this", role: store.RoleViewer}
-	permSeeSecrets     = permission{what: "see secrets", role: store.RoleViewer}
-	permWriteSecrets   = permission{what: "add or change secrets", role: store.RoleEditor}
-	permRevealSecrets  = permission{what: "reveal secrets", role: store.RoleAdmin}
-	permDeleteSecrets  = permission{what: "delete secrets", role: store.RoleAdmin}
+	permSignedIn      = permission{what: "do this", role: store.RoleViewer}
+	permSeeSecrets    = permission{what: "see secrets", role: store.RoleViewer}
+	permWriteSecrets  = permission{what: "add or change secrets", role: store.RoleEditor}
+	permRevealSecrets = permission{what: "reveal secrets", role: store.RoleAdmin}
+	permDeleteSecrets = permission{what: "delete secrets", role: store.RoleAdmin}
+	// Restoring writes a value the secret once had, like a change: an
+	// editor's, and undoable by another rollback.
+	permRestoreSecrets = permission{what: "roll back or undelete secrets", role: store.RoleEditor}
 	permAckRestart     = permission{what: "mark an application restarted", role: store.RoleEditor}
 	permSeeProviders   = permission{what: "see provider defaults", role: store.RoleViewer}
 	permSetProviders   = permission{what: "change provider defaults", role: store.RoleAdmin}

@@ -101,6 +101,14 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 		t.Fatalf("sign in through the dashboard role: %d\n%s", r.status, r.body)
 	}
 	want(t, admin.post("/secrets/app/K/reveal", nil), http.StatusOK, ">v<")
+	// History, rollback, delete and undelete need nothing more.
+	e.put("app", "K", "v2")
+	want(t, admin.get("/secrets/app/K/history"), http.StatusOK, `<tr id="revision-2" class="current">`)
+	want(t, admin.post("/secrets/app/K/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}), http.StatusSeeOther)
+	want(t, admin.post("/secrets/app/K/delete", url.Values{"revision": {"3"}}), http.StatusSeeOther)
+	want(t, admin.get("/secrets?project=app"), http.StatusOK, `id="deleted-K"`)
+	want(t, admin.post("/secrets/app/K/undelete", nil), http.StatusSeeOther)
+	want(t, admin.post("/secrets/app/K/reveal", nil), http.StatusOK, ">v<")
 	e.account("other@example.com", store.RoleViewer)
 	if _, err := st.SetAccountDisabled(ctx, "other@example.com", true); err != nil {
 		t.Fatalf("disable an account as the dashboard role: %v", err)

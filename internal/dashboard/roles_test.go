@@ -19,7 +19,8 @@ type action struct {
 }
 
 // actions lists every page and action, on project "app" (secret K exists,
-// SLACK_BOT_TOKEN changed so a restart is pending) or across projects.
+// SLACK_BOT_TOKEN changed so a restart is pending, R has two revisions,
+// GONE was deleted) or across projects.
 func actions() []action {
 	return []action{
 		{"see secrets", "GET", "/secrets?project=app", nil},
@@ -30,6 +31,9 @@ func actions() []action {
 		{"reveal secret", "POST", "/secrets/app/K/reveal", nil},
 		{"open delete confirmation", "GET", "/secrets/app/K/delete", nil},
 		{"delete secret", "POST", "/secrets/app/K/delete", url.Values{"revision": {"1"}}},
+		{"see history", "GET", "/secrets/app/K/history", nil},
+		{"roll back secret", "POST", "/secrets/app/R/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}},
+		{"undelete secret", "POST", "/secrets/app/GONE/undelete", nil},
 		{"ack restart", "POST", "/restarts/app/ack", nil},
 		{"see providers", "GET", "/providers?project=app", nil},
 		{"set providers", "POST", "/providers/app", url.Values{"chat_provider": {"anthropic"}, "chat_model": {"claude-sonnet-4-5"}}},
@@ -48,12 +52,12 @@ func actions() []action {
 // is a 403 that says why and changes nothing.
 func TestEachRoleMayDoExactlyWhatItsRoleAllows(t *testing.T) {
 	allowed := map[string][]string{
-		store.RoleViewer: {"see secrets", "see providers", "see audit", "download audit"},
-		store.RoleEditor: {"see secrets", "see providers", "see audit", "download audit",
-			"open add form", "open change form", "add secret", "change secret", "ack restart"},
+		store.RoleViewer: {"see secrets", "see history", "see providers", "see audit", "download audit"},
+		store.RoleEditor: {"see secrets", "see history", "see providers", "see audit", "download audit",
+			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret"},
 		store.RoleAdmin: nil, // everything
-		"limited admin": {"see secrets", "see providers", "see audit", "download audit", "verify audit",
-			"open add form", "open change form", "add secret", "change secret", "ack restart",
+		"limited admin": {"see secrets", "see history", "see providers", "see audit", "download audit", "verify audit",
+			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret",
 			"reveal secret", "open delete confirmation", "delete secret", "set providers"},
 	}
 	for _, role := range []string{store.RoleViewer, store.RoleEditor, store.RoleAdmin, "limited admin"} {
@@ -62,6 +66,9 @@ func TestEachRoleMayDoExactlyWhatItsRoleAllows(t *testing.T) {
 				e := newEnv(t)
 				e.put("app", "K", "v")
 				e.put("app", "SLACK_BOT_TOKEN", "xoxb-1-2")
+				e.put("app", "R", "r1")
+				e.put("app", "R", "r2")
+				e.deleted("app", "GONE", "g")
 				e.account("target@example.com", store.RoleViewer)
 				var b *browser
 				if role == "limited admin" {
@@ -103,6 +110,10 @@ func TestForbiddenMessagesSayWhatRoleIsNeeded(t *testing.T) {
 	limited := e.signedIn("l@example.com", store.RoleAdmin, "app")
 	want(t, limited.get("/secrets?project=billing"), http.StatusForbidden, "Cannot see secrets in project billing: your account is limited to app.")
 	want(t, limited.post("/secrets/billing/K/reveal", nil), http.StatusForbidden, "Cannot reveal secrets in project billing")
+	want(t, limited.get("/secrets/billing/K/history"), http.StatusForbidden, "Cannot see secrets in project billing")
+	want(t, limited.post("/secrets/billing/K/undelete", nil), http.StatusForbidden, "Cannot roll back or undelete secrets in project billing")
+	want(t, viewer.post("/secrets/app/K/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}), http.StatusForbidden,
+		"Cannot roll back or undelete secrets: ensure you are signed in as an editor or admin (v@example.com is a viewer).")
 	want(t, limited.get("/keys"), http.StatusForbidden, "Cannot see keys: this page spans every project")
 
 	// The limited account sees its projects only, and its own audit.
@@ -123,7 +134,7 @@ func TestForbiddenMessagesSayWhatRoleIsNeeded(t *testing.T) {
 	}
 	// Without the right, the buttons are not offered either.
 	r = viewer.get("/secrets?project=app")
-	for _, hidden := range []string{`class="reveal"`, `class="delete`, `id="add-secret"`, `class="change"`} {
+	for _, hidden := range []string{`class="reveal"`, `class="delete`, `id="add-secret"`, `class="change"`, `class="undelete"`} {
 		if strings.Contains(r.body, hidden) {
 			t.Errorf("a viewer is offered %s", hidden)
 		}

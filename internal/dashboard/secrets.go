@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -20,14 +22,31 @@ import (
 // for `secret get`.
 const revealPurpose = "dashboard"
 
+// secretsPageSize is how many secrets a page of the Secrets tab shows: a
+// project of a thousand stays quick to load and to read.
+const secretsPageSize = 100
+
 type secretsView struct {
 	Project string
-	Groups  []secretGroup
-	Restart *store.PendingRestart
+	// Query narrows the list to names and descriptions that contain it.
+	Query string
+	// Groups are this page's secrets by category.
+	Groups []secretGroup
+	// Unset are the catalog's well-known names the project has not set,
+	// by category, shown collapsed.
+	Unset      []secretGroup
+	UnsetCount int
+	// Deleted are the deleted secrets an undelete can still bring back.
+	Deleted []store.DeletedSecret
+	// Total is how many secrets match; First and Last number this page's.
+	Total, First, Last int
+	// Previous and Next link the neighbouring pages, "" at either end.
+	Previous, Next string
+	Restart        *store.PendingRestart
 	// MayOpenProject lets an account that sees every project start a new
 	// one.
-	MayOpenProject                         bool
-	CanWrite, CanReveal, CanDelete, CanAck bool
+	MayOpenProject                                     bool
+	CanWrite, CanReveal, CanDelete, CanAck, CanRestore bool
 }
 
 type secretGroup struct {
@@ -45,6 +64,7 @@ type secretRow struct {
 	Restart     bool
 	Terraform   bool
 	Shape       string
+	category    string
 }
 
 func (s *Server) secretsPage(rq *request) {
@@ -62,9 +82,11 @@ func (s *Server) secretsPage(rq *request) {
 		projects = append(projects, rq.project) // a new project, empty so far
 	}
 	v := secretsView{
-		Project: rq.project, MayOpenProject: len(rq.account.Projects) == 0 && may(rq.account, permWriteSecrets, ""),
-		CanWrite: may(rq.account, permWriteSecrets, rq.project), CanReveal: may(rq.account, permRevealSecrets, rq.project),
+		Project: rq.project, Query: strings.TrimSpace(rq.URL.Query().Get("q")),
+		MayOpenProject: len(rq.account.Projects) == 0 && may(rq.account, permWriteSecrets, ""),
+		CanWrite:       may(rq.account, permWriteSecrets, rq.project), CanReveal: may(rq.account, permRevealSecrets, rq.project),
 		CanDelete: may(rq.account, permDeleteSecrets, rq.project), CanAck: may(rq.account, permAckRestart, rq.project),
+		CanRestore: may(rq.account, permRestoreSecrets, rq.project),
 	}
 	if rq.project != "" {
 		secrets, err := rq.st.ListSecrets(ctx, rq.project)
@@ -72,7 +94,18 @@ func (s *Server) secretsPage(rq *request) {
 			s.serverError(rq.w, rq.Request, &rq.account, "list secrets", err)
 			return
 		}
-		v.Groups = groupSecrets(secrets)
+		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
+		v.setSecrets(secrets, max(page, 1))
+		deleted, err := rq.st.ListDeletedSecrets(ctx, rq.project)
+		if err != nil {
+			s.serverError(rq.w, rq.Request, &rq.account, "list deleted secrets", err)
+			return
+		}
+		for _, d := range deleted {
+			if matches(v.Query, d.Name, d.Description) {
+				v.Deleted = append(v.Deleted, d)
+			}
+		}
 		pending, err := rq.st.PendingRestarts(ctx, rq.project)
 		if err != nil {
 			s.serverError(rq.w, rq.Request, &rq.account, "read pending restarts", err)
@@ -87,37 +120,84 @@ func (s *Server) secretsPage(rq *request) {
 	s.render(rq.w, rq.Request, http.StatusOK, "secrets", p, v)
 }
 
-// groupSecrets groups a project's secrets by category, with the catalog's
-// names not yet set as empty slots in theirs; categories in alphabetical
-// order, uncategorised last.
-func groupSecrets(secrets []store.SecretMeta) []secretGroup {
-	byCategory := map[string][]secretRow{}
-	set := map[string]bool{}
+// setSecrets fills the page's secrets, the page'th of those matching the
+// query, in category order, and the catalog's names not set.
+func (v *secretsView) setSecrets(secrets []store.SecretMeta, page int) {
+	set := make(map[string]bool, len(secrets))
+	var rows []secretRow
 	for _, m := range secrets {
 		set[m.Name] = true
-		byCategory[m.Category] = append(byCategory[m.Category], secretRow{
-			Name: m.Name, Description: m.Description, Set: true, Meta: m, Restart: m.RequiresRestart,
-			Terraform: m.UpdatedVia == store.ChannelTerraform,
-		})
-	}
-	for _, e := range catalog.All() {
-		if !set[e.Name] {
-			byCategory[e.Category] = append(byCategory[e.Category], secretRow{
-				Name: e.Name, Description: e.Description, Restart: e.RequiresRestart, Shape: e.Shape,
+		if matches(v.Query, m.Name, m.Description) {
+			rows = append(rows, secretRow{
+				Name: m.Name, Description: m.Description, Set: true, Meta: m, Restart: m.RequiresRestart,
+				Terraform: m.UpdatedVia == store.ChannelTerraform, category: m.Category,
 			})
 		}
 	}
-	groups := make([]secretGroup, 0, len(byCategory))
-	for c, rows := range byCategory {
-		slices.SortFunc(rows, func(a, b secretRow) int { return cmp.Compare(a.Name, b.Name) })
-		groups = append(groups, secretGroup{Category: c, Rows: rows})
+	sortByCategory(rows)
+	v.Total = len(rows)
+	first := min((page-1)*secretsPageSize, v.Total)
+	if first == v.Total && page > 1 {
+		first, page = 0, 1 // past the end: the first page, rather than none
 	}
-	slices.SortFunc(groups, func(a, b secretGroup) int {
-		if (a.Category == "") != (b.Category == "") {
-			return cmp.Compare(b.Category, a.Category) // "" last
+	last := min(first+secretsPageSize, v.Total)
+	v.Groups = groupByCategory(rows[first:last])
+	v.First, v.Last = first+1, last
+	link := func(page int) string {
+		q := url.Values{"project": {v.Project}, "page": {strconv.Itoa(page)}}
+		if v.Query != "" {
+			q.Set("q", v.Query)
 		}
-		return cmp.Compare(a.Category, b.Category)
+		return "/secrets?" + q.Encode()
+	}
+	if first > 0 {
+		v.Previous = link(page - 1)
+	}
+	if last < v.Total {
+		v.Next = link(page + 1)
+	}
+
+	var slots []secretRow
+	for _, e := range catalog.All() {
+		if !set[e.Name] && matches(v.Query, e.Name, e.Description) {
+			slots = append(slots, secretRow{Name: e.Name, Description: e.Description, Restart: e.RequiresRestart, Shape: e.Shape, category: e.Category})
+		}
+	}
+	sortByCategory(slots)
+	v.Unset, v.UnsetCount = groupByCategory(slots), len(slots)
+}
+
+// matches reports whether the name or the description holds the query,
+// in any case.
+func matches(query, name, description string) bool {
+	if query == "" {
+		return true
+	}
+	q := strings.ToLower(query)
+	return strings.Contains(strings.ToLower(name), q) || strings.Contains(strings.ToLower(description), q)
+}
+
+// sortByCategory orders rows by category, alphabetical with uncategorised
+// last, then by name.
+func sortByCategory(rows []secretRow) {
+	slices.SortFunc(rows, func(a, b secretRow) int {
+		if (a.category == "") != (b.category == "") {
+			return cmp.Compare(b.category, a.category) // "" last
+		}
+		return cmp.Or(cmp.Compare(a.category, b.category), cmp.Compare(a.Name, b.Name))
 	})
+}
+
+// groupByCategory cuts rows sorted by category into groups.
+func groupByCategory(rows []secretRow) []secretGroup {
+	var groups []secretGroup
+	for _, r := range rows {
+		if len(groups) == 0 || groups[len(groups)-1].Category != r.category {
+			groups = append(groups, secretGroup{Category: r.category})
+		}
+		g := &groups[len(groups)-1]
+		g.Rows = append(g.Rows, r)
+	}
 	return groups
 }
 
@@ -128,10 +208,11 @@ func secretsNotice(q url.Values) string {
 	if store.ValidateSecretName(name) != nil {
 		name = ""
 	}
+	rev, revErr := strconv.ParseInt(q.Get("revision"), 10, 64)
 	switch {
 	case q.Get("done") == "saved" && name != "":
 		saved := fmt.Sprintf("Saved %s.", name)
-		if rev, err := strconv.ParseInt(q.Get("revision"), 10, 64); err == nil {
+		if revErr == nil {
 			saved = fmt.Sprintf("Saved %s (revision %d).", name, rev)
 		}
 		if w := envpolicy.StartupWarning(name); w != "" {
@@ -139,7 +220,9 @@ func secretsNotice(q url.Values) string {
 		}
 		return saved
 	case q.Get("done") == "deleted" && name != "":
-		return fmt.Sprintf("Deleted %s. `pgsecrets secret undelete` brings it back within the retention window.", name)
+		return fmt.Sprintf("Deleted %s. Within the retention window, Undelete (under the deleted secrets below) brings it back.", name)
+	case q.Get("done") == "undeleted" && name != "" && revErr == nil:
+		return fmt.Sprintf("Undeleted %s (revision %d).", name, rev)
 	case q.Get("done") == "acked":
 		return "Recorded the restart: the notice is cleared until a restart-bound secret changes again."
 	}
@@ -367,6 +450,9 @@ func (s *Server) revealSecret(rq *request) {
 type deleteView struct {
 	Project string
 	Meta    store.SecretMeta
+	// UndeleteUntil is when an undelete stops being possible if deleted
+	// now; nil when the retention sets no limit.
+	UndeleteUntil *time.Time
 }
 
 func (s *Server) confirmDelete(rq *request) {
@@ -375,7 +461,16 @@ func (s *Server) confirmDelete(rq *request) {
 		s.storeError(rq, "read secret", err)
 		return
 	}
-	s.renderPage(rq, http.StatusOK, "secret_delete", "Delete "+meta.Name, "secrets", deleteView{Project: rq.project, Meta: meta})
+	ret, err := rq.st.GetRetention(rq.Context(), rq.project)
+	if err != nil {
+		s.storeError(rq, "read history retention", err)
+		return
+	}
+	v := deleteView{Project: rq.project, Meta: meta}
+	if ret.DeletedFor > 0 {
+		v.UndeleteUntil = new(time.Now().Add(ret.DeletedFor))
+	}
+	s.renderPage(rq, http.StatusOK, "secret_delete", "Delete "+meta.Name, "secrets", v)
 }
 
 // deleteSecret deletes the revision the confirmation showed, and nothing

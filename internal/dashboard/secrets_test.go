@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -14,7 +15,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func TestSecretsPageGroupsByCategoryWithEmptySlotsAndBadges(t *testing.T) {
+func TestSecretsPageGroupsByCategoryWithUnsetSlotsCollapsedAndBadges(t *testing.T) {
 	e := newEnv(t)
 	e.put("app", "SLACK_BOT_TOKEN", "xoxb-1-2")
 	e.put("app", "ZZ_CUSTOM", "v")
@@ -25,7 +26,8 @@ func TestSecretsPageGroupsByCategoryWithEmptySlotsAndBadges(t *testing.T) {
 	b := e.signedIn("ed@example.com", store.RoleEditor)
 	r := b.get("/secrets")
 	want(t, r, http.StatusOK,
-		`<main id="secrets">`, `id="category-slack"`, `id="category-payments"`, `id="category-other"`, `id="category-ai"`,
+		`<main id="secrets">`, `id="category-slack"`, `id="category-payments"`, `id="category-other"`,
+		`<details id="unset" class="collapsed">`, `well-known names not set</summary>`, `id="unset-ai"`,
 		`<tr id="secret-SLACK_BOT_TOKEN" class="secret">`, `<span class="badge restart"`,
 		`<tr id="secret-STRIPE_KEY" class="secret">`, `<span class="badge terraform"`, `Stripe live key`, `ci-deploy`,
 		`<tr id="slot-ANTHROPIC_API_KEY" class="slot">`, `Expected: a token starting with &#34;sk-ant-&#34;`,
@@ -33,8 +35,12 @@ func TestSecretsPageGroupsByCategoryWithEmptySlotsAndBadges(t *testing.T) {
 	if strings.Contains(r.body, `id="slot-SLACK_BOT_TOKEN"`) {
 		t.Error("a set secret is also shown as an empty slot")
 	}
-	if strings.Index(r.body, `id="category-ai"`) > strings.Index(r.body, `id="category-other"`) {
-		t.Error("uncategorised secrets are not last")
+	if strings.Index(r.body, `id="category-slack"`) > strings.Index(r.body, `id="category-other"`) ||
+		strings.Index(r.body, `id="unset"`) > strings.Index(r.body, `id="secrets-table"`) {
+		t.Error("uncategorised secrets are not last, or the unset slots' line is not above the secrets")
+	}
+	if strings.Contains(r.body, `id="category-ai"`) {
+		t.Error("a category with nothing set has a section of its own")
 	}
 	if n := strings.Count(r.body, `<span class="badge terraform"`); n != 1 {
 		t.Errorf("%d Terraform badges, want 1", n)
@@ -176,7 +182,8 @@ func TestDeleteAsksForConfirmationAndComparesTheRevision(t *testing.T) {
 	e := newEnv(t)
 	e.put("app", "K", "v")
 	admin := e.signedIn("root@example.com", store.RoleAdmin)
-	want(t, admin.get("/secrets/app/K/delete"), http.StatusOK, `id="confirm-delete"`, `id="delete-form"`, `name="revision" value="1"`, "secret undelete")
+	want(t, admin.get("/secrets/app/K/delete"), http.StatusOK, `id="confirm-delete"`, `id="delete-form"`, `name="revision" value="1"`,
+		"an editor or admin can bring it back with Undelete", `href="/secrets/app/K/history"`)
 	e.put("app", "K", "v2")
 	before := e.snapshot()
 	want(t, admin.post("/secrets/app/K/delete", url.Values{"revision": {"1"}}), http.StatusConflict, "now revision 2, you confirmed revision 1); nothing was deleted")
@@ -253,4 +260,52 @@ func TestSavingAStartupVariableNameWarns(t *testing.T) {
 	if strings.Contains(page.body, "Warning: secret") {
 		t.Error("an ordinary name is saved with a warning")
 	}
+}
+
+func TestSecretsPageFiltersByNameOrDescriptionAndPagesALongList(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 150 {
+		if _, err := e.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("SERVICE_%03d_TOKEN", i), Value: []byte("v"), ExpectedRevision: store.AnyRevision}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.put("app", "PAYMENTS", "v")
+	if _, err := e.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "PAYMENTS", Value: []byte("v2"), Description: "Stripe live key", ExpectedRevision: store.AnyRevision}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.signedIn("v@example.com", store.RoleViewer)
+	rows := func(r response) int { return strings.Count(r.body, `class="secret"`) }
+
+	r := b.get("/secrets?project=app")
+	want(t, r, http.StatusOK, "Secrets 1–100 of 151.", `id="next-page" rel="next" href="/secrets?page=2&amp;project=app"`)
+	if rows(r) != 100 || strings.Contains(r.body, `id="previous-page"`) {
+		t.Errorf("the first page shows %d secrets, want 100, and no previous page", rows(r))
+	}
+	r = b.get("/secrets?project=app&page=2")
+	want(t, r, http.StatusOK, "Secrets 101–151 of 151.", `id="previous-page" rel="prev" href="/secrets?page=1&amp;project=app"`)
+	if rows(r) != 51 || strings.Contains(r.body, `id="next-page"`) {
+		t.Errorf("the last page shows %d secrets, want 51, and no next page", rows(r))
+	}
+	if r = b.get("/secrets?project=app&page=99"); rows(r) != 100 {
+		t.Errorf("a page past the end shows %d secrets, want the first page's 100", rows(r))
+	}
+
+	// The filter matches names and descriptions, in any case, and keeps
+	// the catalog's slots that match.
+	r = b.get("/secrets?project=app&q=stripe")
+	want(t, r, http.StatusOK, `<tr id="secret-PAYMENTS" class="secret">`, `value="stripe"`, `id="clear-filter"`)
+	if rows(r) != 1 || strings.Contains(r.body, `id="unset"`) || strings.Contains(r.body, `id="page-range"`) {
+		t.Errorf("filtering by a description shows %d secrets, or slots, or pages:\n%s", rows(r), r.body)
+	}
+	r = b.get("/secrets?project=app&q=Service_14")
+	if rows(r) != 10 {
+		t.Errorf("filtering by a name's part shows %d secrets, want 10", rows(r))
+	}
+	r = b.get("/secrets?project=app&q=slack")
+	want(t, r, http.StatusOK, `<details id="unset" class="collapsed" open>`, `id="slot-SLACK_BOT_TOKEN"`)
+	if rows(r) != 0 || strings.Contains(r.body, `id="slot-ANTHROPIC_API_KEY"`) {
+		t.Errorf("filtering the slots: %d secrets, or slots that do not match", rows(r))
+	}
+	want(t, b.get("/secrets?project=app&q=nothing-like-this"), http.StatusOK, `id="no-match"`, "No secret matches “nothing-like-this”.")
 }

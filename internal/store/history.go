@@ -188,6 +188,47 @@ func (s *Store) UndeleteSecret(ctx context.Context, project, name string) (Secre
 	})
 }
 
+// DeletedSecret is a deleted secret that UndeleteSecret can still bring
+// back, without its value.
+type DeletedSecret struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	// Revision is the one a delete removed: what an undelete brings back.
+	Revision  int64     `json:"revision"`
+	DeletedAt time.Time `json:"deleted_at"`
+	// UndeleteUntil is when the retention's window ends; nil when it sets
+	// no limit.
+	UndeleteUntil *time.Time `json:"undelete_until,omitempty"`
+}
+
+// ListDeletedSecrets lists a project's deleted secrets whose undelete
+// window is still open, by name: those UndeleteSecret would bring back.
+func (s *Store) ListDeletedSecrets(ctx context.Context, project string) ([]DeletedSecret, error) {
+	rows, err := s.pool.Query(ctx, `
+		select d.name, d.description, d.category, d.revision, d.replaced_at, d.replaced_at + r.deleted_for
+		from (
+			select distinct on (v.name) v.name, v.description, v.category, v.revision, v.replaced_at
+			from `+s.table("secret_versions")+` v
+			where v.project = $1 and v.deleted
+			  and not exists (select 1 from `+s.table("secrets")+` c where c.project = $1 and c.name = v.name)
+			order by v.name, v.revision desc
+		) d, `+s.retentionFor("$1")+` r
+		where r.deleted_for is null or d.replaced_at > now() - r.deleted_for
+		order by d.name`, project)
+	if err != nil {
+		return nil, fmt.Errorf("list deleted secrets of %q: %w", project, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeletedSecret, error) {
+		var d DeletedSecret
+		return d, r.Scan(&d.Name, &d.Description, &d.Category, &d.Revision, &d.DeletedAt, &d.UndeleteUntil)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list deleted secrets of %q: %w", project, err)
+	}
+	return out, nil
+}
+
 // DestroySecret removes a secret and every version of it for good: nothing
 // of it stays decryptable. It reports how many revisions went.
 func (s *Store) DestroySecret(ctx context.Context, project, name string) (int64, error) {

@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // apiKeySecretNames maps an AI provider, as named in provider defaults, to
 // the secret name its SDKs read the API key from by convention.
@@ -26,4 +30,10 @@ var apiKeySecretNames = map[string]string{
 func APIKeySecretName(provider string) (string, bool) {
 	name, ok := apiKeySecretNames[strings.ToLower(strings.TrimSpace(provider))]
 	return name, ok
+}
+
+// KnownProviders lists the AI providers pgsecrets knows the API key secret
+// of, sorted, for forms that offer a choice.
+func KnownProviders() []string {
+	return slices.Sorted(maps.Keys(apiKeySecretNames))
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A first look at the dashboard: a throwaway database with sample secrets
 # in two projects, an admin and an editor with one-time passwords, and
-# `pgsecrets serve` until Ctrl-C.
+# `pgsecrets serve` until Ctrl-C, which removes everything it made.
 #
 # Run it with `make dashboard`, which provides PGSECRETS_DATABASE_URL (a
 # throwaway PostgreSQL unless one is given). DASHBOARD_LISTEN picks another
@@ -14,12 +14,16 @@ listen="${DASHBOARD_LISTEN:-127.0.0.1:8080}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgsecrets-dashboard.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# Ctrl-C is how a run ends, also while it is still setting up: quietly,
+# like stopping the dashboard (below). Other signals end it as failed.
+trap 'exit 0' INT
 export PATH="$work/bin:$PATH"
 export PGSECRETS_ROOT_KEYS_FILE="$work/root-keys.json"
 export PGSECRETS_ACTOR="sample-data"
 
 echo "Building pgsecrets and filling a throwaway database with sample secrets..."
 go build -o "$work/bin/pgsecrets" .
+go build -o "$work/bin/asterraform" ./tools/dashboard/asterraform
 pgsecrets init --key-file "$PGSECRETS_ROOT_KEYS_FILE" >/dev/null
 
 add() { # project name value [flags...]
@@ -27,7 +31,9 @@ add() { # project name value [flags...]
   shift 3
   printf '%s' "$value" | pgsecrets secret add --project "$project" --name "$name" "$@" >/dev/null
 }
-add support-bot ANTHROPIC_API_KEY "sk-ant-api03-sample-$RANDOM" --description "Claude, for answers"
+# Written as the Terraform provider writes it, so the page shows the
+# Terraform badge.
+printf '%s' "sk-ant-api03-sample-$RANDOM" | asterraform --project support-bot --name ANTHROPIC_API_KEY --description "Claude, for answers"
 add support-bot SLACK_BOT_TOKEN "xoxb-1111-2222-sample" --description "the bot's token in the support workspace"
 add support-bot SLACK_SIGNING_SECRET "8f14e45fceea167a5a36dedd4bea2543"
 add support-bot JIRA_BASE_URL "https://example.atlassian.net"
@@ -42,6 +48,12 @@ pgsecrets defaults set --project billing --chat openai/gpt-4.1 --code anthropic/
 # only after its restart-bound secret changes again.
 pgsecrets status --project billing --ack >/dev/null
 add billing STRIPE_WEBHOOK_SECRET "whsec_rotated" --yes
+# Some history: a token rotated twice, and a secret deleted that can still
+# be brought back.
+add support-bot SLACK_BOT_TOKEN "xoxb-1111-3333-sample" --yes
+add support-bot SLACK_BOT_TOKEN "xoxb-1111-4444-sample" --yes
+add support-bot LEGACY_WEBHOOK "https://hooks.example.com/old" --description "the escalation hook before ESCALATION_WEBHOOK"
+pgsecrets secret delete --project support-bot --name LEGACY_WEBHOOK --yes >/dev/null
 
 password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 admin_pw=$(password)
@@ -59,4 +71,26 @@ cat <<MSG
   The database, keys and passwords are thrown away on Ctrl-C.
 
 MSG
-exec pgsecrets serve --listen "$listen"
+# Not exec: the EXIT trap must outlive serve to remove $work. serve runs
+# in a process group of its own (set -m), so that Ctrl-C reaches it once,
+# through this script, whether the terminal sent it to every process or
+# withpg passed it on to this script alone: a second one would kill it.
+# serve stops cleanly on it and exits 0, and so does this script.
+serve= stopping=
+stop_serve() {
+  [[ -n $serve ]] || exit 0 # not started yet
+  [[ -z $stopping ]] || return 0
+  stopping=1
+  kill -INT "$serve" 2>/dev/null || true
+}
+trap stop_serve INT TERM HUP
+set -m
+pgsecrets serve --listen "$listen" &
+serve=$!
+set +m
+while kill -0 "$serve" 2>/dev/null; do
+  wait "$serve" || true # returns early whenever the trap runs
+done
+status=0
+wait "$serve" || status=$? # serve's own exit code, kept by bash
+exit "$status"

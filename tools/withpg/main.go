@@ -125,11 +125,9 @@ func runCommand(argv, env []string, signals <-chan os.Signal, stderr io.Writer) 
 	go func() { waited <- cmd.Wait() }()
 
 	fromTerminal := term.IsTerminal(int(os.Stdin.Fd()))
-	var received os.Signal
 	for {
 		select {
 		case sig := <-signals:
-			received = sig
 			if sig == syscall.SIGTERM || !fromTerminal {
 				cmd.Process.Signal(sig)
 			}
@@ -143,9 +141,10 @@ func runCommand(argv, env []string, signals <-chan os.Signal, stderr io.Writer) 
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				code = 128 + int(ws.Signal())
 			}
-			if code == 0 && received != nil {
-				code = signalExitCode(received) // interrupted is not success
-			}
+			// A command that exits 0 after a signal handled it, and meant
+			// it as its normal end (a server stopped with Ctrl-C, like
+			// `make dashboard`): its code stands, as a shell would take it.
+			// One that did not handle it died of it, and says so above.
 			return code
 		}
 	}

@@ -1,6 +1,7 @@
 // Command dashboard benchmarks the dashboard's two heaviest pages, each
 // against a static copy of itself served by the same server: the Secrets
-// page of a project of -secrets secrets, and the Audit page at -events
+// page of a project of -secrets secrets (its first and last pages of a
+// hundred), and the Audit page at -events
 // audit events, its newest page, its oldest (pages follow by key, so the
 // oldest must cost what the newest does) and one filtered by a project.
 //
@@ -166,8 +167,9 @@ func seedAuditEvents(ctx context.Context, st *store.Store, events int) error {
 	})
 }
 
-// auditPageRows is how many events an audit page shows.
-const auditPageRows = 50
+// auditPageRows is how many events an audit page shows, and
+// secretsPageRows how many secrets a Secrets page does.
+const auditPageRows, secretsPageRows = 50, 100
 
 // page is one measured page: its path, and what its body must hold.
 type page struct {
@@ -184,8 +186,11 @@ func pages(secrets int) []page {
 			return nil
 		}
 	}
+	lastPage := max((secrets+secretsPageRows-1)/secretsPageRows, 1)
 	return []page{
-		{"Secrets page, " + thousands(secrets) + " secrets", "/secrets?project=" + project, rows(`class="secret"`, secrets)},
+		{"Secrets page, first of " + thousands(secrets) + " secrets", "/secrets?project=" + project, rows(`class="secret"`, min(secrets, secretsPageRows))},
+		{"Secrets page, last of " + thousands(secrets) + " secrets", "/secrets?project=" + project + "&page=" + strconv.Itoa(lastPage),
+			rows(`class="secret"`, secrets-(lastPage-1)*secretsPageRows)},
 		{"Audit page, newest 50", "/audit", rows("<tr data-seq=", auditPageRows)},
 		// before=51: events 1 to 50, the last page.
 		{"Audit page, oldest 50", "/audit?before=" + strconv.Itoa(auditPageRows+1), rows("<tr data-seq=", auditPageRows)},
