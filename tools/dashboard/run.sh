@@ -58,8 +58,8 @@ pgsecrets secret delete --project support-bot --name LEGACY_WEBHOOK --yes >/dev/
 password() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
 admin_pw=$(password)
 editor_pw=$(password)
-printf '%s\n' "$admin_pw" | pgsecrets user add --email admin@example.com --role admin >/dev/null
-printf '%s\n' "$editor_pw" | pgsecrets user add --email editor@example.com --role editor --projects support-bot >/dev/null
+printf '%s\n' "$admin_pw" | pgsecrets account add --email admin@example.com --role admin >/dev/null
+printf '%s\n' "$editor_pw" | pgsecrets account add --email editor@example.com --role editor --projects support-bot >/dev/null
 
 cat <<MSG
 
