@@ -81,7 +81,7 @@ resource "pgsecrets_project_secret" "openai" {
   depends_on = [pgsecrets_encryption_key.primary]
 }
 
-resource "pgsecrets_provider_defaults" "this" {
+resource "pgsecrets_model_defaults" "this" {
   project = var.project
   chat    = { provider = "openai", model = "gpt-4o" }
   summary = { provider = "openai", model = "gpt-4o-mini" }

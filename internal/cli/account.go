@@ -28,9 +28,9 @@ func newAccountCmd(g *globalOptions) *cobra.Command {
 	)
 	cmd.Long = `Manage the accounts that sign in to the dashboard (` + "`pgsecrets serve`" + `).
 
-Roles: viewer (names, metadata, provider defaults, the audit trail), editor
+Roles: viewer (names, metadata, model defaults, the audit trail), editor
 (also adds and changes values, never sees one), admin (also reveals and
-deletes values, sets provider defaults, sees accounts and keys). --projects
+deletes values, sets model defaults, sees accounts and keys). --projects
 limits an account to some projects; without it, an account sees every
 project.
 

@@ -36,7 +36,7 @@ func newServeCmd(g *globalOptions) *cobra.Command {
 	var idle, absolute string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the dashboard: secrets, provider defaults and the audit trail in a browser",
+		Short: "Serve the dashboard: secrets, model defaults and the audit trail in a browser",
 		Long: `Serve the web dashboard on --listen until interrupted. Pages are rendered by
 the server (no JavaScript needed) from templates built into the binary.
 

@@ -55,6 +55,7 @@ func TestOldSpellingsRunWithANotice(t *testing.T) {
 	for _, tc := range []struct{ old, current []string }{
 		{[]string{"keys", "status"}, []string{"key", "status"}},
 		{[]string{"user", "list"}, []string{"account", "list"}},
+		{[]string{"defaults", "get", "--project", "app"}, []string{"model-defaults", "get", "--project", "app"}},
 	} {
 		want := s.mustRun("", tc.current...)
 		got := s.mustRun("", tc.old...)
@@ -67,7 +68,7 @@ func TestOldSpellingsRunWithANotice(t *testing.T) {
 		}
 	}
 	help := s.mustRun("", "--help").stdout
-	for _, old := range []string{"\n  keys ", "\n  user "} {
+	for _, old := range []string{"\n  keys ", "\n  user ", "\n  defaults "} {
 		if strings.Contains(help, old) {
 			t.Errorf("help lists the old spelling %q:\n%s", old, help)
 		}

@@ -73,7 +73,7 @@ func TestBrowserScreenshotsForTheDocs(t *testing.T) {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 	}
-	if _, err := e.otherStore("deploy@ci", store.ChannelTerraform).PatchProviderDefaults(ctx, "support-bot", []store.ProviderDefault{
+	if _, err := e.otherStore("deploy@ci", store.ChannelTerraform).PatchModelDefaults(ctx, "support-bot", []store.ModelDefault{
 		{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"},
 		{UseCase: "code", Provider: "openai", Model: "gpt-4.1"},
 		{UseCase: "summary", Provider: "anthropic", Model: "claude-haiku-4-5"},
@@ -118,11 +118,11 @@ func TestBrowserScreenshotsForTheDocs(t *testing.T) {
 	}
 	tb.screenshot("history", "main#history")
 
-	tb.click("#tab-providers")
+	tb.click("#tab-models")
 	if tb.count("#missing-OPENAI_API_KEY") != 1 || tb.value("#chat_model") != "claude-sonnet-4-5" {
 		t.Fatalf("the providers page lacks what its picture shows:\n%s", tb.where())
 	}
-	tb.screenshot("providers", "main#providers")
+	tb.screenshot("models", "main#models")
 
 	tb.click("#tab-audit")
 	tb.choose("#filter-project", "")

@@ -58,7 +58,7 @@ func TestSecretValueAppearsOnlyInTheAdminReveal(t *testing.T) {
 	for _, b := range []*browser{viewer, editor, admin} {
 		for _, path := range []string{"/secrets", "/secrets?project=app", "/secrets/app/TOKEN/edit", "/secrets/app/new",
 			"/secrets/app/TOKEN/delete", "/secrets/app/TOKEN/history", "/secrets/app/OLD/history", "/secrets?project=app&q=TOKEN",
-			"/providers?project=app", "/audit", "/audit?project=app", "/audit/verify", "/keys", "/accounts"} {
+			"/models?project=app", "/audit", "/audit?project=app", "/audit/verify", "/keys", "/accounts"} {
 			keep(b.get(path))
 		}
 		keep(b.post("/audit/export", url.Values{"format": {"jsonl"}}))

@@ -13,10 +13,10 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func TestProvidersShowDefaultsAndTheMissingAPIKey(t *testing.T) {
+func TestModelDefaultsShowTheMissingAPIKey(t *testing.T) {
 	e := newEnv(t)
 	e.put("app", "OPENAI_API_KEY", "sk-proj-1")
-	if _, err := e.st.PatchProviderDefaults(context.Background(), "app", []store.ProviderDefault{
+	if _, err := e.st.PatchModelDefaults(context.Background(), "app", []store.ModelDefault{
 		{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"},
 		{UseCase: "code", Provider: "openai", Model: "gpt-4.1"},
 		{UseCase: "summary", Provider: "anthropic", Model: "claude-haiku-4-5"},
@@ -24,27 +24,27 @@ func TestProvidersShowDefaultsAndTheMissingAPIKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	viewer := e.signedIn("v@example.com", store.RoleViewer)
-	r := viewer.get("/providers?project=app")
-	want(t, r, http.StatusOK, `<main id="providers">`, `<tr id="usecase-chat">`, "claude-sonnet-4-5", "gpt-4.1",
+	r := viewer.get("/models?project=app")
+	want(t, r, http.StatusOK, `<main id="models">`, `<tr id="usecase-chat">`, "claude-sonnet-4-5", "gpt-4.1",
 		`id="missing-ANTHROPIC_API_KEY"`, "the API key provider <strong>anthropic</strong> needs for chat, summary")
-	if strings.Contains(r.body, `id="providers-form"`) || strings.Contains(r.body, "missing-OPENAI_API_KEY") {
+	if strings.Contains(r.body, `id="models-form"`) || strings.Contains(r.body, "missing-OPENAI_API_KEY") {
 		t.Fatalf("a viewer gets the form, or a present key is reported missing:\n%s", r.body)
 	}
 
 	admin := e.signedIn("root@example.com", store.RoleAdmin)
-	want(t, admin.get("/providers?project=app"), http.StatusOK, `id="providers-form"`, `name="chat_provider"`, `value="anthropic"`)
-	want(t, admin.post("/providers/app", url.Values{"chat_provider": {"openai"}, "chat_model": {""}}), http.StatusUnprocessableEntity,
+	want(t, admin.get("/models?project=app"), http.StatusOK, `id="models-form"`, `name="chat_provider"`, `value="anthropic"`)
+	want(t, admin.post("/models/app", url.Values{"chat_provider": {"openai"}, "chat_model": {""}}), http.StatusUnprocessableEntity,
 		"Chat needs both a provider and a model")
-	r = admin.post("/providers/app", url.Values{"chat_provider": {"openai"}, "chat_model": {"gpt-4.1"}, "code_provider": {"openai"}, "code_model": {"gpt-4.1"}})
+	r = admin.post("/models/app", url.Values{"chat_provider": {"openai"}, "chat_model": {"gpt-4.1"}, "code_provider": {"openai"}, "code_model": {"gpt-4.1"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("save providers: %d\n%s", r.status, r.body)
 	}
-	defs, _ := e.st.GetProviderDefaults(context.Background(), "app")
+	defs, _ := e.st.GetModelDefaults(context.Background(), "app")
 	if len(defs) != 2 || defs[0].Provider != "openai" || defs[0].UpdatedBy != "dashboard:root@example.com" {
 		t.Fatalf("defaults after save (summary removed): %+v", defs)
 	}
 	r = admin.get(r.header.Get("Location"))
-	want(t, r, http.StatusOK, "Saved the provider defaults.")
+	want(t, r, http.StatusOK, "Saved the model defaults.")
 	if strings.Contains(r.body, "missing-") {
 		t.Error("a missing key is reported after switching to a provider whose key is set")
 	}

@@ -151,7 +151,7 @@ func nav(a *store.Account, project string) []navItem {
 	if project != "" {
 		q = "?project=" + project
 	}
-	items := []navItem{{"secrets", "Secrets", "/secrets" + q}, {"providers", "Providers", "/providers" + q}, {"audit", "Audit", "/audit" + q}}
+	items := []navItem{{"secrets", "Secrets", "/secrets" + q}, {"models", "Model defaults", "/models" + q}, {"audit", "Audit", "/audit" + q}}
 	if may(*a, permSeeKeys, "") {
 		items = append(items, navItem{"keys", "Keys", "/keys"})
 	}

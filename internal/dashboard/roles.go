@@ -28,15 +28,15 @@ var (
 	permDeleteSecrets = permission{what: "delete secrets", role: store.RoleAdmin}
 	// Restoring writes a value the secret once had, like a change: an
 	// editor's, and undoable by another rollback.
-	permRestoreSecrets = permission{what: "roll back or undelete secrets", role: store.RoleEditor}
-	permAckRestart     = permission{what: "mark an application restarted", role: store.RoleEditor}
-	permSeeProviders   = permission{what: "see provider defaults", role: store.RoleViewer}
-	permSetProviders   = permission{what: "change provider defaults", role: store.RoleAdmin}
-	permSeeAudit       = permission{what: "see the audit trail", role: store.RoleViewer}
-	permExportAudit    = permission{what: "download the audit trail", role: store.RoleViewer}
-	permVerifyAudit    = permission{what: "verify the audit chain", role: store.RoleAdmin}
-	permSeeKeys        = permission{what: "see keys", role: store.RoleAdmin, everyProject: true}
-	permManageAccounts = permission{what: "manage accounts", role: store.RoleAdmin, everyProject: true}
+	permRestoreSecrets   = permission{what: "roll back or undelete secrets", role: store.RoleEditor}
+	permAckRestart       = permission{what: "mark an application restarted", role: store.RoleEditor}
+	permSeeModelDefaults = permission{what: "see model defaults", role: store.RoleViewer}
+	permSetModelDefaults = permission{what: "change model defaults", role: store.RoleAdmin}
+	permSeeAudit         = permission{what: "see the audit trail", role: store.RoleViewer}
+	permExportAudit      = permission{what: "download the audit trail", role: store.RoleViewer}
+	permVerifyAudit      = permission{what: "verify the audit chain", role: store.RoleAdmin}
+	permSeeKeys          = permission{what: "see keys", role: store.RoleAdmin, everyProject: true}
+	permManageAccounts   = permission{what: "manage accounts", role: store.RoleAdmin, everyProject: true}
 )
 
 // roleRank orders the roles: each may do what the ones before it may.

@@ -35,8 +35,8 @@ func actions() []action {
 		{"roll back secret", "POST", "/secrets/app/R/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}},
 		{"undelete secret", "POST", "/secrets/app/GONE/undelete", nil},
 		{"ack restart", "POST", "/restarts/app/ack", nil},
-		{"see providers", "GET", "/providers?project=app", nil},
-		{"set providers", "POST", "/providers/app", url.Values{"chat_provider": {"anthropic"}, "chat_model": {"claude-sonnet-4-5"}}},
+		{"see model defaults", "GET", "/models?project=app", nil},
+		{"set model defaults", "POST", "/models/app", url.Values{"chat_provider": {"anthropic"}, "chat_model": {"claude-sonnet-4-5"}}},
 		{"see audit", "GET", "/audit?project=app", nil},
 		{"download audit", "POST", "/audit/export", url.Values{"format": {"csv"}, "project": {"app"}}},
 		{"verify audit", "GET", "/audit/verify", nil},
@@ -52,13 +52,13 @@ func actions() []action {
 // is a 403 that says why and changes nothing.
 func TestEachRoleMayDoExactlyWhatItsRoleAllows(t *testing.T) {
 	allowed := map[string][]string{
-		store.RoleViewer: {"see secrets", "see history", "see providers", "see audit", "download audit"},
-		store.RoleEditor: {"see secrets", "see history", "see providers", "see audit", "download audit",
+		store.RoleViewer: {"see secrets", "see history", "see model defaults", "see audit", "download audit"},
+		store.RoleEditor: {"see secrets", "see history", "see model defaults", "see audit", "download audit",
 			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret"},
 		store.RoleAdmin: nil, // everything
-		"limited admin": {"see secrets", "see history", "see providers", "see audit", "download audit", "verify audit",
+		"limited admin": {"see secrets", "see history", "see model defaults", "see audit", "download audit", "verify audit",
 			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret",
-			"reveal secret", "open delete confirmation", "delete secret", "set providers"},
+			"reveal secret", "open delete confirmation", "delete secret", "set model defaults"},
 	}
 	for _, role := range []string{store.RoleViewer, store.RoleEditor, store.RoleAdmin, "limited admin"} {
 		for _, a := range actions() {

@@ -130,8 +130,12 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "POST /secrets/{project}/{name}/rollback", permRestoreSecrets, s.rollbackSecret)
 	s.route(mux, "POST /secrets/{project}/{name}/undelete", permRestoreSecrets, s.undeleteSecret)
 	s.route(mux, "POST /restarts/{project}/ack", permAckRestart, s.ackRestart)
-	s.route(mux, "GET /providers", permSeeProviders, s.providersPage)
-	s.route(mux, "POST /providers/{project}", permSetProviders, s.saveProviders)
+	s.route(mux, "GET /models", permSeeModelDefaults, s.modelsPage)
+	// The page's address before it was named for model defaults.
+	s.route(mux, "GET /providers", permSeeModelDefaults, func(rq *request) {
+		http.Redirect(rq.w, rq.Request, "/models?"+rq.URL.RawQuery, http.StatusMovedPermanently)
+	})
+	s.route(mux, "POST /models/{project}", permSetModelDefaults, s.saveModelDefaults)
 	s.route(mux, "GET /audit", permSeeAudit, s.auditPage)
 	s.route(mux, "POST /audit/export", permExportAudit, s.exportAudit)
 	s.route(mux, "GET /audit/verify", permVerifyAudit, s.verifyAudit)

@@ -35,7 +35,7 @@ provider "pgsecrets" {
 }
 
 // plannedSecrets is a value secret, a value_wo secret, a data key and the
-// provider defaults; description and wo are what steps change.
+// model defaults; description and wo are what steps change.
 func plannedSecrets(description string, withWriteOnly bool) string {
 	wo := ""
 	if withWriteOnly {
@@ -63,7 +63,7 @@ resource "pgsecrets_encryption_key" "k" {
   state = "primary"
 }
 
-resource "pgsecrets_provider_defaults" "d" {
+resource "pgsecrets_model_defaults" "d" {
   project = "billing"
   chat    = { provider = "anthropic", model = "claude-sonnet-4-5" }
 }
@@ -108,7 +108,7 @@ func TestAccPlanWithoutRootKeysAsPlannerRole(t *testing.T) {
 						plancheck.ExpectResourceAction("pgsecrets_project_secret.api", plancheck.ResourceActionUpdate),
 						plancheck.ExpectResourceAction("pgsecrets_project_secret.wo", plancheck.ResourceActionUpdate),
 						plancheck.ExpectResourceAction("pgsecrets_encryption_key.k", plancheck.ResourceActionNoop),
-						plancheck.ExpectResourceAction("pgsecrets_provider_defaults.d", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("pgsecrets_model_defaults.d", plancheck.ResourceActionNoop),
 						warned(warnings, func() string {
 							return "Its value was not compared because the provider was given no root keys (root_keys)"
 						}),

@@ -32,6 +32,7 @@ import (
 var resourceConstructors = []func() resource.Resource{
 	NewProjectSecretResource,
 	NewEncryptionKeyResource,
+	NewModelDefaultsResource,
 	NewProviderDefaultsResource,
 }
 
@@ -78,7 +79,7 @@ func (p *pgsecretsProvider) Metadata(_ context.Context, _ provider.MetadataReque
 
 func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Manages secrets encrypted as JWE in PostgreSQL: project secrets, data encryption keys and per-project AI provider defaults. " +
+		MarkdownDescription: "Manages secrets encrypted as JWE in PostgreSQL: project secrets, data encryption keys and per-project AI model defaults. " +
 			"The schema must be created first with `pgsecrets migrate up`.",
 		Attributes: map[string]schema.Attribute{
 			"database_url": schema.StringAttribute{
@@ -96,7 +97,7 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"Make a file of them with `pgsecrets key generate --file FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
 					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration. " +
 					"Without root keys the provider plans from metadata alone, as a pull request's plan should (with a role granted by `pgsecrets migrate up --grant-planner`): " +
-					"`value_wo` secrets, keys and provider defaults plan exactly as with keys; a `value` secret written since the last apply plans an update with a warning that its value was not compared; " +
+					"`value_wo` secrets, keys and model defaults plan exactly as with keys; a `value` secret written since the last apply plans an update with a warning that its value was not compared; " +
 					"`pgsecrets_resolved_config`, the ephemeral resources, imports with a value and every apply fail, naming `root_keys`.",
 			},
 			"schema": schema.StringAttribute{

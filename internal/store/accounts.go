@@ -18,12 +18,12 @@ import (
 // Dashboard roles, from least to most trusted. Each includes the ones
 // before it.
 const (
-	// RoleViewer sees names, metadata, provider defaults and the audit
+	// RoleViewer sees names, metadata, model defaults and the audit
 	// trail.
 	RoleViewer = "viewer"
 	// RoleEditor also adds and changes values, without ever seeing one.
 	RoleEditor = "editor"
-	// RoleAdmin also reveals and deletes values, sets provider defaults and
+	// RoleAdmin also reveals and deletes values, sets model defaults and
 	// sees accounts and keys.
 	RoleAdmin = "admin"
 )

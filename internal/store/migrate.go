@@ -204,7 +204,7 @@ func CheckSchemaVersion(ctx context.Context, pool *pgxpool.Pool, schema string) 
 }
 
 // GrantRuntime gives role what the runtime role needs and nothing more:
-// read and write secrets, data keys, provider defaults and restart
+// read and write secrets, data keys, model defaults and restart
 // acknowledgements; append audit events, register root keys and keep
 // audit keys. It may read audit_head but not lock or move it (only the
 // owner's functions do), has no right to update or delete audit events,
@@ -280,7 +280,7 @@ const (
 // GrantPlanner gives role what `terraform plan` and the metadata commands
 // need with no root keys, and nothing more: SELECT on the metadata columns
 // of secrets, their versions and data keys (no ciphertext, no wrapped key
-// material), on provider defaults, retention and restart acknowledgements,
+// material), on model defaults, retention and restart acknowledgements,
 // the root keys' kids (not their check values), and the key usage counts.
 // No audit table: events need no reading to plan. Run it as the owner
 // after Migrate; it is idempotent.

@@ -36,7 +36,7 @@ func TestPlannerRoleReadsMetadataWithoutRootKeys(t *testing.T) {
 	if _, err := owner.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StateActive}); err != nil {
 		t.Fatal(err)
 	}
-	if err := owner.SetProviderDefaults(ctx, "app", []store.ProviderDefault{{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"}}); err != nil {
+	if err := owner.SetModelDefaults(ctx, "app", []store.ModelDefault{{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -76,8 +76,8 @@ func TestPlannerRoleReadsMetadataWithoutRootKeys(t *testing.T) {
 	if keys, err := planner.ListDataKeys(ctx); err != nil || len(keys) != 1 {
 		t.Fatalf("data keys as planner: %v, %d keys", err, len(keys))
 	}
-	if defs, err := planner.GetProviderDefaults(ctx, "app"); err != nil || len(defs) != 1 {
-		t.Fatalf("provider defaults as planner: %v, %+v", err, defs)
+	if defs, err := planner.GetModelDefaults(ctx, "app"); err != nil || len(defs) != 1 {
+		t.Fatalf("model defaults as planner: %v, %+v", err, defs)
 	}
 	if _, err := planner.GetRetention(ctx, "app"); err != nil {
 		t.Fatalf("retention as planner: %v", err)

@@ -421,7 +421,7 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 }
 
 // ListProjects returns the names of the projects that have secrets or
-// provider defaults, sorted.
+// model defaults, sorted.
 func (s *Store) ListProjects(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, "select project from "+s.table("secrets")+" union select project from "+s.table("provider_defaults")+" order by 1")
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package store keeps secrets, data keys, provider defaults and the audit
+// Package store keeps secrets, data keys, model defaults and the audit
 // chain in PostgreSQL. Every change and its audit event commit in one
 // transaction, and writes are compare-and-swap on a revision number. All SQL
 // of the product lives here.

@@ -42,8 +42,8 @@ add support-bot ESCALATION_WEBHOOK "https://hooks.example.com/sample" --category
 add billing STRIPE_KEY "sk_live_sample" --category payments --description "Stripe live key"
 add billing STRIPE_WEBHOOK_SECRET "whsec_sample" --category payments --requires-restart
 add billing OPENAI_API_KEY "sk-proj-sample"
-pgsecrets defaults set --project support-bot --chat anthropic/claude-sonnet-4-5 --summary anthropic/claude-haiku-4-5 >/dev/null
-pgsecrets defaults set --project billing --chat openai/gpt-4.1 --code anthropic/claude-sonnet-4-5 >/dev/null 2>&1
+pgsecrets model-defaults set --project support-bot --chat anthropic/claude-sonnet-4-5 --summary anthropic/claude-haiku-4-5 >/dev/null
+pgsecrets model-defaults set --project billing --chat openai/gpt-4.1 --code anthropic/claude-sonnet-4-5 >/dev/null 2>&1
 # One restart recorded, so the billing project shows a pending restart
 # only after its restart-bound secret changes again.
 pgsecrets status --project billing --ack >/dev/null

@@ -29,10 +29,10 @@ tf init -input=false -no-color > "$work/init.log" 2>&1 || { cat "$work/init.log"
 grep -E 'Finding|Install' "$work/init.log"
 tf version -no-color | grep pgsecrets
 
-step "terraform apply the quickstart (data key, secrets, provider defaults, resolved config)"
+step "terraform apply the quickstart (data key, secrets, model defaults, resolved config)"
 tf apply -auto-approve -input=false -no-color > "$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 tail -n 25 "$work/apply.log"
-# The quickstart creates the API key secret its provider defaults need:
+# The quickstart creates the API key secret its model defaults need:
 # nothing to warn about, on the plan or at the end of the apply.
 if grep -q 'Provider API key secret missing' "$work/apply.log"; then
   echo "FAIL: the quickstart's apply warns about its own API key secret:"; cat "$work/apply.log"; exit 1

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -18,13 +19,13 @@ func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
 	admin := e.openTab()
 	admin.signIn("root@example.com")
 
-	admin.click("#tab-providers")
-	if admin.path() != "/providers?project=app" || admin.value("#chat_provider") != "" {
+	admin.click("#tab-models")
+	if admin.path() != "/models?project=app" || admin.value("#chat_provider") != "" {
 		t.Fatalf("the providers page:\n%s", admin.where())
 	}
 	// The provider is chosen among those pgsecrets knows; an unset
 	// model's field reads as a hint, not a value.
-	if got, want := admin.texts("#chat_provider option"), append([]string{"not set"}, store.KnownProviders()...); !slices.Equal(got, want) {
+	if got, want := admin.texts("#chat_provider option"), append([]string{"not set"}, catalog.KnownProviders()...); !slices.Equal(got, want) {
 		t.Errorf("provider choices %q, want %q", got, want)
 	}
 	if got := evalIn[string](admin, `document.querySelector("#chat_model").placeholder`); got != "e.g. claude-sonnet-4-5" {
@@ -41,7 +42,7 @@ func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
 	admin.choose("#code_provider", "openai")
 	admin.fill("#code_model", "gpt-4.1")
 	admin.choose("#summary_provider", "anthropic")
-	if status := admin.click("#save-providers"); status != http.StatusUnprocessableEntity {
+	if status := admin.click("#save-models"); status != http.StatusUnprocessableEntity {
 		t.Fatalf("a provider without a model: status %d", status)
 	}
 	if got := admin.text("#form-error"); got != "Summary needs both a provider and a model (or neither, to remove it). Nothing was saved." {
@@ -51,7 +52,7 @@ func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
 		t.Error("the refused form lost what was typed")
 	}
 	admin.fill("#summary_model", "claude-haiku-4-5")
-	if status := admin.click("#save-providers"); status != http.StatusOK || admin.text("#notice") != "Saved the provider defaults." {
+	if status := admin.click("#save-models"); status != http.StatusOK || admin.text("#notice") != "Saved the model defaults." {
 		t.Fatalf("save: %d\n%s", status, admin.where())
 	}
 	for uc, want := range map[string][2]string{"chat": {"anthropic", "claude-sonnet-4-5"}, "code": {"openai", "gpt-4.1"}, "summary": {"anthropic", "claude-haiku-4-5"}} {
@@ -69,15 +70,15 @@ func TestBrowserProviderDefaultsSetAndShown(t *testing.T) {
 
 	viewer := e.openTab()
 	viewer.signIn("v@example.com")
-	viewer.click("#tab-providers")
-	if viewer.count("form#providers-form") != 0 {
+	viewer.click("#tab-models")
+	if viewer.count("form#models-form") != 0 {
 		t.Fatal("a viewer gets the form")
 	}
 	if got := viewer.text("tr#usecase-chat"); !strings.HasPrefix(got, "chat\tanthropic\tclaude-sonnet-4-5\tdashboard:root@example.com") {
 		t.Errorf("a viewer sees chat as %q", got)
 	}
 
-	defs, err := e.st.GetProviderDefaults(context.Background(), "app")
+	defs, err := e.st.GetModelDefaults(context.Background(), "app")
 	if err != nil || len(defs) != 3 || defs[0].UpdatedBy != "dashboard:root@example.com" {
 		t.Fatalf("stored defaults: %+v, %v", defs, err)
 	}

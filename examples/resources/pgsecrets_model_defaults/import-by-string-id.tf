@@ -1,5 +1,5 @@
 # Import by project (Terraform 1.5+).
 import {
-  to = pgsecrets_provider_defaults.support
+  to = pgsecrets_model_defaults.support
   id = "support"
 }

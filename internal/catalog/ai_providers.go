@@ -1,4 +1,4 @@
-package store
+package catalog
 
 import (
 	"maps"
@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// apiKeySecretNames maps an AI provider, as named in provider defaults, to
+// apiKeySecretNames maps an AI provider, as named in model defaults, to
 // the secret name its SDKs read the API key from by convention.
 var apiKeySecretNames = map[string]string{
 	"anthropic":  "ANTHROPIC_API_KEY",

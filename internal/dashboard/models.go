@@ -8,10 +8,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-type providersView struct {
+type modelsView struct {
 	Project  string
 	UseCases []useCaseRow
 	// Missing lists the API key secrets the defaults need and the project
@@ -25,7 +26,7 @@ type useCaseRow struct {
 	UseCase  string
 	Provider string
 	Model    string
-	Default  *store.ProviderDefault
+	Default  *store.ModelDefault
 	// Providers are the choices: those pgsecrets knows the API key of,
 	// and the one set if it is another (a local model server, say).
 	Providers []string
@@ -33,7 +34,7 @@ type useCaseRow struct {
 
 // withProviders fills the row's choices.
 func (r *useCaseRow) withProviders() {
-	r.Providers = store.KnownProviders()
+	r.Providers = catalog.KnownProviders()
 	if r.Provider != "" && !slices.Contains(r.Providers, r.Provider) {
 		r.Providers = append(r.Providers, r.Provider)
 	}
@@ -45,7 +46,7 @@ type missingKey struct {
 	UseCases []string
 }
 
-func (s *Server) providersPage(rq *request) {
+func (s *Server) modelsPage(rq *request) {
 	all, err := rq.st.ListProjects(rq.Context())
 	if err != nil {
 		s.serverError(rq.w, rq.Request, &rq.account, "list projects", err)
@@ -55,27 +56,27 @@ func (s *Server) providersPage(rq *request) {
 	if rq.project == "" && len(projects) > 0 {
 		rq.project = projects[0]
 	}
-	v, err := s.providersView(rq)
+	v, err := s.modelsView(rq)
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "read provider defaults", err)
+		s.serverError(rq.w, rq.Request, &rq.account, "read model defaults", err)
 		return
 	}
-	p := s.pageFor(rq, "Providers", "providers")
+	p := s.pageFor(rq, "Model defaults", "models")
 	p.Projects = projects
 	if rq.URL.Query().Get("done") == "saved" {
-		p.Notice = "Saved the provider defaults."
+		p.Notice = "Saved the model defaults."
 	}
-	s.render(rq.w, rq.Request, http.StatusOK, "providers", p, v)
+	s.render(rq.w, rq.Request, http.StatusOK, "models", p, v)
 }
 
-// providersView reads a project's defaults and which API keys they lack,
-// as `pgsecrets defaults set` and Terraform warn.
-func (s *Server) providersView(rq *request) (providersView, error) {
-	v := providersView{Project: rq.project, CanSet: may(rq.account, permSetProviders, rq.project)}
+// modelsView reads a project's defaults and which API keys they lack,
+// as `pgsecrets model-defaults set` and Terraform warn.
+func (s *Server) modelsView(rq *request) (modelsView, error) {
+	v := modelsView{Project: rq.project, CanSet: may(rq.account, permSetModelDefaults, rq.project)}
 	if rq.project == "" {
 		return v, nil
 	}
-	defs, err := rq.st.GetProviderDefaults(rq.Context(), rq.project)
+	defs, err := rq.st.GetModelDefaults(rq.Context(), rq.project)
 	if err != nil {
 		return v, err
 	}
@@ -90,7 +91,7 @@ func (s *Server) providersView(rq *request) (providersView, error) {
 		v.UseCases = append(v.UseCases, row)
 	}
 	for _, row := range v.UseCases {
-		name, ok := store.APIKeySecretName(row.Provider)
+		name, ok := catalog.APIKeySecretName(row.Provider)
 		if row.Default == nil || !ok {
 			continue
 		}
@@ -108,11 +109,11 @@ func (s *Server) providersView(rq *request) (providersView, error) {
 	return v, nil
 }
 
-// saveProviders sets the use cases given a provider and a model, and
+// saveModelDefaults sets the use cases given a provider and a model, and
 // removes those left empty, in one audited transaction.
-func (s *Server) saveProviders(rq *request) {
+func (s *Server) saveModelDefaults(rq *request) {
 	var (
-		set    []store.ProviderDefault
+		set    []store.ModelDefault
 		remove []string
 		errs   []string
 	)
@@ -125,13 +126,13 @@ func (s *Server) saveProviders(rq *request) {
 		case provider == "" || model == "":
 			errs = append(errs, fmt.Sprintf("%s needs both a provider and a model (or neither, to remove it)", uc))
 		default:
-			set = append(set, store.ProviderDefault{UseCase: uc, Provider: provider, Model: model})
+			set = append(set, store.ModelDefault{UseCase: uc, Provider: provider, Model: model})
 		}
 	}
 	if len(errs) > 0 {
-		v, err := s.providersView(rq)
+		v, err := s.modelsView(rq)
 		if err != nil {
-			s.serverError(rq.w, rq.Request, &rq.account, "read provider defaults", err)
+			s.serverError(rq.w, rq.Request, &rq.account, "read model defaults", err)
 			return
 		}
 		for i := range v.UseCases {
@@ -140,12 +141,12 @@ func (s *Server) saveProviders(rq *request) {
 			v.UseCases[i].withProviders()
 		}
 		v.Error = upperFirst(strings.Join(errs, "; ")) + ". Nothing was saved."
-		s.renderPage(rq, http.StatusUnprocessableEntity, "providers", "Providers", "providers", v)
+		s.renderPage(rq, http.StatusUnprocessableEntity, "models", "Model defaults", "models", v)
 		return
 	}
-	if _, err := rq.st.PatchProviderDefaults(rq.Context(), rq.project, set, remove); err != nil {
-		s.storeError(rq, "save provider defaults", err)
+	if _, err := rq.st.PatchModelDefaults(rq.Context(), rq.project, set, remove); err != nil {
+		s.storeError(rq, "save model defaults", err)
 		return
 	}
-	http.Redirect(rq.w, rq.Request, "/providers?"+url.Values{"project": {rq.project}, "done": {"saved"}}.Encode(), http.StatusSeeOther)
+	http.Redirect(rq.w, rq.Request, "/models?"+url.Values{"project": {rq.project}, "done": {"saved"}}.Encode(), http.StatusSeeOther)
 }

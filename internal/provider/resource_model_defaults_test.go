@@ -20,11 +20,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
-const defaultsAddr = "pgsecrets_provider_defaults.d"
+const defaultsAddr = "pgsecrets_model_defaults.d"
 
 func defaultsConfig(env *testEnv, body string) string {
 	return env.ProviderConfig() + fmt.Sprintf(`
-resource "pgsecrets_provider_defaults" "d" {
+resource "pgsecrets_model_defaults" "d" {
   project = "support"
 %s
 }
@@ -35,7 +35,7 @@ resource "pgsecrets_provider_defaults" "d" {
 // "use_case=provider/model" in use case order.
 func storedDefaults(env *testEnv, want ...string) acc.TestCheckFunc {
 	return func(*terraform.State) error {
-		defs, err := env.Store.GetProviderDefaults(context.Background(), "support")
+		defs, err := env.Store.GetModelDefaults(context.Background(), "support")
 		if err != nil {
 			return err
 		}
@@ -50,7 +50,7 @@ func storedDefaults(env *testEnv, want ...string) acc.TestCheckFunc {
 	}
 }
 
-func TestAccProviderDefaultsCreateUpdateImportDestroy(t *testing.T) {
+func TestAccModelDefaultsCreateUpdateImportDestroy(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
 	accTest(t, acc.TestCase{
@@ -116,14 +116,14 @@ func TestAccProviderDefaultsCreateUpdateImportDestroy(t *testing.T) {
 // The warning names the missing secret and how to add it (depends_on
 // included), once per secret, and says nothing of providers whose key is
 // there or that need none.
-func TestProviderDefaultsWarnsWhenProviderAPIKeySecretMissing(t *testing.T) {
+func TestModelDefaultsWarnsWhenProviderAPIKeySecretMissing(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
 	env.putSecret("support", "ANTHROPIC_API_KEY", "sk-ant")
-	r := &providerDefaultsResource{data: &providerData{store: env.Store}}
+	r := &modelDefaultsResource{data: &providerData{store: env.Store}}
 	ctx := context.Background()
 
-	diags := r.missingAPIKeyWarnings(ctx, &providerDefaultsModel{
+	diags := r.missingAPIKeyWarnings(ctx, &modelDefaultsModel{
 		Project: types.StringValue("support"),
 		Chat:    &useCaseModel{Provider: types.StringValue("anthropic"), Model: types.StringValue("claude-sonnet-4-5")},
 		Code:    &useCaseModel{Provider: types.StringValue("OpenAI"), Model: types.StringValue("gpt-4.1")},
@@ -141,7 +141,7 @@ func TestProviderDefaultsWarnsWhenProviderAPIKeySecretMissing(t *testing.T) {
 	}
 
 	// A local model server needs no key.
-	diags = r.missingAPIKeyWarnings(ctx, &providerDefaultsModel{
+	diags = r.missingAPIKeyWarnings(ctx, &modelDefaultsModel{
 		Project: types.StringValue("support"),
 		Chat:    &useCaseModel{Provider: types.StringValue("ollama"), Model: types.StringValue("llama3")},
 	})
@@ -153,7 +153,7 @@ func TestProviderDefaultsWarnsWhenProviderAPIKeySecretMissing(t *testing.T) {
 // A configuration that creates the key secret and the defaults, as the
 // quickstart does, shows no warning: not on its first plan, not when
 // applied, not on later plans and updates.
-func TestAccProviderDefaultsNoWarningWhenTheConfigurationCreatesTheKey(t *testing.T) {
+func TestAccModelDefaultsNoWarningWhenTheConfigurationCreatesTheKey(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
 	config := func(model string) string {
@@ -165,7 +165,7 @@ resource "pgsecrets_project_secret" "openai" {
   value_wo_version = 1
 }
 
-resource "pgsecrets_provider_defaults" "d" {
+resource "pgsecrets_model_defaults" "d" {
   project = "support"
   chat    = { provider = "openai", model = %q }
   summary = { provider = "openai", model = "gpt-4o-mini" }
@@ -192,7 +192,7 @@ resource "pgsecrets_provider_defaults" "d" {
 // Without the key secret, the plan says nothing and the apply that sets
 // the defaults warns once (one secret for two use cases); once the secret
 // exists, changing the defaults warns no more.
-func TestAccProviderDefaultsWarnsOnceAtApplyWhenTheKeyIsMissing(t *testing.T) {
+func TestAccModelDefaultsWarnsOnceAtApplyWhenTheKeyIsMissing(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
 	config := func(model string) string {
@@ -231,10 +231,10 @@ func TestAccProviderDefaultsWarnsOnceAtApplyWhenTheKeyIsMissing(t *testing.T) {
 	}
 }
 
-const defaultsType = "pgsecrets_provider_defaults"
+const defaultsType = "pgsecrets_model_defaults"
 
 // diagRecorder keeps the diagnostics the provider sends Terraform about
-// pgsecrets_provider_defaults, as "RPC: summary: detail".
+// pgsecrets_model_defaults, as "RPC: summary: detail".
 type diagRecorder struct {
 	mu    sync.Mutex
 	diags []string
@@ -301,7 +301,7 @@ func (s recordingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6
 }
 
 // accTestRecordingDiagnostics is accTest with the diagnostics about
-// pgsecrets_provider_defaults recorded.
+// pgsecrets_model_defaults recorded.
 func accTestRecordingDiagnostics(t *testing.T, tc acc.TestCase) *diagRecorder {
 	t.Helper()
 	rec := &diagRecorder{}
@@ -328,4 +328,56 @@ func accTestWith(t *testing.T, rec *diagRecorder, tc acc.TestCase) {
 	}
 	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
 	acc.Test(t, tc)
+}
+
+// A configuration written with pgsecrets_provider_defaults, the resource's
+// earlier name, still applies; a moved block takes its state to
+// pgsecrets_model_defaults with nothing written again.
+func TestAccProviderDefaultsMovesToModelDefaults(t *testing.T) {
+	env := newTestEnv(t)
+	const body = `
+  project = "support"
+  chat    = { provider = "anthropic", model = "claude-sonnet-4-5" }`
+	var events int
+	accTest(t, acc.TestCase{
+		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_8_0)},
+		Steps: []acc.TestStep{
+			{
+				Config: env.ProviderConfig() + `
+resource "pgsecrets_provider_defaults" "d" {` + body + `
+}
+`,
+				Check: acc.ComposeTestCheckFunc(storedDefaults(env, "chat=anthropic/claude-sonnet-4-5"), func(*terraform.State) error {
+					return env.pool.QueryRow(context.Background(), "select count(*) from audit_events").Scan(&events)
+				}),
+			},
+			{
+				Config: env.ProviderConfig() + `
+resource "pgsecrets_model_defaults" "d" {` + body + `
+}
+
+moved {
+  from = pgsecrets_provider_defaults.d
+  to   = pgsecrets_model_defaults.d
+}
+`,
+				ConfigPlanChecks: acc.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(defaultsAddr, plancheck.ResourceActionNoop)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(defaultsAddr, tfjsonpath.New("chat").AtMapKey("model"), knownvalue.StringExact("claude-sonnet-4-5")),
+				},
+				Check: func(*terraform.State) error {
+					var now int
+					if err := env.pool.QueryRow(context.Background(), "select count(*) from audit_events").Scan(&now); err != nil {
+						return err
+					}
+					if now != events {
+						return fmt.Errorf("the move wrote %d audit event(s); want none", now-events)
+					}
+					return nil
+				},
+			},
+		},
+	})
 }

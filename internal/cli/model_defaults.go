@@ -8,34 +8,35 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
-func newDefaultsCmd(g *globalOptions) *cobra.Command {
-	return newGroupCmd("defaults", "Read and set a project's default AI provider and model per use case",
-		`  pgsecrets defaults get --project billing
-  pgsecrets defaults set --project billing --chat anthropic/claude-sonnet-4-5 --code openai/gpt-4.1`,
-		newDefaultsGetCmd(g),
-		newDefaultsSetCmd(g),
+func newModelDefaultsCmd(g *globalOptions) *cobra.Command {
+	return newGroupCmd("model-defaults", "Read and set a project's model defaults: the AI provider and model per use case",
+		`  pgsecrets model-defaults get --project billing
+  pgsecrets model-defaults set --project billing --chat anthropic/claude-sonnet-4-5 --code openai/gpt-4.1`,
+		newModelDefaultsGetCmd(g),
+		newModelDefaultsSetCmd(g),
 	)
 }
 
-// DefaultsGetOptions configure `pgsecrets defaults get`.
-type DefaultsGetOptions struct {
+// ModelDefaultsGetOptions configure `pgsecrets model-defaults get`.
+type ModelDefaultsGetOptions struct {
 	*globalOptions
 	Project string
 }
 
-func newDefaultsGetCmd(g *globalOptions) *cobra.Command {
-	opts := &DefaultsGetOptions{globalOptions: g}
+func newModelDefaultsGetCmd(g *globalOptions) *cobra.Command {
+	opts := &ModelDefaultsGetOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "get",
 		Short: "Show a project's default AI provider and model per use case",
 		Long: `Show the provider and model a project uses by default for each use case
-(chat, code, summary), as set here or by the pgsecrets_provider_defaults
+(chat, code, summary), as set here or by the pgsecrets_model_defaults
 Terraform resource.`,
-		Example: `  pgsecrets defaults get --project billing
-  pgsecrets defaults get --project billing --output json | jq -r '.[] | select(.use_case == "chat") | .model'`,
+		Example: `  pgsecrets model-defaults get --project billing
+  pgsecrets model-defaults get --project billing --output json | jq -r '.[] | select(.use_case == "chat") | .model'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "project"); err != nil {
@@ -44,31 +45,31 @@ Terraform resource.`,
 			if err := store.ValidateProject(opts.Project); err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
-			return runDefaultsGet(cmd.Context(), opts)
+			return runModelDefaultsGet(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Project, "project", "", "the project (required)")
 	return cmd
 }
 
-func runDefaultsGet(ctx context.Context, opts *DefaultsGetOptions) error {
+func runModelDefaultsGet(ctx context.Context, opts *ModelDefaultsGetOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	defs, err := st.GetProviderDefaults(ctx, opts.Project)
+	defs, err := st.GetModelDefaults(ctx, opts.Project)
 	if err != nil {
 		return err
 	}
 	if opts.JSON() {
 		if defs == nil {
-			defs = []store.ProviderDefault{}
+			defs = []store.ModelDefault{}
 		}
 		return writeJSON(opts.IO.Out, defs)
 	}
 	if len(defs) == 0 {
-		fmt.Fprintf(opts.IO.ErrOut, "No provider defaults for project %s.\n", opts.Project)
+		fmt.Fprintf(opts.IO.ErrOut, "No model defaults for project %s.\n", opts.Project)
 		return nil
 	}
 	t := newTable(opts.IO.Out, "USE CASE", "PROVIDER", "MODEL", "UPDATED", "UPDATED BY")
@@ -78,8 +79,8 @@ func runDefaultsGet(ctx context.Context, opts *DefaultsGetOptions) error {
 	return t.flush()
 }
 
-// DefaultsSetOptions configure `pgsecrets defaults set`.
-type DefaultsSetOptions struct {
+// ModelDefaultsSetOptions configure `pgsecrets model-defaults set`.
+type ModelDefaultsSetOptions struct {
 	*globalOptions
 	Project string
 	// Set maps a use case to "provider/model", for the flags given.
@@ -88,8 +89,8 @@ type DefaultsSetOptions struct {
 	Remove []string
 }
 
-func newDefaultsSetCmd(g *globalOptions) *cobra.Command {
-	opts := &DefaultsSetOptions{globalOptions: g, Set: map[string]string{}}
+func newModelDefaultsSetCmd(g *globalOptions) *cobra.Command {
+	opts := &ModelDefaultsSetOptions{globalOptions: g, Set: map[string]string{}}
 	flags := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "set",
@@ -101,9 +102,9 @@ audited transaction.
 
 A warning is printed when the project lacks the secret the provider's
 SDKs read the API key from (e.g. ANTHROPIC_API_KEY), as Terraform does for
-pgsecrets_provider_defaults.`,
-		Example: `  pgsecrets defaults set --project billing --chat anthropic/claude-sonnet-4-5
-  pgsecrets defaults set --project billing --code openai/gpt-4.1 --remove summary`,
+pgsecrets_model_defaults.`,
+		Example: `  pgsecrets model-defaults set --project billing --chat anthropic/claude-sonnet-4-5
+  pgsecrets model-defaults set --project billing --code openai/gpt-4.1 --remove summary`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "project"); err != nil {
@@ -120,7 +121,7 @@ pgsecrets_provider_defaults.`,
 			if err := opts.validate(); err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
-			return runDefaultsSet(cmd.Context(), opts)
+			return runModelDefaultsSet(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Project, "project", "", "the project (required)")
@@ -133,7 +134,7 @@ pgsecrets_provider_defaults.`,
 
 // validate applies the Terraform resource's rules: known use cases, a
 // non-empty provider and model, and something to do.
-func (o *DefaultsSetOptions) validate() error {
+func (o *ModelDefaultsSetOptions) validate() error {
 	if len(o.Set) == 0 && len(o.Remove) == 0 {
 		return errors.New("nothing to set: give at least one of --chat, --code, --summary or --remove")
 	}
@@ -154,26 +155,26 @@ func (o *DefaultsSetOptions) validate() error {
 	return nil
 }
 
-func runDefaultsSet(ctx context.Context, opts *DefaultsSetOptions) error {
+func runModelDefaultsSet(ctx context.Context, opts *ModelDefaultsSetOptions) error {
 	st, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	var set []store.ProviderDefault
+	var set []store.ModelDefault
 	for _, uc := range store.UseCases {
 		if v, ok := opts.Set[uc]; ok {
 			provider, model, _ := strings.Cut(v, "/")
-			set = append(set, store.ProviderDefault{UseCase: uc, Provider: strings.TrimSpace(provider), Model: strings.TrimSpace(model)})
+			set = append(set, store.ModelDefault{UseCase: uc, Provider: strings.TrimSpace(provider), Model: strings.TrimSpace(model)})
 		}
 	}
 	// One transaction: use cases not named keep whatever they hold now, even
 	// if someone changes them meanwhile.
-	defs, err := st.PatchProviderDefaults(ctx, opts.Project, set, opts.Remove)
+	defs, err := st.PatchModelDefaults(ctx, opts.Project, set, opts.Remove)
 	if err != nil {
 		return err
 	}
-	merged := map[string]store.ProviderDefault{}
+	merged := map[string]store.ModelDefault{}
 	for _, d := range defs {
 		merged[d.UseCase] = d
 	}
@@ -182,7 +183,7 @@ func runDefaultsSet(ctx context.Context, opts *DefaultsSetOptions) error {
 		if _, set := opts.Set[uc]; !set {
 			continue
 		}
-		secret, ok := store.APIKeySecretName(merged[uc].Provider)
+		secret, ok := catalog.APIKeySecretName(merged[uc].Provider)
 		if !ok {
 			continue
 		}
@@ -196,7 +197,7 @@ func runDefaultsSet(ctx context.Context, opts *DefaultsSetOptions) error {
 	if opts.JSON() {
 		return writeJSON(opts.IO.Out, defs)
 	}
-	fmt.Fprintf(opts.IO.Out, "Set provider defaults of project %s:", opts.Project)
+	fmt.Fprintf(opts.IO.Out, "Set model defaults of project %s:", opts.Project)
 	if len(defs) == 0 {
 		fmt.Fprint(opts.IO.Out, " none")
 	}

@@ -2,7 +2,7 @@
 # a use case names a provider whose usual API key secret (here
 # ANTHROPIC_API_KEY and OPENAI_API_KEY) is still missing from the project:
 # put the pgsecrets_project_secret that creates it in depends_on.
-resource "pgsecrets_provider_defaults" "support" {
+resource "pgsecrets_model_defaults" "support" {
   project = "support"
 
   chat = {

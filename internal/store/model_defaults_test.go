@@ -13,19 +13,19 @@ import (
 func TestConcurrentDefaultsPatchesBothTakeEffect(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestStore(t)
-	if _, err := s.PatchProviderDefaults(ctx, "app", []store.ProviderDefault{{UseCase: "summary", Provider: "openai", Model: "gpt-4o-mini"}}, nil); err != nil {
+	if _, err := s.PatchModelDefaults(ctx, "app", []store.ModelDefault{{UseCase: "summary", Provider: "openai", Model: "gpt-4o-mini"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, d := range []store.ProviderDefault{
+	for i, d := range []store.ModelDefault{
 		{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4"},
 		{UseCase: "code", Provider: "openai", Model: "gpt-4.1"},
 	} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = s.PatchProviderDefaults(ctx, "app", []store.ProviderDefault{d}, nil)
+			_, errs[i] = s.PatchModelDefaults(ctx, "app", []store.ModelDefault{d}, nil)
 		}()
 	}
 	wg.Wait()
@@ -34,7 +34,7 @@ func TestConcurrentDefaultsPatchesBothTakeEffect(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defs, err := s.PatchProviderDefaults(ctx, "app", nil, []string{"summary"})
+	defs, err := s.PatchModelDefaults(ctx, "app", nil, []string{"summary"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestConcurrentDefaultsPatchesBothTakeEffect(t *testing.T) {
 	if len(got) != 2 || got["chat"] != "anthropic/claude-sonnet-4" || got["code"] != "openai/gpt-4.1" {
 		t.Fatalf("defaults after two concurrent patches and a removal = %v", got)
 	}
-	if _, err := s.PatchProviderDefaults(ctx, "app", nil, []string{"images"}); err == nil {
+	if _, err := s.PatchModelDefaults(ctx, "app", nil, []string{"images"}); err == nil {
 		t.Fatal("removing an unknown use case was accepted")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -16,29 +17,71 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 var (
-	_ resource.ResourceWithConfigure        = (*providerDefaultsResource)(nil)
-	_ resource.ResourceWithImportState      = (*providerDefaultsResource)(nil)
-	_ resource.ResourceWithConfigValidators = (*providerDefaultsResource)(nil)
+	_ resource.ResourceWithConfigure        = (*modelDefaultsResource)(nil)
+	_ resource.ResourceWithImportState      = (*modelDefaultsResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*modelDefaultsResource)(nil)
+	_ resource.ResourceWithMoveState        = (*modelDefaultsResource)(nil)
 )
 
-// providerDefaultsResource is pgsecrets_provider_defaults: the AI provider
-// and model a project uses for each use case.
-type providerDefaultsResource struct {
+// modelDefaultsResource is pgsecrets_model_defaults: the AI provider and
+// model a project uses for each use case.
+type modelDefaultsResource struct {
 	data *providerData
+	// earlierName serves the resource as pgsecrets_provider_defaults, its
+	// name before "model defaults" kept the AI side's word apart from the
+	// Terraform provider's.
+	earlierName bool
 }
 
-// NewProviderDefaultsResource is the pgsecrets_provider_defaults resource.
-func NewProviderDefaultsResource() resource.Resource { return &providerDefaultsResource{} }
+// NewModelDefaultsResource is the pgsecrets_model_defaults resource.
+func NewModelDefaultsResource() resource.Resource { return &modelDefaultsResource{} }
 
-func (r *providerDefaultsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_provider_defaults"
+// NewProviderDefaultsResource is pgsecrets_model_defaults under its earlier
+// name, deprecated: a `moved` block takes its state to the new name.
+func NewProviderDefaultsResource() resource.Resource {
+	return &modelDefaultsResource{earlierName: true}
 }
 
-func (r *providerDefaultsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+const earlierModelDefaultsName = "_provider_defaults"
+
+func (r *modelDefaultsResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_model_defaults"
+	if r.earlierName {
+		resp.TypeName = req.ProviderTypeName + earlierModelDefaultsName
+	}
+}
+
+// MoveState takes the state of a pgsecrets_provider_defaults resource, the
+// same schema under the earlier name, to pgsecrets_model_defaults:
+//
+//	moved {
+//	  from = pgsecrets_provider_defaults.app
+//	  to   = pgsecrets_model_defaults.app
+//	}
+func (r *modelDefaultsResource) MoveState(ctx context.Context) []resource.StateMover {
+	var earlier resource.SchemaResponse
+	(&modelDefaultsResource{earlierName: true}).Schema(ctx, resource.SchemaRequest{}, &earlier)
+	return []resource.StateMover{{
+		SourceSchema: &earlier.Schema,
+		StateMover: func(ctx context.Context, req resource.MoveStateRequest, resp *resource.MoveStateResponse) {
+			if !strings.HasSuffix(req.SourceTypeName, earlierModelDefaultsName) || req.SourceState == nil {
+				return // not ours: another mover, or none, takes it
+			}
+			var m modelDefaultsModel
+			resp.Diagnostics.Append(req.SourceState.Get(ctx, &m)...)
+			if !resp.Diagnostics.HasError() {
+				resp.Diagnostics.Append(resp.TargetState.Set(ctx, &m)...)
+			}
+		},
+	}}
+}
+
+func (r *modelDefaultsResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	useCase := func(what string) schema.SingleNestedAttribute {
 		return schema.SingleNestedAttribute{
 			Optional:            true,
@@ -61,7 +104,7 @@ func (r *providerDefaultsResource) Schema(_ context.Context, _ resource.SchemaRe
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The AI provider and model a project uses by default for chat, code and summaries. " +
-			"One resource per project holds all its defaults; use cases left out have none. Read them back with `pgsecrets defaults get --project P` (`--output json` for programs).",
+			"One resource per project holds all its defaults; use cases left out have none. Read them back with `pgsecrets model-defaults get --project P` (`--output json` for programs).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -79,26 +122,31 @@ func (r *providerDefaultsResource) Schema(_ context.Context, _ resource.SchemaRe
 			"summary": useCase("summarisation"),
 		},
 	}
+	if r.earlierName {
+		resp.Schema.DeprecationMessage = "pgsecrets_provider_defaults is now pgsecrets_model_defaults, which keeps the AI providers' word apart from the Terraform provider's: " +
+			"rename the resource with a moved block (from = pgsecrets_provider_defaults.NAME, to = pgsecrets_model_defaults.NAME); nothing is written again."
+		resp.Schema.MarkdownDescription = "The earlier name of `pgsecrets_model_defaults`, the same resource: move it with a `moved` block."
+	}
 }
 
-func (r *providerDefaultsResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+func (r *modelDefaultsResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		resourcevalidator.AtLeastOneOf(path.MatchRoot("chat"), path.MatchRoot("code"), path.MatchRoot("summary")),
 	}
 }
 
-func (r *providerDefaultsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+func (r *modelDefaultsResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = dataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-func (r *providerDefaultsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+func (r *modelDefaultsResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	if !r.data.requireRootKeys(&resp.Diagnostics, "Creating a pgsecrets_provider_defaults") {
 		return
 	}
 	r.write(ctx, req.Plan.Get, &resp.State, &resp.Diagnostics)
 }
 
-func (r *providerDefaultsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+func (r *modelDefaultsResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	if !r.data.requireRootKeys(&resp.Diagnostics, "Updating a pgsecrets_provider_defaults") {
 		return
 	}
@@ -107,15 +155,15 @@ func (r *providerDefaultsResource) Update(ctx context.Context, req resource.Upda
 
 // write replaces the project's defaults with the plan's, in one
 // transaction.
-func (r *providerDefaultsResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics) {
-	var plan providerDefaultsModel
+func (r *modelDefaultsResource) write(ctx context.Context, getPlan func(context.Context, any) diag.Diagnostics, state stateSetter, diags *diag.Diagnostics) {
+	var plan modelDefaultsModel
 	diags.Append(getPlan(ctx, &plan)...)
 	if diags.HasError() {
 		return
 	}
 	project := plan.Project.ValueString()
-	if err := r.data.store.SetProviderDefaults(ctx, project, plan.defaults()); err != nil {
-		diags.AddError("Cannot set provider defaults", fmt.Sprintf("Setting the defaults of project %q: %v", project, err))
+	if err := r.data.store.SetModelDefaults(ctx, project, plan.defaults()); err != nil {
+		diags.AddError("Cannot set model defaults", fmt.Sprintf("Setting the defaults of project %q: %v", project, err))
 		return
 	}
 	plan.ID = types.StringValue(project)
@@ -130,16 +178,16 @@ type stateSetter interface {
 	Set(ctx context.Context, val any) diag.Diagnostics
 }
 
-func (r *providerDefaultsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state providerDefaultsModel
+func (r *modelDefaultsResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state modelDefaultsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	project := state.Project.ValueString()
-	defs, err := r.data.store.GetProviderDefaults(ctx, project)
+	defs, err := r.data.store.GetModelDefaults(ctx, project)
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot read provider defaults", err.Error())
+		resp.Diagnostics.AddError("Cannot read model defaults", err.Error())
 		return
 	}
 	if len(defs) == 0 {
@@ -151,21 +199,21 @@ func (r *providerDefaultsResource) Read(ctx context.Context, req resource.ReadRe
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
-func (r *providerDefaultsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+func (r *modelDefaultsResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	if !r.data.requireRootKeys(&resp.Diagnostics, "Destroying a pgsecrets_provider_defaults") {
 		return
 	}
-	var state providerDefaultsModel
+	var state modelDefaultsModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.data.store.SetProviderDefaults(ctx, state.Project.ValueString(), nil); err != nil {
-		resp.Diagnostics.AddError("Cannot remove provider defaults", fmt.Sprintf("Removing the defaults of project %q: %v", state.Project.ValueString(), err))
+	if err := r.data.store.SetModelDefaults(ctx, state.Project.ValueString(), nil); err != nil {
+		resp.Diagnostics.AddError("Cannot remove model defaults", fmt.Sprintf("Removing the defaults of project %q: %v", state.Project.ValueString(), err))
 	}
 }
 
-func (r *providerDefaultsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+func (r *modelDefaultsResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	if err := store.ValidateProject(req.ID); err != nil {
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q: expected a project name: %v", req.ID, err))
 		return
@@ -181,7 +229,7 @@ func (r *providerDefaultsResource) ImportState(ctx context.Context, req resource
 // configuration that does. With the secret's resource in depends_on, the
 // secret exists by the time this runs, so only a secret that is really
 // missing is warned about, once, by the apply that set the defaults.
-func (r *providerDefaultsResource) missingAPIKeyWarnings(ctx context.Context, plan *providerDefaultsModel) diag.Diagnostics {
+func (r *modelDefaultsResource) missingAPIKeyWarnings(ctx context.Context, plan *modelDefaultsModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	project := plan.Project.ValueString()
 	checked := map[string]bool{}
@@ -190,7 +238,7 @@ func (r *providerDefaultsResource) missingAPIKeyWarnings(ctx context.Context, pl
 			continue
 		}
 		provider := uc.model.Provider.ValueString()
-		secret, ok := store.APIKeySecretName(provider)
+		secret, ok := catalog.APIKeySecretName(provider)
 		if !ok || checked[secret] {
 			continue
 		}
@@ -211,8 +259,8 @@ func (r *providerDefaultsResource) missingAPIKeyWarnings(ctx context.Context, pl
 	return diags
 }
 
-// providerDefaultsModel is the resource's state, plan and config.
-type providerDefaultsModel struct {
+// modelDefaultsModel is the resource's state, plan and config.
+type modelDefaultsModel struct {
 	ID      types.String  `tfsdk:"id"`
 	Project types.String  `tfsdk:"project"`
 	Chat    *useCaseModel `tfsdk:"chat"`
@@ -232,22 +280,22 @@ type namedUseCase struct {
 }
 
 // useCases pairs each use case of store.UseCases with its attribute.
-func (m *providerDefaultsModel) useCases() []namedUseCase {
+func (m *modelDefaultsModel) useCases() []namedUseCase {
 	return []namedUseCase{{"chat", m.Chat}, {"code", m.Code}, {"summary", m.Summary}}
 }
 
-func (m *providerDefaultsModel) defaults() []store.ProviderDefault {
-	var out []store.ProviderDefault
+func (m *modelDefaultsModel) defaults() []store.ModelDefault {
+	var out []store.ModelDefault
 	for _, uc := range m.useCases() {
 		if uc.model != nil {
-			out = append(out, store.ProviderDefault{UseCase: uc.name, Provider: uc.model.Provider.ValueString(), Model: uc.model.Model.ValueString()})
+			out = append(out, store.ModelDefault{UseCase: uc.name, Provider: uc.model.Provider.ValueString(), Model: uc.model.Model.ValueString()})
 		}
 	}
 	return out
 }
 
-func providerDefaultsFrom(project string, defs []store.ProviderDefault) providerDefaultsModel {
-	m := providerDefaultsModel{ID: types.StringValue(project), Project: types.StringValue(project)}
+func providerDefaultsFrom(project string, defs []store.ModelDefault) modelDefaultsModel {
+	m := modelDefaultsModel{ID: types.StringValue(project), Project: types.StringValue(project)}
 	for _, d := range defs {
 		uc := &useCaseModel{Provider: types.StringValue(d.Provider), Model: types.StringValue(d.Model)}
 		switch d.UseCase {

@@ -15,8 +15,8 @@ import (
 // Use cases a project can set a default AI provider and model for.
 var UseCases = []string{"chat", "code", "summary"}
 
-// ProviderDefault is the provider and model a project uses for a use case.
-type ProviderDefault struct {
+// ModelDefault is the provider and model a project uses for a use case.
+type ModelDefault struct {
 	UseCase   string    `json:"use_case"`
 	Provider  string    `json:"provider"`
 	Model     string    `json:"model"`
@@ -24,9 +24,9 @@ type ProviderDefault struct {
 	UpdatedBy string    `json:"updated_by"`
 }
 
-// GetProviderDefaults returns a project's defaults, ordered by use case.
-func (s *Store) GetProviderDefaults(ctx context.Context, project string) ([]ProviderDefault, error) {
-	return s.readProviderDefaults(ctx, s.pool, project)
+// GetModelDefaults returns a project's defaults, ordered by use case.
+func (s *Store) GetModelDefaults(ctx context.Context, project string) ([]ModelDefault, error) {
+	return s.readModelDefaults(ctx, s.pool, project)
 }
 
 // querier is what a pool and a transaction have in common for reads.
@@ -34,31 +34,31 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func (s *Store) readProviderDefaults(ctx context.Context, q querier, project string) ([]ProviderDefault, error) {
+func (s *Store) readModelDefaults(ctx context.Context, q querier, project string) ([]ModelDefault, error) {
 	rows, err := q.Query(ctx, `
 		select use_case, provider, model, updated_at, updated_by from `+s.table("provider_defaults")+`
 		where project = $1 order by array_position($2::text[], use_case)`, project, UseCases)
 	if err != nil {
-		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
+		return nil, fmt.Errorf("read model defaults of %q: %w", project, err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ProviderDefault])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ModelDefault])
 	if err != nil {
-		return nil, fmt.Errorf("read provider defaults of %q: %w", project, err)
+		return nil, fmt.Errorf("read model defaults of %q: %w", project, err)
 	}
 	return out, nil
 }
 
-// SetProviderDefaults replaces a project's defaults with defs: use cases
-// not in defs are removed. It is PatchProviderDefaults with every other
+// SetModelDefaults replaces a project's defaults with defs: use cases
+// not in defs are removed. It is PatchModelDefaults with every other
 // use case removed.
-func (s *Store) SetProviderDefaults(ctx context.Context, project string, defs []ProviderDefault) error {
+func (s *Store) SetModelDefaults(ctx context.Context, project string, defs []ModelDefault) error {
 	var remove []string
 	for _, uc := range UseCases {
-		if !slices.ContainsFunc(defs, func(d ProviderDefault) bool { return d.UseCase == uc }) {
+		if !slices.ContainsFunc(defs, func(d ModelDefault) bool { return d.UseCase == uc }) {
 			remove = append(remove, uc)
 		}
 	}
-	_, err := s.PatchProviderDefaults(ctx, project, defs, remove)
+	_, err := s.PatchModelDefaults(ctx, project, defs, remove)
 	return err
 }
 
@@ -70,14 +70,14 @@ func ValidateUseCase(useCase string) error {
 	return nil
 }
 
-// PatchProviderDefaults sets some use cases and removes others, leaving the
+// PatchModelDefaults sets some use cases and removes others, leaving the
 // rest as they are, in one transaction, and returns the project's defaults
 // afterwards: the one way defaults are written, by Terraform, the CLI and
 // the dashboard alike. Unlike a read followed by a write, two concurrent
 // patches of different use cases both take effect. Its audit event is
 // defaults.set, with each use case set ("provider/model") or removed
 // (null), or defaults.delete when the project is left with none.
-func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set []ProviderDefault, remove []string) ([]ProviderDefault, error) {
+func (s *Store) PatchModelDefaults(ctx context.Context, project string, set []ModelDefault, remove []string) ([]ModelDefault, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 		}
 		details[uc] = nil
 	}
-	var out []ProviderDefault
+	var out []ModelDefault
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, d := range set {
 			_, err := tx.Exec(ctx, `
@@ -108,11 +108,11 @@ func (s *Store) PatchProviderDefaults(ctx context.Context, project string, set [
 		}
 		if len(remove) > 0 {
 			if _, err := tx.Exec(ctx, "delete from "+s.table("provider_defaults")+" where project = $1 and use_case = any($2)", project, remove); err != nil {
-				return fmt.Errorf("remove provider defaults of %q: %w", project, err)
+				return fmt.Errorf("remove model defaults of %q: %w", project, err)
 			}
 		}
 		var err error
-		if out, err = s.readProviderDefaults(ctx, tx, project); err != nil {
+		if out, err = s.readModelDefaults(ctx, tx, project); err != nil {
 			return err
 		}
 		action := audit.ActionDefaultsSet

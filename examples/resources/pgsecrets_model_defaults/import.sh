@@ -1,0 +1,2 @@
+# Import by project.
+terraform import pgsecrets_model_defaults.support support

@@ -1,2 +1,0 @@
-# Import by project.
-terraform import pgsecrets_provider_defaults.support support
