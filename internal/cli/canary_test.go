@@ -37,7 +37,7 @@ func TestSecretValueNeverLeaksOutsideGet(t *testing.T) {
 		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN"}, 2},
 		{canary + "-2\n", false, []string{"secret", "add", "--project", "app", "--name", "TOKEN", "--yes", "--output", "json"}, 0},
 		{canary, true, []string{"secret", "add", "--project", "app", "--name", "PROMPTED"}, 0},
-		{"", false, []string{"secret", "add", "--project", "app", "--name", "FROM_FILE", "--value-file", file}, 0},
+		{"", false, []string{"secret", "add", "--project", "app", "--name", "FROM_FILE", "--file", file}, 0},
 		{canary, false, []string{"secret", "add", "--project", "bad project!", "--name", "TOKEN"}, 2},
 		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN", "--output", "yaml"}, 2},
 		{canary, false, []string{"secret", "add", "--project", "app", "--name", "TOKEN", "--unknown-flag"}, 2},

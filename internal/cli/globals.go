@@ -57,6 +57,7 @@ func (g *globalOptions) validate(cmd *cobra.Command) error {
 	if g.Output != outputText && g.Output != outputJSON {
 		return usageErrorf(cmd, "--output %q is not supported: use text or json", g.Output)
 	}
+	noticeOldFlags(cmd, g.IO.ErrOut)
 	return nil
 }
 

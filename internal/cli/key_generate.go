@@ -16,7 +16,7 @@ import (
 
 func newKeyCmd(g *globalOptions) *cobra.Command {
 	return newGroupCmd("key", "Make root keys, and see which keys encrypt what",
-		`  pgsecrets key generate --file root-keys.json
+		`  pgsecrets key generate --out root-keys.json
   pgsecrets key status
   pgsecrets key register`,
 		newKeyGenerateCmd(g),
@@ -60,20 +60,20 @@ func newKeyGenerateCmd(g *globalOptions) *cobra.Command {
 		Long: `Make a new random symmetric key, from the operating system's random source,
 as a JSON Web Key in the root keys format.
 
-With --file, the key goes into a file only its owner can read (mode 0600)
+With --out, the key goes into a file only its owner can read (mode 0600)
 and nothing is printed on stdout; stderr says which kid went where:
 
-  --file F            creates F holding a root keys array with the new key;
+  --out F            creates F holding a root keys array with the new key;
                       F is created 0600, and an existing F is left unchanged
-  --file F --force    replaces F: the new file is written beside it and
+  --out F --force    replaces F: the new file is written beside it and
                       renamed into place, so F is never half written
-  --file F --prepend  puts the new key first in the existing root keys file
+  --out F --prepend  puts the new key first in the existing root keys file
                       F, keeping its keys after it in order; F is checked
                       first, a kid it already has is refused, and it is
                       rewritten the same atomic way as a JSON array, one key
                       a line (members pgsecrets does not use are dropped)
 
-Without --file, the key is printed on stdout (with --set, as a complete root
+Without --out, the key is printed on stdout (with --set, as a complete root
 keys value: a JSON array holding it) and a one-line hint on stderr says
 where it goes. Nothing is stored in the database.
 
@@ -88,14 +88,14 @@ makes the same key as without it.
 --alg: ` + strings.Join(keyring.Algorithms(), ", ") + `
 --enc: ` + strings.Join(keyring.Encryptions(), ", "),
 		Example: `  # A first root key, in a new file only you can read
-  pgsecrets key generate --file root-keys.json
+  pgsecrets key generate --out root-keys.json
   export PGSECRETS_ROOT_KEYS_FILE=$PWD/root-keys.json
 
   # Rotation: a new key first in the existing file, the old keys kept after it
-  pgsecrets key generate --file root-keys.json --prepend --alg A256GCMKW
+  pgsecrets key generate --out root-keys.json --prepend --alg A256GCMKW
 
   # Replace a file, e.g. a throwaway environment's keys
-  pgsecrets key generate --file test-keys.json --force
+  pgsecrets key generate --out test-keys.json --force
 
   # Root keys in an environment variable, never on disk
   export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"
@@ -112,9 +112,9 @@ makes the same key as without it.
 			}
 			switch {
 			case opts.Prepend && opts.File == "":
-				return usageErrorf(cmd, "--prepend needs --file, the root keys file to put the new key in")
+				return usageErrorf(cmd, "--prepend needs --out, the root keys file to put the new key in")
 			case opts.Force && opts.File == "":
-				return usageErrorf(cmd, "--force needs --file, the file to replace")
+				return usageErrorf(cmd, "--force needs --out, the file to replace")
 			case opts.Force && opts.Prepend:
 				return usageErrorf(cmd, "--force replaces the file's keys and --prepend keeps them: pass one of the two")
 			}
@@ -125,9 +125,10 @@ makes the same key as without it.
 	cmd.Flags().StringVar(&opts.Enc, "enc", "A256GCM", "content encryption algorithm")
 	cmd.Flags().StringVar(&opts.KID, "kid", "", "key id (default: today's date and 4 random characters, like 250101-Ab3x)")
 	cmd.Flags().BoolVar(&opts.Set, "set", false, "print a JSON array holding the key, a complete root keys value")
-	cmd.Flags().StringVar(&opts.File, "file", "", "write the root keys to this new file, mode 0600, instead of stdout (an existing file needs --prepend or --force)")
-	cmd.Flags().BoolVar(&opts.Force, "force", false, "with --file: replace the file if it exists")
-	cmd.Flags().BoolVar(&opts.Prepend, "prepend", false, "with --file: put the new key first in the file's existing root keys")
+	cmd.Flags().StringVar(&opts.File, "out", "", "write the root keys to this new file, mode 0600, instead of stdout (an existing file needs --prepend or --force)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "with --out: replace the file if it exists")
+	cmd.Flags().BoolVar(&opts.Prepend, "prepend", false, "with --out: put the new key first in the file's existing root keys")
+	oldFlagSpelling(cmd, "file", "out")
 	return cmd
 }
 
@@ -196,7 +197,7 @@ func writeKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
 func prependToKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
 	info, err := os.Stat(opts.File)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s does not exist, so there are no keys to prepend to: create it with `pgsecrets key generate --file %s`", opts.File, opts.File)
+		return fmt.Errorf("%s does not exist, so there are no keys to prepend to: create it with `pgsecrets key generate --out %s`", opts.File, opts.File)
 	}
 	if err != nil {
 		return fmt.Errorf("root keys file: %w", err)

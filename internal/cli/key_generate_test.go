@@ -158,9 +158,9 @@ func wantNoKeyMaterial(t *testing.T, r result, path string) {
 
 func TestKeyGenerateFileWritesOwnerOnlyRootKeysAndNothingOnStdout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "root-keys.json")
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--kid", "first-key")
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--kid", "first-key")
 	if r.code != 0 {
-		t.Fatalf("key generate --file failed:\n%s", r)
+		t.Fatalf("key generate --out failed:\n%s", r)
 	}
 	if r.stdout != "" {
 		t.Errorf("stdout is not empty:\n%s", r.stdout)
@@ -180,7 +180,7 @@ func TestKeyGenerateFileNeverOverwritesWithoutForce(t *testing.T) {
 	if err := os.WriteFile(path, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, "", false, "key", "generate", "--file", path)
+	r := runCLI(t, "", false, "key", "generate", "--out", path)
 	wantFailure(t, r, 2, path+" already exists and was left unchanged", "--force", "--prepend")
 	if r.stdout != "" {
 		t.Errorf("stdout is not empty:\n%s", r.stdout)
@@ -197,7 +197,7 @@ func TestKeyGenerateFileRefusesToWriteThroughASymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip("no symlinks here:", err)
 	}
-	r := runCLI(t, "", false, "key", "generate", "--file", link)
+	r := runCLI(t, "", false, "key", "generate", "--out", link)
 	wantFailure(t, r, 2, "already exists")
 	if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the symlink's target was created (err %v)", err)
@@ -207,15 +207,15 @@ func TestKeyGenerateFileRefusesToWriteThroughASymlink(t *testing.T) {
 func TestKeyGenerateFileForceReplacesTheFileAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "root-keys.json")
-	if r := runCLI(t, "", false, "key", "generate", "--file", path, "--kid", "old-key"); r.code != 0 {
-		t.Fatalf("key generate --file failed:\n%s", r)
+	if r := runCLI(t, "", false, "key", "generate", "--out", path, "--kid", "old-key"); r.code != 0 {
+		t.Fatalf("key generate --out failed:\n%s", r)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--force", "--kid", "new-key")
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--force", "--kid", "new-key")
 	if r.code != 0 {
-		t.Fatalf("key generate --file --force failed:\n%s", r)
+		t.Fatalf("key generate --out --force failed:\n%s", r)
 	}
 	if r.stdout != "" || !strings.Contains(r.stderr, "new key new-key to "+path) {
 		t.Errorf("want nothing on stdout and the kid and file on stderr:\n%s", r)
@@ -229,10 +229,10 @@ func TestKeyGenerateFileForceReplacesTheFileAtomically(t *testing.T) {
 func TestKeyGeneratePrependPutsNewKeyFirstKeepingTheOthersInOrder(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "root-keys.json")
-	if r := runCLI(t, "", false, "key", "generate", "--file", path, "--kid", "2023-key"); r.code != 0 {
-		t.Fatalf("key generate --file failed:\n%s", r)
+	if r := runCLI(t, "", false, "key", "generate", "--out", path, "--kid", "2023-key"); r.code != 0 {
+		t.Fatalf("key generate --out failed:\n%s", r)
 	}
-	if r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend", "--kid", "2024-key", "--alg", "A256KW"); r.code != 0 {
+	if r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend", "--kid", "2024-key", "--alg", "A256KW"); r.code != 0 {
 		t.Fatalf("first --prepend failed:\n%s", r)
 	}
 	before := keyMaterial(t, path)
@@ -241,7 +241,7 @@ func TestKeyGeneratePrependPutsNewKeyFirstKeepingTheOthersInOrder(t *testing.T) 
 		t.Fatal(err)
 	}
 
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend", "--kid", "2025-key", "--alg", "A256GCMKW")
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend", "--kid", "2025-key", "--alg", "A256GCMKW")
 	if r.code != 0 {
 		t.Fatalf("key generate --prepend failed:\n%s", r)
 	}
@@ -268,7 +268,7 @@ func TestKeyGeneratePrependReadsAJWKSet(t *testing.T) {
 	if err := os.WriteFile(path, []byte(set), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend", "--kid", "251123-Nw4q")
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend", "--kid", "251123-Nw4q")
 	if r.code != 0 {
 		t.Fatalf("key generate --prepend failed:\n%s", r)
 	}
@@ -279,11 +279,11 @@ func TestKeyGeneratePrependReadsAJWKSet(t *testing.T) {
 
 func TestKeyGeneratePrependRefusesAKidTheFileHas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "root-keys.json")
-	if r := runCLI(t, "", false, "key", "generate", "--file", path, "--kid", "prod-1"); r.code != 0 {
-		t.Fatalf("key generate --file failed:\n%s", r)
+	if r := runCLI(t, "", false, "key", "generate", "--out", path, "--kid", "prod-1"); r.code != 0 {
+		t.Fatalf("key generate --out failed:\n%s", r)
 	}
 	before, _ := os.ReadFile(path)
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend", "--kid", "prod-1")
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend", "--kid", "prod-1")
 	wantFailure(t, r, 1, path+` was left unchanged: it already has a key with kid "prod-1"; choose another --kid`)
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("the file changed")
@@ -303,7 +303,7 @@ func TestKeyGeneratePrependRefusesAnInvalidFileLeavingItUnchanged(t *testing.T) 
 			if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend")
+			r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend")
 			wantFailure(t, r, 1, path+" was left unchanged: it does not hold valid root keys", c.want)
 			if strings.Contains(r.stderr, "7U6k5S_HXSujMpr2u7YjRkZLQO6LUK2v") {
 				t.Errorf("the error shows key material:\n%s", r.stderr)
@@ -322,8 +322,8 @@ func TestKeyGeneratePrependRefusesAnInvalidFileLeavingItUnchanged(t *testing.T) 
 
 func TestKeyGeneratePrependToAMissingFileSaysHowToCreateIt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "root-keys.json")
-	r := runCLI(t, "", false, "key", "generate", "--file", path, "--prepend")
-	wantFailure(t, r, 1, path+" does not exist", "pgsecrets key generate --file "+path)
+	r := runCLI(t, "", false, "key", "generate", "--out", path, "--prepend")
+	wantFailure(t, r, 1, path+" does not exist", "pgsecrets key generate --out "+path)
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the file was created (err %v)", err)
 	}
@@ -335,9 +335,9 @@ func TestKeyGenerateFileFlagsThatDoNotGoTogetherAreUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--prepend"}, "--prepend needs --file"},
-		{[]string{"--force"}, "--force needs --file"},
-		{[]string{"--file", path, "--force", "--prepend"}, "pass one of the two"},
+		{[]string{"--prepend"}, "--prepend needs --out"},
+		{[]string{"--force"}, "--force needs --out"},
+		{[]string{"--out", path, "--force", "--prepend"}, "pass one of the two"},
 	} {
 		r := runCLI(t, "", false, append([]string{"key", "generate"}, c.args...)...)
 		wantFailure(t, r, 2, c.want, "see `pgsecrets key generate --help`")
@@ -353,9 +353,9 @@ func TestKeyGenerateFileFlagsThatDoNotGoTogetherAreUsageErrors(t *testing.T) {
 func TestKeyGenerateHelpShowsEachWayToWriteAFile(t *testing.T) {
 	r := runCLI(t, "", false, "key", "generate", "--help")
 	for _, want := range []string{
-		"pgsecrets key generate --file root-keys.json\n",
-		"pgsecrets key generate --file root-keys.json --prepend",
-		"pgsecrets key generate --file test-keys.json --force",
+		"pgsecrets key generate --out root-keys.json\n",
+		"pgsecrets key generate --out root-keys.json --prepend",
+		"pgsecrets key generate --out test-keys.json --force",
 		`export PGSECRETS_ROOT_KEYS="$(pgsecrets key generate --set)"`,
 	} {
 		if !strings.Contains(r.stdout, want) {

@@ -18,9 +18,9 @@ func TestKeyGenerateFilesAre0600EvenWithAPermissiveUmask(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "root-keys.json")
 	for _, args := range [][]string{
-		{"--file", path, "--kid", "a"},
-		{"--file", path, "--force", "--kid", "b"},
-		{"--file", path, "--prepend", "--kid", "c"},
+		{"--out", path, "--kid", "a"},
+		{"--out", path, "--force", "--kid", "b"},
+		{"--out", path, "--prepend", "--kid", "c"},
 	} {
 		r := runCLI(t, "", false, append([]string{"key", "generate"}, args...)...)
 		if r.code != 0 {

@@ -43,7 +43,7 @@ func newSecretAddCmd(g *globalOptions) *cobra.Command {
 		Long: `Encrypt a value under the current primary key and store it as project/name.
 
 The value never goes on the command line. It is read:
-  - from --value-file FILE, without one trailing newline (\n or \r\n);
+  - from --file FILE, without one trailing newline (\n or \r\n);
   - else, when stdin is a terminal, from a prompt that does not echo;
   - else from stdin to its end, without one trailing newline, so that
     ` + "`echo \"$TOKEN\" | pgsecrets secret add ...`" + ` stores exactly $TOKEN.
@@ -69,10 +69,10 @@ category are kept unless given again.`,
   pgsecrets secret add --project billing --name WEBHOOK_SECRET
 
   # Replace an existing secret with the content of a file
-  pgsecrets secret add --project billing --name TLS_KEY --value-file key.pem --yes`,
+  pgsecrets secret add --project billing --name TLS_KEY --file key.pem --yes`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageErrorf(cmd, "unexpected argument (%d given): the value is read from stdin or --value-file, never from the command line", len(args))
+				return usageErrorf(cmd, "unexpected argument (%d given): the value is read from stdin or --file, never from the command line", len(args))
 			}
 			return nil
 		},
@@ -87,7 +87,8 @@ category are kept unless given again.`,
 		},
 	}
 	opts.secretFlags.add(cmd)
-	cmd.Flags().StringVar(&opts.ValueFile, "value-file", "", "read the value from this file (\"-\" for stdin) instead of stdin")
+	cmd.Flags().StringVar(&opts.ValueFile, "file", "", "read the value from this file (\"-\" for stdin) instead of stdin")
+	oldFlagSpelling(cmd, "value-file", "file")
 	cmd.Flags().StringVar(&opts.Description, "description", "", "what the secret is for")
 	cmd.Flags().StringVar(&opts.Category, "category", "", "free-form category, for listing")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "replace the secret if it already exists")
@@ -199,7 +200,7 @@ func explainAddConflict(err error, id string) error {
 	}
 }
 
-// readSecretValue reads the value from --value-file, a hidden terminal
+// readSecretValue reads the value from --file, a hidden terminal
 // prompt or stdin; PutSecret then applies the limits every writer shares
 // (store.ValidateValue). Errors never quote what was read.
 func readSecretValue(ctx context.Context, opts *SecretAddOptions) ([]byte, error) {
@@ -212,7 +213,7 @@ func readSecretValue(ctx context.Context, opts *SecretAddOptions) ([]byte, error
 		defer f.Close()
 		value, err := store.ReadValue(f)
 		if err != nil {
-			return nil, fmt.Errorf("read the value from --value-file %s: %w", opts.ValueFile, err)
+			return nil, fmt.Errorf("read the value from --file %s: %w", opts.ValueFile, err)
 		}
 		return value, nil
 	case opts.ValueFile == "" && opts.IO.InIsTerminal:

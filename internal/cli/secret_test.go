@@ -74,13 +74,13 @@ func TestSecretAddFromValueFileStripsOneNewline(t *testing.T) {
 	if err := os.WriteFile(file, []byte("-----BEGIN KEY-----\nabc\n-----END KEY-----\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.mustRun("ignored stdin", "secret", "add", "--project", "web", "--name", "TLS_KEY", "--value-file", file)
+	s.mustRun("ignored stdin", "secret", "add", "--project", "web", "--name", "TLS_KEY", "--file", file)
 	r := s.mustRun("", "secret", "get", "--project", "web", "--name", "TLS_KEY")
 	if want := "-----BEGIN KEY-----\nabc\n-----END KEY-----"; r.stdout != want {
 		t.Errorf("get printed %q, want %q", r.stdout, want)
 	}
 
-	wantFailure(t, s.run("", "secret", "add", "--project", "web", "--name", "OTHER", "--value-file", filepath.Join(t.TempDir(), "missing")),
+	wantFailure(t, s.run("", "secret", "add", "--project", "web", "--name", "OTHER", "--file", filepath.Join(t.TempDir(), "missing")),
 		1, "read the value: open ", "no such file")
 }
 
@@ -120,7 +120,7 @@ func TestSecretAddRefusesEmptyAndOversizedValuesAsEveryWriterDoes(t *testing.T) 
 	oversized := store.ValidateValue("app", "BIG", tooBig).Error() + "; nothing was written"
 	for _, r := range []result{
 		s.run(tooBig, "secret", "add", "--project", "app", "--name", "BIG"),
-		s.run("", "secret", "add", "--project", "app", "--name", "BIG", "--value-file", file),
+		s.run("", "secret", "add", "--project", "app", "--name", "BIG", "--file", file),
 	} {
 		wantFailure(t, r, 1, oversized)
 		if strings.Contains(r.stdout+r.stderr, "canary") {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -116,7 +117,7 @@ func explainFlagError(cmd *cobra.Command, err error) error {
 		return err
 	}
 	if valueFlags[name] && cmd.Flags().Lookup("value-file") != nil {
-		return fmt.Errorf("%w; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --value-file FILE", err)
+		return fmt.Errorf("%w; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --file FILE", err)
 	}
 	best, bestDistance := "", 3 // at most 2 edits away
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
@@ -182,6 +183,31 @@ func oldSpelling(g *globalOptions, old string, build func(*globalOptions) *cobra
 		return g.validate(c)
 	}
 	return cmd
+}
+
+// oldFlagAnnotation marks a flag kept under its old spelling; its value
+// is the current spelling.
+const oldFlagAnnotation = "pgsecrets-now-spelled"
+
+// oldFlagSpelling keeps the flag current working under the name it had
+// before: hidden from help, sharing current's value, and noticed on stderr
+// when used (see noticeOldFlags).
+func oldFlagSpelling(cmd *cobra.Command, old, current string) {
+	f := cmd.Flags().Lookup(current)
+	cmd.Flags().AddFlag(&pflag.Flag{
+		Name: old, Usage: "the old spelling of --" + current, Value: f.Value, DefValue: f.DefValue,
+		Hidden: true, Annotations: map[string][]string{oldFlagAnnotation: {current}},
+	})
+}
+
+// noticeOldFlags says, once per flag given under its old spelling, which
+// spelling to use.
+func noticeOldFlags(cmd *cobra.Command, w io.Writer) {
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if now := f.Annotations[oldFlagAnnotation]; len(now) == 1 {
+			fmt.Fprintf(w, "Notice: --%s is now --%s; the old spelling still works for now\n", f.Name, now[0])
+		}
+	})
 }
 
 // requireFlags fails with a usage error naming every listed flag that has

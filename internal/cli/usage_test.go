@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,7 +37,7 @@ func TestSecretValueFlagHintNeverEchoesTheValue(t *testing.T) {
 		{"secret", "add", "--value", canary, "--project", "app", "--name", "TOKEN"},
 	} {
 		r := runCLI(t, "", false, args...)
-		wantFailure(t, r, 2, "unknown flag: --", "; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --value-file FILE (see `pgsecrets secret add --help`)")
+		wantFailure(t, r, 2, "unknown flag: --", "; a secret value never goes on the command line, where other users of the machine can read it; pipe it to stdin, type it at the prompt, or pass --file FILE (see `pgsecrets secret add --help`)")
 		if strings.Contains(r.stdout+r.stderr, "canary") {
 			t.Errorf("the value is echoed:\n%s", r)
 		}
@@ -72,6 +74,35 @@ func TestOldSpellingsRunWithANotice(t *testing.T) {
 		if strings.Contains(help, old) {
 			t.Errorf("help lists the old spelling %q:\n%s", old, help)
 		}
+	}
+}
+
+// A flag renamed to the one spelling for its kind (--out writes a file,
+// --file reads one) still works under its old spelling, with a notice.
+func TestOldFlagSpellingsRunWithANotice(t *testing.T) {
+	s := newSession(t)
+	dir := t.TempDir()
+	value := filepath.Join(dir, "value")
+	if err := os.WriteFile(value, []byte("sk-ant-old-flag"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := s.mustRun("", "secret", "add", "--project", "app", "--name", "ANTHROPIC_API_KEY", "--value-file", value)
+	if !strings.HasPrefix(r.stderr, "Notice: --value-file is now --file; the old spelling still works for now\n") {
+		t.Errorf("secret add --value-file:\n%s", r)
+	}
+	if got := s.mustRun("", "secret", "get", "--project", "app", "--name", "ANTHROPIC_API_KEY").stdout; got != "sk-ant-old-flag" {
+		t.Errorf("the value read through --value-file is %q", got)
+	}
+	keys := filepath.Join(dir, "keys.json")
+	r = runCLI(t, "", false, "key", "generate", "--file", keys)
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "Notice: --file is now --out; the old spelling still works for now\n") {
+		t.Errorf("key generate --file:\n%s", r)
+	}
+	if _, err := os.Stat(keys); err != nil {
+		t.Errorf("key generate --file wrote no file: %v", err)
+	}
+	if help := runCLI(t, "", false, "secret", "add", "--help").stdout; strings.Contains(help, "value-file") {
+		t.Errorf("help lists the old spelling:\n%s", help)
 	}
 }
 

@@ -357,7 +357,7 @@ func (s *Server) saveSecret(rq *request) {
 
 // submittedValue is the value typed in the password field, or the content
 // of the file chosen, without one trailing newline as `secret add
-// --value-file` reads it. The message, when not empty, says what is wrong
+// --file` reads it. The message, when not empty, says what is wrong
 // without quoting the value.
 func submittedValue(r *http.Request) (string, string) {
 	typed := r.PostFormValue("value")

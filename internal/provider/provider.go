@@ -94,7 +94,7 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "Root keys: a JSON array of JSON Web Keys (or a JWK Set `{\"keys\": [...]}`) of kty `oct`; the first encrypts, all decrypt. " +
-					"Make a file of them with `pgsecrets key generate --file FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
+					"Make a file of them with `pgsecrets key generate --out FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
 					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration. " +
 					"Without root keys the provider plans from metadata alone, as a pull request's plan should (with a role granted by `pgsecrets migrate up --grant-planner`): " +
 					"`value_wo` secrets, keys and model defaults plan exactly as with keys; a `value` secret written since the last apply plans an update with a warning that its value was not compared; " +

@@ -143,7 +143,7 @@ func RootKeys(explicitJSON, file string) (LoadedRootKeys, error) {
 		}
 		data, loaded.Source, loaded.Warnings = b, RootKeysSource("file "+path+" ("+EnvRootKeysFile+")"), w
 	default:
-		return loaded, fmt.Errorf("no root keys: set %s (a JSON array of JWKs) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --file FILE` makes one", EnvRootKeys, EnvRootKeysFile)
+		return loaded, fmt.Errorf("no root keys: set %s (a JSON array of JWKs) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --out FILE` makes one", EnvRootKeys, EnvRootKeysFile)
 	}
 	ring, err := keyring.Load(data)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-// A new user re-runs `key generate --file`, gets a fresh key file, and
+// A new user re-runs `key generate --out`, gets a fresh key file, and
 // points a process at it: nothing may be written under it.
 func TestFreshKeyFileRefusedBeforeAnyWrite(t *testing.T) {
 	ctx := context.Background()

@@ -72,7 +72,7 @@ step "Key status: which key encrypts what"
 show pgsecrets key status
 
 step "A freshly generated key file is not this deployment's: refused before anything is written"
-show pgsecrets key generate --file "$work/wrong-keys.json"
+show pgsecrets key generate --out "$work/wrong-keys.json"
 set +e
 printf 'would be unreadable for everyone else' | show pgsecrets secret add --project demo --name OOPS --root-keys-file "$work/wrong-keys.json"
 set -e
