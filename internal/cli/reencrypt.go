@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/gctune"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
@@ -113,7 +114,7 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 
 func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	if !opts.DryRun {
-		defer fewerGCs(48 << 20)()
+		defer gctune.FewerGCs(48 << 20)()
 	}
 	workers := opts.Workers
 	if workers == 0 {

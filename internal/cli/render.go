@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/dotenv"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/gctune"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
@@ -156,7 +157,7 @@ extension or a directory (config.json, ./out), is the old spelling of
 }
 
 func runRender(ctx context.Context, opts *RenderOptions) error {
-	defer fewerGCs(64 << 20)()
+	defer gctune.FewerGCs(64 << 20)()
 	var (
 		r   rendering
 		err error

@@ -39,7 +39,7 @@
 // Each measured path runs in a child process of its own (this program run
 // again with -child, or the binary), so each peak RSS is its own. The
 // in-process children but render's run with the provider's GC settings
-// (GOGC 400, a 256 MiB soft limit, see internal/provider/serve.go) unless
+// (internal/gctune's, as the provider's) unless
 // GOGC or GOMEMLIMIT is set. The secrets are seeded through store.PutSecret,
 // untimed. Every run runs each contender once; the best of -runs is
 // reported. -cpuprofile DIR then profiles each path, -repeat times in one
@@ -59,7 +59,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -70,6 +69,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/cli"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/gctune"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/provider"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
@@ -347,13 +347,10 @@ type childOptions struct {
 // runChild runs one path: once, timed, normally; -repeat times, timed and
 // profiled as a whole, with -child-cpuprofile.
 func runChild(ctx context.Context, c childOptions) error {
-	// As the provider's Serve does (tuneGC), for the data source and its
-	// floor; the CLI keeps Go's defaults.
-	if c.mode != "render" && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if c.mode != "render" && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
+	// As the provider's Serve does, for the data source and its floor;
+	// render tunes its own.
+	if c.mode != "render" {
+		gctune.FewerGCs(gctune.ProviderSoftLimit)
 	}
 	if c.profile == "" {
 		c.repeat = 1
