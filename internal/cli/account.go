@@ -70,6 +70,16 @@ func (u *accountFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
+// readNewPasswordHash reads a new password and returns its argon2id hash,
+// the only form in which it goes further.
+func readNewPasswordHash(ctx context.Context, ios *IOStreams, email string) (string, error) {
+	pw, err := readNewPassword(ctx, ios, email)
+	if err != nil {
+		return "", err
+	}
+	return password.Hash(pw, password.DefaultParams)
+}
+
 // readNewPassword reads a new password: at a terminal, twice without echo;
 // otherwise one line from stdin, so that `printf %s "$PW" | pgsecrets account
 // add ...` works. Errors never quote what was read.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -71,11 +70,7 @@ func runAccountAdd(ctx context.Context, opts *AccountAddOptions) error {
 	if _, err := st.GetAccount(ctx, opts.Email); err == nil {
 		return &store.AccountExistsError{Email: opts.Email}
 	}
-	pw, err := readNewPassword(ctx, opts.IO, opts.Email)
-	if err != nil {
-		return err
-	}
-	hash, err := password.Hash(pw, password.DefaultParams)
+	hash, err := readNewPasswordHash(ctx, opts.IO, opts.Email)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
 )
 
 // AccountResetPasswordOptions configure `pgsecrets account reset-password`.
@@ -47,11 +45,7 @@ func runAccountResetPassword(ctx context.Context, opts *AccountResetPasswordOpti
 	if _, err := st.GetAccount(ctx, opts.Email); err != nil {
 		return err
 	}
-	pw, err := readNewPassword(ctx, opts.IO, opts.Email)
-	if err != nil {
-		return err
-	}
-	hash, err := password.Hash(pw, password.DefaultParams)
+	hash, err := readNewPasswordHash(ctx, opts.IO, opts.Email)
 	if err != nil {
 		return err
 	}

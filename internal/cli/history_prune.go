@@ -36,10 +36,8 @@ not stay in the database. Prints what it removed.`,
   pgsecrets history prune --project billing --output json | jq .versions`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Project != "" {
-				if err := store.ValidateProject(opts.Project); err != nil {
-					return &usageError{cmd: cmd, err: err}
-				}
+			if err := checkProject(cmd, opts.Project); err != nil {
+				return err
 			}
 			return runHistoryPrune(cmd.Context(), opts)
 		},

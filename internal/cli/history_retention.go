@@ -64,10 +64,8 @@ Showing needs no root keys; setting is audited and needs them.`,
   pgsecrets history retention --output json | jq .deleted_for_seconds`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Project != "" {
-				if err := store.ValidateProject(opts.Project); err != nil {
-					return &usageError{cmd: cmd, err: err}
-				}
+			if err := checkProject(cmd, opts.Project); err != nil {
+				return err
 			}
 			opts.KeepSet = cmd.Flags().Changed("keep")
 			opts.MaxAgeSet = cmd.Flags().Changed("max-age")

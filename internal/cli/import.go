@@ -115,11 +115,8 @@ invalid or the file could not be read, 2 when the command line is wrong.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.File = args[0]
-			if err := requireFlags(cmd, "project"); err != nil {
+			if err := requireProject(cmd, opts.Project); err != nil {
 				return err
-			}
-			if err := store.ValidateProject(opts.Project); err != nil {
-				return &usageError{cmd: cmd, err: err}
 			}
 			format, err := secretsource.ParseFormat(opts.Format)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretsource"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 // ImportEnvOptions configure `pgsecrets import-env`.
@@ -58,8 +57,8 @@ names are then skipped), 2 when the command line is wrong.`,
 			if err := requireFlags(cmd, "project", "file"); err != nil {
 				return err
 			}
-			if err := store.ValidateProject(opts.Project); err != nil {
-				return &usageError{cmd: cmd, err: err}
+			if err := checkProject(cmd, opts.Project); err != nil {
+				return err
 			}
 			return runImport(cmd.Context(), &opts.importOptions, func(content []byte) (*secretsource.Result, error) {
 				return secretsource.Parse(content, secretsource.Options{Format: secretsource.Dotenv})

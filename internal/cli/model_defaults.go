@@ -39,11 +39,8 @@ Terraform resource.`,
   pgsecrets model-defaults get --project billing --output json | jq -r '.[] | select(.use_case == "chat") | .model'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "project"); err != nil {
+			if err := requireProject(cmd, opts.Project); err != nil {
 				return err
-			}
-			if err := store.ValidateProject(opts.Project); err != nil {
-				return &usageError{cmd: cmd, err: err}
 			}
 			return runModelDefaultsGet(cmd.Context(), opts)
 		},
@@ -107,11 +104,8 @@ pgsecrets_model_defaults.`,
   pgsecrets model-defaults set --project billing --code openai/gpt-4.1 --remove summary`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "project"); err != nil {
+			if err := requireProject(cmd, opts.Project); err != nil {
 				return err
-			}
-			if err := store.ValidateProject(opts.Project); err != nil {
-				return &usageError{cmd: cmd, err: err}
 			}
 			for _, uc := range store.UseCases {
 				if cmd.Flags().Changed(uc) {

@@ -125,11 +125,8 @@ extension or a directory (config.json, ./out), is the old spelling of
 			if err := output.resolve(cmd, &opts.File); err != nil {
 				return err
 			}
-			if err := requireFlags(cmd, "project"); err != nil {
+			if err := requireProject(cmd, opts.Project); err != nil {
 				return err
-			}
-			if err := store.ValidateProject(opts.Project); err != nil {
-				return &usageError{cmd: cmd, err: err}
 			}
 			switch {
 			case opts.Format != renderJSON && opts.Format != renderDotenv && opts.Format != renderYAML:

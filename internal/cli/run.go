@@ -155,11 +155,8 @@ the command line is wrong.`,
 
 // validateRunFlags checks the flags before anything is read or connected.
 func validateRunFlags(cmd *cobra.Command, opts *RunOptions) error {
-	if err := requireFlags(cmd, "project"); err != nil {
+	if err := requireProject(cmd, opts.Project); err != nil {
 		return err
-	}
-	if err := store.ValidateProject(opts.Project); err != nil {
-		return &usageError{cmd: cmd, err: err}
 	}
 	if opts.EnvFallback && len(opts.Only) == 0 {
 		return usageErrorf(cmd, "--env-fallback lets the environment stand in for names given with --only; add --only NAME,...")

@@ -64,6 +64,26 @@ func (s *secretFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
+// requireProject checks a required --project before anything is read or
+// connected, with the store's own rule.
+func requireProject(cmd *cobra.Command, project string) error {
+	if err := requireFlags(cmd, "project"); err != nil {
+		return err
+	}
+	return checkProject(cmd, project)
+}
+
+// checkProject checks an optional --project; empty means every project.
+func checkProject(cmd *cobra.Command, project string) error {
+	if project == "" {
+		return nil
+	}
+	if err := store.ValidateProject(project); err != nil {
+		return &usageError{cmd: cmd, err: err}
+	}
+	return nil
+}
+
 func (s *secretFlags) id() string { return s.Project + "/" + s.Name }
 
 // withListHint adds, to a secret that is not found, the command that shows

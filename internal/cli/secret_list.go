@@ -30,10 +30,8 @@ root keys.`,
   pgsecrets secret list --project billing --output json | jq -r '.[].name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Project != "" {
-				if err := store.ValidateProject(opts.Project); err != nil {
-					return &usageError{cmd: cmd, err: err}
-				}
+			if err := checkProject(cmd, opts.Project); err != nil {
+				return err
 			}
 			return runSecretList(cmd.Context(), opts)
 		},

@@ -71,10 +71,8 @@ and 3 when one is; 1 on error, 2 when the command line is wrong.`,
   pgsecrets status --since 24h --output json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Project != "" {
-				if err := store.ValidateProject(opts.Project); err != nil {
-					return &usageError{cmd: cmd, err: err}
-				}
+			if err := checkProject(cmd, opts.Project); err != nil {
+				return err
 			}
 			if opts.Ack {
 				if err := requireFlags(cmd, "project"); err != nil {
