@@ -18,7 +18,7 @@ type accountsView struct {
 func (s *Server) accountsPage(rq *request) {
 	accounts, err := rq.st.ListAccounts(rq.Context())
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "list accounts", err)
+		s.failed(rq, "list accounts", err)
 		return
 	}
 	p := s.pageFor(rq, "Accounts", "accounts")

@@ -74,7 +74,7 @@ func (s *Server) auditPage(rq *request) {
 	p := s.pageFor(rq, "Audit", "audit")
 	all, lerr := rq.st.ListProjects(rq.Context())
 	if lerr != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "list projects", lerr)
+		s.failed(rq, "list projects", lerr)
 		return
 	}
 	p.Projects = visibleProjects(rq.account, all)
@@ -86,7 +86,7 @@ func (s *Server) auditPage(rq *request) {
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	events, err := rq.st.AuditEvents(rq.Context(), f, max(before, 0), auditPageSize+1)
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "read audit events", err)
+		s.failed(rq, "read audit events", err)
 		return
 	}
 	if len(events) > auditPageSize {
@@ -120,7 +120,7 @@ func (s *Server) exportAudit(rq *request) {
 	// there as a formula. `audit export` keeps the exact bytes by default.
 	ew, err := audit.NewExportWriter(out, format, audit.NeutraliseFormulas)
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "start audit export", err)
+		s.failed(rq, "start audit export", err)
 		return
 	}
 	_, err = rq.st.ExportAudit(rq.Context(), f, format, ew.Write)

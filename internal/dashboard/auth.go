@@ -308,7 +308,7 @@ func (s *Server) endRequestSession(r *http.Request) error {
 
 func (s *Server) signOutEverywhere(rq *request) {
 	if _, err := rq.st.EndAccountSessions(rq.Context(), rq.account); err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "end sessions", err)
+		s.failed(rq, "end sessions", err)
 		return
 	}
 	s.clearCookie(rq.w, rq.Request)

@@ -7,7 +7,7 @@ import "net/http"
 func (s *Server) keysPage(rq *request) {
 	usage, err := rq.st.KeyUsage(rq.Context())
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "read key usage", err)
+		s.failed(rq, "read key usage", err)
 		return
 	}
 	s.renderPage(rq, http.StatusOK, "keys", "Keys", "keys", usage)

@@ -47,18 +47,13 @@ type missingKey struct {
 }
 
 func (s *Server) modelsPage(rq *request) {
-	all, err := rq.st.ListProjects(rq.Context())
-	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "list projects", err)
+	projects, ok := s.pickProject(rq)
+	if !ok {
 		return
-	}
-	projects := visibleProjects(rq.account, all)
-	if rq.project == "" && len(projects) > 0 {
-		rq.project = projects[0]
 	}
 	v, err := s.modelsView(rq)
 	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "read model defaults", err)
+		s.failed(rq, "read model defaults", err)
 		return
 	}
 	p := s.pageFor(rq, "Model defaults", "models")
@@ -132,7 +127,7 @@ func (s *Server) saveModelDefaults(rq *request) {
 	if len(errs) > 0 {
 		v, err := s.modelsView(rq)
 		if err != nil {
-			s.serverError(rq.w, rq.Request, &rq.account, "read model defaults", err)
+			s.failed(rq, "read model defaults", err)
 			return
 		}
 		for i := range v.UseCases {

@@ -213,6 +213,31 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, a *store.Ac
 		errorView{Status: status, Heading: http.StatusText(status), Message: msg})
 }
 
+// pickProject lists the projects the account may see, for the page's
+// project picker, and makes the request's project the first of them when
+// none was asked for. A project asked for that is not listed yet (a new,
+// empty one) is added. ok is false when the page has already failed.
+func (s *Server) pickProject(rq *request) (projects []string, ok bool) {
+	all, err := rq.st.ListProjects(rq.Context())
+	if err != nil {
+		s.failed(rq, "list projects", err)
+		return nil, false
+	}
+	projects = visibleProjects(rq.account, all)
+	if rq.project == "" && len(projects) > 0 {
+		rq.project = projects[0]
+	}
+	if rq.project != "" && !slices.Contains(projects, rq.project) {
+		projects = append(projects, rq.project)
+	}
+	return projects, true
+}
+
+// failed is serverError for a request's handler.
+func (s *Server) failed(rq *request, what string, err error) {
+	s.serverError(rq.w, rq.Request, &rq.account, what, err)
+}
+
 // serverError logs what failed and shows a generic page: store errors never
 // hold a value, but a browser has no use for a database's words either.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, a *store.Account, what string, err error) {

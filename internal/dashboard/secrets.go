@@ -69,17 +69,9 @@ type secretRow struct {
 
 func (s *Server) secretsPage(rq *request) {
 	ctx := rq.Context()
-	all, err := rq.st.ListProjects(ctx)
-	if err != nil {
-		s.serverError(rq.w, rq.Request, &rq.account, "list projects", err)
+	projects, ok := s.pickProject(rq)
+	if !ok {
 		return
-	}
-	projects := visibleProjects(rq.account, all)
-	if rq.project == "" && len(projects) > 0 {
-		rq.project = projects[0]
-	}
-	if rq.project != "" && !slices.Contains(projects, rq.project) {
-		projects = append(projects, rq.project) // a new project, empty so far
 	}
 	v := secretsView{
 		Project: rq.project, Query: strings.TrimSpace(rq.URL.Query().Get("q")),
@@ -91,14 +83,14 @@ func (s *Server) secretsPage(rq *request) {
 	if rq.project != "" {
 		secrets, err := rq.st.ListSecrets(ctx, rq.project)
 		if err != nil {
-			s.serverError(rq.w, rq.Request, &rq.account, "list secrets", err)
+			s.failed(rq, "list secrets", err)
 			return
 		}
 		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
 		v.setSecrets(secrets, max(page, 1))
 		deleted, err := rq.st.ListDeletedSecrets(ctx, rq.project)
 		if err != nil {
-			s.serverError(rq.w, rq.Request, &rq.account, "list deleted secrets", err)
+			s.failed(rq, "list deleted secrets", err)
 			return
 		}
 		for _, d := range deleted {
@@ -108,7 +100,7 @@ func (s *Server) secretsPage(rq *request) {
 		}
 		pending, err := rq.st.PendingRestarts(ctx, rq.project)
 		if err != nil {
-			s.serverError(rq.w, rq.Request, &rq.account, "read pending restarts", err)
+			s.failed(rq, "read pending restarts", err)
 			return
 		}
 		if len(pending) > 0 {
@@ -259,7 +251,7 @@ func (s *Server) secretForm(rq *request) {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
-			s.serverError(rq.w, rq.Request, &rq.account, "read secret", err)
+			s.failed(rq, "read secret", err)
 			return
 		default:
 			v.setExisting(meta)
@@ -397,7 +389,7 @@ func checkSecretInput(name string) string {
 func (s *Server) conflictForm(rq *request, v secretFormView, c *store.ConflictError) {
 	meta, err := rq.st.GetSecretMeta(rq.Context(), rq.project, v.Name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.serverError(rq.w, rq.Request, &rq.account, "read secret", err)
+		s.failed(rq, "read secret", err)
 		return
 	}
 	msg := fmt.Sprintf("%s was changed by someone else meanwhile (now revision %d, you edited revision %d); nothing was written. Review it and save again to replace it.", v.Name, c.Current, c.Expected)
@@ -511,7 +503,7 @@ func (s *Server) storeError(rq *request, what string, err error) {
 		s.log.Error("dashboard: "+what, "path", rq.URL.Path, "error", err.Error())
 		s.renderError(rq.w, rq.Request, &rq.account, http.StatusInternalServerError, upperFirst(err.Error())+".")
 	default:
-		s.serverError(rq.w, rq.Request, &rq.account, what, err)
+		s.failed(rq, what, err)
 	}
 }
 

@@ -2,10 +2,8 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 
@@ -20,10 +18,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/catalog"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/envpolicy"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -194,98 +190,6 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 	}
 }
 
-// ValidateConfig requires exactly one of value and value_wo, and
-// value_wo_version with value_wo. It reads the raw configuration instead of
-// using the framework-validators' ExactlyOneOf and RequiredTogether, which
-// resolve path expressions through the schema on every call: for a plan of
-// 1,000 secrets that cost more than refreshing them from PostgreSQL.
-func (r *projectSecretResource) ValidateConfig(_ context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var attrs map[string]tftypes.Value
-	if err := req.Config.Raw.As(&attrs); err != nil || attrs == nil {
-		return
-	}
-	// An unknown value counts as set: it will be, after apply.
-	value, wo, version := !attrs["value"].IsNull(), !attrs["value_wo"].IsNull(), !attrs["value_wo_version"].IsNull()
-	switch {
-	case value && wo:
-		resp.Diagnostics.AddAttributeError(path.Root("value_wo"), "Conflicting secret values",
-			"Set either value (kept in state, marked sensitive) or value_wo with value_wo_version (never stored in state), not both.")
-	case !value && !wo:
-		resp.Diagnostics.AddAttributeError(path.Root("value"), "Missing secret value",
-			"Set value, or value_wo with value_wo_version (Terraform 1.11+), to give the secret its value.")
-	case wo && !version:
-		resp.Diagnostics.AddAttributeError(path.Root("value_wo_version"), "Missing value_wo_version",
-			"value_wo needs value_wo_version: Terraform cannot see a write-only value, so it writes value_wo when the secret is created and whenever value_wo_version changes. Start with value_wo_version = 1.")
-	case version && !wo:
-		resp.Diagnostics.AddAttributeError(path.Root("value_wo_version"), "value_wo_version without value_wo",
-			"value_wo_version only versions value_wo; remove it, or move the value from value to value_wo.")
-	}
-	validateShape(attrs, &resp.Diagnostics)
-	validateCategory(attrs, &resp.Diagnostics)
-	warnStartupName(attrs, &resp.Diagnostics)
-}
-
-// warnStartupName warns, at validate, plan and apply, when the secret's
-// name changes how programs start (LD_PRELOAD, BASH_ENV, PATH...): it is
-// stored, but `pgsecrets run` refuses to pass it unless allowed.
-func warnStartupName(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
-	var name string
-	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
-		return
-	}
-	if msg := envpolicy.StartupWarning(name); msg != "" {
-		diags.AddAttributeWarning(path.Root("name"), "Secret named like a variable that changes how programs start", strings.ToUpper(msg[:1])+msg[1:]+".")
-	}
-}
-
-// validateCategory refuses category = "" for a name the catalog gives a
-// category: the store's write policy reads an empty category as "the
-// catalog's", so the apply would store another category than planned.
-func validateCategory(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
-	var category, name string
-	if c := attrs["category"]; !c.IsKnown() || c.IsNull() || c.As(&category) != nil || category != "" {
-		return
-	}
-	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
-		return
-	}
-	if def := catalog.DefaultCategory(name); def != "" {
-		diags.AddAttributeError(path.Root("category"), "Empty category for "+name,
-			fmt.Sprintf("A secret called %s always gets a category: with none given it is the catalog's, %q. Remove category to store %q, or set the category you want.", name, def, def))
-	}
-}
-
-// validateShape refuses a value that does not fit the catalog's shape for a
-// well-known name, unless validate = false. Terraform passes a write-only
-// value to validation when it is known, so value_wo is checked too. The
-// diagnostic names the expected shape, never the value.
-func validateShape(attrs map[string]tftypes.Value, diags *diag.Diagnostics) {
-	if v := attrs["validate"]; !v.IsNull() {
-		var on bool
-		// Unknown until apply: nothing to decide on yet.
-		if !v.IsKnown() || v.As(&on) != nil || !on {
-			return
-		}
-	}
-	var name string
-	if n := attrs["name"]; !n.IsKnown() || n.IsNull() || n.As(&name) != nil {
-		return
-	}
-	if _, ok := catalog.Lookup(name); !ok {
-		return
-	}
-	for _, attr := range []string{"value", "value_wo"} {
-		var value string
-		if v := attrs[attr]; !v.IsKnown() || v.IsNull() || v.As(&value) != nil {
-			continue
-		}
-		if err := catalog.Validate(name, value); err != nil {
-			diags.AddAttributeError(path.Root(attr), "Value does not fit "+name,
-				err.Error()+"; set validate = false to store it anyway")
-		}
-	}
-}
-
 func (r *projectSecretResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.data = dataFrom(req.ProviderData, &resp.Diagnostics)
 }
@@ -396,112 +300,6 @@ func warnUnbound(diags *diag.Diagnostics, sec store.Secret, id string) {
 		diags.AddWarning("Secret ciphertext carries no binding",
 			fmt.Sprintf("The ciphertext of %s names no row, so it would open in any row: it was written by another tool, or planted by someone who can write to the database. Check its value, then run `pgsecrets reencrypt --bind-unbound`; set strict to refuse such ciphertexts.", id))
 	}
-}
-
-// ModifyPlan warns when the plan writes the configured value over a write
-// made outside Terraform, naming who made it and when, and plans that
-// rewrite for a write-only value, whose change Terraform cannot see
-// itself: the revision refreshed from the database is not the one
-// Terraform applied.
-func (r *projectSecretResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
-		return
-	}
-	warnValueLeftInState(req.State.Raw, req.Plan.Raw, &resp.Diagnostics)
-	rewrite := defaultsRestored(req.State.Raw, req.Plan.Raw)
-	resp.Diagnostics.Append(r.warnOverOutsideWrite(ctx, req, &rewrite)...)
-	if rewrite {
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("revision"), types.Int64Unknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("kid"), types.StringUnknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("updated_at"), types.StringUnknown())...)
-	}
-}
-
-// defaultsRestored reports whether the catalog defaults planned for an
-// unset category or requires_restart replace what someone else stored.
-// Terraform proposed no change there, so the framework left revision and
-// the other results of a write known; the write this plans changes them.
-func defaultsRestored(state, plan tftypes.Value) bool {
-	return !rawAttr(plan, "category").Equal(rawAttr(state, "category")) ||
-		!rawAttr(plan, "requires_restart").Equal(rawAttr(state, "requires_restart"))
-}
-
-// warnOverOutsideWrite warns when the plan writes over a revision that
-// Terraform did not write, and sets *rewrite for a value_wo secret, which
-// is written again whatever else the plan says.
-func (r *projectSecretResource) warnOverOutsideWrite(ctx context.Context, req resource.ModifyPlanRequest, rewrite *bool) diag.Diagnostics {
-	// Private state and raw walks (no schema lookups) keep this cheap on
-	// a plan of many secrets when nobody else wrote.
-	applied, ok, diags := appliedRevision(ctx, req.Private)
-	if !ok {
-		return diags
-	}
-	var rev big.Float
-	if err := rawAttr(req.State.Raw, "revision").As(&rev); err != nil {
-		return diags
-	}
-	revision, _ := rev.Int64()
-	if revision == applied {
-		return diags
-	}
-	writeOnly := !rawAttr(req.Plan.Raw, "value_wo_version").IsNull()
-	// With `value` Terraform's own diff decides: no change of value, no
-	// write over the other one.
-	if !writeOnly && rawAttr(req.Plan.Raw, "value").Equal(rawAttr(req.State.Raw, "value")) {
-		return diags
-	}
-	var project, name string
-	_ = rawAttr(req.State.Raw, "project").As(&project)
-	_ = rawAttr(req.State.Raw, "name").As(&name)
-	outside, d := outsideWriteOf(ctx, req.Private)
-	diags.Append(d...)
-	diags.AddWarning("Secret changed outside Terraform", driftDetail(project+"/"+name, revision, applied, outside, writeOnly))
-	*rewrite = *rewrite || writeOnly
-	return diags
-}
-
-// driftDetail says who wrote id at revision, outside Terraform, and what
-// the plan does about it. outside is nil when Read did not record the
-// write (state from an older provider, or -refresh=false).
-func driftDetail(id string, revision, applied int64, outside *outsideWrite, writeOnly bool) string {
-	who := "outside Terraform (CLI, SQL, another tool)"
-	if outside != nil && outside.Revision == revision {
-		who = fmt.Sprintf("outside Terraform by %s at %s", outside.By, outside.At.UTC().Format(time.RFC3339))
-	}
-	keep := "To keep their value instead, set value to it (`pgsecrets secret get` shows it)."
-	if writeOnly {
-		keep = "To keep their value instead, put it in value_wo."
-	}
-	return fmt.Sprintf("%s was changed %s (revision %d; Terraform left it at revision %d); this plan writes the configured value again. %s",
-		id, who, revision, applied, keep)
-}
-
-// warnValueLeftInState warns when state still holds a value that the
-// configuration now gives as value_wo: an import by `project/name` read
-// it, or the secret moved from value to value_wo. The apply drops it from
-// state; copies of earlier state keep it. Raw walks keep this cheap on a
-// plan of many secrets.
-func warnValueLeftInState(state, plan tftypes.Value, diags *diag.Diagnostics) {
-	if rawAttr(state, "value").IsNull() || rawAttr(plan, "value_wo_version").IsNull() {
-		return
-	}
-	var project, name string
-	_ = rawAttr(state, "project").As(&project)
-	_ = rawAttr(state, "name").As(&name)
-	diags.AddWarning("Secret value in Terraform state",
-		fmt.Sprintf("State holds the value of %s/%s, which the configuration sets with value_wo: it was imported with %q (which reads the value), or set with value before. "+
-			"This apply removes it from state, but state backups and earlier versions of remote state keep it: delete those, or rotate the secret. "+
-			"Import value_wo secrets with %q.", project, name, project+"/"+name, project+"/"+name+writeOnlyImportSuffix))
-}
-
-// rawAttr is a top-level attribute of an object value; null when absent.
-func rawAttr(obj tftypes.Value, name string) tftypes.Value {
-	found, _, err := tftypes.WalkAttributePath(obj, tftypes.NewAttributePath().WithAttributeName(name))
-	v, ok := found.(tftypes.Value)
-	if err != nil || !ok {
-		return tftypes.NewValue(tftypes.DynamicPseudoType, nil)
-	}
-	return v
 }
 
 func (r *projectSecretResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -746,89 +544,4 @@ func (m *projectSecretModel) setUnsetDefaults() {
 	if m.OnDestroy.IsNull() {
 		m.OnDestroy = types.StringValue(onDestroyDelete)
 	}
-}
-
-// privateState is the part of the framework's private state API used here.
-type privateState interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
-}
-
-// setWritten records, after Terraform wrote or imported meta, its
-// revision and the ciphertext's digest, and forgets any earlier outside
-// write. Import records them as a write does: without them, a later write
-// outside Terraform would not be told apart, nor its author named.
-func setWritten(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
-	b, _ := json.Marshal(meta.Revision)
-	diags := p.SetKey(ctx, appliedRevisionKey, b)
-	diags.Append(p.SetKey(ctx, outsideWriteKey, nil)...)
-	diags.Append(setPrivateString(ctx, p, sealedKey, meta.Sealed)...)
-	return diags
-}
-
-// setPrivateString keeps a string in private state, which holds JSON.
-func setPrivateString(ctx context.Context, p privateState, key, value string) diag.Diagnostics {
-	b, _ := json.Marshal(value)
-	return p.SetKey(ctx, key, b)
-}
-
-// privateString reads what setPrivateString kept; "" when absent or
-// unreadable, which only skips a check until the next write.
-func privateString(ctx context.Context, p privateState, key string) (string, diag.Diagnostics) {
-	b, diags := p.GetKey(ctx, key)
-	var v string
-	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &v) != nil {
-		return "", diags
-	}
-	return v, diags
-}
-
-func appliedRevision(ctx context.Context, p privateState) (int64, bool, diag.Diagnostics) {
-	b, diags := p.GetKey(ctx, appliedRevisionKey)
-	if diags.HasError() || len(b) == 0 {
-		return 0, false, diags
-	}
-	var rev int64
-	if err := json.Unmarshal(b, &rev); err != nil {
-		// Unreadable private state only loses drift detection until the
-		// next apply rewrites it.
-		return 0, false, diags
-	}
-	return rev, true, diags
-}
-
-// outsideWrite is the last write made outside Terraform, from the row's
-// updated_by and updated_at as Read found them, for the plan's warning.
-type outsideWrite struct {
-	Revision int64     `json:"revision"`
-	By       string    `json:"by"`
-	At       time.Time `json:"at"`
-}
-
-// noteOutsideWrite records meta's writer when meta is at a revision
-// Terraform did not write. Revisions only grow, so a record is never
-// cleared here, only by Terraform's next write (setWritten).
-func noteOutsideWrite(ctx context.Context, p privateState, meta store.SecretMeta) diag.Diagnostics {
-	applied, ok, diags := appliedRevision(ctx, p)
-	if !ok || meta.Revision == applied {
-		return diags
-	}
-	known, d := outsideWriteOf(ctx, p)
-	diags.Append(d...)
-	if known != nil && known.Revision == meta.Revision {
-		return diags
-	}
-	b, _ := json.Marshal(outsideWrite{Revision: meta.Revision, By: meta.UpdatedBy, At: meta.UpdatedAt})
-	return append(diags, p.SetKey(ctx, outsideWriteKey, b)...)
-}
-
-// outsideWriteOf reads what noteOutsideWrite kept; nil when absent or
-// unreadable, which only makes the warning less specific.
-func outsideWriteOf(ctx context.Context, p privateState) (*outsideWrite, diag.Diagnostics) {
-	b, diags := p.GetKey(ctx, outsideWriteKey)
-	var w outsideWrite
-	if diags.HasError() || len(b) == 0 || json.Unmarshal(b, &w) != nil {
-		return nil, diags
-	}
-	return &w, diags
 }
