@@ -340,7 +340,6 @@ func TestAccProviderDefaultsMovesToModelDefaults(t *testing.T) {
   chat    = { provider = "anthropic", model = "claude-sonnet-4-5" }`
 	var events int
 	accTest(t, acc.TestCase{
-		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_8_0)},
 		Steps: []acc.TestStep{
 			{
 				Config: env.ProviderConfig() + `
