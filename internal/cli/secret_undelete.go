@@ -51,11 +51,16 @@ func runSecretUndelete(ctx context.Context, opts *SecretUndeleteOptions) error {
 	}
 	defer st.Close()
 	meta, err := st.UndeleteSecret(ctx, opts.Project, opts.Name)
-	var conflict *store.ConflictError
+	var (
+		conflict   *store.ConflictError
+		pastWindow *store.UndeleteWindowError
+	)
 	switch {
 	case errors.As(err, &conflict):
 		return fmt.Errorf("secret %s was created again meanwhile (revision %d); nothing was undeleted; its old value is in `pgsecrets secret history --project %s --name %s`, for `secret rollback`",
 			opts.id(), conflict.Current, opts.Project, opts.Name)
+	case errors.As(err, &pastWindow):
+		return err // says when it was deleted, and what prune will do
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("secret %s has no deleted value to bring back: it was never deleted, was destroyed, or was pruned after its undelete window; `pgsecrets secret history --project %s --name %s` shows what is kept",
 			opts.id(), opts.Project, opts.Name)

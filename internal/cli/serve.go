@@ -106,12 +106,18 @@ database is reachable. docs/dashboard.md has the details.`,
 	return cmd
 }
 
-// parseProxy reads a CIDR or a single address.
+// parseProxy reads a CIDR or a single address. An IPv4-mapped IPv6 one
+// (::ffff:10.0.0.0/104) becomes the IPv4 one it means: the dashboard
+// compares clients' addresses unmapped, so as written it would match none.
 func parseProxy(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), nil
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
 		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	return netip.Prefix{}, fmt.Errorf("--trusted-proxy %q is not an address or a CIDR, e.g. 10.0.0.5 or 10.0.0.0/24", s)

@@ -113,7 +113,7 @@ func (rs *runningServe) post(client *http.Client, path string, form url.Values) 
 
 // TestServeSignsInAnAccountMadeByUserAdd runs the dashboard as an operator
 // would, over real HTTP, until interrupted.
-func TestServeSignsInAnAccountMadeByUserAdd(t *testing.T) {
+func TestServeSignsInAnAccountMadeByAccountAdd(t *testing.T) {
 	s := newSession(t)
 	s.mustRun(testPassword, "user", "add", "--email", "admin@example.com", "--role", "admin")
 	s.mustRun("xoxb-1-2", "secret", "add", "--project", "app", "--name", "SLACK_BOT_TOKEN")
@@ -174,6 +174,22 @@ func TestServeWarnsWhenATrustedProxyIsEveryAddress(t *testing.T) {
 		}
 		if !strings.HasPrefix(stderr, tc.warning) || strings.Count(stderr, "Warning") != 1 || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: stderr is not the one warning line %q:\n%s", tc.proxies, tc.warning, stderr)
+		}
+	}
+}
+
+// A trusted proxy written as an IPv4-mapped IPv6 address or range means
+// the IPv4 one: client addresses are compared unmapped.
+func TestTrustedProxyMappedAddressesMeanTheirIPv4Form(t *testing.T) {
+	for in, want := range map[string]string{
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:10.1.2.3":     "10.1.2.3/32",
+		"10.0.0.7/24":         "10.0.0.0/24",
+		"2001:db8::1":         "2001:db8::1/128",
+	} {
+		p, err := parseProxy(in)
+		if err != nil || p.String() != want {
+			t.Errorf("parseProxy(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
 }

@@ -77,6 +77,9 @@ func TestDeletedSecretsAreListedAndUndeletedWithinTheirWindow(t *testing.T) {
 	want(t, viewer.get("/secrets/app/GONE/history"), http.StatusOK, `id="deleted-notice"`, "GONE is deleted.", "Undelete brings back revision 1",
 		`<span class="badge deleted">deleted`)
 	want(t, editor.get("/secrets/app/LONG_GONE/history"), http.StatusOK, "Its undelete window has passed")
+	// A page left open past the window: the store says why, not the
+	// generic server error page.
+	want(t, editor.post("/secrets/app/LONG_GONE/undelete", nil), http.StatusNotFound, "past the retention window for undelete")
 
 	want(t, editor.get("/secrets?project=app"), http.StatusOK, `action="/secrets/app/GONE/undelete" class="undelete"`)
 	want(t, editor.get("/secrets/app/GONE/history"), http.StatusOK, `<form method="post" action="/secrets/app/GONE/undelete" id="undelete"`)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -133,3 +134,17 @@ func IsConnectionLoss(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }
+
+// UndeleteWindowError refuses to undelete a secret deleted longer ago than
+// its project's retention window allows. Like a secret never deleted, there
+// is nothing to bring back: it is ErrNotFound to a caller that asks.
+type UndeleteWindowError struct {
+	What      string
+	DeletedAt time.Time
+}
+
+func (e *UndeleteWindowError) Error() string {
+	return fmt.Sprintf("%s was deleted at %s, past the retention window for undelete; it is removed at the next `pgsecrets history prune`", e.What, e.DeletedAt.UTC().Format(time.RFC3339))
+}
+
+func (e *UndeleteWindowError) Is(target error) bool { return target == ErrNotFound }

@@ -172,7 +172,7 @@ func (s *Store) UndeleteSecret(ctx context.Context, project, name string) (Secre
 		return SecretMeta{}, fmt.Errorf("read deleted %s: %w", what, err)
 	}
 	if !within {
-		return SecretMeta{}, fmt.Errorf("%s was deleted at %s, past the retention window for undelete; it is removed at the next `pgsecrets history prune`", what, replacedAt.UTC().Format(time.RFC3339))
+		return SecretMeta{}, &UndeleteWindowError{What: what, DeletedAt: replacedAt}
 	}
 	old, err := s.readVersion(ctx, project, name, revision)
 	if err != nil {
