@@ -107,6 +107,9 @@ func TestPlannerRoleCannotReadCiphertextsOrKeyMaterial(t *testing.T) {
 		"insert into pgsecrets.secrets (project, name, ciphertext, kid, bound, created_by, updated_by) values ('a', 'B', 'x', 'k', true, 'm', 'm')",
 		"delete from pgsecrets.secrets",
 		"delete from pgsecrets.provider_defaults",
+		"select password_hash from pgsecrets.dashboard_accounts",
+		"select * from pgsecrets.dashboard_sessions",
+		"select * from pgsecrets.dashboard_signin_failures",
 	} {
 		_, err := planner.Pool().Exec(context.Background(), sql)
 		if err == nil {
