@@ -71,7 +71,18 @@ func yamlValueBound(b []byte) int {
 			if indicator { // "- - - x" nests on one line
 				count++
 			}
-			atValueStart = c == ' ' || c == '\t' || c == ',' || c == '[' || c == '{' || indicator
+			// A quote opens a quoted scalar only where a value starts: after
+			// indentation, a flow indicator, ": ", or a "- " or "? " that
+			// itself stands where a value starts, spaces between them aside.
+			// Within a plain scalar ("0 \"x, y", "a - \"b, c") it is text, and
+			// the commas after it still count.
+			switch {
+			case c == ',' || c == '[' || c == '{' || c == ':' && indicator:
+				atValueStart = true
+			case (c == '-' || c == '?') && indicator && atValueStart:
+			case c != ' ' && c != '\t':
+				atValueStart = false
+			}
 			if c != ' ' && c != '\t' && c != '\r' {
 				last = c
 			}
