@@ -94,7 +94,7 @@ func (d *secretHistoryDataSource) Configure(_ context.Context, req datasource.Co
 }
 
 func (d *secretHistoryDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m secretVersionsModel
+	var m secretHistoryModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -134,7 +134,7 @@ func (d *secretHistoryDataSource) Read(ctx context.Context, req datasource.ReadR
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-type secretVersionsModel struct {
+type secretHistoryModel struct {
 	Project  types.String         `tfsdk:"project"`
 	Name     types.String         `tfsdk:"name"`
 	Versions []secretVersionModel `tfsdk:"versions"`

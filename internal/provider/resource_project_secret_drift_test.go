@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,38 +28,11 @@ func TestAccProjectSecretPlanOverOutsideWriteNamesWhoWroteIt(t *testing.T) {
 	alice := env.storeAs("alice@ops-1")
 	warnings := &planWarnings{}
 	config := secretWithValue(env, "configured", "")
-	var want string
 	accTestRecordingWarnings(t, warnings, resource.TestCase{
-		Steps: []resource.TestStep{
-			{Config: config},
-			{
-				PreConfig: func() {
-					warnings.reset()
-					putAs(t, alice, "billing", "STRIPE_KEY", "written by alice")
-					meta, err := env.Store.GetSecretMeta(context.Background(), "billing", "STRIPE_KEY")
-					if err != nil {
-						t.Fatal(err)
-					}
-					want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by alice@ops-1 at %s (revision 2; Terraform left it at revision 1); "+
-						"this plan writes the configured value again.", meta.UpdatedAt.UTC().Format(time.RFC3339))
-				},
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate),
-						warned(warnings, func() string { return want }),
-					},
-				},
-				Check: storedValue(env, "configured"),
-			},
-			{
-				PreConfig: warnings.reset,
-				Config:    config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), notWarned(warnings, "changed outside Terraform")},
-				},
-			},
-			{
+		Steps: slices.Concat(
+			[]resource.TestStep{{Config: config}},
+			writtenOutsideSteps(t, env, warnings, alice, config, ""),
+			[]resource.TestStep{{
 				// Rewritten with the same value: nothing to write, nothing to
 				// warn about.
 				PreConfig: func() { warnings.reset(); putAs(t, alice, "billing", "STRIPE_KEY", "configured") },
@@ -66,9 +40,49 @@ func TestAccProjectSecretPlanOverOutsideWriteNamesWhoWroteIt(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), notWarned(warnings, "changed outside Terraform")},
 				},
+			}},
+		),
+	})
+}
+
+// writtenOutsideSteps are a write of billing/STRIPE_KEY outside Terraform,
+// by the store writer, then a plan that writes the configured value back
+// with a warning naming the writer (and ending with note, when given),
+// then a quiet plan.
+func writtenOutsideSteps(t *testing.T, env *testEnv, warnings *planWarnings, writer *store.Store, config, note string) []resource.TestStep {
+	var want string
+	return []resource.TestStep{
+		{
+			PreConfig: func() {
+				warnings.reset()
+				putAs(t, writer, "billing", "STRIPE_KEY", "written by "+writer.Actor())
+				meta, err := env.Store.GetSecretMeta(context.Background(), "billing", "STRIPE_KEY")
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by %s at %s (revision 2; Terraform left it at revision 1); "+
+					"this plan writes the configured value again.", writer.Actor(), meta.UpdatedAt.UTC().Format(time.RFC3339))
+				if note != "" {
+					want += " " + note
+				}
+			},
+			Config: config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate),
+					warned(warnings, func() string { return want }),
+				},
+			},
+			Check: storedValue(env, "configured"),
+		},
+		{
+			PreConfig: warnings.reset,
+			Config:    config,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), notWarned(warnings, "changed outside Terraform")},
 			},
 		},
-	})
+	}
 }
 
 // For value_wo, whose drift is only a revision Terraform did not write,

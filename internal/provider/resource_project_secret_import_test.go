@@ -2,10 +2,8 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -180,9 +178,8 @@ func TestAccProjectSecretImportedThenWrittenOutsideNamesWhoWroteIt(t *testing.T)
 					},
 				}
 			}
-			var want string
 			accTestRecordingWarnings(t, warnings, resource.TestCase{
-				Steps: []resource.TestStep{
+				Steps: append([]resource.TestStep{
 					{Config: config},
 					{
 						// terraform state rm: the secret stays, Terraform forgets it.
@@ -197,34 +194,7 @@ removed {
 						Check: storedValue(env, "configured"),
 					},
 					importStep,
-					{
-						PreConfig: func() {
-							warnings.reset()
-							putAs(t, oncall, "billing", "STRIPE_KEY", "written by oncall")
-							meta, err := env.Store.GetSecretMeta(context.Background(), "billing", "STRIPE_KEY")
-							if err != nil {
-								t.Fatal(err)
-							}
-							want = fmt.Sprintf("billing/STRIPE_KEY was changed outside Terraform by oncall@example at %s (revision 2; Terraform left it at revision 1); "+
-								"this plan writes the configured value again. %s", meta.UpdatedAt.UTC().Format(time.RFC3339), tc.keep)
-						},
-						Config: config,
-						ConfigPlanChecks: resource.ConfigPlanChecks{
-							PreApply: []plancheck.PlanCheck{
-								plancheck.ExpectResourceAction(secretAddr, plancheck.ResourceActionUpdate),
-								warned(warnings, func() string { return want }),
-							},
-						},
-						Check: storedValue(env, "configured"),
-					},
-					{
-						PreConfig: warnings.reset,
-						Config:    config,
-						ConfigPlanChecks: resource.ConfigPlanChecks{
-							PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan(), notWarned(warnings, "changed outside Terraform")},
-						},
-					},
-				},
+				}, writtenOutsideSteps(t, env, warnings, oncall, config, tc.keep)...),
 			})
 		})
 	}
