@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -252,26 +254,16 @@ func renderProject(ctx context.Context, opts *RenderOptions) (rendering, error) 
 		return rendering{}, err
 	}
 	defer st.Close()
-	metas, err := st.ListSecrets(ctx, opts.Project)
+	values, err := st.GetProjectValues(ctx, opts.Project, "cli render")
 	if err != nil {
 		return rendering{}, err
 	}
-	if len(metas) == 0 {
+	if len(values) == 0 {
 		return rendering{}, fmt.Errorf("project %s has no secrets; nothing was written; `pgsecrets secret list` shows every project's secrets", opts.Project)
 	}
-	names := make([]string, len(metas))
-	for i, m := range metas {
-		names[i] = m.Name
-	}
-	values, err := st.GetValues(ctx, opts.Project, names, "cli render")
-	if err != nil {
-		return rendering{}, err
-	}
 	r := rendering{what: "project " + opts.Project}
-	for _, name := range names { // sorted by the listing
-		if v, ok := values[name]; ok { // deleted since the listing: left out
-			r.pairs = append(r.pairs, pair{name, v})
-		}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		r.pairs = append(r.pairs, pair{name, values[name]})
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -18,19 +19,38 @@ import (
 // event's details. Resolution needs values only: the query reads no more
 // than decryption does.
 func (s *Store) GetValues(ctx context.Context, project string, names []string, purpose string) (map[string][]byte, error) {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	if len(names) == 0 {
+		if err := ValidateProject(project); err != nil {
+			return nil, err
+		}
+		return map[string][]byte{}, nil
+	}
+	return s.readValues(ctx, project, names, purpose)
+}
+
+// GetProjectValues decrypts every secret of a project, in one query, and
+// records the read as one audit event listing every name read.
+func (s *Store) GetProjectValues(ctx context.Context, project, purpose string) (map[string][]byte, error) {
+	return s.readValues(ctx, project, nil, purpose)
+}
+
+// readValues reads the named secrets, or with names nil every secret, of
+// project: one query, one audit event.
+func (s *Store) readValues(ctx context.Context, project string, names []string, purpose string) (map[string][]byte, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, err
 	}
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return nil, err
 	}
-	names = slices.Compact(slices.Sorted(slices.Values(names)))
-	if len(names) == 0 {
-		return map[string][]byte{}, nil
+	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
+	if names != nil {
+		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
 	}
-	rows, err := s.pool.Query(ctx, "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1 and name = any($2)", project, names)
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read %d secret(s) of project %q: %w", len(names), project, err)
+		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 	type row struct {
 		name, token string
@@ -41,7 +61,7 @@ func (s *Store) GetValues(ctx context.Context, project string, names []string, p
 		return x, r.Scan(&x.name, &x.revision, &x.token)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %d secret(s) of project %q: %w", len(names), project, err)
+		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 
 	out := make(map[string][]byte, len(fetched))
@@ -53,6 +73,9 @@ func (s *Store) GetValues(ctx context.Context, project string, names []string, p
 		out[x.name] = d.Plaintext
 	}
 
+	if names == nil {
+		names = slices.Sorted(maps.Keys(out))
+	}
 	read := make([]string, 0, len(out))
 	var missing []string
 	for _, n := range names {
@@ -61,6 +84,9 @@ func (s *Store) GetValues(ctx context.Context, project string, names []string, p
 		} else {
 			missing = append(missing, n)
 		}
+	}
+	if len(read) == 0 && len(missing) == 0 {
+		return out, nil // a project with no secret: nothing was read
 	}
 	details := map[string]any{"purpose": purpose, "names": read}
 	if len(missing) > 0 {
