@@ -242,7 +242,9 @@ func (s *Store) registerRootKeys(ctx context.Context, decide func(rootKeyCheck) 
 		})
 	})
 	if err != nil {
-		s.rootCheck = check
+		if check.known != nil {
+			s.rootCheck = check // where the keys stand, as read under the lock
+		}
 		return nil, err
 	}
 	check.registered = append(check.registered, added...)
