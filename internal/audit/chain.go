@@ -47,6 +47,7 @@ const (
 	ActionKeyUpdate       = "key.update"
 	ActionKeyDelete       = "key.delete"
 	ActionKeyRewrap       = "key.rewrap"
+	ActionProjectShred    = "project.shred"
 	ActionDefaultsSet     = "defaults.set"
 	ActionDefaultsDelete  = "defaults.delete"
 	ActionConfigRender    = "config.render"
@@ -71,7 +72,7 @@ const (
 var Actions = []string{
 	ActionSecretCreate, ActionSecretUpdate, ActionSecretDelete, ActionSecretRead, ActionSecretReencrypt,
 	ActionSecretRollback, ActionSecretUndelete, ActionSecretDestroy, ActionHistoryPrune, ActionRetentionSet,
-	ActionKeyCreate, ActionKeyUpdate, ActionKeyDelete, ActionKeyRewrap, ActionDefaultsSet, ActionDefaultsDelete,
+	ActionKeyCreate, ActionKeyUpdate, ActionKeyDelete, ActionKeyRewrap, ActionProjectShred, ActionDefaultsSet, ActionDefaultsDelete,
 	ActionConfigRender, ActionAuditExport, ActionRootKeyRegister, ActionAuditKeyRewrap, ActionRestartAck,
 	ActionAccountCreate, ActionAccountDisable, ActionAccountEnable, ActionAccountDelete, ActionAccountPassword,
 	ActionSignIn, ActionSignInFailed, ActionSignOut,

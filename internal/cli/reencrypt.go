@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/gctune"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
@@ -24,6 +25,11 @@ type ReencryptOptions struct {
 	BatchSize int
 	Workers   int
 	DryRun    bool
+	// RotateProjectKey gives --project a new key before re-encrypting it.
+	RotateProjectKey bool
+	// RotateOlderThan, as given ("90d"), rotates every project key older
+	// than that first.
+	RotateOlderThan string
 	// BindUnbound binds ciphertexts that carry no binding to their rows.
 	BindUnbound bool
 	// RetryFor is how long to keep retrying while the database is
@@ -38,14 +44,29 @@ func newReencryptCmd(g *globalOptions) *cobra.Command {
 	opts := &ReencryptOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "reencrypt",
-		Short: "Move every secret and data key to the current primary key",
-		Long: `Rewrap every data key not wrapped under the first root key, then re-encrypt
-every secret that is not under the current primary key (the primary data
-key, else the first root key) or not bound to its row and revision. Values
-never change, nor do revisions: Terraform sees no difference. Audit chain
-keys move to the first root key too, and those of other root keys are
-retired, so that the old root keys can then be removed and
-` + "`pgsecrets audit verify`" + ` still works.
+		Short: "Rewrap keys under the first root key and move secrets to their project's key",
+		Long: `Rewrap every project key and data key not wrapped under the first root key,
+then re-encrypt every secret (and kept earlier value) that is not under its
+project's primary key or not bound to its row and revision. Values never
+change, nor do revisions: Terraform sees no difference. Audit chain keys
+move to the first root key too, and those of other root keys are retired,
+so that the old root keys can then be removed and ` + "`pgsecrets audit verify`" + `
+still works.
+
+Two rotations, both run by this command (docs/rotation.md):
+
+  Root key: put the new root key first in the key file, keep the old one
+  after it, and run reencrypt. Once every secret is under a project key,
+  that rewraps one key per project and re-encrypts nothing: it takes
+  milliseconds, whatever the number of secrets.
+
+  A project's key: --rotate-project-key --project P gives P a new key and
+  re-encrypts P's secrets only; --rotate-older-than 90d does the same for
+  every project whose key is older. A retired key is destroyed once
+  nothing is under it.
+
+A store from before project keys moves with a first plain run: each
+project gets its key, and every secret moves under it.
 
 A ciphertext that carries no binding at all (written by another tool, or
 planted by someone who can write to the database) opens in any row. It is
@@ -78,6 +99,13 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 		Example: `  # See what would change, per key
   pgsecrets reencrypt --dry-run
 
+  # After putting a new root key first: rewrap the project keys
+  pgsecrets reencrypt
+
+  # Rotate one project's key, and every key older than 90 days
+  pgsecrets reencrypt --project billing --rotate-project-key
+  pgsecrets reencrypt --rotate-older-than 90d
+
   # Re-encrypt everything with 4 workers, summary as JSON
   pgsecrets reencrypt --workers 4 --output json
 
@@ -97,6 +125,12 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 			if opts.ProgressInterval <= 0 {
 				return usageErrorf(cmd, "--progress-interval must be positive")
 			}
+			if opts.RotateProjectKey && opts.Project == "" {
+				return usageErrorf(cmd, "--rotate-project-key needs --project: the project whose key to rotate")
+			}
+			if opts.RotateProjectKey && opts.RotateOlderThan != "" {
+				return usageErrorf(cmd, "--rotate-project-key and --rotate-older-than both choose keys to rotate: give one")
+			}
 			return runReencrypt(cmd.Context(), opts)
 		},
 	}
@@ -105,6 +139,8 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	f.IntVar(&opts.BatchSize, "batch-size", reencrypt.DefaultBatchSize, "secrets per transaction")
 	f.IntVar(&opts.Workers, "workers", 0, "batches run at once in this process (default: one more than the CPUs)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print what would change, per key, and change nothing")
+	f.BoolVar(&opts.RotateProjectKey, "rotate-project-key", false, "give --project a new key first, then re-encrypt its secrets under it")
+	f.StringVar(&opts.RotateOlderThan, "rotate-older-than", "", "first rotate every project key older than this (90d, 36h), then re-encrypt those projects")
 	f.DurationVar(&opts.RetryFor, "retry-for", reencrypt.DefaultRetryFor, "keep retrying this long while the database is unreachable (a failover, a restart); 0 to fail at once")
 	f.BoolVar(&opts.BindUnbound, "bind-unbound", false, "also bind ciphertexts that carry no binding to the rows they are in (check them first)")
 	f.DurationVar(&opts.ProgressInterval, "progress-interval", 10*time.Second, "how often to print a progress line when stdout is not a terminal")
@@ -113,6 +149,14 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 }
 
 func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
+	var olderThan time.Duration
+	if opts.RotateOlderThan != "" {
+		d, ok := audit.ParseDuration(strings.TrimSpace(opts.RotateOlderThan))
+		if !ok || d <= 0 {
+			return fmt.Errorf("--rotate-older-than %q is not a positive duration: give days (90d), hours or minutes (36h, 90m)", opts.RotateOlderThan)
+		}
+		olderThan = d
+	}
 	if !opts.DryRun {
 		defer gctune.FewerGCs(48 << 20)()
 	}
@@ -131,6 +175,7 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 	rep := newProgressReporter(opts.IO, opts.ProgressInterval)
 	sum, runErr := reencrypt.Run(ctx, st, reencrypt.Options{
 		Project: opts.Project, BatchSize: opts.BatchSize, Workers: workers, DryRun: opts.DryRun, BindUnbound: opts.BindUnbound,
+		RotateProjectKey: opts.RotateProjectKey, RotateOlderThan: olderThan,
 		Progress: rep.update,
 		RetryFor: retryFor(opts.RetryFor),
 		OnRetry: func(err error, wait time.Duration) {
@@ -138,7 +183,7 @@ func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
 		},
 	})
 	rep.finish()
-	if sum.PrimaryKID == "" {
+	if sum.RootKID == "" {
 		return runErr // nothing was started
 	}
 	if ctx.Err() != nil {
@@ -168,14 +213,20 @@ func writeReencryptSummary(w io.Writer, sum reencrypt.Summary) error {
 	if sum.DryRun {
 		return writeReencryptPlan(w, sum)
 	}
-	fmt.Fprintf(w, "Re-encrypted %d secret(s) under key %s in %s (%d worker(s), batches of %d).\n",
-		sum.Reencrypted, sum.PrimaryKID, formatSeconds(sum.ElapsedSeconds), sum.Workers, sum.BatchSize)
+	if len(sum.ProjectKeysRotated) > 0 {
+		fmt.Fprintf(w, "Rotated the key of %d project(s): %s\n", len(sum.ProjectKeysRotated), strings.Join(sum.ProjectKeysRotated, ", "))
+	}
+	fmt.Fprintf(w, "Rewrapped %d project key(s) and %d data key(s) under root key %s; re-encrypted %d secret(s) under their projects' keys, in %s (%d worker(s), batches of %d).\n",
+		sum.ProjectKeysRewrapped, len(sum.DataKeysRewrapped), sum.RootKID, sum.Reencrypted, formatSeconds(sum.ElapsedSeconds), sum.Workers, sum.BatchSize)
 	fmt.Fprintf(w, "  re-encrypted:     %d\n", sum.Reencrypted)
-	fmt.Fprintf(w, "  already current:  %d\n", sum.AlreadyCurrent)
+	fmt.Fprintf(w, "  already current:  %s\n", currentLine(sum))
 	fmt.Fprintf(w, "  retried:          %d\n", sum.Retried)
 	fmt.Fprintf(w, "  failed:           %d\n", sum.Failed)
 	if len(sum.DataKeysRewrapped) > 0 {
-		fmt.Fprintf(w, "Rewrapped %d data key(s) under root key %s: %s\n", len(sum.DataKeysRewrapped), sum.RootKID, strings.Join(sum.DataKeysRewrapped, ", "))
+		fmt.Fprintf(w, "Rewrapped data key(s): %s\n", strings.Join(sum.DataKeysRewrapped, ", "))
+	}
+	if len(sum.ProjectKeysDeleted) > 0 {
+		fmt.Fprintf(w, "Destroyed %d retired project key(s) that nothing was under any more.\n", len(sum.ProjectKeysDeleted))
 	}
 	if len(sum.Failures) > 0 {
 		fmt.Fprintln(w, "Could not decrypt:")
@@ -194,7 +245,10 @@ func writeReencryptSummary(w io.Writer, sum reencrypt.Summary) error {
 }
 
 func writeReencryptPlan(w io.Writer, sum reencrypt.Summary) error {
-	fmt.Fprintf(w, "Dry run: nothing changed. Primary key: %s; first root key: %s.\n", sum.PrimaryKID, sum.RootKID)
+	fmt.Fprintf(w, "Dry run: nothing changed. First root key: %s.\n", sum.RootKID)
+	if len(sum.ProjectKeysRotated) > 0 {
+		fmt.Fprintf(w, "Would rotate the key of %d project(s), then re-encrypt their secrets: %s\n", len(sum.ProjectKeysRotated), strings.Join(sum.ProjectKeysRotated, ", "))
+	}
 	t := newTable(w, "KID", "KIND", "SECRETS", "TO BIND", "TO RE-ENCRYPT")
 	for _, k := range sum.Plan.KIDs {
 		t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.ToBind, 10), strconv.FormatInt(k.Pending, 10))
@@ -203,10 +257,33 @@ func writeReencryptPlan(w io.Writer, sum reencrypt.Summary) error {
 		return err
 	}
 	for _, r := range sum.Plan.Rewrap {
-		fmt.Fprintf(w, "Would rewrap %d data key(s) wrapped by %s under root key %s.\n", r.DataKeys, r.WrappingKID, sum.RootKID)
+		fmt.Fprintf(w, "Would rewrap %s and %s wrapped by %s under root key %s.\n", count(r.ProjectKeys, "project key"), count(r.DataKeys, "data key"), r.WrappingKID, sum.RootKID)
 	}
-	fmt.Fprintf(w, "Would re-encrypt %d secret(s) under key %s; %d already current.\n", sum.Reencrypted, sum.PrimaryKID, sum.AlreadyCurrent)
+	fmt.Fprintf(w, "Would rewrap %s, re-encrypt %s; already current: %s.\n",
+		count(sum.ProjectKeysToRewrap, "project key"), count(sum.Reencrypted, "secret"), currentLine(sum))
 	return writeUnknownKIDs(w, sum.UnknownKIDs)
+}
+
+// currentLine says what was already under its project's key: a count of
+// secrets for one project, of project keys over the whole store (whose
+// secrets are not read).
+func currentLine(sum reencrypt.Summary) string {
+	if sum.AlreadyCurrent != nil {
+		return count(*sum.AlreadyCurrent, "secret")
+	}
+	return count(sum.ProjectKeysCurrent, "project key") + " holding all their project's secrets"
+}
+
+// count formats n things with thousands separators: "1,000 project keys".
+func count(n int64, thing string) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if n != 1 {
+		thing += "s"
+	}
+	return s + " " + thing
 }
 
 func writeUnknownKIDs(w io.Writer, unknown []reencrypt.KIDCount) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -19,6 +20,8 @@ type Keyring struct {
 	mu         sync.RWMutex
 	dataKeys   map[string]*Key
 	primaryKID string // a data key's kid, or "" for the first root key
+	// projectKeys are the project keys unwrapped so far, by kid.
+	projectKeys map[string]projectKey
 }
 
 // New builds a keyring from root keys, which must be valid (ParseRootKeys)
@@ -34,7 +37,7 @@ func New(roots []*Key) (*Keyring, error) {
 		}
 		seen[k.KID] = true
 	}
-	return &Keyring{roots: roots, dataKeys: map[string]*Key{}}, nil
+	return &Keyring{roots: roots, dataKeys: map[string]*Key{}, projectKeys: map[string]projectKey{}}, nil
 }
 
 // Load parses root keys (ParseRootKeys) and builds a keyring from them.
@@ -49,6 +52,10 @@ func Load(rootKeysJSON []byte) (*Keyring, error) {
 // RootKey returns the first root key: it wraps data keys and keys the audit
 // chain.
 func (r *Keyring) RootKey() *Key { return r.roots[0] }
+
+// Roots returns the root keys, in configuration order, for a keyring of
+// the same configuration (New) that has unwrapped nothing yet.
+func (r *Keyring) Roots() []*Key { return slices.Clone(r.roots) }
 
 // RootKIDs lists the root keys' kids, in configuration order.
 func (r *Keyring) RootKIDs() []string {
@@ -198,8 +205,9 @@ func (r *Keyring) decryptWith(token string, binding Binding, find func(string) *
 }
 
 // NeedsReencrypt reports whether a ciphertext with this kid should be
-// rewritten: it is not under the primary key, or not fully bound (unbound,
-// or bound to its row but not to its version).
+// rewritten in a store not yet moved to project keys: it is not under the
+// primary key, or not fully bound (unbound, or bound to its row but not to
+// its version).
 func (r *Keyring) NeedsReencrypt(kid string, versioned bool) bool {
 	return !versioned || kid != r.Primary().KID
 }

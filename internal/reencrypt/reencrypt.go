@@ -1,5 +1,5 @@
-// Package reencrypt moves every secret and every data key's wrapping to the
-// current primary key, online, in batches that each commit on their own. It
+// Package reencrypt moves every secret under its project's primary key and
+// every key's wrapping under the first root key, online, in batches that each commit on their own. It
 // keeps no progress record: the rows say what is left (their kid and
 // binding), so a run killed at any point is finished by running it again,
 // and several runs, in one process or many, share the work through row
@@ -52,6 +52,13 @@ type Options struct {
 	Workers int
 	// DryRun counts what would change and changes nothing.
 	DryRun bool
+	// RotateProjectKey gives Project a new key first, so that the run
+	// re-encrypts that project's secrets under it.
+	RotateProjectKey bool
+	// RotateOlderThan, when positive, first gives a new key to every
+	// project whose key is older than this, then re-encrypts those
+	// projects.
+	RotateOlderThan time.Duration
 	// BindUnbound binds ciphertexts that carry no binding to the row they
 	// sit in. Without it they are reported and left alone: nothing but the
 	// operator's check shows they belong there.
@@ -87,18 +94,29 @@ type KIDCount struct {
 
 // Summary is what a run did (or, with DryRun, would do).
 type Summary struct {
-	DryRun     bool   `json:"dry_run"`
-	Project    string `json:"project,omitempty"`
-	PrimaryKID string `json:"primary_kid"`
-	RootKID    string `json:"root_kid"`
-	Workers    int    `json:"workers"`
-	BatchSize  int    `json:"batch_size"`
+	DryRun    bool   `json:"dry_run"`
+	Project   string `json:"project,omitempty"`
+	RootKID   string `json:"root_kid"`
+	Workers   int    `json:"workers"`
+	BatchSize int    `json:"batch_size"`
 	// Reencrypted counts the secrets this run rewrote (with DryRun, would
 	// rewrite).
 	Reencrypted int64 `json:"reencrypted"`
-	// AlreadyCurrent counts the secrets in scope that were under the
-	// primary key, bound, when the run started.
-	AlreadyCurrent int64 `json:"already_current"`
+	// AlreadyCurrent counts the secrets in scope that were under their
+	// project's primary key, bound, when the run started. It is counted
+	// with Project only (nil otherwise): over the whole store, rows with
+	// nothing to do are not read, so that a root rotation costs what the
+	// keys cost.
+	AlreadyCurrent *int64 `json:"already_current,omitempty"`
+	// ProjectKeysCurrent counts the project keys that already held every
+	// secret of their project.
+	ProjectKeysCurrent int64 `json:"project_keys_current"`
+	// ProjectKeysRotated lists the projects given a new key by this run
+	// (with DryRun, those that would be).
+	ProjectKeysRotated []string `json:"project_keys_rotated,omitempty"`
+	// ProjectKeysDeleted lists the retired project keys destroyed at the
+	// end, once nothing was under them any more.
+	ProjectKeysDeleted []string `json:"project_keys_deleted,omitempty"`
 	// Retried counts rows rewritten on a second look: they were locked by
 	// another transaction or changed between read and write.
 	Retried int64 `json:"retried"`
@@ -111,6 +129,10 @@ type Summary struct {
 	// key (with DryRun, the count of those that would be, in DataKeysToRewrap).
 	DataKeysRewrapped []string `json:"data_keys_rewrapped"`
 	DataKeysToRewrap  int64    `json:"data_keys_to_rewrap"`
+	// ProjectKeysRewrapped counts the project keys now wrapped under the
+	// first root key (with DryRun, ProjectKeysToRewrap those that would be).
+	ProjectKeysRewrapped int64 `json:"project_keys_rewrapped"`
+	ProjectKeysToRewrap  int64 `json:"project_keys_to_rewrap"`
 	// AuditKeys is what happened to the audit chain keys: moved to the
 	// first root key, retired, or stored for events of the first release.
 	AuditKeys store.AuditKeyRewrapResult `json:"audit_keys"`
@@ -172,11 +194,23 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		return Summary{}, err
 	}
 	outage := &outage{}
+	if !opts.DryRun {
+		// A store from before project keys moves now: new values go under
+		// their project's key, and this run moves the others.
+		if _, err := st.UseProjectKeys(ctx); err != nil {
+			return Summary{}, err
+		}
+	}
+	rotated, err := rotate(ctx, st, opts)
+	if err != nil {
+		return Summary{}, err
+	}
 	plan, err := withRetry(ctx, opts, outage, func() (store.ReencryptPlan, error) { return st.PlanReencrypt(ctx, opts.Project) })
 	if err != nil {
 		return Summary{}, err
 	}
 	sum, unknown, pending := planned(plan, opts)
+	sum.ProjectKeysRotated = rotated
 	if opts.DryRun {
 		sum.Plan = &plan
 		sum.Reencrypted = pending
@@ -190,6 +224,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		return sum, err
 	}
 	sum.DataKeysRewrapped = append(sum.DataKeysRewrapped, rw.Rewrapped...)
+	sum.ProjectKeysRewrapped = rw.ProjectKeys
 	for kid, n := range rw.Unknown {
 		unknown.setDataKeys(kid, n)
 	}
@@ -201,11 +236,14 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 
 	prog := &progress{fn: opts.Progress, total: pending}
 	skip := plan.UnknownKIDs()
-	pass, err := rowsPass(ctx, st, skip, false, opts, prog, outage)
-	sum.Reencrypted += pass.reencrypted
-	sum.Retried += pass.conflicts
-	if err != nil {
-		return sum, err
+	var pass passResult
+	if pending+unknownRows(plan) > 0 {
+		pass, err = rowsPass(ctx, st, plan.Projects, plan.Pending, skip, false, opts, prog, outage)
+		sum.Reencrypted += pass.reencrypted
+		sum.Retried += pass.conflicts
+		if err != nil {
+			return sum, err
+		}
 	}
 	last := pass
 	for sweep := 0; sweep < maxSweeps; sweep++ {
@@ -214,15 +252,16 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		// anything beyond our own failures is, sweep again, this time
 		// waiting for locks so that nothing is skipped.
 		skip = append(plan.UnknownKIDs(), last.unknownKIDs()...)
-		left, err := withRetry(ctx, opts, outage, func() (int64, error) { return st.CountPendingReencrypt(ctx, opts.Project, skip) })
+		left, err := withRetry(ctx, opts, outage, func() (store.PendingReencrypt, error) { return st.CountPendingReencrypt(ctx, opts.Project, skip) })
 		if err != nil {
 			return sum, err
 		}
-		if left <= int64(last.failed) {
+		if left.Rows <= int64(last.failed) {
 			break
 		}
-		prog.grow(left)
-		sw, err := rowsPass(ctx, st, skip, true, opts, prog, outage)
+		prog.grow(left.Rows)
+		// The sweep walks the whole scope: what is left may be anywhere.
+		sw, err := rowsPass(ctx, st, nil, left.KIDs, skip, true, opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
 		if err != nil {
@@ -240,6 +279,13 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	failures := append(keyFailures, last.failures...)
 	sum.Failed = int64(len(rw.Failed)) + int64(last.failed)
 	sum.Failures = failures
+	if len(sum.UnknownKIDs) == 0 && sum.Failed == 0 {
+		// Every row in scope is under its project's primary key: the keys
+		// rotated out hold nothing any more and are destroyed.
+		if sum.ProjectKeysDeleted, err = withRetry(ctx, opts, outage, func() ([]string, error) { return st.PruneProjectKeys(ctx, opts.Project) }); err != nil {
+			return sum, err
+		}
+	}
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	if len(sum.UnknownKIDs) > 0 || sum.Failed > 0 {
 		ie := &IncompleteError{Unknown: sum.UnknownKIDs, Failed: sum.Failed}
@@ -254,13 +300,15 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 // planned is the Summary of what plan says is to do, before anything is
 // done, the unknown kids it names, and how many rows are pending.
 func planned(plan store.ReencryptPlan, opts Options) (Summary, unknownSet, int64) {
-	secrets, pending, unknownPending := plan.Totals()
+	_, pending, _ := plan.Totals()
 	sum := Summary{
 		DryRun: opts.DryRun, Project: opts.Project,
-		PrimaryKID: plan.PrimaryKID, RootKID: plan.RootKID,
+		RootKID: plan.RootKID,
 		Workers: opts.Workers, BatchSize: opts.BatchSize,
-		AlreadyCurrent:    secrets - pending - unknownPending,
-		DataKeysRewrapped: []string{},
+		AlreadyCurrent:      plan.Current,
+		ProjectKeysCurrent:  plan.CurrentKeys,
+		DataKeysRewrapped:   []string{},
+		ProjectKeysToRewrap: plan.ProjectKeysToRewrap(),
 	}
 	unknown := newUnknownSet()
 	for _, k := range plan.KIDs {
@@ -275,6 +323,32 @@ func planned(plan store.ReencryptPlan, opts Options) (Summary, unknownSet, int64
 		}
 	}
 	return sum, unknown, pending
+}
+
+// unknownRows counts the rows of the plan under a kid no key has: a pass
+// still meets them, to report them.
+func unknownRows(plan store.ReencryptPlan) int64 {
+	_, _, unknown := plan.Totals()
+	return unknown
+}
+
+// rotate gives new keys to the projects opts asks for, before the plan is
+// made, and returns their names; a dry run only lists them.
+func rotate(ctx context.Context, st *store.Store, opts Options) ([]string, error) {
+	switch {
+	case opts.RotateProjectKey && opts.Project == "":
+		return nil, errors.New("rotating a project key needs the project")
+	case opts.RotateProjectKey && opts.DryRun:
+		return []string{opts.Project}, nil
+	case opts.RotateProjectKey:
+		if _, _, err := st.RotateProjectKey(ctx, opts.Project); err != nil {
+			return nil, err
+		}
+		return []string{opts.Project}, nil
+	case opts.RotateOlderThan > 0:
+		return st.RotateProjectKeysOlderThan(ctx, opts.Project, opts.RotateOlderThan, opts.DryRun)
+	}
+	return nil, nil
 }
 
 // DefaultWorkers is one batch more than the CPUs: a batch alternates
@@ -378,16 +452,31 @@ func mergeUnknown(earlier, sweep passResult) passResult {
 	return sweep
 }
 
-// rowsPass re-encrypts the secrets in scope, then their kept earlier
-// values (history), skipping rows under the kids in skip; wait makes a
-// batch wait for rows another transaction holds rather than skip them.
-func rowsPass(ctx context.Context, st *store.Store, skip []string, wait bool, opts Options, prog *progress, outage *outage) (passResult, error) {
-	secrets, err := runPass(ctx, st, store.NewReencryptScan(opts.Project, skip, wait, opts.BindUnbound), opts, prog, outage)
-	if err != nil {
-		return secrets, err
+// rowsPass re-encrypts the secrets in scope under the pending kids (or
+// unbound), then their kept earlier values (history), skipping rows under
+// the kids in skip; wait makes a batch wait for rows another transaction
+// holds rather than skip them. When projects is not nil the work is known
+// to lie in those projects only (a project key rotation), and each is
+// walked on its own instead of the whole store.
+func rowsPass(ctx context.Context, st *store.Store, projects, pending, skip []string, wait bool, opts Options, prog *progress, outage *outage) (passResult, error) {
+	scopes := []string{opts.Project}
+	if opts.Project == "" && projects != nil {
+		scopes = projects
 	}
-	history, err := runPass(ctx, st, store.NewVersionsReencryptScan(opts.Project, skip, wait, opts.BindUnbound), opts, prog, outage)
-	return mergePasses(secrets, history), err
+	var res passResult
+	for _, project := range scopes {
+		secrets, err := runPass(ctx, st, store.NewReencryptScan(project, pending, skip, wait, opts.BindUnbound), opts, prog, outage)
+		res = mergePasses(res, secrets)
+		if err != nil {
+			return res, err
+		}
+		history, err := runPass(ctx, st, store.NewVersionsReencryptScan(project, pending, skip, wait, opts.BindUnbound), opts, prog, outage)
+		res = mergePasses(res, history)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 // runPass runs batches on opts.Workers goroutines until the scan is over;

@@ -41,8 +41,9 @@ func TestAuditChainLinksEveryChange(t *testing.T) {
 			t.Fatalf("event %d: actor %q role %q mac_kid %q", e.Seq, e.Actor, e.DBRole, e.MACKID)
 		}
 	}
-	// The first use of a fresh registry registers the root keys.
-	if got := strings.Join(actions, ","); got != "rootkey.register,secret.create,secret.read,secret.delete" {
+	// The first use of a fresh registry registers the root keys; the
+	// project's first write makes its key.
+	if got := strings.Join(actions, ","); got != "rootkey.register,key.create,secret.create,secret.read,secret.delete" {
 		t.Fatalf("actions = %s", got)
 	}
 	if err := verifyChain(t, s); err != nil {
@@ -73,8 +74,8 @@ func TestAuditEventsAreAppendOnly(t *testing.T) {
 			t.Fatalf("%s: err = %v, want append-only refusal", sql, err)
 		}
 	}
-	if n := len(db.Events(t)); n != 2 {
-		t.Fatalf("%d events after refused changes, want 2 (registration and write)", n)
+	if n := len(db.Events(t)); n != 3 {
+		t.Fatalf("%d events after refused changes, want 3 (registration, the project's key and the write)", n)
 	}
 }
 
@@ -122,9 +123,14 @@ func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// Six first writers of one project make one key between them.
 	events := db.Events(t)
-	if len(events) != writers*each+1 {
-		t.Fatalf("%d events, want %d and the registration", len(events), writers*each)
+	if len(events) != writers*each+2 {
+		t.Fatalf("%d events, want %d, the registration and one project key", len(events), writers*each)
+	}
+	keys, err := db.Open(t, ring, "").ListProjectKeys(ctx, "app")
+	if err != nil || len(keys) != 1 || keys[0].Secrets != writers*each {
+		t.Fatalf("project keys of app = %+v (%v), want one key holding all %d secrets", keys, err, writers*each)
 	}
 	if err := verifyChain(t, db.Open(t, ring, "verifier")); err != nil {
 		t.Fatal(err)

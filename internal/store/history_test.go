@@ -24,11 +24,7 @@ func mustPut(t *testing.T, s *store.Store, name, value string, expected int64) s
 
 func valueAt(t *testing.T, s *store.Store, name string, revision int64) string {
 	t.Helper()
-	sec, err := s.GetSecretVersion(context.Background(), "app", name, revision, "test")
-	if err != nil {
-		t.Fatalf("revision %d of %s: %v", revision, name, err)
-	}
-	return string(sec.Value)
+	return valueAtIn(t, s, "app", name, revision)
 }
 
 func TestEveryWriteKeepsThePreviousValue(t *testing.T) {
@@ -192,7 +188,7 @@ func TestRetentionPrunesExactlyWhatItShould(t *testing.T) {
 // still in use.
 func TestReencryptMovesVersionsAndKeysStatusCountsThem(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	roots := testRootKeyList(t)
 	s := db.Open(t, storetest.Ring(t, roots...), "w")
 	if _, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-old", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
@@ -217,11 +213,13 @@ func TestReencryptMovesVersionsAndKeysStatusCountsThem(t *testing.T) {
 		t.Fatalf("disable of a key only versions use: %v, want in use", err)
 	}
 	sum, err := reencrypt.Run(ctx, s, reencrypt.Options{})
-	if err != nil || sum.Reencrypted != 2 {
-		t.Fatalf("reencrypt: %+v %v, want the 2 versions moved", sum, err)
+	if err != nil || sum.Reencrypted != 3 {
+		t.Fatalf("reencrypt: %+v %v, want the value and its 2 versions moved to the project's key", sum, err)
 	}
-	if _, err := s.SetDataKeyState(ctx, "dk-old", store.StateDisabled); err != nil {
-		t.Fatalf("disable after reencrypt: %v", err)
+	for _, kid := range []string{"dk-old", "dk-new"} {
+		if _, err := s.SetDataKeyState(ctx, kid, store.StateDisabled); err != nil {
+			t.Fatalf("disable %s after reencrypt: %v", kid, err)
+		}
 	}
 	for rev, want := range map[int64]string{1: "one", 2: "two", 3: "three"} {
 		if got := valueAt(t, s, "K", rev); got != want {

@@ -151,21 +151,6 @@ func (s *Store) rewrapKeyRow(ctx context.Context, tx pgx.Tx, kid, state string) 
 	return dk, nil
 }
 
-// syncPrimary makes sure the keyring encrypts with the database's primary
-// key, and holds a share lock on that key row until tx ends, so the primary
-// cannot change between choosing the key and committing the write.
-func (s *Store) syncPrimary(ctx context.Context, tx pgx.Tx) error {
-	if err := s.needKeys("write a value"); err != nil {
-		return err
-	}
-	var kid string
-	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()).Scan(&kid)
-	if err != nil {
-		return fmt.Errorf("read primary key: %w", err)
-	}
-	return s.followPrimary(ctx, tx, kid)
-}
-
 // primaryKIDForShare is a scalar subquery for the primary data key's kid
 // (empty when the root key is primary), share-locking its row so that the
 // primary cannot change before the transaction ends.
@@ -193,9 +178,13 @@ type CreateDataKeyInput struct {
 
 // CreateDataKey generates a data key, wraps it under the first root key and
 // stores only the wrapped form. A new primary demotes the old one to active
-// in the same transaction.
+// in the same transaction. Only a store not yet moved to project keys takes
+// new data keys: in one that has, they would encrypt nothing.
 func (s *Store) CreateDataKey(ctx context.Context, in CreateDataKeyInput) (DataKey, error) {
 	if err := s.needKeys("create a data key"); err != nil {
+		return DataKey{}, err
+	}
+	if err := s.refuseWithProjectKeys(ctx, "create a data key"); err != nil {
 		return DataKey{}, err
 	}
 	if err := ValidateKeyState(in.State); err != nil {
@@ -299,6 +288,11 @@ func (s *Store) ListDataKeys(ctx context.Context) ([]DataKey, error) {
 func (s *Store) SetDataKeyState(ctx context.Context, kid, state string) (DataKey, error) {
 	if err := ValidateKeyState(state); err != nil {
 		return DataKey{}, err
+	}
+	if state == StatePrimary {
+		if err := s.refuseWithProjectKeys(ctx, "make data key "+kid+" primary"); err != nil {
+			return DataKey{}, err
+		}
 	}
 	var dk DataKey
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -435,11 +429,15 @@ type KeyUsage struct {
 	Inconsistent int64 `json:"inconsistent,omitempty"`
 	// DataKeys is, for a root key, how many data keys it wraps.
 	DataKeys int64 `json:"data_keys"`
+	// ProjectKeys is, for a root key, how many project keys it wraps.
+	ProjectKeys int64 `json:"project_keys"`
+	// Project is, for a project key, the project it belongs to.
+	Project string `json:"project,omitempty"`
 }
 
 // KeyUsage reports every key the deployment knows or the data mentions:
-// root keys in configuration order, then data keys, then kids found in
-// secrets that match no key.
+// root keys in configuration order, then data keys, then project keys by
+// project, then kids found in secrets that match no key.
 func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	counts := map[string]*KeyUsage{}
 	// The counts come from the ciphertexts' headers; key_usage() reads them
@@ -459,17 +457,20 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}
 	wraps := map[string]int64{}
-	rows, err = s.pool.Query(ctx, "select wrapping_kid, count(*) from "+s.table("encryption_keys")+" group by wrapping_kid")
+	projectWraps := map[string]int64{}
+	rows, err = s.pool.Query(ctx, `select wrapping_kid, count(*) filter (where data), count(*) filter (where not data) from (
+		select wrapping_kid, true as data from `+s.table("encryption_keys")+`
+		union all select wrapping_kid, false from `+s.table("project_keys")+`) as x group by wrapping_kid`)
 	if err != nil {
 		return nil, fmt.Errorf("count data keys per root key: %w", err)
 	}
 	for rows.Next() {
 		var kid string
-		var n int64
-		if err := rows.Scan(&kid, &n); err != nil {
+		var n, p int64
+		if err := rows.Scan(&kid, &n, &p); err != nil {
 			return nil, fmt.Errorf("count data keys per root key: %w", err)
 		}
-		wraps[kid] = n
+		wraps[kid], projectWraps[kid] = n, p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count data keys per root key: %w", err)
@@ -493,7 +494,7 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 	var out []KeyUsage
 	for _, kid := range roots {
 		u := take(kid)
-		u.Kind, u.DataKeys, u.State = "root", wraps[kid], StateActive
+		u.Kind, u.DataKeys, u.ProjectKeys, u.State = "root", wraps[kid], projectWraps[kid], StateActive
 		switch {
 		case kid == primary:
 			u.State = StatePrimary
@@ -510,12 +511,21 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 			continue
 		}
 		u := take(kid)
-		u.Kind, u.DataKeys, u.State = "root", wraps[kid], "registered"
+		u.Kind, u.DataKeys, u.ProjectKeys, u.State = "root", wraps[kid], projectWraps[kid], "registered"
 		out = append(out, u)
 	}
 	for _, dk := range dataKeys {
 		u := take(dk.KID)
 		u.Kind, u.State = "data", dk.State
+		out = append(out, u)
+	}
+	projectKeys, err := s.projectKeyMeta(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, pk := range projectKeys {
+		u := take(pk.KID)
+		u.Kind, u.State, u.Project = "project", pk.State, pk.Project
 		out = append(out, u)
 	}
 	unknown := make([]string, 0, len(counts))
@@ -529,4 +539,21 @@ func (s *Store) KeyUsage(ctx context.Context) ([]KeyUsage, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// ProjectKeysStoreError refuses to make or promote a global data key in a
+// store whose values go under project keys: it would encrypt nothing.
+type ProjectKeysStoreError struct{ What string }
+
+func (e *ProjectKeysStoreError) Error() string {
+	return fmt.Sprintf("%s: this store encrypts each project under its own key (project keys), so a global data key would encrypt nothing; use pgsecrets_project_key (Terraform) or `pgsecrets reencrypt --rotate-project-key` to manage keys (docs/rotation.md)", e.What)
+}
+
+// refuseWithProjectKeys refuses what only a store not yet moved to project
+// keys can use.
+func (s *Store) refuseWithProjectKeys(ctx context.Context, what string) error {
+	if _, on, err := s.ProjectKeysSince(ctx); err != nil || !on {
+		return err
+	}
+	return &ProjectKeysStoreError{What: what}
 }

@@ -11,9 +11,11 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-func TestPrimaryDataKeyEncryptsNewSecrets(t *testing.T) {
+// A store from before project keys writes where it always did until a
+// reencrypt moves it.
+func TestPrimaryDataKeyEncryptsNewSecretsUntilTheStoreMoves(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	roots := testRootKeyList(t)
 	s := db.Open(t, storetest.Ring(t, roots...), "ops")
 	k1, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary})
@@ -51,7 +53,7 @@ func TestPrimaryDataKeyEncryptsNewSecrets(t *testing.T) {
 
 func TestKeyInUseRefusesDisableAndDelete(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestStore(t)
+	s := storetest.NewLegacyDB(t).Open(t, testRootKeys(t), "tester")
 	k, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-1", Alg: "dir", Enc: "A256GCM", State: store.StatePrimary})
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +108,15 @@ func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
 	}
 	// The bound column is a hint a writer can set: bindings are read from
 	// the ciphertexts.
-	if u := got["root-a"]; u.Kind != "root" || u.State != store.StatePrimary || u.Secrets != 2 || u.Unbound != 0 || u.RowOnly != 0 {
-		t.Fatalf("root-a usage = %+v", u)
+	pk, err := s.GetProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := got[pk.KID]; u.Kind != "project" || u.Project != "app" || u.State != store.StatePrimary || u.Secrets != 2 || u.Unbound != 0 || u.RowOnly != 0 {
+		t.Fatalf("project key usage = %+v", u)
+	}
+	if u := got["root-a"]; u.Kind != "root" || u.State != store.StatePrimary || u.Secrets != 0 || u.ProjectKeys != 1 {
+		t.Fatalf("root-a usage = %+v, want the root that wraps app's key", u)
 	}
 	if u := got["root-b"]; u.Kind != "root" || u.State != store.StateActive || u.Secrets != 0 {
 		t.Fatalf("root-b usage = %+v", u)
@@ -122,7 +131,7 @@ func TestKeyUsageCountsSecretsPerKID(t *testing.T) {
 // secrets it still encrypts, rather than left out or called unknown.
 func TestKeyUsageListsRegisteredRootKeysTheConfigurationLacks(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	roots := testRootKeyList(t)
 	old := db.Open(t, storetest.Ring(t, roots...), "old")
 	put(t, old, "app", "K", "v")

@@ -85,6 +85,13 @@ func renderMigration(name, schema string) (string, error) {
 // the migrations and the version bump commit together or not at all.
 // onApply, when not nil, is told of each migration as it starts.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, onApply func(version int32, name string)) (MigrationStatus, error) {
+	return MigrateTo(ctx, pool, schema, LatestVersion(), onApply)
+}
+
+// MigrateTo is Migrate up to version target only: upgrade tests build a
+// store as an older release left it. A binary opens only a store at its
+// latest version.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, schema string, target int32, onApply func(version int32, name string)) (MigrationStatus, error) {
 	if err := ValidateSchema(schema); err != nil {
 		return MigrationStatus{}, err
 	}
@@ -92,6 +99,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, onApply fun
 	if err != nil {
 		return MigrationStatus{}, fmt.Errorf("load embedded migrations: %w", err)
 	}
+	if target < 0 || int(target) > len(files) {
+		return MigrationStatus{}, fmt.Errorf("migrate to version %d: this binary has migrations 1 to %d", target, len(files))
+	}
+	files = files[:target]
 	version := pgx.Identifier{schema, versionTable}.Sanitize()
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "select pg_advisory_xact_lock(hashtextextended($1, 0))", "pgsecrets migrate "+schema); err != nil {
@@ -262,9 +273,11 @@ func runtimeGrants(schema, role string) ([]string, error) {
 	return []string{
 		"grant usage on schema " + schema + " to " + r,
 		"grant select on " + t(versionTable, "deployment", "audit_head") + " to " + r,
-		"grant select, insert, update, delete on " + t("secrets", "secret_versions", "history_retention", "encryption_keys", "provider_defaults",
-			"restart_acks") + " to " + r,
+		"grant select, insert, update, delete on " + t("secrets", "secret_versions", "history_retention", "encryption_keys", "project_keys",
+			"provider_defaults", "restart_acks") + " to " + r,
 		"grant select, insert on " + t("audit_events", "root_keys") + " to " + r,
+		// reencrypt moves an upgraded store to project keys
+		"grant select, update (project_keys_since) on " + t("key_scheme") + " to " + r,
 		"grant select, insert, update on " + t("audit_keys") + " to " + r,
 		"grant execute on function " + schema + ".audit_lock_head(text), " + schema + ".ciphertext_header(text), " + schema + ".key_usage() to " + r,
 	}, nil
@@ -279,8 +292,8 @@ const (
 
 // GrantPlanner gives role what `terraform plan` and the metadata commands
 // need with no root keys, and nothing more: SELECT on the metadata columns
-// of secrets, their versions and data keys (no ciphertext, no wrapped key
-// material), on model defaults, retention and restart acknowledgements,
+// of secrets, their versions, data keys and project keys (no ciphertext,
+// no wrapped key material), on model defaults, retention and restart acknowledgements,
 // the root keys' kids (not their check values), and the key usage counts.
 // No audit table: events need no reading to plan. Run it as the owner
 // after Migrate; it is idempotent.
@@ -294,10 +307,11 @@ func GrantPlanner(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 	r := pgx.Identifier{role}.Sanitize()
 	stmts := []string{
 		"grant usage on schema " + schema + " to " + r,
-		"grant select on " + schema + "." + versionTable + ", " + schema + ".deployment, " + schema + ".provider_defaults, " + schema + ".history_retention, " + schema + ".restart_acks to " + r,
+		"grant select on " + schema + "." + versionTable + ", " + schema + ".deployment, " + schema + ".key_scheme, " + schema + ".provider_defaults, " + schema + ".history_retention, " + schema + ".restart_acks to " + r,
 		"grant select (" + secretMetaColumns + ") on " + schema + ".secrets to " + r,
 		"grant select (" + versionMetaColumns + ") on " + schema + ".secret_versions to " + r,
 		"grant select (" + keyColumns + ") on " + schema + ".encryption_keys to " + r,
+		"grant select (" + projectKeyColumns + ") on " + schema + ".project_keys to " + r,
 		"grant select (kid) on " + schema + ".root_keys to " + r,
 		"grant execute on function " + schema + ".key_usage() to " + r,
 	}

@@ -32,6 +32,7 @@ func (s *Store) GetModelDefaults(ctx context.Context, project string) ([]ModelDe
 // querier is what a pool and a transaction have in common for reads.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func (s *Store) readModelDefaults(ctx context.Context, q querier, project string) ([]ModelDefault, error) {

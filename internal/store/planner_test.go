@@ -33,9 +33,6 @@ func TestPlannerRoleReadsMetadataWithoutRootKeys(t *testing.T) {
 		ExpectedRevision: store.AnyRevision, RequiresRestart: &restart}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StateActive}); err != nil {
-		t.Fatal(err)
-	}
 	if err := owner.SetModelDefaults(ctx, "app", []store.ModelDefault{{UseCase: "chat", Provider: "anthropic", Model: "claude-sonnet-4-5"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +70,13 @@ func TestPlannerRoleReadsMetadataWithoutRootKeys(t *testing.T) {
 	if secretsCounted != 2 || versionsCounted != 1 {
 		t.Errorf("key usage as planner counts %d secrets and %d versions, want 2 and 1", secretsCounted, versionsCounted)
 	}
-	if keys, err := planner.ListDataKeys(ctx); err != nil || len(keys) != 1 {
+	if keys, err := planner.ListDataKeys(ctx); err != nil || len(keys) != 0 {
 		t.Fatalf("data keys as planner: %v, %d keys", err, len(keys))
+	}
+	// A project key's metadata, and what it encrypts, but never the key.
+	pks, err := planner.ListProjectKeys(ctx, "app")
+	if err != nil || len(pks) != 1 || pks[0].State != store.ProjectKeyPrimary || pks[0].Secrets != 2 || pks[0].Versions != 1 || pks[0].WrappingKID != "root-a" {
+		t.Fatalf("project keys as planner: %v, %+v", err, pks)
 	}
 	if defs, err := planner.GetModelDefaults(ctx, "app"); err != nil || len(defs) != 1 {
 		t.Fatalf("model defaults as planner: %v, %+v", err, defs)
@@ -99,6 +101,11 @@ func TestPlannerRoleCannotReadCiphertextsOrKeyMaterial(t *testing.T) {
 		"select * from pgsecrets.secrets",
 		"select ciphertext from pgsecrets.secret_versions",
 		"select wrapped_key from pgsecrets.encryption_keys",
+		"select wrapped_key from pgsecrets.project_keys",
+		"select * from pgsecrets.project_keys",
+		"update pgsecrets.project_keys set state = 'retired'",
+		"delete from pgsecrets.project_keys",
+		"update pgsecrets.key_scheme set project_keys_since = null",
 		"select check_value from pgsecrets.root_keys",
 		"select * from pgsecrets.audit_events",
 		"select * from pgsecrets.audit_keys",

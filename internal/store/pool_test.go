@@ -16,7 +16,7 @@ import (
 // max_connections = 1), with many writes at once right after another
 // process changed the primary, nothing may wait for a second connection.
 func TestConcurrentWritesAfterPrimaryChangeOnOneConnectionPool(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	roots := testRootKeyList(t)
 	ring := storetest.Ring(t, roots...)
 	cfg := db.Config

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 
@@ -24,10 +25,11 @@ import (
 // updated_at and updated_by, so Terraform sees no change and a writer that
 // read the row before still wins its compare-and-swap.
 
-// ReencryptKIDCount is one kid's share of the secrets in scope.
+// ReencryptKIDCount is one kid's share of the rows that need work.
 type ReencryptKIDCount struct {
 	KID string `json:"kid"`
-	// Kind is "root", "data" or "unknown" (no key in the keyring has it).
+	// Kind is "root", "data", "project" or "unknown" (no key in the
+	// keyring or the database has it).
 	Kind    string `json:"kind"`
 	Secrets int64  `json:"secrets"`
 	// ToBind counts those not bound to their row and revision (by the
@@ -35,29 +37,46 @@ type ReencryptKIDCount struct {
 	// re-encrypted).
 	ToBind int64 `json:"to_bind"`
 	// Pending is how many of them a reencrypt would rewrite: all of them
-	// when the kid is not the primary's, else the unbound ones.
+	// when the kid is not its project's primary key, else the unbound ones.
 	Pending int64 `json:"pending"`
 }
 
-// RewrapCount is how many data keys one root key wraps that a reencrypt
-// would rewrap under the first root key.
+// RewrapCount is how many keys one root key wraps that a reencrypt would
+// rewrap under the first root key.
 type RewrapCount struct {
 	WrappingKID string `json:"wrapping_kid"`
 	Known       bool   `json:"known"` // false: no root key has this kid
 	DataKeys    int64  `json:"data_keys"`
+	ProjectKeys int64  `json:"project_keys"`
 }
 
 // ReencryptPlan is what a reencrypt would do, read without changing
-// anything.
+// anything. Only rows that need work are counted: those under a project's
+// primary key, bound, are neither read nor counted (outside a --project
+// run), so that planning a root rotation costs what the keys cost, however
+// many secrets there are.
 type ReencryptPlan struct {
-	PrimaryKID string              `json:"primary_kid"`
-	RootKID    string              `json:"root_kid"`
-	KIDs       []ReencryptKIDCount `json:"kids"`
-	Rewrap     []RewrapCount       `json:"rewrap"`
+	RootKID string `json:"root_kid"`
+	// KIDs are the kids with work (or an unknown key) in scope.
+	KIDs   []ReencryptKIDCount `json:"kids"`
+	Rewrap []RewrapCount       `json:"rewrap"`
+	// Current counts the secrets and versions already under their
+	// project's primary key and bound; nil when not counted (every
+	// project, where reading them would cost a pass over the store).
+	Current *int64 `json:"current,omitempty"`
+	// CurrentKeys counts the project primary keys in scope that already
+	// hold every secret of their project.
+	CurrentKeys int64 `json:"current_keys"`
+	// Pending are the kids whose rows all need re-encrypting.
+	Pending []string `json:"-"`
+	// Projects, when not nil, are the only projects with work: every
+	// pending kid is a project's retired key (a project key rotation). A
+	// run then walks those projects only, not the whole store.
+	Projects []string `json:"projects,omitempty"`
 }
 
-// Totals sums the plan: every secret in scope, those a reencrypt would
-// rewrite, and those it cannot because their kid is unknown.
+// Totals sums the plan: the rows with work in scope, those a reencrypt
+// would rewrite, and those it cannot because their kid is unknown.
 func (p ReencryptPlan) Totals() (secrets, pending, unknown int64) {
 	for _, k := range p.KIDs {
 		secrets += k.Secrets
@@ -81,10 +100,20 @@ func (p ReencryptPlan) UnknownKIDs() []string {
 	return out
 }
 
-// PlanReencrypt counts, per kid, the secrets of project (every project when
-// empty) and what a reencrypt would rewrite, and the data keys it would
-// rewrap. It first brings the keyring up to date with the database, so a
-// primary changed by another process is the one counted against.
+// ProjectKeysToRewrap sums the project keys the plan would rewrap.
+func (p ReencryptPlan) ProjectKeysToRewrap() int64 {
+	var n int64
+	for _, r := range p.Rewrap {
+		n += r.ProjectKeys
+	}
+	return n
+}
+
+// PlanReencrypt finds what a reencrypt of project (every project when
+// empty) would do: the kids whose rows are not under their project's
+// primary key, with their counts, and the keys it would rewrap. It reads
+// the distinct kids from the kid indexes, one at a time, and counts only
+// the rows of kids with work and the unbound ones.
 func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPlan, error) {
 	if err := s.needKeys("plan a re-encryption"); err != nil {
 		return ReencryptPlan{}, err
@@ -92,92 +121,223 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 	if err := s.LoadDataKeys(ctx); err != nil {
 		return ReencryptPlan{}, err
 	}
-	plan := ReencryptPlan{PrimaryKID: s.keys.Primary().KID, RootKID: s.keys.RootKey().KID}
-	rows, err := s.pool.Query(ctx, `
-		select kid, count(*), count(*) filter (where not bound)
-		from (
-			select kid, bound from `+s.table("secrets")+` where $1 = '' or project = $1
-			union all
-			select kid, bound from `+s.table("secret_versions")+` where $1 = '' or project = $1
-		) as x
-		group by kid order by kid`, project)
+	plan := ReencryptPlan{RootKID: s.keys.RootKey().KID}
+	kids, err := s.kidsInScope(ctx, s.pool, project)
 	if err != nil {
-		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
+		return ReencryptPlan{}, err
 	}
-	plan.KIDs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
-		var c ReencryptKIDCount
-		return c, r.Scan(&c.KID, &c.Secrets, &c.ToBind)
-	})
+	projectKIDs, err := s.projectKIDs(ctx, s.pool, kids)
 	if err != nil {
-		return ReencryptPlan{}, fmt.Errorf("count secrets per key: %w", err)
+		return ReencryptPlan{}, err
 	}
-	for i := range plan.KIDs {
-		c := &plan.KIDs[i]
+	var current []string
+	projects := map[string]bool{}
+	onlyProjects := true
+	for _, kid := range kids {
+		pk, ok := projectKIDs[kid]
 		switch {
+		case ok && pk.state == ProjectKeyPrimary:
+			current = append(current, kid)
+			continue
+		case ok:
+			projects[pk.project] = true
+		default:
+			onlyProjects = false
+		}
+		plan.Pending = append(plan.Pending, kid)
+	}
+	plan.CurrentKeys = int64(len(current))
+	counts, err := s.countRowsByKID(ctx, project, plan.Pending, current)
+	if err != nil {
+		return ReencryptPlan{}, err
+	}
+	for _, c := range counts {
+		if c.ToBind > 0 && slices.Contains(current, c.KID) {
+			onlyProjects = false
+		}
+		switch pk, ok := projectKIDs[c.KID]; {
 		case s.keys.IsRoot(c.KID):
 			c.Kind = "root"
 		case s.keys.Has(c.KID):
 			c.Kind = "data"
+		case ok:
+			c.Kind = "project"
+			_ = pk
 		default:
 			// Disabled data keys are not loaded, so their secrets count here:
 			// they cannot be decrypted until the key is enabled again.
 			c.Kind = "unknown"
 		}
-		c.Pending = c.ToBind
-		if c.KID != plan.PrimaryKID {
-			c.Pending = c.Secrets
+		plan.KIDs = append(plan.KIDs, c)
+	}
+	if onlyProjects && project == "" {
+		plan.Projects = sortedKeys(projects)
+	}
+	if project != "" {
+		var n int64
+		err := s.pool.QueryRow(ctx, `select (select count(*) from `+s.table("secrets")+` where project = $1 and kid = any($2) and bound)
+			+ (select count(*) from `+s.table("secret_versions")+` where project = $1 and kid = any($2) and bound)`, project, nonNil(current)).Scan(&n)
+		if err != nil {
+			return ReencryptPlan{}, fmt.Errorf("count current secrets: %w", err)
 		}
+		plan.Current = &n
 	}
-	rows, err = s.pool.Query(ctx, `
-		select wrapping_kid, count(*) from `+s.table("encryption_keys")+`
-		where wrapping_kid <> $1 group by wrapping_kid order by wrapping_kid`, plan.RootKID)
-	if err != nil {
-		return ReencryptPlan{}, fmt.Errorf("count data keys to rewrap: %w", err)
-	}
-	plan.Rewrap, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RewrapCount, error) {
-		var c RewrapCount
-		err := r.Scan(&c.WrappingKID, &c.DataKeys)
-		c.Known = s.keys.IsRoot(c.WrappingKID)
-		return c, err
-	})
-	if err != nil {
-		return ReencryptPlan{}, fmt.Errorf("count data keys to rewrap: %w", err)
+	if plan.Rewrap, err = s.rewrapCounts(ctx, plan.RootKID); err != nil {
+		return ReencryptPlan{}, err
 	}
 	return plan, nil
 }
 
-// CountPendingReencrypt counts the secrets of project that still need
-// re-encryption, leaving out those whose kid is in skipKIDs.
-func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipKIDs []string) (int64, error) {
-	var primary string
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.syncPrimary(ctx, tx); err != nil {
-			return err
+// kidsInScope lists the distinct kids of the secrets and versions of
+// project (every project when empty). Over the whole store it walks the kid
+// indexes one distinct kid at a time, a few index probes per kid whatever
+// the number of rows.
+func (s *Store) kidsInScope(ctx context.Context, q querier, project string) ([]string, error) {
+	var sql string
+	if project != "" {
+		sql = "select kid from " + s.table("secrets") + " where project = $1 union select kid from " + s.table("secret_versions") + " where project = $1"
+	} else {
+		distinct := func(t string) string {
+			return `(with recursive k(kid) as (
+				(select kid from ` + t + ` order by kid limit 1)
+				union all
+				select (select x.kid from ` + t + ` x where x.kid > k.kid order by x.kid limit 1) from k where k.kid is not null
+			) select kid from k where kid is not null)`
 		}
-		primary = s.keys.Primary().KID
-		return nil
+		sql = distinct(s.table("secrets")) + " union " + distinct(s.table("secret_versions")) + " order by 1"
+	}
+	var args []any
+	if project != "" {
+		args = append(args, project)
+	}
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list the keys in use: %w", err)
+	}
+	kids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list the keys in use: %w", err)
+	}
+	sort.Strings(kids)
+	return kids, nil
+}
+
+type projectKIDState struct{ project, state string }
+
+// projectKIDs says which of kids are project keys, whose and in what state.
+func (s *Store) projectKIDs(ctx context.Context, q querier, kids []string) (map[string]projectKIDState, error) {
+	rows, err := q.Query(ctx, "select kid, project, state from "+s.table("project_keys")+" where kid = any($1)", nonNil(kids))
+	if err != nil {
+		return nil, fmt.Errorf("read project keys: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]projectKIDState{}
+	for rows.Next() {
+		var kid string
+		var st projectKIDState
+		if err := rows.Scan(&kid, &st.project, &st.state); err != nil {
+			return nil, fmt.Errorf("read project keys: %w", err)
+		}
+		out[kid] = st
+	}
+	return out, rows.Err()
+}
+
+// countRowsByKID counts the rows of pending kids, and the unbound rows of
+// current ones, in project (every project when empty), through the kid
+// and unbound indexes.
+func (s *Store) countRowsByKID(ctx context.Context, project string, pending, current []string) ([]ReencryptKIDCount, error) {
+	rows, err := s.pool.Query(ctx, `
+		select kid, count(*), count(*) filter (where not bound), count(*) filter (where kid = any($2) or not bound)
+		from (
+			select kid, bound from `+s.table("secrets")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+			union all
+			select kid, bound from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+		) as x
+		group by kid order by kid`, project, nonNil(pending), nonNil(current))
+	if err != nil {
+		return nil, fmt.Errorf("count secrets per key: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
+		var c ReencryptKIDCount
+		return c, r.Scan(&c.KID, &c.Secrets, &c.ToBind, &c.Pending)
 	})
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("count secrets per key: %w", err)
 	}
-	var n int64
+	return out, nil
+}
+
+// rewrapCounts counts the data and project keys wrapped under another root
+// key than root, per wrapping kid.
+func (s *Store) rewrapCounts(ctx context.Context, root string) ([]RewrapCount, error) {
+	rows, err := s.pool.Query(ctx, `
+		select wrapping_kid, count(*) filter (where data), count(*) filter (where not data) from (
+			select wrapping_kid, true as data from `+s.table("encryption_keys")+` where wrapping_kid <> $1
+			union all
+			select wrapping_kid, false from `+s.table("project_keys")+` where wrapping_kid <> $1
+		) as x group by wrapping_kid order by wrapping_kid`, root)
+	if err != nil {
+		return nil, fmt.Errorf("count keys to rewrap: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RewrapCount, error) {
+		var c RewrapCount
+		err := r.Scan(&c.WrappingKID, &c.DataKeys, &c.ProjectKeys)
+		c.Known = s.keys.IsRoot(c.WrappingKID)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count keys to rewrap: %w", err)
+	}
+	return out, nil
+}
+
+// PendingReencrypt is what is left to re-encrypt in a scope.
+type PendingReencrypt struct {
+	// KIDs are the kids in scope that are not a project's primary key.
+	KIDs []string
+	// Rows counts the rows under them, and the unbound rows, leaving out
+	// the kids a run was told to skip.
+	Rows int64
+}
+
+// CountPendingReencrypt finds what still needs re-encryption in project
+// (every project when empty), leaving out kids in skipKIDs.
+func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipKIDs []string) (PendingReencrypt, error) {
+	kids, err := s.kidsInScope(ctx, s.pool, project)
+	if err != nil {
+		return PendingReencrypt{}, err
+	}
+	projectKIDs, err := s.projectKIDs(ctx, s.pool, kids)
+	if err != nil {
+		return PendingReencrypt{}, err
+	}
+	var p PendingReencrypt
+	for _, kid := range kids {
+		if pk, ok := projectKIDs[kid]; !ok || pk.state != ProjectKeyPrimary {
+			p.KIDs = append(p.KIDs, kid)
+		}
+	}
 	err = s.pool.QueryRow(ctx, `
 		select (select count(*) from `+s.table("secrets")+`
-		        where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3))
+		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))
 		     + (select count(*) from `+s.table("secret_versions")+`
-		        where ($1 = '' or project = $1) and (kid <> $2 or not bound) and kid <> all($3))`,
-		project, primary, nonNil(skipKIDs)).Scan(&n)
+		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))`,
+		project, nonNil(p.KIDs), nonNil(skipKIDs)).Scan(&p.Rows)
 	if err != nil {
-		return 0, fmt.Errorf("count secrets left to re-encrypt: %w", err)
+		return PendingReencrypt{}, fmt.Errorf("count secrets left to re-encrypt: %w", err)
 	}
-	return n, nil
+	return p, nil
 }
 
 // RewrapResult is what RewrapDataKeys did.
 type RewrapResult struct {
 	Rewrapped []string `json:"rewrapped"`
-	// Unknown counts the data keys per wrapping kid that no root key has:
-	// they cannot be unwrapped, hence not rewrapped.
+	// ProjectKeys counts the project keys rewrapped (they can be many, so
+	// they are counted, not listed; the audit event names them).
+	ProjectKeys int64 `json:"project_keys"`
+	// Unknown counts the data and project keys per wrapping kid that no
+	// root key has: they cannot be unwrapped, hence not rewrapped.
 	Unknown map[string]int64 `json:"unknown,omitempty"`
 	Failed  []ItemFailure    `json:"failed,omitempty"`
 }
@@ -191,9 +351,12 @@ type ItemFailure struct {
 	Reason  string `json:"reason"`
 }
 
-// RewrapDataKeys rewraps, under the first root key, every data key wrapped
-// under another root key, disabled keys included, so that the old root key
-// can be retired. Data keys are few: one transaction does them all.
+// RewrapDataKeys rewraps, under the first root key, every data key and
+// project key wrapped under another root key, disabled and retired keys
+// included, so that the old root key can be retired. No secret is touched:
+// this is the whole of a root rotation once every secret is under a
+// project key. Keys number in the thousands at most: one transaction does
+// them all, the project keys in statements of a thousand.
 func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 	if err := s.needKeys("rewrap data keys"); err != nil {
 		return RewrapResult{}, err
@@ -256,6 +419,9 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 			res.Rewrapped = append(res.Rewrapped, k.kid)
 			from = append(from, k.wrappingKID)
 		}
+		if err := s.rewrapProjectKeys(ctx, tx, &res); err != nil {
+			return err
+		}
 		if len(res.Rewrapped) == 0 {
 			return nil
 		}
@@ -272,6 +438,92 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 	return res, nil
 }
 
+// projectKeysPerStatement bounds the rows of one rewrap UPDATE.
+const projectKeysPerStatement = 1000
+
+// rewrapProjectKeys rewraps in tx every project key wrapped under another
+// root key than the first, with one audit event that names them.
+func (s *Store) rewrapProjectKeys(ctx context.Context, tx pgx.Tx, res *RewrapResult) error {
+	root := s.keys.RootKey().KID
+	rows, err := tx.Query(ctx, "select project, kid, state, revision, wrapped_key, wrapping_kid from "+s.table("project_keys")+
+		" where wrapping_kid <> $1 order by kid for no key update", root)
+	if err != nil {
+		return fmt.Errorf("read project keys to rewrap: %w", err)
+	}
+	type wrappedKey struct {
+		project, kid, state, wrapped, wrappingKID string
+		revision                                  int64
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (wrappedKey, error) {
+		var k wrappedKey
+		return k, r.Scan(&k.project, &k.kid, &k.state, &k.revision, &k.wrapped, &k.wrappingKID)
+	})
+	if err != nil {
+		return fmt.Errorf("read project keys to rewrap: %w", err)
+	}
+	var (
+		kids, wrapped []string
+		revisions     []int64
+		from          = map[string]int64{}
+		done          []string
+	)
+	flush := func() error {
+		if len(kids) == 0 {
+			return nil
+		}
+		tag, err := tx.Exec(ctx, "update "+s.table("project_keys")+` as k set wrapped_key = u.wrapped, wrapping_kid = $4
+			from unnest($1::text[], $2::bigint[], $3::text[]) as u(kid, revision, wrapped)
+			where k.kid = u.kid and k.revision = u.revision`, kids, revisions, wrapped, root)
+		if err != nil {
+			return fmt.Errorf("rewrap project keys: %w", err)
+		}
+		if tag.RowsAffected() != int64(len(kids)) {
+			return errors.New("rewrap project keys: a key changed during the rewrap; run reencrypt again")
+		}
+		done = append(done, kids...)
+		kids, wrapped, revisions = kids[:0], wrapped[:0], revisions[:0]
+		return nil
+	}
+	for _, k := range keys {
+		if !s.keys.IsRoot(k.wrappingKID) {
+			if res.Unknown == nil {
+				res.Unknown = map[string]int64{}
+			}
+			res.Unknown[k.wrappingKID]++
+			continue
+		}
+		key, err := s.keys.UnwrapProjectKey(k.project, k.kid, k.state, k.revision, k.wrapped)
+		if err != nil {
+			res.Failed = append(res.Failed, ItemFailure{Project: k.project, Name: k.kid, KID: k.wrappingKID, Reason: err.Error()})
+			continue
+		}
+		w, _, err := s.keys.WrapProjectKey(k.project, key, k.state, k.revision)
+		if err != nil {
+			return err
+		}
+		kids, revisions, wrapped = append(kids, k.kid), append(revisions, k.revision), append(wrapped, w)
+		from[k.wrappingKID]++
+		if len(kids) == projectKeysPerStatement {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	res.ProjectKeys = int64(len(done))
+	if len(done) == 0 {
+		return nil
+	}
+	return s.appendAudit(ctx, tx, &audit.Event{
+		Action: audit.ActionKeyRewrap,
+		Details: audit.Details(map[string]any{
+			"scope": "project", "count": len(done), "kids": done, "from_kids": from, "wrapping_kid": root,
+		}),
+	})
+}
+
 // ReencryptScan is one pass over the secrets table in physical order,
 // shared by the batches of one process: each batch claims the rows needing
 // work in the next range of heap pages, so concurrent batches never compete
@@ -282,10 +534,15 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 // LOCKED), so several processes share the work through row locks alone.
 //
 // The pass ends at the table's size when it started: rows written since
-// then, by writers or by the batches themselves, are under the primary key
-// already. Needs PostgreSQL 14 or later (TID range scans).
+// then, by writers or by the batches themselves, are under their project's
+// key already. Needs PostgreSQL 14 or later (TID range scans).
+//
+// A pass over one project walks that project's rows in key order instead
+// (the primary key's index), so rotating one project's key reads that
+// project alone, however large the store.
 type ReencryptScan struct {
 	project     string
+	pending     []string
 	skipKIDs    []string
 	wait        bool
 	bindUnbound bool
@@ -300,23 +557,27 @@ type ReencryptScan struct {
 	end     uint32     // the table's size in pages when the pass started
 	width   uint32     // pages a claim looks at, adapted to hold a batch
 	widest  uint32
+	// lastName and lastRevision are where a pass over one project is.
+	lastName     string
+	lastRevision int64
 }
 
 // NewReencryptScan starts a pass over the secrets of project (every
-// project when empty), leaving out kids in skipKIDs (known to be
-// undecryptable). With wait, a batch waits for rows other transactions
+// project when empty) under the pending kids (PendingReencrypt.KIDs) or
+// unbound, leaving out kids in skipKIDs (known to be undecryptable). With
+// wait, a batch waits for rows other transactions
 // hold instead of skipping them: that is the final sweep, which must see
 // every row. With bindUnbound, ciphertexts that carry no binding are bound
 // to the row they sit in; without it they are reported and left alone,
 // since nothing shows they belong there.
-func NewReencryptScan(project string, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
-	return &ReencryptScan{project: project, skipKIDs: nonNil(skipKIDs), wait: wait, bindUnbound: bindUnbound}
+func NewReencryptScan(project string, pending, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
+	return &ReencryptScan{project: project, pending: nonNil(pending), skipKIDs: nonNil(skipKIDs), wait: wait, bindUnbound: bindUnbound}
 }
 
 // NewVersionsReencryptScan is NewReencryptScan over the secrets' kept
 // earlier values (their history).
-func NewVersionsReencryptScan(project string, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
-	scan := NewReencryptScan(project, skipKIDs, wait, bindUnbound)
+func NewVersionsReencryptScan(project string, pending, skipKIDs []string, wait, bindUnbound bool) *ReencryptScan {
+	scan := NewReencryptScan(project, pending, skipKIDs, wait, bindUnbound)
 	scan.versions = true
 	return scan
 }
@@ -357,11 +618,12 @@ func CheckReencryptBatch(what string, n int) error {
 }
 
 // ReencryptBatch claims up to limit rows of the scan that need work (not
-// under the primary key, or unbound), decrypts each with its row binding
-// checked, encrypts it again bound under the primary key, and writes them
-// back with a compare-and-swap on revision and one audit event, in one
-// transaction. The primary key row is share-locked meanwhile, so the
-// primary cannot change under the batch.
+// under their project's primary key, or unbound), decrypts each with its
+// row binding checked, encrypts it again bound under its project's primary
+// key (made now for a project that has none yet), and writes them back with
+// a compare-and-swap on revision and one audit event, in one transaction.
+// The projects' primary key rows are share-locked meanwhile, so no key can
+// be retired under the batch.
 func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit int) (ReencryptBatchResult, error) {
 	if err := CheckReencryptBatch("batch size", limit); err != nil {
 		return ReencryptBatchResult{}, err
@@ -369,11 +631,10 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 	var res ReencryptBatchResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = ReencryptBatchResult{}
-		if err := s.syncPrimary(ctx, tx); err != nil {
+		if err := s.needKeys("re-encrypt secrets"); err != nil {
 			return err
 		}
-		primary := s.keys.Primary()
-		claimed, err := s.claimForReencrypt(ctx, tx, scan, primary.KID, limit)
+		claimed, err := s.claimForReencrypt(ctx, tx, scan, limit)
 		if err != nil {
 			return err
 		}
@@ -381,20 +642,22 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		if len(claimed) == 0 {
 			return nil
 		}
-		w := reencryptWrite{table: s.scanTable(scan), kid: primary.KID}
-		reloaded := map[string]bool{}
+		targets, err := s.projectWriteKeys(ctx, tx, claimed)
+		if err != nil {
+			return err
+		}
+		w := reencryptWrite{table: s.scanTable(scan)}
+		tried := map[string]bool{}
 		for i := range claimed {
 			row := &claimed[i]
 			binding := keyring.SecretBinding(row.project, row.name, row.revision)
-			d, err := s.keys.Decrypt(row.ciphertext, binding)
+			d, err := s.keys.DecryptInProject(row.ciphertext, binding, row.project)
 			var unknown *keyring.UnknownKIDError
-			if errors.As(err, &unknown) && unknown.KID != "" && !reloaded[unknown.KID] {
-				// A data key created by another process since we loaded ours.
-				reloaded[unknown.KID] = true
-				if err := s.loadDataKeys(ctx, tx); err != nil {
-					return err
-				}
-				d, err = s.keys.Decrypt(row.ciphertext, binding)
+			if errors.As(err, &unknown) && unknown.KID != "" && !tried[row.project+"/"+unknown.KID] {
+				// A key this process has not opened yet: a project key, or a
+				// data key created by another process since we loaded ours.
+				tried[row.project+"/"+unknown.KID] = true
+				d, err = s.decryptIn(ctx, tx, row.project, row.ciphertext, binding)
 			}
 			if errors.As(err, &unknown) {
 				if res.Unknown == nil {
@@ -411,15 +674,13 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 				res.Failed = append(res.Failed, ItemFailure{Project: row.project, Name: row.name, KID: row.kid, Reason: err.Error()})
 				continue
 			}
-			token, kid, err := s.keys.Encrypt(d.Plaintext, binding)
+			target := targets[row.project]
+			token, err := keyring.EncryptWith(target, d.Plaintext, binding)
 			clear(d.Plaintext)
 			if err != nil {
 				return fmt.Errorf("re-encrypt %s: %w", secretWhat(row.project, row.name), err)
 			}
-			if kid != w.kid {
-				return fmt.Errorf("re-encrypt %s: encrypted with %q while the batch expected primary %q; run reencrypt again", secretWhat(row.project, row.name), kid, w.kid)
-			}
-			w.add(row, token)
+			w.add(row, token, target.KID)
 		}
 		if len(w.claimed) == 0 {
 			return nil
@@ -433,7 +694,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 		if len(written) == 0 {
 			return nil
 		}
-		return s.appendAudit(ctx, tx, reencryptEvent(w.kid, written, scan.versions))
+		return s.appendAudit(ctx, tx, reencryptEvent(written, scan.versions))
 	})
 	if err != nil {
 		return ReencryptBatchResult{}, fmt.Errorf("re-encrypt batch (scan at %s): %w", scan.position(), err)
@@ -445,6 +706,48 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 // run without --bind-unbound leaves alone: binding it would vouch that it
 // belongs to its row, which a database writer may have planted.
 var errUnboundLeft = errors.New("ciphertext carries no binding, so it opens in any row: check that it is this secret's value, then run `pgsecrets reencrypt --bind-unbound`")
+
+// projectWriteKeys returns, for each project of the claimed rows, the key
+// its values are encrypted with: its primary key, share-locked until tx
+// ends, or a new one for a project that has none yet.
+func (s *Store) projectWriteKeys(ctx context.Context, tx pgx.Tx, claimed []claimedSecret) (map[string]*keyring.Key, error) {
+	var projects []string
+	seen := map[string]bool{}
+	for _, c := range claimed {
+		if !seen[c.project] {
+			seen[c.project] = true
+			projects = append(projects, c.project)
+		}
+	}
+	sort.Strings(projects)
+	rows, err := tx.Query(ctx, "select project, kid from "+s.table("project_keys")+
+		" where project = any($1) and state = 'primary' order by project for share", projects)
+	if err != nil {
+		return nil, fmt.Errorf("read project keys: %w", err)
+	}
+	primaries := map[string]string{}
+	for rows.Next() {
+		var project, kid string
+		if err := rows.Scan(&project, &kid); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read project keys: %w", err)
+		}
+		primaries[project] = kid
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read project keys: %w", err)
+	}
+	out := make(map[string]*keyring.Key, len(projects))
+	for _, p := range projects {
+		key, err := s.writeKey(ctx, tx, p, primaries[p])
+		if err != nil {
+			return nil, err
+		}
+		out[p] = key
+	}
+	return out, nil
+}
 
 type claimedSecret struct {
 	// ctid is where the row sits; the claim's lock keeps it there until
@@ -459,7 +762,7 @@ type claimedSecret struct {
 // mutex is held only while the claim runs, so concurrent batches of one
 // process take disjoint page ranges and do their crypto and writes in
 // parallel.
-func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, primaryKID string, limit int) ([]claimedSecret, error) {
+func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, limit int) ([]claimedSecret, error) {
 	// The claim sorts a range's rows, ciphertexts included, by ctid; with the
 	// default work_mem that sort goes to disk. SET LOCAL ends with the
 	// transaction, so nothing is left on a pooled connection.
@@ -482,22 +785,18 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 	if scan.wait {
 		lock = "for no key update"
 	}
-	where := ""
 	if scan.project != "" {
-		where = " and project = $6"
+		return s.claimInProject(ctx, tx, scan, limit, lock)
 	}
 	// Rows in physical order, within a bounded range of pages so that the
 	// sort stays small and the TID range scan reads only those pages.
 	sql := `
 		select ctid, project, name, ciphertext, kid, revision from ` + s.scanTable(scan) + `
-		where ctid > $3 and ctid < $4 and (kid <> $1 or not bound) and kid <> all($2)` + where + `
+		where ctid > $3 and ctid < $4 and (kid = any($1) or not bound) and kid <> all($2)
 		order by ctid limit $5 ` + lock
 	for scan.after.BlockNumber < scan.end {
 		to := uint32(min(uint64(scan.after.BlockNumber)+uint64(scan.width), uint64(scan.end)))
-		args := []any{primaryKID, scan.skipKIDs, scan.after, pgtype.TID{BlockNumber: to, Valid: true}, limit}
-		if scan.project != "" {
-			args = append(args, scan.project)
-		}
+		args := []any{scan.pending, scan.skipKIDs, scan.after, pgtype.TID{BlockNumber: to, Valid: true}, limit}
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, fmt.Errorf("claim secrets in pages %d to %d: %w", scan.after.BlockNumber, to-1, err)
@@ -529,6 +828,41 @@ func (s *Store) claimForReencrypt(ctx context.Context, tx pgx.Tx, scan *Reencryp
 	}
 	scan.done = true
 	return nil, nil
+}
+
+// claimInProject locks the next rows of the scan's project that need work,
+// in key order from where the last claim ended, through the primary key's
+// index: a pass over one project reads that project's rows alone.
+func (s *Store) claimInProject(ctx context.Context, tx pgx.Tx, scan *ReencryptScan, limit int, lock string) ([]claimedSecret, error) {
+	// A secret's name is unique in its project, a version's with its
+	// revision: each order is its table's primary key, read in order.
+	after, order := "name > $3 and $6::bigint >= 0", "name"
+	if scan.versions {
+		after, order = "(name, revision) > ($3, $6)", "name, revision"
+	}
+	sql := `
+		select ctid, project, name, ciphertext, kid, revision from ` + s.scanTable(scan) + `
+		where project = $4 and ` + after + ` and (kid = any($1) or not bound) and kid <> all($2)
+		order by ` + order + ` limit $5 ` + lock
+	rows, err := tx.Query(ctx, sql, scan.pending, scan.skipKIDs, scan.lastName, scan.project, limit, scan.lastRevision)
+	if err != nil {
+		return nil, fmt.Errorf("claim secrets of project %q: %w", scan.project, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (claimedSecret, error) {
+		var c claimedSecret
+		return c, r.Scan(&c.ctid, &c.project, &c.name, &c.ciphertext, &c.kid, &c.revision)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim secrets of project %q: %w", scan.project, err)
+	}
+	scan.started = true
+	if len(out) < limit {
+		scan.done = true
+	}
+	if len(out) > 0 {
+		scan.lastName, scan.lastRevision = out[len(out)-1].name, out[len(out)-1].revision
+	}
+	return out, nil
 }
 
 // start reads where the pass ends and guesses, from the table's statistics,
@@ -567,8 +901,11 @@ func (scan *ReencryptScan) start(ctx context.Context, tx pgx.Tx, table string, l
 func (scan *ReencryptScan) position() string {
 	scan.mu.Lock()
 	defer scan.mu.Unlock()
-	if !scan.started {
+	switch {
+	case !scan.started:
 		return "the start"
+	case scan.project != "":
+		return fmt.Sprintf("project %q after %q", scan.project, scan.lastName)
 	}
 	return fmt.Sprintf("page %d of %d", scan.after.BlockNumber, scan.end)
 }
@@ -577,23 +914,24 @@ func (scan *ReencryptScan) position() string {
 // one UPDATE ... FROM unnest(...).
 type reencryptWrite struct {
 	table       string // the secrets table, qualified
-	kid         string
 	claimed     []*claimedSecret
 	ctids       []pgtype.TID
 	revisions   []int64
 	ciphertexts []string
+	kids        []string
 }
 
-func (w *reencryptWrite) add(row *claimedSecret, token string) {
+func (w *reencryptWrite) add(row *claimedSecret, token, kid string) {
 	w.claimed = append(w.claimed, row)
 	w.ctids = append(w.ctids, row.ctid)
 	w.revisions = append(w.revisions, row.revision)
 	w.ciphertexts = append(w.ciphertexts, token)
+	w.kids = append(w.kids, kid)
 }
 
 // reencryptedSecret is one row a batch rewrote, for its audit event.
 type reencryptedSecret struct {
-	project, name, fromKID string
+	project, name, fromKID, toKID string
 }
 
 // exec writes the batch, each row only if its revision is still the one
@@ -604,11 +942,11 @@ type reencryptedSecret struct {
 // positions come back.
 func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecret, error) {
 	rows, err := tx.Query(ctx, `
-		update `+w.table+` as s set ciphertext = u.ciphertext, kid = $4, bound = true
-		from unnest($1::tid[], $2::bigint[], $3::text[]) with ordinality as u(ctid, revision, ciphertext, i)
+		update `+w.table+` as s set ciphertext = u.ciphertext, kid = u.kid, bound = true
+		from unnest($1::tid[], $2::bigint[], $3::text[], $4::text[]) with ordinality as u(ctid, revision, ciphertext, kid, i)
 		where s.ctid = u.ctid and s.revision = u.revision
 		returning u.i`,
-		w.ctids, w.revisions, w.ciphertexts, w.kid)
+		w.ctids, w.revisions, w.ciphertexts, w.kids)
 	if err != nil {
 		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
 	}
@@ -618,7 +956,7 @@ func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecr
 			return reencryptedSecret{}, fmt.Errorf("row %d of %d written: %v", i, len(w.claimed), err)
 		}
 		c := w.claimed[i-1]
-		return reencryptedSecret{project: c.project, name: c.name, fromKID: c.kid}, nil
+		return reencryptedSecret{project: c.project, name: c.name, fromKID: c.kid, toKID: w.kids[i-1]}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write re-encrypted secrets: %w", err)
@@ -628,10 +966,11 @@ func (w *reencryptWrite) exec(ctx context.Context, tx pgx.Tx) ([]reencryptedSecr
 
 // reencryptEvent is the one audit event of a batch: names and kids, grouped
 // by project and former kid, never a value.
-func reencryptEvent(kid string, written []reencryptedSecret, versions bool) *audit.Event {
+func reencryptEvent(written []reencryptedSecret, versions bool) *audit.Event {
 	type group struct {
 		Project string   `json:"project"`
 		FromKID string   `json:"from_kid"`
+		KID     string   `json:"kid"`
 		Names   []string `json:"names"`
 	}
 	index := map[[2]string]int{}
@@ -642,7 +981,7 @@ func reencryptEvent(kid string, written []reencryptedSecret, versions bool) *aud
 		if !ok {
 			i = len(groups)
 			index[k] = i
-			groups = append(groups, group{Project: w.project, FromKID: w.fromKID})
+			groups = append(groups, group{Project: w.project, FromKID: w.fromKID, KID: w.toKID})
 		}
 		groups[i].Names = append(groups[i].Names, w.name)
 	}
@@ -654,7 +993,7 @@ func reencryptEvent(kid string, written []reencryptedSecret, versions bool) *aud
 	})
 	e := &audit.Event{
 		Action:  audit.ActionSecretReencrypt,
-		Details: audit.Details(map[string]any{"kid": kid, "count": len(written), "secrets": groups, "history": versions}),
+		Details: audit.Details(map[string]any{"count": len(written), "secrets": groups, "history": versions}),
 	}
 	if len(groups) == 1 || (len(groups) > 1 && groups[0].Project == groups[len(groups)-1].Project) {
 		e.Project = groups[0].Project

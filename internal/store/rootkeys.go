@@ -170,7 +170,7 @@ func (s *Store) readRootKeyRegistry(ctx context.Context, q querier) (map[string]
 	return registry, nil
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

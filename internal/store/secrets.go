@@ -175,8 +175,9 @@ func scanMeta(row pgx.Row, m *SecretMeta, extra ...any) error {
 	return row.Scan(dest...)
 }
 
-// PutSecret encrypts and writes a secret under the current primary key,
-// with its audit event, in one transaction.
+// PutSecret encrypts and writes a secret under its project's key (made in
+// this transaction on the project's first write), with its audit event, in
+// one transaction.
 func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, error) {
 	if err := ValidateProject(in.Project); err != nil {
 		return SecretMeta{}, err
@@ -195,7 +196,12 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 			return err
 		}
 		inserted := w.expected == MustNotExist
-		token, kid, err := s.keys.Encrypt(in.Value, keyring.SecretBinding(in.Project, in.Name, w.next))
+		key, err := s.keyForWrite(ctx, tx, in.Project, w)
+		if err != nil {
+			return err
+		}
+		kid := key.KID
+		token, err := keyring.EncryptWith(key, in.Value, keyring.SecretBinding(in.Project, in.Name, w.next))
 		if err != nil {
 			return err
 		}
@@ -261,11 +267,30 @@ type writeStart struct {
 	expected int64 // the revision replaced, or MustNotExist
 	next     int64 // the revision written, which the ciphertext is bound to
 	limited  bool  // a keep or max-age retention applies to the project
+	// projectKID is the project's primary key, share-locked; "" when the
+	// project has none yet.
+	projectKID string
+	// legacyPrimary is set in a store that has not moved to project keys
+	// yet (see migration 009): the primary data key's kid, share-locked,
+	// or "" for the first root key. Its writes go where they always went.
+	legacyPrimary *string
+}
+
+// keyForWrite is the key a write encrypts with: its project's key, or in a
+// store not yet moved to project keys, the primary data key or first root
+// key, as before.
+func (s *Store) keyForWrite(ctx context.Context, tx pgx.Tx, project string, w writeStart) (*keyring.Key, error) {
+	if w.legacyPrimary == nil {
+		return s.writeKey(ctx, tx, project, w.projectKID)
+	}
+	if err := s.followPrimary(ctx, tx, *w.legacyPrimary); err != nil {
+		return nil, err
+	}
+	return s.keys.Primary(), nil
 }
 
 // startWrite reads, in one round trip, what a write needs before it can
-// encrypt: the primary key (share-locked, reloading the data keys when it
-// moved), the revision to replace (row-locked, when the caller expects
+// encrypt: the project's primary key (share-locked), the revision to replace (row-locked, when the caller expects
 // any), the revision the value will have, and whether the history has
 // limits to apply. A secret created again after a delete continues its
 // revisions, so that no old version's ciphertext fits the new row.
@@ -275,20 +300,19 @@ func (s *Store) startWrite(ctx context.Context, tx pgx.Tx, in PutSecretInput) (w
 	}
 	var (
 		w       writeStart
-		primary string
 		current *int64
 		history int64
 	)
-	err := tx.QueryRow(ctx, "select "+s.primaryKIDForShare()+`,
+	// Only a store not yet moved to project keys locks the primary data key:
+	// CASE evaluates that subquery only then.
+	err := tx.QueryRow(ctx, "select "+s.primaryProjectKIDForShare("$1")+`,
+		case when (select project_keys_since is null from `+s.table("key_scheme")+`) then `+s.primaryKIDForShare()+` end,
 		(select revision from `+s.table("secrets")+` where project = $1 and name = $2 and $3 for update),
 		(select coalesce(max(revision), 0) from `+s.table("secret_versions")+` where project = $1 and name = $2),
 		coalesce((select keep is not null or max_age is not null from `+s.retentionFor("$1")+` r), false)`,
-		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&primary, &current, &history, &w.limited)
+		in.Project, in.Name, in.ExpectedRevision == AnyRevision).Scan(&w.projectKID, &w.legacyPrimary, &current, &history, &w.limited)
 	if err != nil {
 		return writeStart{}, fmt.Errorf("read revision of %s: %w", secretWhat(in.Project, in.Name), err)
-	}
-	if err := s.followPrimary(ctx, tx, primary); err != nil {
-		return writeStart{}, err
 	}
 	w.expected = in.ExpectedRevision
 	if w.expected == AnyRevision {
@@ -366,23 +390,16 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 	return sec, nil
 }
 
-// decryptSecret opens a secret's ciphertext at its row's revision; a data
-// key created by another process since this one loaded its keys is fetched
-// on demand. In strict mode a ciphertext not bound to its row and revision
-// is refused.
+// decryptSecret opens a secret's ciphertext at its row's revision; a
+// project key is unwrapped on its first use in this process, and a data key
+// created by another process since this one loaded its keys is fetched on
+// demand. A key of another project is refused. In strict mode a ciphertext
+// not bound to its row and revision is refused.
 func (s *Store) decryptSecret(ctx context.Context, project, name string, revision int64, token string) (keyring.Decrypted, error) {
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return keyring.Decrypted{}, err
 	}
-	binding := keyring.SecretBinding(project, name, revision)
-	d, err := s.keys.Decrypt(token, binding)
-	var unknown *keyring.UnknownKIDError
-	if errors.As(err, &unknown) && unknown.KID != "" {
-		if loadErr := s.LoadDataKeys(ctx); loadErr != nil {
-			return d, loadErr
-		}
-		d, err = s.keys.Decrypt(token, binding)
-	}
+	d, err := s.decryptIn(ctx, s.pool, project, token, keyring.SecretBinding(project, name, revision))
 	if err == nil && s.strict && !d.Versioned {
 		clear(d.Plaintext)
 		return keyring.Decrypted{}, &UnboundError{What: secretWhat(project, name), Bound: d.Bound}

@@ -21,8 +21,15 @@ func TestSecretRoundTripAndRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta.Revision != 1 || meta.KID != "root-a" || !meta.Bound || meta.CreatedBy != "tester" {
-		t.Fatalf("created meta = %+v", meta)
+	pk, err := s.GetProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if meta.Revision != 1 || meta.KID != pk.KID || !meta.Bound || meta.CreatedBy != "tester" {
+		t.Fatalf("created meta = %+v, want it under app's key %s", meta, pk.KID)
+	}
+	if pk.WrappingKID != "root-a" || pk.State != store.ProjectKeyPrimary || pk.CreatedBy != "tester" {
+		t.Fatalf("app's key = %+v, want primary, wrapped by the first root key", pk)
 	}
 	meta, err = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "API_KEY", Value: []byte("v2"), ExpectedRevision: 1})
 	if err != nil {

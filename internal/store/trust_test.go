@@ -106,7 +106,7 @@ func TestUnboundCiphertextWarnedAndRefusedWhenStrict(t *testing.T) {
 // key promoted to primary, by editing its row.
 func TestDataKeyStateEditedInDatabaseRefused(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	ring := testRootKeys(t)
 	s := db.Open(t, ring, "w")
 	if _, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{KID: "dk-old", Alg: "dir", Enc: "A256GCM", State: store.StateActive}); err != nil {
@@ -261,8 +261,8 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	if sec, err := s.GetSecret(ctx, "app", "K", "test"); err != nil || string(sec.Value) != "v2" {
 		t.Fatalf("read as the runtime role: %v", err)
 	}
-	if _, err := s.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
-		t.Fatalf("create data key as the runtime role: %v", err)
+	if _, _, err := s.RotateProjectKey(ctx, "app"); err != nil {
+		t.Fatalf("rotate a project key as the runtime role: %v", err)
 	}
 	if _, err := s.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify as the runtime role: %v", err)

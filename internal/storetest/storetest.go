@@ -43,6 +43,20 @@ func NewDB(t testing.TB) *DB {
 	return &DB{URL: u, Pool: pool, Config: cfg}
 }
 
+// NewLegacyDB is NewDB in the state migration 009 leaves a store that
+// held secrets or data keys in: not yet moved to project keys, so writes go
+// under the primary data key, else the first root key, until a reencrypt
+// moves it (store's TestUpgradeKeepsAStoreOnItsKeysUntilReencrypt checks
+// that a real upgrade ends there). Tests of global data keys use it.
+func NewLegacyDB(t testing.TB) *DB {
+	t.Helper()
+	db := NewDB(t)
+	if _, err := db.Pool.Exec(context.Background(), "update key_scheme set project_keys_since = null"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // Open opens a store with its own pool, as another process would, acting
 // as actor (the Config's when empty).
 func (db *DB) Open(t testing.TB, ring *keyring.Keyring, actor string) *store.Store {
