@@ -260,8 +260,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left.Rows)
-		// The sweep walks the whole scope: what is left may be anywhere.
-		sw, err := rowsPass(ctx, st, nil, left.KIDs, skip, true, opts, prog, outage)
+		sw, err := rowsPass(ctx, st, left.Projects, left.KIDs, skip, true, opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
 		if err != nil {

@@ -299,6 +299,9 @@ type PendingReencrypt struct {
 	// Rows counts the rows under them, and the unbound rows, leaving out
 	// the kids a run was told to skip.
 	Rows int64
+	// Projects, when not nil, are the only projects with work left: every
+	// pending kid is a project's retired key and no row is unbound.
+	Projects []string
 }
 
 // CountPendingReencrypt finds what still needs re-encryption in project
@@ -313,19 +316,34 @@ func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipK
 		return PendingReencrypt{}, err
 	}
 	var p PendingReencrypt
+	projects := map[string]bool{}
+	onlyProjects := true
 	for _, kid := range kids {
-		if pk, ok := projectKIDs[kid]; !ok || pk.state != ProjectKeyPrimary {
-			p.KIDs = append(p.KIDs, kid)
+		pk, ok := projectKIDs[kid]
+		switch {
+		case ok && pk.state == ProjectKeyPrimary:
+			continue
+		case ok:
+			projects[pk.project] = true
+		default:
+			onlyProjects = false
 		}
+		p.KIDs = append(p.KIDs, kid)
 	}
+	var unbound int64
 	err = s.pool.QueryRow(ctx, `
 		select (select count(*) from `+s.table("secrets")+`
 		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))
 		     + (select count(*) from `+s.table("secret_versions")+`
-		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))`,
-		project, nonNil(p.KIDs), nonNil(skipKIDs)).Scan(&p.Rows)
+		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3)),
+		       (select count(*) from `+s.table("secrets")+` where ($1 = '' or project = $1) and not bound)
+		     + (select count(*) from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and not bound)`,
+		project, nonNil(p.KIDs), nonNil(skipKIDs)).Scan(&p.Rows, &unbound)
 	if err != nil {
 		return PendingReencrypt{}, fmt.Errorf("count secrets left to re-encrypt: %w", err)
+	}
+	if onlyProjects && unbound == 0 && project == "" {
+		p.Projects = sortedKeys(projects)
 	}
 	return p, nil
 }
@@ -647,16 +665,17 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 			return err
 		}
 		w := reencryptWrite{table: s.scanTable(scan)}
-		tried := map[string]bool{}
+		tried := map[string]bool{} // kids looked up in the database once already
 		for i := range claimed {
 			row := &claimed[i]
 			binding := keyring.SecretBinding(row.project, row.name, row.revision)
 			d, err := s.keys.DecryptInProject(row.ciphertext, binding, row.project)
 			var unknown *keyring.UnknownKIDError
-			if errors.As(err, &unknown) && unknown.KID != "" && !tried[row.project+"/"+unknown.KID] {
+			if errors.As(err, &unknown) && unknown.KID != "" && !tried[unknown.KID] {
 				// A key this process has not opened yet: a project key, or a
 				// data key created by another process since we loaded ours.
-				tried[row.project+"/"+unknown.KID] = true
+				// (A project key of another project is refused, not unknown.)
+				tried[unknown.KID] = true
 				d, err = s.decryptIn(ctx, tx, row.project, row.ciphertext, binding)
 			}
 			if errors.As(err, &unknown) {
