@@ -52,3 +52,19 @@ select case when exists (select 1 from {{.schema}}.secrets)
               or exists (select 1 from {{.schema}}.secret_versions)
               or exists (select 1 from {{.schema}}.encryption_keys)
             then null else now() end;
+
+-- The move is one way: setting it back (to send new values under a root key
+-- or a global data key again, the blast radius project keys remove) is
+-- refused to every role but the owner, who can drop the trigger.
+create function {{.schema}}.key_scheme_one_way() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp as $$
+begin
+    if tg_op = 'DELETE' or (old.project_keys_since is not null and new.project_keys_since is distinct from old.project_keys_since) then
+        raise exception 'this store is on project keys: that cannot be undone' using errcode = '42501';
+    end if;
+    return new;
+end
+$$;
+create trigger key_scheme_one_way before update or delete on {{.schema}}.key_scheme
+for each row execute function {{.schema}}.key_scheme_one_way();

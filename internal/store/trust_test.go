@@ -264,6 +264,13 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 	if _, _, err := s.RotateProjectKey(ctx, "app"); err != nil {
 		t.Fatalf("rotate a project key as the runtime role: %v", err)
 	}
+	// Sending new values back under a root key (out of project keys) is
+	// refused to it.
+	for _, sql := range []string{"update pgsecrets.key_scheme set project_keys_since = null", "delete from pgsecrets.key_scheme"} {
+		if _, err := s.Pool().Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "cannot be undone") && !strings.Contains(err.Error(), "permission denied") {
+			t.Fatalf("%s as the runtime role: %v, want it refused", sql, err)
+		}
+	}
 	if _, err := s.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify as the runtime role: %v", err)
 	}
