@@ -199,7 +199,7 @@ func TestAuditPageWrapsActorsBetweenTheirPartsAsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.signedIn("v@example.com", store.RoleViewer).get("/audit")
-	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>root-1</dd>`)
+	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>`+e.projectKID("app")+`</dd>`)
 	if strings.Contains(r.body, "<b>bot") {
 		t.Fatal("an actor's markup reached the page")
 	}
