@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -273,5 +274,38 @@ func TestAuditPageWrapsActorsBetweenTheirPartsAsText(t *testing.T) {
 	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>`+e.projectKID("app")+`</dd>`)
 	if strings.Contains(r.body, "<b>bot") {
 		t.Fatal("an actor's markup reached the page")
+	}
+}
+
+// A project's key events are the project's: its viewers read them on the
+// audit page as text (the kids a shred destroyed as a list), others do not
+// see them.
+func TestAuditPageShowsAProjectsKeyEventsToItsViewers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.put("app", "K", "v")
+	first := e.projectKID("app")
+	second, retired, err := e.st.WithActor("cli-user").RotateProjectKey(ctx, "app")
+	if err != nil || retired != first {
+		t.Fatalf("rotate app's key: retired %q, %v", retired, err)
+	}
+	if _, err := e.st.WithActor("cli-user").ShredProject(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	e.put("billing", "K", "v")
+	kids := []string{first, second.KID}
+	slices.Sort(kids)
+
+	r := e.signedIn("v@example.com", store.RoleViewer, "app").get("/audit?project=app")
+	want(t, r, http.StatusOK,
+		"<td><code>key.create</code></td>\n        <td>app</td>\n        <td>"+first+"</td>",
+		"<dt>scope:</dt><dd>project</dd><dt>state:</dt><dd>primary</dd><dt>wrapping_kid:</dt><dd>root-1</dd>",
+		"<td><code>key.update</code></td>\n        <td>app</td>\n        <td>"+first+"</td>",
+		"<dt>reason:</dt><dd>rotated</dd><dt>scope:</dt><dd>project</dd><dt>state:</dt><dd>retired</dd>",
+		"<td><code>key.create</code></td>\n        <td>app</td>\n        <td>"+second.KID+"</td>",
+		"<td><code>project.shred</code></td>\n        <td>app</td>",
+		"<dt>kids:</dt><dd>"+strings.Join(kids, ", ")+"</dd><dt>other_kids:</dt><dd>none</dd><dt>secrets:</dt><dd>1</dd><dt>versions:</dt><dd>0</dd>")
+	if billing := e.projectKID("billing"); strings.Contains(r.body, billing) {
+		t.Error("a viewer of app sees billing's key in the audit trail")
 	}
 }
