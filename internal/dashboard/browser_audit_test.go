@@ -23,10 +23,14 @@ func TestBrowserAuditFilterAndDownloads(t *testing.T) {
 	tb := e.openTab()
 	tb.signIn("v@example.com")
 
-	// The tab keeps the project the secrets page showed.
+	// The tab keeps the project the secrets page showed: its four writes,
+	// and the making of its key by the first of them.
 	tb.click("#tab-audit")
-	if n := tb.count("table#audit-events tr[data-seq]"); n != 4 || tb.value("#filter-project") != "app" {
-		t.Fatalf("%d events of project app, want 4\n%s", n, tb.where())
+	if n := tb.count("table#audit-events tr[data-seq]"); n != 5 || tb.value("#filter-project") != "app" {
+		t.Fatalf("%d events of project app, want 5\n%s", n, tb.where())
+	}
+	if got := tb.texts("table#audit-events tbody tr"); !strings.Contains(got[len(got)-1], "cli-user\tkey.create\tapp\t"+e.projectKID("app")+"\t") {
+		t.Errorf("the oldest event of project app is not the making of its key: %q", got[len(got)-1])
 	}
 	tb.choose("#filter-project", "")
 	tb.click("form#audit-filter button")

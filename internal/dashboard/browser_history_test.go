@@ -25,8 +25,8 @@ func TestBrowserRollBackAndUndelete(t *testing.T) {
 	if tb.path() != "/secrets/app/WEBHOOK_SECRET/history" || !slices.Equal(tb.texts("table#revisions tbody td:first-child"), []string{"2", "1"}) {
 		t.Fatalf("the history page:\n%s", tb.where())
 	}
-	if got := tb.text("tr#revision-1"); !strings.Contains(got, "cli-user") || !strings.Contains(got, "root-1") || !strings.Contains(got, "create") {
-		t.Errorf("revision 1 reads %q: want who wrote it, with which key, and how", got)
+	if got := tb.text("tr#revision-1"); !strings.Contains(got, "cli-user") || !strings.Contains(got, e.projectKID("app")) || !strings.Contains(got, "create") {
+		t.Errorf("revision 1 reads %q: want who wrote it, with which key (the project's), and how", got)
 	}
 	if status := tb.click("tr#revision-1 form.rollback button"); status != http.StatusOK {
 		t.Fatalf("rollback: %d\n%s", status, tb.where())

@@ -38,7 +38,7 @@ func TestBrowserSignIn(t *testing.T) {
 	if tb.path() != "/secrets" || tb.count("tr#secret-SLACK_BOT_TOKEN.secret") != 1 {
 		t.Fatalf("after sign-in:\n%s", tb.where())
 	}
-	if tabs := tb.texts("nav a"); strings.Join(tabs, ",") != "Secrets,Model defaults,Audit" {
+	if tabs := tb.texts("nav a"); strings.Join(tabs, ",") != "Secrets,Model defaults,Audit,Keys" {
 		t.Errorf("an editor's tabs: %q", tabs)
 	}
 }

@@ -126,6 +126,17 @@ func (e *env) deleted(project, name, value string) {
 	}
 }
 
+// projectKID is the kid of project's primary key, which encrypts its
+// new values.
+func (e *env) projectKID(project string) string {
+	e.t.Helper()
+	k, err := e.st.GetProjectKey(context.Background(), project)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k.KID
+}
+
 // query returns one value of a SQL query, as text.
 func (e *env) query(sql string, args ...any) string {
 	e.t.Helper()

@@ -20,7 +20,7 @@ func TestHistoryListsRevisionsAndRollsBackThroughTheStore(t *testing.T) {
 
 	r := viewer.get("/secrets/app/K/history")
 	want(t, r, http.StatusOK, `<main id="history">`, `<tr id="revision-3" class="current">`, `<tr id="revision-2">`, `<tr id="revision-1">`,
-		"cli-user", "root-1", `<span class="badge current">current</span>`)
+		"cli-user", e.projectKID("app"), `<span class="badge current">current</span>`)
 	if strings.Contains(r.body, `class="rollback"`) {
 		t.Error("a viewer is offered a rollback")
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,16 +151,86 @@ func TestAuditVerifyShowsTheChainStatusToAdmins(t *testing.T) {
 	want(t, admin.get("/audit/verify"), http.StatusConflict, `data-status="broken"`, "audit chain broken at event 1: its MAC does not match its contents")
 }
 
-func TestKeysPageIsKeysStatus(t *testing.T) {
+func TestKeysPageListsEachProjectsKeyAndTheRootsThatWrapThem(t *testing.T) {
 	e := newEnv(t)
 	e.put("app", "K", "v")
+	e.put("app", "K", "v2")
+	e.put("billing", "K", "v")
 	admin := e.signedIn("root@example.com", store.RoleAdmin)
-	want(t, admin.get("/keys"), http.StatusOK, `<table id="keys-table">`, `<tr id="key-root-1">`, "<td>root</td>", "<td>primary</td>", `<td class="num">1</td>`)
-	want(t, admin.get("/secrets"), http.StatusOK, `id="tab-keys"`, `id="tab-accounts"`)
-	editor := e.signedIn("ed@example.com", store.RoleEditor)
-	if strings.Contains(editor.get("/secrets").body, `id="tab-keys"`) {
-		t.Error("an editor is offered the keys tab")
+	r := admin.get("/keys")
+	app := e.projectKID("app")
+	want(t, r, http.StatusOK, `id="key-scheme" data-scheme="project"`, "Each project's new values are encrypted with that project's own key",
+		`<table id="project-keys-table">`,
+		`<tr id="project-key-`+app+`">`+"\n        <td>app</td>\n        <td><code>"+app+"</code></td>\n        <td>primary</td>\n        <td><code>root-1</code></td>",
+		`<tr id="project-key-`+e.projectKID("billing")+`">`,
+		// The root encrypts no secret itself: it wraps the two project keys.
+		`<table id="keys-table">`, `<tr id="key-root-1">`, "<td>root</td>", "<td>primary</td>",
+		`<td class="num">0</td>`+"\n        <td class=\"num\">0</td>\n        <td class=\"num\">0</td>\n        <td class=\"num\">0</td>\n        <td class=\"num\">0</td>\n        <td class=\"num\">2</td>")
+	if !regexp.MustCompile(`<tr id="project-key-` + app + `">(?s:.)*?just now</td>\s*<td class="num">1</td>\s*<td class="num">1</td>`).MatchString(r.body) {
+		t.Errorf("app's key does not show its age, its secret and its earlier version:\n%s", r.body)
 	}
+	if strings.Contains(r.body, `<tr id="key-`+app+`">`) {
+		t.Error("a project key is listed again among the root and data keys")
+	}
+	// Nothing on the page is key material, wrapped or not.
+	wrapped := e.query("select string_agg(wrapped_key, ' ') from project_keys")
+	for _, w := range strings.Fields(wrapped) {
+		if strings.Contains(r.body, w) || strings.Contains(r.body, w[len(w)-40:]) {
+			t.Fatalf("the page holds a wrapped project key:\n%s", r.body)
+		}
+	}
+	want(t, admin.get("/secrets"), http.StatusOK, `id="tab-keys"`, `id="tab-accounts"`)
+}
+
+// A project's keys are the project's metadata: a viewer sees those of the
+// projects it may see, and nothing of the root keys, which span them all.
+func TestKeysPageShowsAViewerOnlyTheKeysOfItsProjects(t *testing.T) {
+	e := newEnv(t)
+	e.put("app", "K", "v")
+	e.put("billing", "K", "v")
+	app, billing := e.projectKID("app"), e.projectKID("billing")
+
+	viewer := e.signedIn("v@example.com", store.RoleViewer, "app")
+	want(t, viewer.get("/secrets"), http.StatusOK, `id="tab-keys"`)
+	r := viewer.get("/keys")
+	want(t, r, http.StatusOK, `<tr id="project-key-`+app+`">`, "<td>app</td>", `data-scheme="project"`)
+	for _, hidden := range []string{billing, "billing", `id="keys-table"`, `id="key-root-1"`} {
+		if strings.Contains(r.body, hidden) {
+			t.Errorf("a viewer of app sees %s:\n%s", hidden, r.body)
+		}
+	}
+	want(t, viewer.get("/keys?project=billing"), http.StatusForbidden, "Cannot see keys in project billing: your account is limited to app.")
+	want(t, viewer.get("/keys?project=app"), http.StatusOK, `<tr id="project-key-`+app+`">`)
+
+	// An admin limited to app is no different; an admin of every project,
+	// asking for one project, sees that project's keys only.
+	limited := e.signedIn("l@example.com", store.RoleAdmin, "app")
+	if r := limited.get("/keys"); r.status != http.StatusOK || strings.Contains(r.body, billing) || strings.Contains(r.body, `id="keys-table"`) {
+		t.Errorf("an admin limited to app sees billing's key or the root keys:\n%s", r.body)
+	}
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	if r := admin.get("/keys?project=app"); r.status != http.StatusOK || strings.Contains(r.body, billing) || !strings.Contains(r.body, app) {
+		t.Errorf("an admin's page of project app:\n%s", r.body)
+	}
+}
+
+// A store upgraded with secrets writes under its store-wide key until
+// reencrypt moves it; the page says so, and what to run.
+func TestKeysPageSaysAStoreNotYetOnProjectKeysNeedsReencrypt(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.db.Exec(context.Background(), "update key_scheme set project_keys_since = null"); err != nil {
+		t.Fatal(err)
+	}
+	e.put("app", "K", "v")
+	admin := e.signedIn("root@example.com", store.RoleAdmin)
+	want(t, admin.get("/keys"), http.StatusOK, `id="key-scheme" data-scheme="store"`,
+		"new values are still encrypted with a store-wide key", "Run <code>pgsecrets reencrypt</code> once", `id="no-project-keys"`,
+		`<tr id="key-root-1">`)
+	moved, err := e.st.UseProjectKeys(context.Background())
+	if err != nil || !moved {
+		t.Fatalf("move to project keys: %v, %v", moved, err)
+	}
+	want(t, admin.get("/keys"), http.StatusOK, `data-scheme="project"`)
 }
 
 func TestAdminsDisableAndSignOutOtherAccounts(t *testing.T) {
@@ -199,8 +271,41 @@ func TestAuditPageWrapsActorsBetweenTheirPartsAsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.signedIn("v@example.com", store.RoleViewer).get("/audit")
-	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>root-1</dd>`)
+	want(t, r, http.StatusOK, `<td>ci&lt;b&gt;bot&lt;/b&gt;:<wbr>deploy<wbr>@example.com</td>`, `<dt>kid:</dt><dd>`+e.projectKID("app")+`</dd>`)
 	if strings.Contains(r.body, "<b>bot") {
 		t.Fatal("an actor's markup reached the page")
+	}
+}
+
+// A project's key events are the project's: its viewers read them on the
+// audit page as text (the kids a shred destroyed as a list), others do not
+// see them.
+func TestAuditPageShowsAProjectsKeyEventsToItsViewers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.put("app", "K", "v")
+	first := e.projectKID("app")
+	second, retired, err := e.st.WithActor("cli-user").RotateProjectKey(ctx, "app")
+	if err != nil || retired != first {
+		t.Fatalf("rotate app's key: retired %q, %v", retired, err)
+	}
+	if _, err := e.st.WithActor("cli-user").ShredProject(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	e.put("billing", "K", "v")
+	kids := []string{first, second.KID}
+	slices.Sort(kids)
+
+	r := e.signedIn("v@example.com", store.RoleViewer, "app").get("/audit?project=app")
+	want(t, r, http.StatusOK,
+		"<td><code>key.create</code></td>\n        <td>app</td>\n        <td>"+first+"</td>",
+		"<dt>scope:</dt><dd>project</dd><dt>state:</dt><dd>primary</dd><dt>wrapping_kid:</dt><dd>root-1</dd>",
+		"<td><code>key.update</code></td>\n        <td>app</td>\n        <td>"+first+"</td>",
+		"<dt>reason:</dt><dd>rotated</dd><dt>scope:</dt><dd>project</dd><dt>state:</dt><dd>retired</dd>",
+		"<td><code>key.create</code></td>\n        <td>app</td>\n        <td>"+second.KID+"</td>",
+		"<td><code>project.shred</code></td>\n        <td>app</td>",
+		"<dt>kids:</dt><dd>"+strings.Join(kids, ", ")+"</dd><dt>other_kids:</dt><dd>none</dd><dt>secrets:</dt><dd>1</dd><dt>versions:</dt><dd>0</dd>")
+	if billing := e.projectKID("billing"); strings.Contains(r.body, billing) {
+		t.Error("a viewer of app sees billing's key in the audit trail")
 	}
 }

@@ -72,8 +72,9 @@ type detailField struct{ Key, Value string }
 
 // detailFields reads an event's details (a JSON object) as fields, in the
 // object's order (sorted keys, as audit.Details writes them): strings as
-// they are, null as "none", anything else as compact JSON. Details that
-// are not an object give none, and the page shows them as they are.
+// they are, lists of strings (a shred's kids) comma-separated, null and an
+// empty list as "none", anything else as compact JSON. Details that are
+// not an object give none, and the page shows them as they are.
 func detailFields(details string) []detailField {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal([]byte(details), &fields) != nil {
@@ -83,10 +84,16 @@ func detailFields(details string) []detailField {
 	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		raw := fields[k]
 		var text string
+		var list []string
 		switch {
 		case string(raw) == "null":
 			text = "none"
 		case json.Unmarshal(raw, &text) == nil:
+		case json.Unmarshal(raw, &list) == nil:
+			text = strings.Join(list, ", ")
+			if len(list) == 0 {
+				text = "none"
+			}
 		default:
 			var b bytes.Buffer
 			if json.Compact(&b, raw) != nil {

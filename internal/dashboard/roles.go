@@ -35,8 +35,11 @@ var (
 	permSeeAudit         = permission{what: "see the audit trail", role: store.RoleViewer}
 	permExportAudit      = permission{what: "download the audit trail", role: store.RoleViewer}
 	permVerifyAudit      = permission{what: "verify the audit chain", role: store.RoleAdmin}
-	permSeeKeys          = permission{what: "see keys", role: store.RoleAdmin, everyProject: true}
-	permManageAccounts   = permission{what: "manage accounts", role: store.RoleAdmin, everyProject: true}
+	// A project's keys are metadata of the project, like its audit events
+	// (which name them); the root and data keys span every project.
+	permSeeKeys        = permission{what: "see keys", role: store.RoleViewer}
+	permSeeStoreKeys   = permission{what: "see the root and data keys", role: store.RoleAdmin, everyProject: true}
+	permManageAccounts = permission{what: "manage accounts", role: store.RoleAdmin, everyProject: true}
 )
 
 // roleRank orders the roles: each may do what the ones before it may.

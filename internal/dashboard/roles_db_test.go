@@ -108,6 +108,8 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 	want(t, admin.post("/secrets/app/K/delete", url.Values{"revision": {"3"}}), http.StatusSeeOther)
 	want(t, admin.get("/secrets?project=app"), http.StatusOK, `id="deleted-K"`)
 	want(t, admin.post("/secrets/app/K/undelete", nil), http.StatusSeeOther)
+	// So does the Keys tab: project keys, the store's scheme, root keys.
+	want(t, admin.get("/keys"), http.StatusOK, `<tr id="project-key-`+e.projectKID("app")+`">`, `data-scheme="project"`, `<tr id="key-root-1">`)
 	want(t, admin.post("/secrets/app/K/reveal", nil), http.StatusOK, ">v<")
 	e.account("other@example.com", store.RoleViewer)
 	if _, err := st.SetAccountDisabled(ctx, "other@example.com", true); err != nil {

@@ -52,11 +52,11 @@ func actions() []action {
 // is a 403 that says why and changes nothing.
 func TestEachRoleMayDoExactlyWhatItsRoleAllows(t *testing.T) {
 	allowed := map[string][]string{
-		store.RoleViewer: {"see secrets", "see history", "see model defaults", "see audit", "download audit"},
-		store.RoleEditor: {"see secrets", "see history", "see model defaults", "see audit", "download audit",
+		store.RoleViewer: {"see secrets", "see history", "see model defaults", "see audit", "download audit", "see keys"},
+		store.RoleEditor: {"see secrets", "see history", "see model defaults", "see audit", "download audit", "see keys",
 			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret"},
 		store.RoleAdmin: nil, // everything
-		"limited admin": {"see secrets", "see history", "see model defaults", "see audit", "download audit", "verify audit",
+		"limited admin": {"see secrets", "see history", "see model defaults", "see audit", "download audit", "verify audit", "see keys",
 			"open add form", "open change form", "add secret", "change secret", "ack restart", "roll back secret", "undelete secret",
 			"reveal secret", "open delete confirmation", "delete secret", "set model defaults"},
 	}
@@ -114,7 +114,8 @@ func TestForbiddenMessagesSayWhatRoleIsNeeded(t *testing.T) {
 	want(t, limited.post("/secrets/billing/K/undelete", nil), http.StatusForbidden, "Cannot roll back or undelete secrets in project billing")
 	want(t, viewer.post("/secrets/app/K/rollback", url.Values{"to_revision": {"1"}, "expected_revision": {"2"}}), http.StatusForbidden,
 		"Cannot roll back or undelete secrets: ensure you are signed in as an editor or admin (v@example.com is a viewer).")
-	want(t, limited.get("/keys"), http.StatusForbidden, "Cannot see keys: this page spans every project")
+	want(t, limited.get("/keys?project=billing"), http.StatusForbidden, "Cannot see keys in project billing: your account is limited to app.")
+	want(t, limited.get("/accounts"), http.StatusForbidden, "Cannot manage accounts: this page spans every project")
 
 	// The limited account sees its projects only, and its own audit.
 	r := limited.get("/secrets")
