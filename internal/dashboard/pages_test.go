@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 func TestModelDefaultsShowTheMissingAPIKey(t *testing.T) {
@@ -218,9 +219,7 @@ func TestKeysPageShowsAViewerOnlyTheKeysOfItsProjects(t *testing.T) {
 // reencrypt moves it; the page says so, and what to run.
 func TestKeysPageSaysAStoreNotYetOnProjectKeysNeedsReencrypt(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.db.Exec(context.Background(), "update key_scheme set project_keys_since = null"); err != nil {
-		t.Fatal(err)
-	}
+	storetest.MakeLegacy(t, e.db)
 	e.put("app", "K", "v")
 	admin := e.signedIn("root@example.com", store.RoleAdmin)
 	want(t, admin.get("/keys"), http.StatusOK, `id="key-scheme" data-scheme="store"`,

@@ -51,14 +51,21 @@ func NewDB(t testing.TB) *DB {
 func NewLegacyDB(t testing.TB) *DB {
 	t.Helper()
 	db := NewDB(t)
-	// The move to project keys is one way: the owner steps past the
-	// trigger that guards it, as only the owner can.
-	if _, err := db.Pool.Exec(context.Background(), `alter table key_scheme disable trigger key_scheme_one_way;
+	MakeLegacy(t, db.Pool)
+	return db
+}
+
+// MakeLegacy puts the store whose schema is pool's search_path back in the
+// state of a store not yet moved to project keys (NewLegacyDB). The move is
+// one way: the owner steps past the trigger that guards it, as only the
+// owner can.
+func MakeLegacy(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `alter table key_scheme disable trigger key_scheme_one_way;
 		update key_scheme set project_keys_since = null;
 		alter table key_scheme enable trigger key_scheme_one_way`); err != nil {
 		t.Fatal(err)
 	}
-	return db
 }
 
 // Open opens a store with its own pool, as another process would, acting
