@@ -55,7 +55,8 @@ role runs it too): without them, every registered root key is listed with
 state "registered".
 
 --output json prints one array of keys: root, data, project (with their
-project, wrapping_kid and created_at) and unknown, told apart by "kind".`,
+project, wrapping_kid and created_at) and unknown, told apart by "kind"; a
+store not yet on project keys is then said in a notice on stderr.`,
 		Example: `  pgsecrets key status
   pgsecrets key status --project billing
   pgsecrets key status --output json | jq '.[] | select(.kind == "unknown")'
@@ -114,7 +115,10 @@ func runKeyStatus(ctx context.Context, opts *KeyStatusOptions) error {
 				WrappingKID: k.WrappingKID, CreatedAt: &k.CreatedAt,
 			})
 		}
-		err = writeJSON(opts.IO.Out, rows)
+		if err = writeJSON(opts.IO.Out, rows); err == nil && !onProjectKeys {
+			// Not a key: said beside the array, which scripts read as it was.
+			fmt.Fprintln(opts.IO.ErrOut, "Notice: "+notOnProjectKeys)
+		}
 	} else {
 		err = printKeyStatus(opts.IO.Out, usage, projectKeys, since, onProjectKeys, opts.Project)
 	}
@@ -143,13 +147,13 @@ func printKeyStatus(w io.Writer, usage []store.KeyUsage, projectKeys []store.Pro
 		}
 		fmt.Fprintln(w)
 	}
-	if len(projectKeys) == 0 {
+	if len(projectKeys) == 0 && onProjectKeys {
 		if project != "" {
 			fmt.Fprintf(w, "Project %s has no key: it gets one with its first secret.\n", project)
 		} else {
 			fmt.Fprintln(w, "No project keys: a project gets one with its first secret.")
 		}
-	} else {
+	} else if len(projectKeys) > 0 {
 		now := time.Now()
 		t := newTable(w, "PROJECT", "KID", "STATE", "WRAPPED BY", "AGE", "SECRETS", "VERSIONS")
 		for _, k := range projectKeys {
@@ -162,10 +166,12 @@ func printKeyStatus(w io.Writer, usage []store.KeyUsage, projectKeys []store.Pro
 	if onProjectKeys {
 		fmt.Fprintf(w, "Project keys: in use since %s; every project's new values go under its own key.\n", formatTime(since))
 	} else {
-		fmt.Fprintln(w, "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).")
+		fmt.Fprintln(w, notOnProjectKeys)
 	}
 	return nil
 }
+
+const notOnProjectKeys = "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md)."
 
 // warnKeyStatus warns, on stderr, of what cannot be decrypted here.
 func warnKeyStatus(w io.Writer, usage []store.KeyUsage, haveKeys bool) {

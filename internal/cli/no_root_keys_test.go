@@ -116,4 +116,8 @@ func TestKeyStatusListsProjectKeysToThePlannerRole(t *testing.T) {
 	if r.code != 0 || !strings.HasSuffix(r.stdout, "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n") {
 		t.Errorf("key status in a store not yet on project keys does not say so:\n%s", r)
 	}
+	r = s.run("", "key", "status", "--output", "json")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "[") || r.stderr != "Notice: Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n" {
+		t.Errorf("key status --output json in a store not yet on project keys: want the array on stdout and a notice on stderr:\n%s", r)
+	}
 }
