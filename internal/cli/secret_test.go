@@ -12,6 +12,21 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
+// projectKID is the kid of project's primary key, which encrypts its new
+// values, as `key status` shows it.
+func (s *session) projectKID(project string) string {
+	s.t.Helper()
+	r := s.mustRun("", "key", "status", "--project", project, "--output", "json")
+	var keys []struct {
+		KID   string `json:"kid"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil || len(keys) == 0 || keys[0].State != "primary" {
+		s.t.Fatalf("project %s has no primary key (%v):\n%s", project, err, r)
+	}
+	return keys[0].KID
+}
+
 // rootKID is the kid of the session's only root key.
 func (s *session) rootKID() string {
 	s.t.Helper()
@@ -34,7 +49,7 @@ func TestSecretAddFromStdinThenGetReturnsExactValue(t *testing.T) {
 	// inner newlines and trailing spaces included, is kept.
 	const value = "line one\n  line two with ünïcode  \n"
 	r := s.mustRun(value+"\n", "secret", "add", "--project", "billing", "--name", "STRIPE_KEY", "--category", "payments")
-	if want := "Created secret billing/STRIPE_KEY (revision 1, key " + s.rootKID() + ")\n"; r.stdout != want {
+	if want := "Created secret billing/STRIPE_KEY (revision 1, key " + s.projectKID("billing") + ")\n"; r.stdout != want {
 		t.Errorf("add printed %q, want %q", r.stdout, want)
 	}
 
@@ -63,7 +78,7 @@ func TestSecretAddFromStdinThenGetReturnsExactValue(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("get --output json is not JSON: %v\n%s", err, r)
 	}
-	if got.Project != "billing" || got.Name != "STRIPE_KEY" || got.Value != value || got.Revision != 1 || got.KID != s.rootKID() || got.Category != "payments" || got.UpdatedBy != "cli-test@example" {
+	if got.Project != "billing" || got.Name != "STRIPE_KEY" || got.Value != value || got.Revision != 1 || got.KID != s.projectKID("billing") || got.Category != "payments" || got.UpdatedBy != "cli-test@example" {
 		t.Errorf("get JSON = %+v", got)
 	}
 }
@@ -147,7 +162,7 @@ func TestSecretAddRefusesOverwriteWithoutYes(t *testing.T) {
 	}
 
 	r = s.mustRun("second", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "--yes")
-	if want := "Updated secret app/DB_PASSWORD (revision 2, key " + s.rootKID() + ")\n"; r.stdout != want {
+	if want := "Updated secret app/DB_PASSWORD (revision 2, key " + s.projectKID("app") + ")\n"; r.stdout != want {
 		t.Errorf("add --yes printed %q, want %q", r.stdout, want)
 	}
 	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "DB_PASSWORD"); r.stdout != "second" {
@@ -178,7 +193,7 @@ func TestSecretListShowsMetadataNeverValues(t *testing.T) {
 
 	// Text output is grouped by project, then category, names sorted inside.
 	r := s.mustRun("", "secret", "list")
-	kid := regexp.QuoteMeta(s.rootKID())
+	kid := regexp.QuoteMeta(s.projectKID("billing"))
 	want := []string{
 		`^billing / uncategorized \(1\)$`,
 		`^  NAME +REVISION +KID +RESTART +UPDATED +UPDATED BY$`,
