@@ -208,3 +208,22 @@ func TestProjectShredRefusesWithoutProjectUnknownProjectOrConfirmation(t *testin
 		t.Errorf("the shred's audit event lacks the key id, or holds a value:\n%s", r)
 	}
 }
+
+// Values written before the store moved to project keys are under a root
+// key: the shred names it, since retiring it is what makes old copies of
+// them unreadable.
+func TestProjectShredNamesKeysFromBeforeProjectKeys(t *testing.T) {
+	s := newSession(t)
+	if _, err := s.pool().Exec(context.Background(), "update pgsecrets.key_scheme set project_keys_since = null"); err != nil {
+		t.Fatal(err)
+	}
+	s.seedShredProjects("legacy")
+	kid := s.rootKID()
+
+	r := s.mustRun("", "project", "shred", "--project", "legacy", "--yes")
+	if !strings.HasPrefix(r.stdout, "Shredded project legacy: 2 secret(s) and 2 earlier version(s) deleted.\n"+
+		"Some of its values were under keys from before project keys, which stay: "+kid+".\n") ||
+		!strings.Contains(r.stdout, "3. the keys from before project keys named above") || strings.Contains(r.stdout, "shred-canary-") {
+		t.Errorf("project shred of values under a root key does not name it:\n%s", r)
+	}
+}
