@@ -132,4 +132,5 @@ finish the shred:
 	if len(res.OtherKIDs) > 0 {
 		fmt.Fprintln(w, "  3. the keys from before project keys named above open the project's values in\n     earlier backups too: retire them the same way (docs/rotation.md).")
 	}
+	fmt.Fprintln(w, "Then no backup taken before the rotation can be read, of this project or any\nother: take new backups once it is done (docs/security.md).")
 }
