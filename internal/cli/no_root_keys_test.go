@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // Commands that read no value run where the root keys are not given (an
@@ -31,7 +34,7 @@ func TestMetadataCommandsRunWithoutRootKeys(t *testing.T) {
 		}{
 			{[]string{"secret", "list", "--project", "app"}, regexp.MustCompile(`(?m)^  API_TOKEN +2 `)},
 			{[]string{"secret", "history", "--project", "app", "--name", "API_TOKEN"}, regexp.MustCompile(`(?m)^ *2 +.*\n *1 `)},
-			{[]string{"key", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +1 +1 +0 +0 +0$`)},
+			{[]string{"key", "status"}, regexp.MustCompile(`(?m)^\S+ +root +registered +0 +0 +0 +0 +0 +1\n(.*\n)*app +pk-\S+ +primary +\S+ +\d+s +1 +1$`)},
 			{[]string{"status", "--since", "1h"}, regexp.MustCompile(`(?m)^Restart needed: 1 secret\(s\).*\n(.*\n)*app +API_TOKEN `)},
 			{[]string{"status"}, regexp.MustCompile(`(?m)^Restart pending for app:(.*\n)*.*API_TOKEN`)},
 			{[]string{"migrate", "status"}, regexp.MustCompile(`up to date`)},
@@ -76,4 +79,45 @@ func TestSecretGetWithoutRootKeysStillFails(t *testing.T) {
 	s.mustRun("v", "secret", "add", "--project", "app", "--name", "A")
 	s.keysFile = ""
 	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "A"), 1, "Error: no root keys: set PGSECRETS_ROOT_KEYS")
+}
+
+// The planner role sees the project keys' metadata (never a wrapped key),
+// and whether the store has moved to them.
+func TestKeyStatusListsProjectKeysToThePlannerRole(t *testing.T) {
+	s := newSession(t)
+	s.mustRun("canary-planner-pk-1", "secret", "add", "--project", "app", "--name", "A")
+	s.mustRun("canary-planner-pk-2", "secret", "add", "--project", "billing", "--name", "B")
+	kid := s.rootKID()
+	owner := s.pool()
+	s.dbURL = storetest.RoleURL(t, s.dbURL, owner, "pgsecrets", store.GrantPlanner)
+	s.keysFile = ""
+
+	r := s.run("", "key", "status", "--project", "billing")
+	want := regexp.MustCompile(`\APROJECT +KID +STATE +WRAPPED BY +AGE +SECRETS +VERSIONS\n` +
+		`billing +pk-\S+ +primary +` + regexp.QuoteMeta(kid) + ` +\d+s +1 +0\n` +
+		`Project keys: in use since .*\n\z`)
+	if r.code != 0 || r.stderr != "" || !want.MatchString(r.stdout) {
+		t.Errorf("key status --project billing as the planner role: want billing's key only:\n%s", r)
+	}
+	r = s.run("", "key", "status", "--output", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"kind": "project"`) != 2 || !strings.Contains(r.stdout, `"wrapping_kid": "`+kid+`"`) || strings.Contains(r.stdout, "wrapped_key") {
+		t.Errorf("key status --output json as the planner role: want both project keys with their wrapping root, no wrapped key:\n%s", r)
+	}
+	if strings.Contains(r.stdout+r.stderr, "canary-planner-pk") {
+		t.Errorf("key status shows a value:\n%s", r)
+	}
+
+	// A store upgraded with secrets from before project keys says what
+	// moves it.
+	if _, err := owner.Exec(context.Background(), "update pgsecrets.key_scheme set project_keys_since = null"); err != nil {
+		t.Fatal(err)
+	}
+	r = s.run("", "key", "status")
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n") {
+		t.Errorf("key status in a store not yet on project keys does not say so:\n%s", r)
+	}
+	r = s.run("", "key", "status", "--output", "json")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "[") || r.stderr != "Notice: Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n" {
+		t.Errorf("key status --output json in a store not yet on project keys: want the array on stdout and a notice on stderr:\n%s", r)
+	}
 }

@@ -66,3 +66,19 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// formatAge shows how long ago t was, in the largest whole unit: 45s, 12m,
+// 5h, 90d.
+func formatAge(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}

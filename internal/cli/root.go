@@ -157,6 +157,7 @@ for a key file that exists): the same command with it would run.`,
 		newHistoryCmd(g),
 		newInitCmd(g), newRunCmd(g),
 		newAccountCmd(g), oldSpelling(g, "user", newAccountCmd), newServeCmd(g),
+		newProjectCmd(g),
 	)
 
 	root.InitDefaultHelpCmd()

@@ -46,8 +46,8 @@ func (s *session) sql(query string, args ...any) {
 func TestSecretHistoryListsEveryWriteWithActionAndWhoNeverValue(t *testing.T) {
 	const canary = "canary-history-5d1b"
 	s := newSession(t)
-	kid := regexp.QuoteMeta(s.rootKID())
 	s.mustRun(canary+"-1", "secret", "add", "--project", "app", "--name", "K")
+	kid := regexp.QuoteMeta(s.projectKID("app"))
 	s.mustRun(canary+"-2", "secret", "add", "--project", "app", "--name", "K", "--yes", "--actor", "alice@laptop")
 	s.mustRun("", "secret", "rollback", "--project", "app", "--name", "K", "--to-revision", "1", "--yes", "--actor", "bob@ci")
 
@@ -130,7 +130,7 @@ func TestSecretGetRevisionReturnsThatRevisionsValue(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("get --revision --output json is not JSON: %v\n%s", err, r)
 	}
-	if got.Value != "first value" || got.Revision != 1 || got.Current || got.Action != "create" || got.Category != "db" || got.KID != s.rootKID() || got.WrittenBy != "cli-test@example" {
+	if got.Value != "first value" || got.Revision != 1 || got.Current || got.Action != "create" || got.Category != "db" || got.KID != s.projectKID("app") || got.WrittenBy != "cli-test@example" {
 		t.Errorf("get --revision 1 JSON = %+v", got)
 	}
 
@@ -154,7 +154,7 @@ func TestSecretRollbackRestoresExactValue(t *testing.T) {
 	s.mustRun("a wrong value", "secret", "add", "--project", "app", "--name", "K", "--yes")
 
 	r := s.mustRun("", "secret", "rollback", "--project", "app", "--name", "K", "--to-revision", "1", "--yes")
-	if want := "Rolled back secret app/K to the value of revision 1: now revision 3 (key " + s.rootKID() + ")\n"; r.stdout != want || r.stderr != "" {
+	if want := "Rolled back secret app/K to the value of revision 1: now revision 3 (key " + s.projectKID("app") + ")\n"; r.stdout != want || r.stderr != "" {
 		t.Errorf("rollback printed:\n%s\nwant stdout %q", r, want)
 	}
 	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "K"); r.stdout != value {
@@ -256,7 +256,7 @@ func TestSecretDeleteThenUndeleteBringsBackValue(t *testing.T) {
 	wantFailure(t, s.run("", "secret", "get", "--project", "app", "--name", "K"), 1, `secret "app/K" not found`)
 
 	r = s.mustRun("", "secret", "undelete", "--project", "app", "--name", "K")
-	if want := "Undeleted secret app/K: now revision 3 (key " + s.rootKID() + ")\n"; r.stdout != want || r.stderr != "" {
+	if want := "Undeleted secret app/K: now revision 3 (key " + s.projectKID("app") + ")\n"; r.stdout != want || r.stderr != "" {
 		t.Errorf("undelete printed:\n%s\nwant stdout %q", r, want)
 	}
 	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "K"); r.stdout != "v2" {

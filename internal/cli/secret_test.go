@@ -12,6 +12,21 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
+// projectKID is the kid of project's primary key, which encrypts its new
+// values, as `key status` shows it.
+func (s *session) projectKID(project string) string {
+	s.t.Helper()
+	r := s.mustRun("", "key", "status", "--project", project, "--output", "json")
+	var keys []struct {
+		KID   string `json:"kid"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil || len(keys) == 0 || keys[0].State != "primary" {
+		s.t.Fatalf("project %s has no primary key (%v):\n%s", project, err, r)
+	}
+	return keys[0].KID
+}
+
 // rootKID is the kid of the session's only root key.
 func (s *session) rootKID() string {
 	s.t.Helper()
@@ -34,7 +49,7 @@ func TestSecretAddFromStdinThenGetReturnsExactValue(t *testing.T) {
 	// inner newlines and trailing spaces included, is kept.
 	const value = "line one\n  line two with ünïcode  \n"
 	r := s.mustRun(value+"\n", "secret", "add", "--project", "billing", "--name", "STRIPE_KEY", "--category", "payments")
-	if want := "Created secret billing/STRIPE_KEY (revision 1, key " + s.rootKID() + ")\n"; r.stdout != want {
+	if want := "Created secret billing/STRIPE_KEY (revision 1, key " + s.projectKID("billing") + ")\n"; r.stdout != want {
 		t.Errorf("add printed %q, want %q", r.stdout, want)
 	}
 
@@ -63,7 +78,7 @@ func TestSecretAddFromStdinThenGetReturnsExactValue(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 		t.Fatalf("get --output json is not JSON: %v\n%s", err, r)
 	}
-	if got.Project != "billing" || got.Name != "STRIPE_KEY" || got.Value != value || got.Revision != 1 || got.KID != s.rootKID() || got.Category != "payments" || got.UpdatedBy != "cli-test@example" {
+	if got.Project != "billing" || got.Name != "STRIPE_KEY" || got.Value != value || got.Revision != 1 || got.KID != s.projectKID("billing") || got.Category != "payments" || got.UpdatedBy != "cli-test@example" {
 		t.Errorf("get JSON = %+v", got)
 	}
 }
@@ -147,7 +162,7 @@ func TestSecretAddRefusesOverwriteWithoutYes(t *testing.T) {
 	}
 
 	r = s.mustRun("second", "secret", "add", "--project", "app", "--name", "DB_PASSWORD", "--yes")
-	if want := "Updated secret app/DB_PASSWORD (revision 2, key " + s.rootKID() + ")\n"; r.stdout != want {
+	if want := "Updated secret app/DB_PASSWORD (revision 2, key " + s.projectKID("app") + ")\n"; r.stdout != want {
 		t.Errorf("add --yes printed %q, want %q", r.stdout, want)
 	}
 	if r := s.mustRun("", "secret", "get", "--project", "app", "--name", "DB_PASSWORD"); r.stdout != "second" {
@@ -178,7 +193,7 @@ func TestSecretListShowsMetadataNeverValues(t *testing.T) {
 
 	// Text output is grouped by project, then category, names sorted inside.
 	r := s.mustRun("", "secret", "list")
-	kid := regexp.QuoteMeta(s.rootKID())
+	kid := regexp.QuoteMeta(s.projectKID("billing"))
 	want := []string{
 		`^billing / uncategorized \(1\)$`,
 		`^  NAME +REVISION +KID +RESTART +UPDATED +UPDATED BY$`,
@@ -266,25 +281,50 @@ func TestSecretDeleteNeedsConfirmation(t *testing.T) {
 	wantFailure(t, s.run("", "secret", "delete", "--project", "app", "--name", "OLD2", "--yes"), 1, `secret "app/OLD2" not found`)
 }
 
-func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
+func TestKeyStatusCountsSecretsPerKey(t *testing.T) {
 	s := newSession(t)
 	s.mustRun("a", "secret", "add", "--project", "app", "--name", "A")
 	s.mustRun("b", "secret", "add", "--project", "app", "--name", "B")
+	s.mustRun("b2", "secret", "add", "--project", "app", "--name", "B", "--yes")
+	s.mustRun("c", "secret", "add", "--project", "web", "--name", "C")
 	kid := s.rootKID()
 
+	// The root key wraps the two projects' keys and encrypts no secret
+	// itself; each project key encrypts its project's values.
 	r := s.mustRun("", "key", "status")
-	want := regexp.MustCompile(`(?m)^KID +KIND +STATE +SECRETS +VERSIONS +UNBOUND +ROW-ONLY +DATA KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +2 +0 +0 +0 +0\n\z`)
+	want := regexp.MustCompile(`(?m)\A^KID +KIND +STATE +SECRETS +VERSIONS +UNBOUND +ROW-ONLY +DATA KEYS +PROJECT KEYS\n` + regexp.QuoteMeta(kid) + ` +root +primary +0 +0 +0 +0 +0 +2\n\n` +
+		`PROJECT +KID +STATE +WRAPPED BY +AGE +SECRETS +VERSIONS\n` +
+		`app +pk-\S+ +primary +` + regexp.QuoteMeta(kid) + ` +\d+s +2 +1\n` +
+		`web +pk-\S+ +primary +` + regexp.QuoteMeta(kid) + ` +\d+s +1 +0\n` +
+		`Project keys: in use since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; every project's new values go under its own key\.\n\z`)
 	if !want.MatchString(r.stdout) || r.stderr != "" {
 		t.Errorf("key status:\n%s", r)
 	}
+	r = s.mustRun("", "key", "status", "--project", "web")
+	if !regexp.MustCompile(`\APROJECT .*\nweb +pk-\S+ +primary .* 1 +0\nProject keys: in use since `).MatchString(r.stdout) {
+		t.Errorf("key status --project web does not show only web's key:\n%s", r)
+	}
 
 	r = s.mustRun("", "key", "status", "--output", "json")
-	var usage []store.KeyUsage
+	var usage []struct {
+		store.KeyUsage
+		WrappingKID string     `json:"wrapping_kid"`
+		CreatedAt   *time.Time `json:"created_at"`
+	}
 	if err := json.Unmarshal([]byte(r.stdout), &usage); err != nil {
 		t.Fatalf("key status --output json is not JSON: %v\n%s", err, r)
 	}
-	if len(usage) != 1 || usage[0] != (store.KeyUsage{KID: kid, Kind: "root", State: "primary", Secrets: 2}) {
-		t.Errorf("key status JSON = %+v", usage)
+	if len(usage) != 3 || usage[0].KeyUsage != (store.KeyUsage{KID: kid, Kind: "root", State: "primary", ProjectKeys: 2}) {
+		t.Fatalf("key status JSON = %+v", usage)
+	}
+	for i, p := range []string{"app", "web"} {
+		u := usage[i+1]
+		if u.Kind != "project" || u.Project != p || u.State != "primary" || u.WrappingKID != kid || u.CreatedAt == nil || time.Since(*u.CreatedAt) > time.Hour {
+			t.Errorf("key status JSON row %d = %+v, want project %s's key wrapped by %s", i+1, u, p, kid)
+		}
+	}
+	if usage[1].Secrets != 2 || usage[1].Versions != 1 {
+		t.Errorf("app's key counts %d secret(s), %d version(s), want 2 and 1", usage[1].Secrets, usage[1].Versions)
 	}
 
 	// A freshly generated key file is not this deployment's: refused,
@@ -295,16 +335,17 @@ func TestKeysStatusCountsSecretsPerKey(t *testing.T) {
 	wantFailure(t, s.run("", "key", "status"), 1, "not this deployment's key file")
 
 	// Registered on purpose, the new set works; the old kid is a registered
-	// root key it lacks: exit 0, and a warning.
+	// root key it lacks, and it wraps the project keys: exit 0, and a
+	// warning.
 	r = s.mustRun("", "key", "register", "--yes")
 	if !strings.HasPrefix(r.stdout, "Registered root key(s) ") {
 		t.Errorf("key register --yes:\n%s", r)
 	}
 	r = s.mustRun("", "key", "status")
-	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +root +registered +2 +0 +0 +0 +0$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(kid) + ` +root +registered +0 +0 +0 +0 +0 +2$`).MatchString(r.stdout) {
 		t.Errorf("key status does not list the old kid as a registered root key:\n%s", r)
 	}
-	if want := "Warning: 2 secret(s) and 0 version(s) are encrypted with root key \"" + kid + "\", which the database has registered but the configured root keys lack"; !strings.HasPrefix(r.stderr, want) {
+	if want := "Warning: 2 project key(s) are wrapped by root key \"" + kid + "\", which the database has registered but the configured root keys lack"; !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr lacks the warning %q:\n%s", want, r.stderr)
 	}
 }

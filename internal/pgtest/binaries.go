@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // binarySearch says where to look for the server binaries. Tests inject
@@ -86,4 +87,31 @@ func dirVersion(dir string) []int {
 		v = append(v, n)
 	}
 	return v
+}
+
+// ClientProgram returns the path of a PostgreSQL client program (pg_dump,
+// pg_restore, psql) taken from the directory Start takes the server from:
+// pg_dump refuses a server newer than itself. It fails the test, saying
+// what to install, when there is none: a test that needs it must not pass
+// without running.
+func ClientProgram(t testing.TB, name string) string {
+	t.Helper()
+	b, err := findServerBinaries(defaultBinarySearch())
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", name, err)
+	}
+	// A PATH entry may hold links to the server's own directory
+	// (/usr/local/bin/postgres -> /usr/lib/postgresql/15/bin/postgres):
+	// the client programs are beside the target.
+	server := b.postgres
+	if real, err := filepath.EvalSymlinks(server); err == nil {
+		server = real
+	}
+	dir := filepath.Dir(server)
+	bin := filepath.Join(dir, name)
+	if !isExecutable(bin) {
+		t.Fatalf("pgtest: %s not found beside the PostgreSQL server binaries in %s; install the PostgreSQL client programs of the same version "+
+			"(`apt-get install postgresql-client`, `dnf install postgresql` or `brew install postgresql`)", name, dir)
+	}
+	return bin
 }
