@@ -6,7 +6,8 @@
 //
 // of the same rows, each decrypted in-process with the same keys (the
 // revision is selected because the ciphertext is bound to it: a decrypt
-// without it is not a correct one). Nothing less can hand back the values.
+// without it is not a correct one), the project's key read and unwrapped
+// the first time a row names it. Nothing less can hand back the values.
 //
 // Two products resolve configs, and each is measured where it can be
 // measured without something bigger drowning it:
@@ -411,7 +412,9 @@ type path struct {
 }
 
 // prepareFloor is the least any resolution does: one query for every name,
-// one decrypt per row.
+// one decrypt per row, and, the first time a row names a project key this
+// process does not hold, one query for that key's row and its unwrap (as
+// the store does, once per key per process).
 func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (path, error) {
 	ring, err := keyring.Load(keysJSON)
 	if err != nil {
@@ -426,26 +429,40 @@ func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (p
 		name  string
 		value []byte
 	}
+	type row struct {
+		name, token string
+		revision    int64
+	}
 	var values []value
 	run := func() error {
 		rows, err := conn.Query(ctx, "select name, revision, ciphertext from "+store.DefaultSchema+".secrets where project = $1 and name = any($2)", project, names)
 		if err != nil {
 			return err
 		}
-		values = make([]value, 0, len(names))
-		var (
-			name, token string
-			revision    int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&name, &revision, &token}, func() error {
-			d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, revision))
-			if err != nil {
-				return fmt.Errorf("decrypt %s: %w", name, err)
-			}
-			values = append(values, value{name, d.Plaintext})
-			return nil
+		// Collected first: a key looked up midway needs the connection.
+		read, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			return x, r.Scan(&x.name, &x.revision, &x.token)
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		values = make([]value, 0, len(read))
+		for _, x := range read {
+			binding := keyring.SecretBinding(project, x.name, x.revision)
+			d, err := ring.DecryptInProject(x.token, binding, project)
+			var unknown *keyring.UnknownKIDError
+			if errors.As(err, &unknown) {
+				if err = openProjectKey(ctx, conn, ring, unknown.KID); err == nil {
+					d, err = ring.DecryptInProject(x.token, binding, project)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("decrypt %s: %w", x.name, err)
+			}
+			values = append(values, value{x.name, d.Plaintext})
+		}
+		return nil
 	}
 	check := func() (int, error) {
 		for _, v := range values {
@@ -456,6 +473,25 @@ func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (p
 		return len(values), nil
 	}
 	return path{run, check, func() { conn.Close(ctx) }}, nil
+}
+
+// openProjectKey reads the project key named kid, of the benchmark's
+// project, unwraps it and adds it to ring.
+func openProjectKey(ctx context.Context, conn *pgx.Conn, ring *keyring.Keyring, kid string) error {
+	var (
+		state, wrapped string
+		revision       int64
+	)
+	err := conn.QueryRow(ctx, "select state, revision, wrapped_key from "+store.DefaultSchema+".project_keys where kid = $1 and project = $2",
+		kid, project).Scan(&state, &revision, &wrapped)
+	if err != nil {
+		return fmt.Errorf("read project key %s: %w", kid, err)
+	}
+	key, err := ring.UnwrapProjectKey(project, kid, state, revision, wrapped)
+	if err != nil {
+		return err
+	}
+	return ring.AddProjectKey(project, key)
 }
 
 // prepareResolve opens a store as the provider's Configure does and times
