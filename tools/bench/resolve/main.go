@@ -118,7 +118,7 @@ func main() {
 	flag.StringVar(&c.profile, "child-cpuprofile", "", "internal: with -child, write a CPU profile of the timed section to this file")
 	flag.Parse()
 	c.steady = *steady
-	if *refs < 1 || *runs < 1 || *repeat < 1 || *steady < 1 {
+	if *refs < 1 || *runs < 1 || *repeat < 1 || *steady < 0 || c.mode == "" && *steady < 1 {
 		fmt.Fprintln(os.Stderr, "bench resolve: -refs, -runs, -repeat and -steady must be at least 1")
 		os.Exit(2)
 	}
@@ -220,18 +220,20 @@ func run(ctx context.Context, refs, runs, repeat, steady int, dbURL, bin, profil
 	// The in-process paths, each in a child of its own, and render.
 	// The last is today's resolution, of the same refs in a store not yet
 	// on project keys, which the first use of a project key is held to.
+	// Only these run -steady more times: the others' whole process is
+	// timed too, and must be one run.
 	inProcess := []struct {
-		mode, what string
-		legacy     bool
-		best       best
+		mode, what     string
+		legacy, steady bool
+		best           best
 	}{
 		{mode: "floor", what: "floor decrypted"},
-		{mode: "resolve", what: "the resolution resolved"},
+		{mode: "resolve", what: "the resolution resolved", steady: true},
 		{mode: "datasource", what: "the data source resolved"},
-		{mode: "resolve", what: "the resolution resolved in the legacy store", legacy: true},
+		{mode: "resolve", what: "the resolution resolved in the legacy store", legacy: true, steady: true},
 	}
 	var render, renderLegacy best
-	childArgs := []string{"-refs", fmt.Sprint(refs), "-keys-file", keysFile, "-config", configFile, "-steady", fmt.Sprint(steady)}
+	childArgs := []string{"-refs", fmt.Sprint(refs), "-keys-file", keysFile, "-config", configFile}
 	for i := range runs {
 		fmt.Fprintf(os.Stderr, "run %d of %d...\n", i+1, runs)
 		// Odd runs go the other way round, so that neither store's paths
@@ -242,12 +244,15 @@ func run(ctx context.Context, refs, runs, repeat, steady int, dbURL, bin, profil
 		}
 		for _, j := range order {
 			c := &inProcess[j]
-			u := url
+			u, n := url, 0
 			if c.legacy {
 				u = legacyURL
 			}
+			if c.steady {
+				n = steady
+			}
 			var res childResult
-			p, err := benchkit.RunSelf(tmp, &res, append([]string{"-child", c.mode, "-url", u}, childArgs...)...)
+			p, err := benchkit.RunSelf(tmp, &res, append([]string{"-child", c.mode, "-url", u, "-steady", fmt.Sprint(n)}, childArgs...)...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.mode, err)
 			}
