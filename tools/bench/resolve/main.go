@@ -6,7 +6,8 @@
 //
 // of the same rows, each decrypted in-process with the same keys (the
 // revision is selected because the ciphertext is bound to it: a decrypt
-// without it is not a correct one). Nothing less can hand back the values.
+// without it is not a correct one), the project's key read and unwrapped
+// the first time a row names it. Nothing less can hand back the values.
 //
 // Two products resolve configs, and each is measured where it can be
 // measured without something bigger drowning it:
@@ -36,6 +37,15 @@
 //     as above, timed as a whole process: start, connect, select, decrypt,
 //     exit.
 //
+// Both run against a store on project keys, as every new store is. The
+// same refs are also resolved in a store not yet on project keys (secrets
+// under the root key directly, as in a store upgraded with data before
+// `reencrypt` moves it): today's resolution, which project keys are held
+// to within 1.05x, for render (a fresh process, which reads and unwraps
+// the project's key once) and for the resolution in process, first (with
+// that unwrap) and in its steady state (-steady more runs in the same
+// process, the key in memory).
+//
 // Each measured path runs in a child process of its own (this program run
 // again with -child, or the binary), so each peak RSS is its own. The
 // in-process children but render's run with the provider's GC settings
@@ -60,6 +70,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,6 +92,10 @@ import (
 // maxRatio is the target: each path within this factor of its floor.
 const maxRatio = 1.5
 
+// maxLegacyRatio is the target of project keys: a resolution within this
+// factor of the same in a store not yet on project keys.
+const maxLegacyRatio = 1.05
+
 const (
 	project    = "bench-resolve"
 	dataSource = "pgsecrets_resolved_config"
@@ -94,6 +109,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "after measuring, write CPU profiles of each path, repeated -repeat times in one process, into this directory")
 	repeat := flag.Int("repeat", 20, "with -cpuprofile, how many times each path runs in its profiled process")
 	keep := flag.Bool("keep", false, "keep the work directory (binary, root keys, config, last output)")
+	steady := flag.Int("steady", 5, "runs of each in-process path after its first, in the same process; the best is its steady state")
 	var c childOptions
 	flag.StringVar(&c.mode, "child", "", "internal: run one path in this process (floor, resolve, datasource, render) and print its result")
 	flag.StringVar(&c.url, "url", "", "internal: with -child, the database")
@@ -101,8 +117,9 @@ func main() {
 	flag.StringVar(&c.configFile, "config", "", "internal: with -child, the config file")
 	flag.StringVar(&c.profile, "child-cpuprofile", "", "internal: with -child, write a CPU profile of the timed section to this file")
 	flag.Parse()
-	if *refs < 1 || *runs < 1 || *repeat < 1 {
-		fmt.Fprintln(os.Stderr, "bench resolve: -refs, -runs and -repeat must be at least 1")
+	c.steady = *steady
+	if *refs < 1 || *runs < 1 || *repeat < 1 || *steady < 0 || c.mode == "" && *steady < 1 {
+		fmt.Fprintln(os.Stderr, "bench resolve: -refs, -runs, -repeat and -steady must be at least 1")
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -111,7 +128,7 @@ func main() {
 		c.refs, c.repeat = *refs, *repeat
 		err = runChild(ctx, c)
 	} else {
-		err = run(ctx, *refs, *runs, *repeat, *dbURL, *bin, *profile, *keep)
+		err = run(ctx, *refs, *runs, *repeat, *steady, *dbURL, *bin, *profile, *keep)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench resolve:", err)
@@ -148,6 +165,9 @@ type childResult struct {
 	Op       time.Duration // wall time of the timed section
 	CPU      time.Duration // this process's CPU during it
 	Resolved int
+	// Steady is the best of -steady more runs in the same process, after
+	// the timed one: its keys are in memory, its connections open.
+	Steady time.Duration
 }
 
 // best is a contender's best run: of the timed section, for in-process
@@ -155,19 +175,23 @@ type childResult struct {
 type best struct {
 	op, opCPU time.Duration
 	opRSS     int64
+	steady    time.Duration
 	proc      benchkit.Run
 }
 
-func (b *best) add(proc benchkit.Run, op, cpu time.Duration) {
+func (b *best) add(proc benchkit.Run, op, cpu, steady time.Duration) {
 	if op > 0 && (b.op == 0 || op < b.op) {
 		b.op, b.opCPU, b.opRSS = op, cpu, proc.PeakRSS
+	}
+	if steady > 0 && (b.steady == 0 || steady < b.steady) {
+		b.steady = steady
 	}
 	if b.proc.Wall == 0 || proc.Wall < b.proc.Wall {
 		b.proc = proc
 	}
 }
 
-func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string, keep bool) error {
+func run(ctx context.Context, refs, runs, repeat, steady int, dbURL, bin, profile string, keep bool) error {
 	ws, err := benchkit.Begin(ctx, "resolve", dbURL)
 	if err != nil {
 		return err
@@ -180,15 +204,11 @@ func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string
 			return err
 		}
 	}
-	st, url, err := benchkit.NewStoreDatabase(ctx, srv, "bench_resolve", key, int32(benchkit.Workers()))
+	url, err := seed(ctx, srv, key, "bench_resolve", refs, false)
 	if err != nil {
 		return err
 	}
-	err = benchkit.SeedSecrets(ctx, st, project, refs, benchkit.Workers(), secretName, secretValue)
-	if err == nil {
-		err = benchkit.Settle(ctx, st)
-	}
-	st.Close()
+	legacyURL, err := seed(ctx, srv, key, "bench_resolve_legacy", refs, true)
 	if err != nil {
 		return err
 	}
@@ -198,37 +218,65 @@ func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string
 	}
 
 	// The in-process paths, each in a child of its own, and render.
+	// The last is today's resolution, of the same refs in a store not yet
+	// on project keys, which the first use of a project key is held to.
+	// Only these run -steady more times: the others' whole process is
+	// timed too, and must be one run.
 	inProcess := []struct {
-		mode, what string
-		best       best
+		mode, what     string
+		legacy, steady bool
+		best           best
 	}{
 		{mode: "floor", what: "floor decrypted"},
-		{mode: "resolve", what: "the resolution resolved"},
+		{mode: "resolve", what: "the resolution resolved", steady: true},
 		{mode: "datasource", what: "the data source resolved"},
+		{mode: "resolve", what: "the resolution resolved in the legacy store", legacy: true, steady: true},
 	}
-	var render best
-	childArgs := []string{"-refs", fmt.Sprint(refs), "-url", url, "-keys-file", keysFile, "-config", configFile}
+	var render, renderLegacy best
+	childArgs := []string{"-refs", fmt.Sprint(refs), "-keys-file", keysFile, "-config", configFile}
 	for i := range runs {
 		fmt.Fprintf(os.Stderr, "run %d of %d...\n", i+1, runs)
-		for j := range inProcess {
+		// Odd runs go the other way round, so that neither store's paths
+		// always run after the other's.
+		order := []int{0, 1, 2, 3}
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, j := range order {
 			c := &inProcess[j]
+			u, n := url, 0
+			if c.legacy {
+				u = legacyURL
+			}
+			if c.steady {
+				n = steady
+			}
 			var res childResult
-			p, err := benchkit.RunSelf(tmp, &res, append([]string{"-child", c.mode}, childArgs...)...)
+			p, err := benchkit.RunSelf(tmp, &res, append([]string{"-child", c.mode, "-url", u, "-steady", fmt.Sprint(n)}, childArgs...)...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.mode, err)
 			}
 			if res.Resolved != refs {
 				return fmt.Errorf("%s %d secrets, want %d", c.what, res.Resolved, refs)
 			}
-			c.best.add(p, res.Op, res.CPU)
+			c.best.add(p, res.Op, res.CPU, res.Steady)
 		}
-		p, err := runRender(bin, tmp, url, keysFile, configFile, refs)
-		if err != nil {
-			return fmt.Errorf("render: %w", err)
+		renders := []struct {
+			url  string
+			best *best
+		}{{url, &render}, {legacyURL, &renderLegacy}}
+		if i%2 == 1 {
+			slices.Reverse(renders)
 		}
-		render.add(p, 0, 0)
+		for _, r := range renders {
+			p, err := runRender(bin, tmp, r.url, keysFile, configFile, refs)
+			if err != nil {
+				return fmt.Errorf("render: %w", err)
+			}
+			r.best.add(p, 0, 0, 0)
+		}
 	}
-	floor, resolve, ds := inProcess[0].best, inProcess[1].best, inProcess[2].best
+	floor, resolve, ds, resolveLegacy := inProcess[0].best, inProcess[1].best, inProcess[2].best, inProcess[3].best
 
 	fmt.Printf("resolve benchmark: %d references to %d secrets, best of %d runs each, %d CPUs, load %s\n",
 		refs, refs, runs, runtime.NumCPU(), benchkit.Load())
@@ -264,11 +312,25 @@ func run(ctx context.Context, refs, runs, repeat int, dbURL, bin, profile string
 	fmt.Println(dataSource + ": ValidateDataResourceConfig + ReadDataSource on the provider's tfprotov6 server, in-process;")
 	fmt.Println("in process: the timed section of a child process; CPU: that process's user+system time during it; peak RSS: the whole child's;")
 	fmt.Println("whole process: a child's wall time from start to exit, CPU its user+system time, peak RSS from getrusage.")
+
+	fmt.Println("project keys against today's resolution: the same refs in a store not yet on project keys (secrets under the root key), best of each:")
+	fmt.Printf("  %-44s  %8s  %12s  %7s  %10s  %s\n", "", "today", "project keys", "ratio", "peak RSS", "target (1.05x)")
+	legacyRow := func(name string, today, now time.Duration, rss int64) {
+		ratio := now.Seconds() / today.Seconds()
+		failed = failed || ratio > maxLegacyRatio
+		fmt.Printf("  %-44s  %7.3fs  %11.3fs  %6.3fx  %10s  %s\n", name, today.Seconds(), now.Seconds(), ratio,
+			benchkit.MiB(rss), benchkit.Verdict(ratio <= maxLegacyRatio))
+	}
+	legacyRow("pgsecrets render, a fresh process", renderLegacy.proc.Wall, render.proc.Wall, render.proc.PeakRSS)
+	legacyRow("resolve, first in its process", resolveLegacy.op, resolve.op, resolve.opRSS)
+	legacyRow(fmt.Sprintf("resolve, steady state (best of %d more)", steady), resolveLegacy.steady, resolve.steady, resolve.opRSS)
+	fmt.Println("render, and the first resolve in a process, read the project key's row and unwrap it once (today: nothing to unwrap);")
+	fmt.Println("the steady state is the same process resolving again, the project key in memory: a provider's second data source, a dashboard's next page.")
 	if failed {
 		fmt.Println("at least one target missed")
 	}
 	if profile != "" {
-		return writeProfiles(tmp, profile, repeat, childArgs)
+		return writeProfiles(tmp, profile, repeat, append([]string{"-url", url}, childArgs...))
 	}
 	return nil
 }
@@ -341,7 +403,7 @@ func checkRendered(file string, refs int) error {
 // childOptions are a child's flags.
 type childOptions struct {
 	mode, url, keysFile, configFile, profile string
-	refs, repeat                             int
+	refs, repeat, steady                     int
 }
 
 // runChild runs one path: once, timed, normally; -repeat times, timed and
@@ -395,6 +457,17 @@ func runChild(ctx context.Context, c childOptions) error {
 	}
 	res := childResult{Op: time.Since(start), CPU: benchkit.CPUTime() - cpu}
 	pprof.StopCPUProfile() // before the check, which is no part of the path
+	if c.profile == "" {
+		for range c.steady {
+			t := time.Now()
+			if err := p.run(); err != nil {
+				return err
+			}
+			if d := time.Since(t); res.Steady == 0 || d < res.Steady {
+				res.Steady = d
+			}
+		}
+	}
 	if res.Resolved, err = p.check(); err != nil {
 		return err
 	}
@@ -411,7 +484,9 @@ type path struct {
 }
 
 // prepareFloor is the least any resolution does: one query for every name,
-// one decrypt per row.
+// one decrypt per row, and, the first time a row names a project key this
+// process does not hold, one query for that key's row and its unwrap (as
+// the store does, once per key per process).
 func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (path, error) {
 	ring, err := keyring.Load(keysJSON)
 	if err != nil {
@@ -426,26 +501,40 @@ func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (p
 		name  string
 		value []byte
 	}
+	type row struct {
+		name, token string
+		revision    int64
+	}
 	var values []value
 	run := func() error {
 		rows, err := conn.Query(ctx, "select name, revision, ciphertext from "+store.DefaultSchema+".secrets where project = $1 and name = any($2)", project, names)
 		if err != nil {
 			return err
 		}
-		values = make([]value, 0, len(names))
-		var (
-			name, token string
-			revision    int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&name, &revision, &token}, func() error {
-			d, err := ring.Decrypt(token, keyring.SecretBinding(project, name, revision))
-			if err != nil {
-				return fmt.Errorf("decrypt %s: %w", name, err)
-			}
-			values = append(values, value{name, d.Plaintext})
-			return nil
+		// Collected first: a key looked up midway needs the connection.
+		read, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			return x, r.Scan(&x.name, &x.revision, &x.token)
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		values = make([]value, 0, len(read))
+		for _, x := range read {
+			binding := keyring.SecretBinding(project, x.name, x.revision)
+			d, err := ring.DecryptInProject(x.token, binding, project)
+			var unknown *keyring.UnknownKIDError
+			if errors.As(err, &unknown) {
+				if err = openProjectKey(ctx, conn, ring, unknown.KID); err == nil {
+					d, err = ring.DecryptInProject(x.token, binding, project)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("decrypt %s: %w", x.name, err)
+			}
+			values = append(values, value{x.name, d.Plaintext})
+		}
+		return nil
 	}
 	check := func() (int, error) {
 		for _, v := range values {
@@ -456,6 +545,25 @@ func prepareFloor(ctx context.Context, url string, keysJSON []byte, refs int) (p
 		return len(values), nil
 	}
 	return path{run, check, func() { conn.Close(ctx) }}, nil
+}
+
+// openProjectKey reads the project key named kid, of the benchmark's
+// project, unwraps it and adds it to ring.
+func openProjectKey(ctx context.Context, conn *pgx.Conn, ring *keyring.Keyring, kid string) error {
+	var (
+		state, wrapped string
+		revision       int64
+	)
+	err := conn.QueryRow(ctx, "select state, revision, wrapped_key from "+store.DefaultSchema+".project_keys where kid = $1 and project = $2",
+		kid, project).Scan(&state, &revision, &wrapped)
+	if err != nil {
+		return fmt.Errorf("read project key %s: %w", kid, err)
+	}
+	key, err := ring.UnwrapProjectKey(project, kid, state, revision, wrapped)
+	if err != nil {
+		return err
+	}
+	return ring.AddProjectKey(project, key)
 }
 
 // prepareResolve opens a store as the provider's Configure does and times
@@ -657,4 +765,46 @@ func diagnosticsError(what string, diags []*tfprotov6.Diagnostic) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %s", what, strings.Join(msgs, "; "))
+}
+
+// seed makes a database of refs secrets of the benchmark's project, written
+// through store.PutSecret: under the project's key, or with legacy, in the
+// state of a store upgraded with data and not yet moved to project keys
+// (as storetest.NewLegacyDB makes it), under the root key directly.
+func seed(ctx context.Context, srv *benchkit.Server, key *keyring.Key, name string, refs int, legacy bool) (string, error) {
+	st, url, err := benchkit.NewStoreDatabase(ctx, srv, name, key, int32(benchkit.Workers()))
+	if err != nil {
+		return "", err
+	}
+	if legacy {
+		// The store reads the scheme when it writes; a store opened afresh
+		// leaves no doubt.
+		_, err = st.Pool().Exec(ctx, "update "+store.DefaultSchema+".key_scheme set project_keys_since = null")
+		st.Close()
+		if err != nil {
+			return "", err
+		}
+		ring, err := keyring.New([]*keyring.Key{key})
+		if err != nil {
+			return "", err
+		}
+		cfg := store.Config{DatabaseURL: url, Schema: store.DefaultSchema, Actor: "bench", MaxConns: int32(benchkit.Workers())}
+		if st, err = store.Open(ctx, cfg, ring); err != nil {
+			return "", err
+		}
+	}
+	defer st.Close()
+	if err := benchkit.SeedSecrets(ctx, st, project, refs, benchkit.Workers(), secretName, secretValue); err != nil {
+		return "", err
+	}
+	// Each store is in the state it is meant to be in.
+	var underRoot, projectKeys int64
+	if err := st.Pool().QueryRow(ctx, "select (select count(*) from "+store.DefaultSchema+".secrets where kid = $1), (select count(*) from "+store.DefaultSchema+".project_keys)",
+		key.KID).Scan(&underRoot, &projectKeys); err != nil {
+		return "", err
+	}
+	if legacy && (underRoot != int64(refs) || projectKeys != 0) || !legacy && (underRoot != 0 || projectKeys != 1) {
+		return "", fmt.Errorf("%s: %d secrets under the root key, %d project keys: not the store it should be", name, underRoot, projectKeys)
+	}
+	return url, benchkit.Settle(ctx, st)
 }
