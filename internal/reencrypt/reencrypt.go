@@ -197,11 +197,13 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	if !opts.DryRun {
 		// A store from before project keys moves now: new values go under
 		// their project's key, and this run moves the others.
-		if _, err := st.UseProjectKeys(ctx); err != nil {
+		if _, err := withRetry(ctx, opts, outage, func() (bool, error) { return st.UseProjectKeys(ctx) }); err != nil {
 			return Summary{}, err
 		}
 	}
-	rotated, err := rotate(ctx, st, opts)
+	// A rotation retried after its commit was lost rotates once more: the
+	// key in between holds nothing and is destroyed at the end.
+	rotated, err := withRetry(ctx, opts, outage, func() ([]string, error) { return rotate(ctx, st, opts) })
 	if err != nil {
 		return Summary{}, err
 	}
