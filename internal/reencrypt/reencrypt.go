@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,8 +43,8 @@ const (
 
 // Options say what to re-encrypt and how.
 type Options struct {
-	// Project limits the secrets to one project; data keys, being shared,
-	// are always rewrapped.
+	// Project limits the secrets to one project; keys are always all
+	// rewrapped, a root rotation being one store-wide step.
 	Project string
 	// BatchSize is how many secrets one transaction rewrites.
 	BatchSize int
@@ -214,8 +215,18 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	sum, unknown, pending := planned(plan, opts)
 	sum.ProjectKeysRotated = rotated
 	if opts.DryRun {
+		// The keys a dry run would rotate are still primary: their secrets,
+		// current in the plan, are what the rotation would re-encrypt.
+		more, err := withRetry(ctx, opts, outage, func() (int64, error) { return underRotatedKeys(ctx, st, plan, opts.Project, rotated) })
+		if err != nil {
+			return Summary{}, err
+		}
+		if sum.AlreadyCurrent != nil {
+			current := *sum.AlreadyCurrent - more
+			sum.AlreadyCurrent = &current
+		}
 		sum.Plan = &plan
-		sum.Reencrypted = pending
+		sum.Reencrypted = pending + more
 		sum.UnknownKIDs = unknown.list()
 		sum.ElapsedSeconds = time.Since(start).Seconds()
 		return sum, nil
@@ -248,13 +259,20 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		}
 	}
 	last := pass
+	// The sweep looks where the pass did: with a project key rotation, in
+	// the rotated projects alone, so that it neither reads the whole store
+	// nor waits for the locks of another project's writers or rotation.
+	scopes := []string{opts.Project}
+	if opts.Project == "" && plan.Projects != nil {
+		scopes = plan.Projects
+	}
 	for sweep := 0; sweep < maxSweeps; sweep++ {
 		// Rows another process or writer held locked were skipped, and a
 		// batch that lost a race left its row: count what is left, and if
 		// anything beyond our own failures is, sweep again, this time
 		// waiting for locks so that nothing is skipped.
 		skip = append(plan.UnknownKIDs(), last.unknownKIDs()...)
-		left, err := withRetry(ctx, opts, outage, func() (store.PendingReencrypt, error) { return st.CountPendingReencrypt(ctx, opts.Project, skip) })
+		left, err := withRetry(ctx, opts, outage, func() (store.PendingReencrypt, error) { return countPending(ctx, st, scopes, skip) })
 		if err != nil {
 			return sum, err
 		}
@@ -262,8 +280,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left.Rows)
-		// The sweep walks the whole scope: what is left may be anywhere.
-		sw, err := rowsPass(ctx, st, nil, left.KIDs, skip, true, opts, prog, outage)
+		// What is left may be anywhere in the scope.
+		sw, err := rowsPass(ctx, st, plan.Projects, left.KIDs, skip, true, opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
 		if err != nil {
@@ -325,6 +343,49 @@ func planned(plan store.ReencryptPlan, opts Options) (Summary, unknownSet, int64
 		}
 	}
 	return sum, unknown, pending
+}
+
+// countPending adds up what is left to re-encrypt in each scope.
+func countPending(ctx context.Context, st *store.Store, scopes, skip []string) (store.PendingReencrypt, error) {
+	var all store.PendingReencrypt
+	for _, project := range scopes {
+		left, err := st.CountPendingReencrypt(ctx, project, skip)
+		if err != nil {
+			return all, err
+		}
+		all.Rows += left.Rows
+		for _, kid := range left.KIDs {
+			if !slices.Contains(all.KIDs, kid) {
+				all.KIDs = append(all.KIDs, kid)
+			}
+		}
+	}
+	return all, nil
+}
+
+// underRotatedKeys counts the secrets and versions under the primary keys
+// of the rotated projects that the plan counts as current (bound).
+func underRotatedKeys(ctx context.Context, st *store.Store, plan store.ReencryptPlan, project string, rotated []string) (int64, error) {
+	if len(rotated) == 0 {
+		return 0, nil
+	}
+	keys, err := st.ListProjectKeys(ctx, project)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, k := range keys {
+		if k.State != store.ProjectKeyPrimary || !slices.Contains(rotated, k.Project) {
+			continue
+		}
+		n += k.Secrets + k.Versions
+		for _, c := range plan.KIDs {
+			if c.KID == k.KID {
+				n -= c.Pending // unbound: pending already
+			}
+		}
+	}
+	return n, nil
 }
 
 // unknownRows counts the rows of the plan under a kid no key has: a pass

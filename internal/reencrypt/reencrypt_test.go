@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
@@ -558,5 +559,119 @@ func TestReencryptRetiresTheOldRootKeysAuditKey(t *testing.T) {
 	// The chain still verifies with the new root key alone.
 	if _, err := r.db.Open(t, storetest.Ring(t, r.newRoot), "").VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify with the new root key alone: %v", err)
+	}
+}
+
+// A project key counts as current only when nothing of its project is left
+// to move: a project that got its key from a new write while its older
+// secrets wait under the old root key is not.
+func TestReencryptCountsAProjectKeyCurrentOnlyWhenItsProjectIsDone(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, Project: "billing"}); err != nil {
+		t.Fatal(err)
+	}
+	// app gets its key from a write; its 60 other secrets are still to move.
+	if _, err := r.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "NEW", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ProjectKeysCurrent != 1 || sum.Reencrypted != 65 {
+		t.Fatalf("dry run = %d project keys current, %d to re-encrypt; want 1 (billing's) and 65 (app's 60, legacy's 5)", sum.ProjectKeysCurrent, sum.Reencrypted)
+	}
+}
+
+// A dry run of a rotation counts the secrets the rotation would move,
+// which until then are under the key it would retire.
+func TestReencryptDryRunOfARotationCountsTheProjectsSecrets(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	st := db.Open(t, storetest.Ring(t, storetest.Key(t, "root", "dir")), "")
+	putSecrets(t, st, "app", 12)
+	putSecrets(t, st, "web", 5)
+	if _, err := st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "S0000", Value: []byte("second"), ExpectedRevision: store.AnyRevision}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reencrypted != 13 || sum.AlreadyCurrent == nil || *sum.AlreadyCurrent != 0 || fmt.Sprint(sum.ProjectKeysRotated) != "[app]" {
+		t.Fatalf("dry run = %+v, want app rotated, its 12 secrets and 1 earlier value to re-encrypt, none current", sum)
+	}
+	real, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real.Reencrypted != sum.Reencrypted {
+		t.Fatalf("the run re-encrypted %d, the dry run said %d", real.Reencrypted, sum.Reencrypted)
+	}
+}
+
+// After a project key rotation, the run's final sweep stays in the
+// rotated project: it neither reads the rest of the store nor waits for
+// rows another project's transaction holds, even when that project got work
+// of its own meanwhile.
+func TestProjectKeyRotationSweepsOnlyTheRotatedProject(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	root := storetest.Key(t, "root", "dir")
+	st := db.Open(t, storetest.Ring(t, root), "")
+	putSecrets(t, st, "app", 20)
+	putSecrets(t, st, "billing", 10)
+	if _, _, err := st.RotateProjectKey(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	// A writer holds one of app's rows: the first pass skips it, so the
+	// sweep must come back for it.
+	held, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback(ctx) //nolint:errcheck
+	if _, err := held.Exec(ctx, "select 1 from secrets where project = 'app' and name = 'S0007' for update"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx) //nolint:errcheck
+	var once sync.Once
+	afterFirstBatch := func(reencrypt.Progress) {
+		once.Do(func() {
+			// Meanwhile someone rotates billing's key and holds one of its
+			// rows, now under a retired key, for as long as this run lasts.
+			if _, _, err := db.Open(t, storetest.Ring(t, root), "").RotateProjectKey(ctx, "billing"); err != nil {
+				t.Error(err)
+			}
+			if _, err := other.Exec(ctx, "select 1 from secrets where project = 'billing' and name = 'S0003' for update"); err != nil {
+				t.Error(err)
+			}
+			if err := held.Commit(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	sum, err := reencrypt.Run(runCtx, st, reencrypt.Options{BatchSize: 100, Workers: 1, Progress: afterFirstBatch})
+	if err != nil {
+		t.Fatalf("reencrypt after app's rotation: %v (summary %+v)", err, sum)
+	}
+	if sum.Reencrypted != 20 {
+		t.Fatalf("re-encrypted %d, want app's 20 and nothing of billing's", sum.Reencrypted)
+	}
+	app, err := st.GetProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range readRows(t, db) {
+		if strings.HasPrefix(id, "app/") && r.kid != app.KID {
+			t.Errorf("%s is under %s, want app's primary key %s", id, r.kid, app.KID)
+		}
 	}
 }

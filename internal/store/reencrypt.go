@@ -146,10 +146,16 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		}
 		plan.Pending = append(plan.Pending, kid)
 	}
-	plan.CurrentKeys = int64(len(current))
-	counts, err := s.countRowsByKID(ctx, project, plan.Pending, current)
+	counts, busy, err := s.countRowsByKID(ctx, project, plan.Pending, current)
 	if err != nil {
 		return ReencryptPlan{}, err
+	}
+	// A primary key is current only if nothing of its project is left to
+	// do: rows under other keys, or unbound ones under it.
+	for _, kid := range current {
+		if !busy[projectKIDs[kid].project] {
+			plan.CurrentKeys++
+		}
 	}
 	for _, c := range counts {
 		if c.ToBind > 0 && slices.Contains(current, c.KID) {
@@ -245,27 +251,43 @@ func (s *Store) projectKIDs(ctx context.Context, q querier, kids []string) (map[
 
 // countRowsByKID counts the rows of pending kids, and the unbound rows of
 // current ones, in project (every project when empty), through the kid
-// and unbound indexes.
-func (s *Store) countRowsByKID(ctx context.Context, project string, pending, current []string) ([]ReencryptKIDCount, error) {
+// and unbound indexes, and says which projects have rows to rewrite.
+func (s *Store) countRowsByKID(ctx context.Context, project string, pending, current []string) ([]ReencryptKIDCount, map[string]bool, error) {
 	rows, err := s.pool.Query(ctx, `
-		select kid, count(*), count(*) filter (where not bound), count(*) filter (where kid = any($2) or not bound)
+		select kid, project, count(*), count(*) filter (where not bound), count(*) filter (where kid = any($2) or not bound)
 		from (
-			select kid, bound from `+s.table("secrets")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+			select kid, project, bound from `+s.table("secrets")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
 			union all
-			select kid, bound from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+			select kid, project, bound from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
 		) as x
-		group by kid order by kid`, project, nonNil(pending), nonNil(current))
+		group by kid, project order by kid`, project, nonNil(pending), nonNil(current))
 	if err != nil {
-		return nil, fmt.Errorf("count secrets per key: %w", err)
+		return nil, nil, fmt.Errorf("count secrets per key: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
+	defer rows.Close()
+	var out []ReencryptKIDCount
+	busy := map[string]bool{}
+	for rows.Next() {
 		var c ReencryptKIDCount
-		return c, r.Scan(&c.KID, &c.Secrets, &c.ToBind, &c.Pending)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count secrets per key: %w", err)
+		var p string
+		if err := rows.Scan(&c.KID, &p, &c.Secrets, &c.ToBind, &c.Pending); err != nil {
+			return nil, nil, fmt.Errorf("count secrets per key: %w", err)
+		}
+		if c.Pending > 0 {
+			busy[p] = true
+		}
+		if n := len(out); n > 0 && out[n-1].KID == c.KID {
+			out[n-1].Secrets += c.Secrets
+			out[n-1].ToBind += c.ToBind
+			out[n-1].Pending += c.Pending
+			continue
+		}
+		out = append(out, c)
 	}
-	return out, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("count secrets per key: %w", err)
+	}
+	return out, busy, nil
 }
 
 // rewrapCounts counts the data and project keys wrapped under another root
