@@ -399,8 +399,6 @@ func unknownRows(plan store.ReencryptPlan) int64 {
 // made, and returns their names; a dry run only lists them.
 func rotate(ctx context.Context, st *store.Store, opts Options) ([]string, error) {
 	switch {
-	case opts.RotateProjectKey && opts.Project == "":
-		return nil, errors.New("rotating a project key needs the project")
 	case opts.RotateProjectKey && opts.DryRun:
 		return []string{opts.Project}, nil
 	case opts.RotateProjectKey:
@@ -408,7 +406,7 @@ func rotate(ctx context.Context, st *store.Store, opts Options) ([]string, error
 			return nil, err
 		}
 		return []string{opts.Project}, nil
-	case opts.RotateOlderThan > 0:
+	case opts.RotateOlderThan != 0:
 		return st.RotateProjectKeysOlderThan(ctx, opts.Project, opts.RotateOlderThan, opts.DryRun)
 	}
 	return nil, nil
@@ -444,6 +442,16 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 		if err := store.ValidateProject(opts.Project); err != nil {
 			return opts, err
 		}
+	}
+	// Checked before anything changes: a run moves a store to project keys
+	// before it rotates.
+	switch {
+	case opts.RotateProjectKey && opts.Project == "":
+		return opts, errors.New("rotating a project key needs the project")
+	case opts.RotateProjectKey && opts.RotateOlderThan != 0:
+		return opts, errors.New("rotate one project's key or the keys older than an age, not both")
+	case opts.RotateOlderThan < 0:
+		return opts, fmt.Errorf("rotate keys older than %s: the age must be positive", opts.RotateOlderThan)
 	}
 	return opts, nil
 }

@@ -675,3 +675,22 @@ func TestProjectKeyRotationSweepsOnlyTheRotatedProject(t *testing.T) {
 		}
 	}
 }
+
+// A rotation asked for wrongly is refused before the run changes
+// anything, the move of a store to project keys included.
+func TestReencryptRefusesABadRotationBeforeMovingTheStore(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	for _, opts := range []reencrypt.Options{
+		{RotateProjectKey: true},
+		{RotateProjectKey: true, Project: "app", RotateOlderThan: time.Hour},
+		{RotateOlderThan: -time.Hour},
+	} {
+		if _, err := reencrypt.Run(ctx, r.st, opts); err == nil {
+			t.Fatalf("reencrypt with %+v ran", opts)
+		}
+	}
+	if _, on, err := r.st.ProjectKeysSince(ctx); err != nil || on {
+		t.Fatalf("the store moved to project keys (%v, %v) on a refused run", on, err)
+	}
+}
