@@ -160,13 +160,24 @@ func (s *session) secretStates() map[string]secretState {
 // and returns how many are under their project's key.
 func checkValues(t *testing.T, states map[string]secretState, n int) (moved int) {
 	t.Helper()
+	return checkValuesAfterWrites(t, states, n, nil)
+}
+
+// checkValuesAfterWrites is checkValues where the secrets in written were
+// rewritten since: their last value written must be there.
+func checkValuesAfterWrites(t *testing.T, states map[string]secretState, n int, written map[string]string) (moved int) {
+	t.Helper()
 	if len(states) != n {
 		t.Fatalf("%d secrets, want %d", len(states), n)
 	}
 	for i := range n {
 		id := []string{"app", "billing", "web"}[i%3] + fmt.Sprintf("/S%05d", i)
+		want, ok := written[id]
+		if !ok {
+			want = reencryptValue(i)
+		}
 		st, ok := states[id]
-		if !ok || st.value != reencryptValue(i) {
+		if !ok || st.value != want {
 			t.Fatalf("%s: value changed or lost", id)
 		}
 		if st.current {
@@ -445,26 +456,14 @@ func TestReencryptKilledAtRandomPointsThenRerunLosesNothing(t *testing.T) {
 
 	moved := 0
 	for kill := 1; kill <= 3; kill++ {
-		cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2")
-		// Kill after a random number of committed batches, at whatever
-		// instant the process is then in (mid-batch, mid-commit...).
-		after := rand.IntN(40) + 1
-		for i := 0; i < after && progress.Scan(); i++ {
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-			t.Fatalf("kill %d: reencrypt finished before it was killed (%v); the test needs more secrets", kill, cmd.ProcessState)
-		}
+		s.killReencryptMidRun(bin, kill)
 		// Every secret still decrypts to its value, under the old root key or
 		// its project's key.
 		now := checkValues(t, s.secretStates(), n)
 		if now < moved {
 			t.Fatalf("kill %d: %d secrets under their project's key, fewer than %d before", kill, now, moved)
 		}
-		t.Logf("kill %d after %d progress lines: %d/%d secrets under their project's key", kill, after, now, n)
+		t.Logf("kill %d: %d/%d secrets under their project's key", kill, now, n)
 		moved = now
 	}
 	if moved == n {
@@ -482,6 +481,95 @@ func TestReencryptKilledAtRandomPointsThenRerunLosesNothing(t *testing.T) {
 	if got := checkValues(t, s.secretStates(), n); got != n {
 		t.Fatalf("after the rerun %d of %d secrets are under their project's key", got, n)
 	}
+}
+
+// killReencryptMidRun starts the binary's reencrypt and kills it (kill -9)
+// after a random number of committed batches, at whatever instant the
+// process is then in (mid-batch, mid-commit...).
+func (s *session) killReencryptMidRun(bin string, kill int) {
+	s.t.Helper()
+	cmd, progress := s.startReencrypt(bin, "--batch-size", "5", "--workers", "2")
+	after := rand.IntN(40) + 1
+	for i := 0; i < after && progress.Scan(); i++ {
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		s.t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		s.t.Fatalf("kill %d: reencrypt finished before it was killed (%v); the test needs more secrets", kill, cmd.ProcessState)
+	}
+}
+
+// A store upgraded from before project keys, moved by a reencrypt killed
+// twice while a writer rewrites its secrets: every write survives, and
+// the rerun leaves every secret under its project's key.
+func TestReencryptKilledWhileWritersWriteThenRerunLosesNoWrite(t *testing.T) {
+	bin := pgsecretsBinary(t)
+	s := newSession(t)
+	const n = 1500
+	s.seedSecrets(n)
+	s.rotateRootKey()
+	ctx := context.Background()
+	writer, err := store.Open(ctx, store.Config{DatabaseURL: s.dbURL, Schema: store.DefaultSchema, Actor: "writer"}, s.keyring(s.keysFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	var (
+		mu      sync.Mutex
+		written = map[string]string{}
+		stop    = make(chan struct{})
+		done    = make(chan error, 1)
+	)
+	go func() {
+		defer close(done)
+		for round := 0; ; round++ {
+			for i := 0; i < 600; i += 7 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				project, name := []string{"app", "billing", "web"}[i%3], fmt.Sprintf("S%05d", i)
+				value := fmt.Sprintf("%s-round-%d", reencryptValue(i), round)
+				if _, err := writer.PutSecret(ctx, store.PutSecretInput{Project: project, Name: name, Value: []byte(value), ExpectedRevision: store.AnyRevision}); err != nil {
+					done <- err
+					return
+				}
+				mu.Lock()
+				written[project+"/"+name] = value
+				mu.Unlock()
+			}
+		}
+	}()
+	for kill := 1; kill <= 2; kill++ {
+		s.killReencryptMidRun(bin, kill)
+	}
+	r := s.mustRun("", "reencrypt", "--batch-size", "5", "--workers", "2")
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	if len(written) == 0 {
+		t.Fatal("the writer wrote nothing; the test proves nothing")
+	}
+	if !strings.Contains(r.stdout, "failed:           0") {
+		t.Fatalf("rerun:\n%s", r.stdout)
+	}
+	if got := checkValuesAfterWrites(t, s.secretStates(), n, written); got != n {
+		t.Fatalf("after the rerun %d of %d secrets are under their project's key", got, n)
+	}
+	// Earlier values too: none is left under the old root key.
+	var left int
+	if err := s.pool().QueryRow(ctx, `select count(*) from pgsecrets.secret_versions v
+		where v.kid not in (select kid from pgsecrets.project_keys k where k.project = v.project and k.state = 'primary')`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d earlier values are not under their project's key", left)
+	}
+	t.Logf("the writer rewrote %d secrets meanwhile", len(written))
 }
 
 func TestTwoReencryptProcessesAtOnceFinishCorrectly(t *testing.T) {
