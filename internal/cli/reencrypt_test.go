@@ -311,7 +311,7 @@ func TestReencryptRotateOlderThanRotatesEveryOldKeyAndDestroysTheRetired(t *test
 
 	r := s.mustRun("", "reencrypt", "--rotate-older-than", "1s", "--dry-run")
 	if !strings.Contains(r.stdout, "Would rotate the key of 3 project(s), then re-encrypt their secrets: app, billing, web") ||
-		!strings.Contains(r.stdout, "Would rewrap 0 project keys, re-encrypt 30 secrets;") {
+		!strings.Contains(r.stdout, "Would rewrap 0 project keys, re-encrypt 30 secrets; already current: 0 project keys holding all their project's secrets.") {
 		t.Fatalf("dry run:\n%s", r.stdout)
 	}
 	if got := s.projectKIDs(); fmt.Sprint(got) != fmt.Sprint(before) {

@@ -225,6 +225,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			current := *sum.AlreadyCurrent - more
 			sum.AlreadyCurrent = &current
 		}
+		for _, p := range rotated {
+			if slices.Contains(plan.CurrentProjects, p) {
+				sum.ProjectKeysCurrent--
+			}
+		}
 		sum.Plan = &plan
 		sum.Reencrypted = pending + more
 		sum.UnknownKIDs = unknown.list()

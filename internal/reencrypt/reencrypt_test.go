@@ -599,7 +599,7 @@ func TestReencryptDryRunOfARotationCountsTheProjectsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Reencrypted != 13 || sum.AlreadyCurrent == nil || *sum.AlreadyCurrent != 0 || fmt.Sprint(sum.ProjectKeysRotated) != "[app]" {
+	if sum.Reencrypted != 13 || sum.AlreadyCurrent == nil || *sum.AlreadyCurrent != 0 || sum.ProjectKeysCurrent != 0 || fmt.Sprint(sum.ProjectKeysRotated) != "[app]" {
 		t.Fatalf("dry run = %+v, want app rotated, its 12 secrets and 1 earlier value to re-encrypt, none current", sum)
 	}
 	real, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true})

@@ -65,8 +65,10 @@ type ReencryptPlan struct {
 	// project, where reading them would cost a pass over the store).
 	Current *int64 `json:"current,omitempty"`
 	// CurrentKeys counts the project primary keys in scope that already
-	// hold every secret of their project.
-	CurrentKeys int64 `json:"current_keys"`
+	// hold every secret of their project; CurrentProjects are their
+	// projects.
+	CurrentKeys     int64    `json:"current_keys"`
+	CurrentProjects []string `json:"-"`
 	// Pending are the kids whose rows all need re-encrypting.
 	Pending []string `json:"-"`
 	// Projects, when not nil, are the only projects with work: every
@@ -153,8 +155,9 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 	// A primary key is current only if nothing of its project is left to
 	// do: rows under other keys, or unbound ones under it.
 	for _, kid := range current {
-		if !busy[projectKIDs[kid].project] {
+		if p := projectKIDs[kid].project; !busy[p] {
 			plan.CurrentKeys++
+			plan.CurrentProjects = append(plan.CurrentProjects, p)
 		}
 	}
 	for _, c := range counts {
