@@ -694,3 +694,37 @@ func TestReencryptRefusesABadRotationBeforeMovingTheStore(t *testing.T) {
 		t.Fatalf("the store moved to project keys (%v, %v) on a refused run", on, err)
 	}
 }
+
+// A ciphertext copied into another project under the retired key of the
+// project rotated is met and reported, and that key is kept: the run does
+// not call the store done while a row is still under it.
+func TestProjectKeyRotationReportsARowMovedInUnderTheRetiredKey(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	st := db.Open(t, storetest.Ring(t, storetest.Key(t, "root", "dir")), "")
+	putSecrets(t, st, "app", 10)
+	putSecrets(t, st, "web", 3)
+	_, retired, err := st.RotateProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+		select 'web', 'PLANTED', ciphertext, kid, true, 'x', 'x' from secrets where project = 'app' and name = 'S0001'`); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, st, reencrypt.Options{BatchSize: 4})
+	var inc *reencrypt.IncompleteError
+	if !errors.As(err, &inc) || sum.Failed != 1 || sum.Failures[0].Project != "web" || sum.Failures[0].Name != "PLANTED" {
+		t.Fatalf("reencrypt = %+v, %v; want web/PLANTED reported", sum, err)
+	}
+	if sum.Reencrypted != 10 || len(sum.ProjectKeysDeleted) != 0 {
+		t.Fatalf("summary = %+v, want app's 10 moved and its retired key %s kept", sum, retired)
+	}
+	keys, err := st.ListProjectKeys(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[1].KID != retired || keys[1].Secrets != 1 {
+		t.Fatalf("app's keys = %+v, want the retired %s kept, under the planted row", keys, retired)
+	}
+}

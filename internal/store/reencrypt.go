@@ -133,7 +133,6 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		return ReencryptPlan{}, err
 	}
 	var current []string
-	projects := map[string]bool{}
 	onlyProjects := true
 	for _, kid := range kids {
 		pk, ok := projectKIDs[kid]
@@ -141,9 +140,7 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		case ok && pk.state == ProjectKeyPrimary:
 			current = append(current, kid)
 			continue
-		case ok:
-			projects[pk.project] = true
-		default:
+		case !ok:
 			onlyProjects = false
 		}
 		plan.Pending = append(plan.Pending, kid)
@@ -164,14 +161,13 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		if c.ToBind > 0 && slices.Contains(current, c.KID) {
 			onlyProjects = false
 		}
-		switch pk, ok := projectKIDs[c.KID]; {
+		switch _, ok := projectKIDs[c.KID]; {
 		case s.keys.IsRoot(c.KID):
 			c.Kind = "root"
 		case s.keys.Has(c.KID):
 			c.Kind = "data"
 		case ok:
 			c.Kind = "project"
-			_ = pk
 		default:
 			// Disabled data keys are not loaded, so their secrets count here:
 			// they cannot be decrypted until the key is enabled again.
@@ -180,7 +176,10 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		plan.KIDs = append(plan.KIDs, c)
 	}
 	if onlyProjects && project == "" {
-		plan.Projects = sortedKeys(projects)
+		// The projects the rows are in, not those the keys belong to: a row
+		// moved into another project under a key of the first must still be
+		// met, to be reported.
+		plan.Projects = sortedKeys(busy)
 	}
 	if project != "" {
 		var n int64
