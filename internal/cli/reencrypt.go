@@ -112,7 +112,7 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
   # After checking the unbound secrets it listed, bind them too
   pgsecrets reencrypt --bind-unbound
 
-  # Only one project's secrets (data keys are always rewrapped)
+  # Only one project's secrets (keys are always all rewrapped)
   pgsecrets reencrypt --project billing --batch-size 500`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -131,7 +131,15 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 			if opts.RotateProjectKey && opts.RotateOlderThan != "" {
 				return usageErrorf(cmd, "--rotate-project-key and --rotate-older-than both choose keys to rotate: give one")
 			}
-			return runReencrypt(cmd.Context(), opts)
+			var olderThan time.Duration
+			if opts.RotateOlderThan != "" {
+				d, ok := audit.ParseDuration(strings.TrimSpace(opts.RotateOlderThan))
+				if !ok || d <= 0 {
+					return usageErrorf(cmd, "--rotate-older-than %q is not a positive duration: give days (90d), hours or minutes (36h, 90m)", opts.RotateOlderThan)
+				}
+				olderThan = d
+			}
+			return runReencrypt(cmd.Context(), opts, olderThan)
 		},
 	}
 	f := cmd.Flags()
@@ -148,15 +156,8 @@ A ciphertext that fails to decrypt (moved or tampered) is listed likewise.`,
 	return cmd
 }
 
-func runReencrypt(ctx context.Context, opts *ReencryptOptions) error {
-	var olderThan time.Duration
-	if opts.RotateOlderThan != "" {
-		d, ok := audit.ParseDuration(strings.TrimSpace(opts.RotateOlderThan))
-		if !ok || d <= 0 {
-			return fmt.Errorf("--rotate-older-than %q is not a positive duration: give days (90d), hours or minutes (36h, 90m)", opts.RotateOlderThan)
-		}
-		olderThan = d
-	}
+// runReencrypt runs a reencrypt; olderThan is --rotate-older-than, parsed.
+func runReencrypt(ctx context.Context, opts *ReencryptOptions, olderThan time.Duration) error {
 	if !opts.DryRun {
 		defer gctune.FewerGCs(48 << 20)()
 	}

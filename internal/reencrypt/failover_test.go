@@ -87,24 +87,16 @@ func TestReencryptRidesOutADatabaseRestart(t *testing.T) {
 	if retries.Load() == 0 {
 		t.Fatal("reencrypt never retried: the restart happened after it finished; the test proves nothing")
 	}
-	after := pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)
-	got := map[string]string{}
-	ring := storetest.Ring(t, newRoot)
-	r, err := after.Query(ctx, "select name, ciphertext, kid, revision from secrets")
+	// Every value opens with the new root key alone, through app's key.
+	after, err := store.Open(ctx, cfg, storetest.Ring(t, newRoot))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r.Next() {
-		var name, token, kid string
-		var rev int64
-		if err := r.Scan(&name, &token, &kid, &rev); err != nil {
-			t.Fatal(err)
-		}
-		d, err := ring.Decrypt(token, keyring.SecretBinding("app", name, rev))
-		if err != nil {
-			t.Fatalf("%s (kid %s) does not open with the new root key alone: %v", name, kid, err)
-		}
-		got[name] = string(d.Plaintext)
+	defer after.Close()
+	checkUnderProjectKeys(t, &storetest.DB{Pool: pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)}, after)
+	got := map[string]string{}
+	for id, v := range storeValues(t, after) {
+		got[strings.TrimPrefix(id, "app/")] = v
 	}
 	if fmt.Sprint(got) != fmt.Sprint(values) {
 		t.Fatalf("values changed across the restart: %d of %d read back", len(got), len(values))

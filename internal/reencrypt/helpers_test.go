@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
@@ -61,21 +60,6 @@ func readRows(t testing.TB, db *storetest.DB) map[string]row {
 	return out
 }
 
-// decryptAll opens every secret directly with ring, binding checked, and
-// returns the values by project/name.
-func decryptAll(t testing.TB, db *storetest.DB, ring *keyring.Keyring) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for id, r := range readRows(t, db) {
-		d, err := ring.Decrypt(r.ciphertext, keyring.SecretBinding(r.project, r.name, r.revision))
-		if err != nil {
-			t.Fatalf("decrypt %s: %v", id, err)
-		}
-		out[id] = string(d.Plaintext)
-	}
-	return out
-}
-
 func kidCounts(t testing.TB, db *storetest.DB) map[string]int {
 	t.Helper()
 	out := map[string]int{}
@@ -87,4 +71,63 @@ func kidCounts(t testing.TB, db *storetest.DB) map[string]int {
 		out[key]++
 	}
 	return out
+}
+
+// storeValues reads every secret through st, as an application would, and
+// returns the values by project/name: with project keys, a root key alone
+// does not open a value, its project's key does.
+func storeValues(t testing.TB, st *store.Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	projects, err := st.ListProjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range projects {
+		values, err := st.GetProjectValues(ctx, p, "test")
+		if err != nil {
+			t.Fatalf("read project %s: %v", p, err)
+		}
+		for name, v := range values {
+			out[p+"/"+name] = string(v)
+		}
+	}
+	return out
+}
+
+// checkUnderProjectKeys fails unless every secret and kept earlier value is
+// under its project's primary key, bound, and returns those keys' kids by
+// project.
+func checkUnderProjectKeys(t testing.TB, db *storetest.DB, st *store.Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	primaries := map[string]string{}
+	rows, err := db.Pool.Query(ctx, `select 'secret', project, name, kid, bound from secrets
+		union all select 'version', project, name || '@' || revision, kid, bound from secret_versions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var what, project, name, kid string
+		var bound bool
+		if err := rows.Scan(&what, &project, &name, &kid, &bound); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := primaries[project]; !ok {
+			k, err := st.GetProjectKey(ctx, project)
+			if err != nil {
+				t.Fatalf("project %s has no key: %v", project, err)
+			}
+			primaries[project] = k.KID
+		}
+		if kid != primaries[project] || !bound {
+			t.Errorf("%s %s/%s is under %s (bound %v), want its project's primary key %s, bound", what, project, name, kid, bound, primaries[project])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return primaries
 }

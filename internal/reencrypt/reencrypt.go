@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,8 +43,8 @@ const (
 
 // Options say what to re-encrypt and how.
 type Options struct {
-	// Project limits the secrets to one project; data keys, being shared,
-	// are always rewrapped.
+	// Project limits the secrets to one project; keys are always all
+	// rewrapped, a root rotation being one store-wide step.
 	Project string
 	// BatchSize is how many secrets one transaction rewrites.
 	BatchSize int
@@ -197,11 +198,13 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	if !opts.DryRun {
 		// A store from before project keys moves now: new values go under
 		// their project's key, and this run moves the others.
-		if _, err := st.UseProjectKeys(ctx); err != nil {
+		if _, err := withRetry(ctx, opts, outage, func() (bool, error) { return st.UseProjectKeys(ctx) }); err != nil {
 			return Summary{}, err
 		}
 	}
-	rotated, err := rotate(ctx, st, opts)
+	// A rotation retried after its commit was lost rotates once more: the
+	// key in between holds nothing and is destroyed at the end.
+	rotated, err := withRetry(ctx, opts, outage, func() ([]string, error) { return rotate(ctx, st, opts) })
 	if err != nil {
 		return Summary{}, err
 	}
@@ -212,8 +215,23 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 	sum, unknown, pending := planned(plan, opts)
 	sum.ProjectKeysRotated = rotated
 	if opts.DryRun {
+		// The keys a dry run would rotate are still primary: their secrets,
+		// current in the plan, are what the rotation would re-encrypt.
+		more, err := withRetry(ctx, opts, outage, func() (int64, error) { return underRotatedKeys(ctx, st, plan, opts.Project, rotated) })
+		if err != nil {
+			return Summary{}, err
+		}
+		if sum.AlreadyCurrent != nil {
+			current := *sum.AlreadyCurrent - more
+			sum.AlreadyCurrent = &current
+		}
+		for _, p := range rotated {
+			if slices.Contains(plan.CurrentProjects, p) {
+				sum.ProjectKeysCurrent--
+			}
+		}
 		sum.Plan = &plan
-		sum.Reencrypted = pending
+		sum.Reencrypted = pending + more
 		sum.UnknownKIDs = unknown.list()
 		sum.ElapsedSeconds = time.Since(start).Seconds()
 		return sum, nil
@@ -246,13 +264,20 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 		}
 	}
 	last := pass
+	// The sweep looks where the pass did: with a project key rotation, in
+	// the rotated projects alone, so that it neither reads the whole store
+	// nor waits for the locks of another project's writers or rotation.
+	scopes := []string{opts.Project}
+	if opts.Project == "" && plan.Projects != nil {
+		scopes = plan.Projects
+	}
 	for sweep := 0; sweep < maxSweeps; sweep++ {
 		// Rows another process or writer held locked were skipped, and a
 		// batch that lost a race left its row: count what is left, and if
 		// anything beyond our own failures is, sweep again, this time
 		// waiting for locks so that nothing is skipped.
 		skip = append(plan.UnknownKIDs(), last.unknownKIDs()...)
-		left, err := withRetry(ctx, opts, outage, func() (store.PendingReencrypt, error) { return st.CountPendingReencrypt(ctx, opts.Project, skip) })
+		left, err := withRetry(ctx, opts, outage, func() (store.PendingReencrypt, error) { return countPending(ctx, st, scopes, skip) })
 		if err != nil {
 			return sum, err
 		}
@@ -260,7 +285,8 @@ func Run(ctx context.Context, st *store.Store, opts Options) (Summary, error) {
 			break
 		}
 		prog.grow(left.Rows)
-		sw, err := rowsPass(ctx, st, left.Projects, left.KIDs, skip, true, opts, prog, outage)
+		// What is left may be anywhere in the scope.
+		sw, err := rowsPass(ctx, st, plan.Projects, left.KIDs, skip, true, opts, prog, outage)
 		sum.Reencrypted += sw.reencrypted
 		sum.Retried += sw.reencrypted + sw.conflicts
 		if err != nil {
@@ -324,6 +350,49 @@ func planned(plan store.ReencryptPlan, opts Options) (Summary, unknownSet, int64
 	return sum, unknown, pending
 }
 
+// countPending adds up what is left to re-encrypt in each scope.
+func countPending(ctx context.Context, st *store.Store, scopes, skip []string) (store.PendingReencrypt, error) {
+	var all store.PendingReencrypt
+	for _, project := range scopes {
+		left, err := st.CountPendingReencrypt(ctx, project, skip)
+		if err != nil {
+			return all, err
+		}
+		all.Rows += left.Rows
+		for _, kid := range left.KIDs {
+			if !slices.Contains(all.KIDs, kid) {
+				all.KIDs = append(all.KIDs, kid)
+			}
+		}
+	}
+	return all, nil
+}
+
+// underRotatedKeys counts the secrets and versions under the primary keys
+// of the rotated projects that the plan counts as current (bound).
+func underRotatedKeys(ctx context.Context, st *store.Store, plan store.ReencryptPlan, project string, rotated []string) (int64, error) {
+	if len(rotated) == 0 {
+		return 0, nil
+	}
+	keys, err := st.ListProjectKeys(ctx, project)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, k := range keys {
+		if k.State != store.ProjectKeyPrimary || !slices.Contains(rotated, k.Project) {
+			continue
+		}
+		n += k.Secrets + k.Versions
+		for _, c := range plan.KIDs {
+			if c.KID == k.KID {
+				n -= c.Pending // unbound: pending already
+			}
+		}
+	}
+	return n, nil
+}
+
 // unknownRows counts the rows of the plan under a kid no key has: a pass
 // still meets them, to report them.
 func unknownRows(plan store.ReencryptPlan) int64 {
@@ -335,8 +404,6 @@ func unknownRows(plan store.ReencryptPlan) int64 {
 // made, and returns their names; a dry run only lists them.
 func rotate(ctx context.Context, st *store.Store, opts Options) ([]string, error) {
 	switch {
-	case opts.RotateProjectKey && opts.Project == "":
-		return nil, errors.New("rotating a project key needs the project")
 	case opts.RotateProjectKey && opts.DryRun:
 		return []string{opts.Project}, nil
 	case opts.RotateProjectKey:
@@ -344,7 +411,7 @@ func rotate(ctx context.Context, st *store.Store, opts Options) ([]string, error
 			return nil, err
 		}
 		return []string{opts.Project}, nil
-	case opts.RotateOlderThan > 0:
+	case opts.RotateOlderThan != 0:
 		return st.RotateProjectKeysOlderThan(ctx, opts.Project, opts.RotateOlderThan, opts.DryRun)
 	}
 	return nil, nil
@@ -380,6 +447,16 @@ func normalize(st *store.Store, opts Options) (Options, error) {
 		if err := store.ValidateProject(opts.Project); err != nil {
 			return opts, err
 		}
+	}
+	// Checked before anything changes: a run moves a store to project keys
+	// before it rotates.
+	switch {
+	case opts.RotateProjectKey && opts.Project == "":
+		return opts, errors.New("rotating a project key needs the project")
+	case opts.RotateProjectKey && opts.RotateOlderThan != 0:
+		return opts, errors.New("rotate one project's key or the keys older than an age, not both")
+	case opts.RotateOlderThan < 0:
+		return opts, fmt.Errorf("rotate keys older than %s: the age must be positive", opts.RotateOlderThan)
 	}
 	return opts, nil
 }

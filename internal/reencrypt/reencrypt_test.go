@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
@@ -16,9 +17,10 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-// rotation is a store mid-rotation: secrets under an old root key, under
-// an old data key and unbound, then a new first root key and a new primary
-// data key.
+// rotation is a store upgraded from before project keys, mid-rotation:
+// secrets under an old root key, under an old data key and unbound, then a
+// new first root key and a new primary data key. A reencrypt moves it to
+// project keys.
 type rotation struct {
 	db        *storetest.DB
 	oldRoot   *keyring.Key
@@ -33,7 +35,7 @@ type rotation struct {
 func newRotation(t *testing.T) *rotation {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewLegacyDB(t)
 	oldRoot, other := storetest.Key(t, "old-root", "dir"), storetest.Key(t, "other-root", "A256GCMKW")
 	before := db.Open(t, storetest.Ring(t, oldRoot, other), "")
 	putSecrets(t, before, "app", 60)
@@ -64,7 +66,7 @@ func newRotation(t *testing.T) *rotation {
 	newRoot := storetest.Key(t, "new-root", "A256GCMKW")
 	st := db.Open(t, storetest.Ring(t, newRoot, oldRoot, other), "")
 	r := &rotation{db: db, oldRoot: oldRoot, newRoot: newRoot, oldData: "old-data", newData: "new-data", st: st,
-		values: decryptAll(t, db, st.Keyring()), revisions: map[string]int64{}}
+		values: storeValues(t, st), revisions: map[string]int64{}}
 	for id, row := range readRows(t, db) {
 		r.revisions[id] = row.revision
 	}
@@ -73,7 +75,7 @@ func newRotation(t *testing.T) *rotation {
 
 func (r *rotation) total() int { return len(r.values) }
 
-func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
+func TestReencryptMovesALegacyStoreToProjectKeysAndRewrapsDataKeys(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	if got := kidCounts(t, r.db); got["old-root"] != 60 || got["old-data"] != 25 || got["old-data (unbound)"] != 5 {
@@ -84,14 +86,14 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reencrypt: %v", err)
 	}
-	if sum.Reencrypted != int64(r.total()) || sum.AlreadyCurrent != 0 || sum.Failed != 0 || len(sum.UnknownKIDs) != 0 {
+	if sum.Reencrypted != int64(r.total()) || sum.AlreadyCurrent != nil || sum.Failed != 0 || len(sum.UnknownKIDs) != 0 {
 		t.Fatalf("summary = %+v, want %d re-encrypted", sum, r.total())
 	}
 	if fmt.Sprint(sum.DataKeysRewrapped) != "[new-data old-data]" {
 		t.Fatalf("data keys rewrapped = %v, want [new-data old-data]", sum.DataKeysRewrapped)
 	}
-	if got := kidCounts(t, r.db); len(got) != 1 || got["new-data"] != r.total() {
-		t.Fatalf("kids after reencrypt = %v, want all %d under new-data, bound", got, r.total())
+	if primaries := checkUnderProjectKeys(t, r.db, r.st); len(primaries) != 3 {
+		t.Fatalf("project keys = %v, want one for each of app, billing, legacy", primaries)
 	}
 	// Values and revisions unchanged: a reencrypt is not a write of the value.
 	for id, row := range readRows(t, r.db) {
@@ -101,9 +103,9 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 	}
 
 	// The old root keys can now be retired: a keyring of the new root key
-	// alone opens the store (data keys rewrapped) and every secret.
+	// alone opens the store (keys rewrapped) and every secret.
 	retired := r.db.Open(t, storetest.Ring(t, r.newRoot), "")
-	if got := decryptAll(t, r.db, retired.Keyring()); fmt.Sprint(got) != fmt.Sprint(r.values) {
+	if got := storeValues(t, retired); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatalf("values after reencrypt differ from before")
 	}
 	var wrapping []string
@@ -116,13 +118,22 @@ func TestReencryptMovesSecretsAndDataKeysToNewPrimary(t *testing.T) {
 	if fmt.Sprint(wrapping) != "[new-root new-root]" {
 		t.Fatalf("wrapping kids = %v, want every data key under new-root", wrapping)
 	}
+	keys, err := r.st.ListProjectKeys(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.WrappingKID != "new-root" {
+			t.Errorf("project key %s of %s is wrapped by %s, want new-root", k.KID, k.Project, k.WrappingKID)
+		}
+	}
 
 	// A second run finds nothing to do.
 	again, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Reencrypted != 0 || again.AlreadyCurrent != int64(r.total()) || len(again.DataKeysRewrapped) != 0 {
+	if again.Reencrypted != 0 || again.ProjectKeysCurrent != 3 || again.ProjectKeysRewrapped != 0 || len(again.DataKeysRewrapped) != 0 {
 		t.Fatalf("second run = %+v, want nothing to do", again)
 	}
 }
@@ -133,6 +144,7 @@ func TestReencryptAuditsBatchesWithNamesNeverValues(t *testing.T) {
 	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 40, Workers: 1}); err != nil {
 		t.Fatal(err)
 	}
+	primaries := checkUnderProjectKeys(t, r.db, r.st)
 	if _, err := r.st.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("audit chain: %v", err)
 	}
@@ -149,23 +161,23 @@ func TestReencryptAuditsBatchesWithNamesNeverValues(t *testing.T) {
 		case audit.ActionSecretReencrypt:
 			batches++
 			var d struct {
-				KID     string `json:"kid"`
-				Count   int    `json:"count"`
+				Count   int `json:"count"`
 				Secrets []struct {
 					Project string   `json:"project"`
 					FromKID string   `json:"from_kid"`
+					KID     string   `json:"kid"`
 					Names   []string `json:"names"`
 				} `json:"secrets"`
 			}
 			if err := json.Unmarshal([]byte(e.Details), &d); err != nil {
 				t.Fatalf("event %d details: %v", e.Seq, err)
 			}
-			if d.KID != r.newData {
-				t.Errorf("event %d kid = %q, want %q", e.Seq, d.KID, r.newData)
-			}
 			n := 0
 			for _, g := range d.Secrets {
 				n += len(g.Names)
+				if g.KID != primaries[g.Project] {
+					t.Errorf("event %d says %s moved to %q, want its project key %q", e.Seq, g.Project, g.KID, primaries[g.Project])
+				}
 				if g.FromKID == "" || g.Project == "" {
 					t.Errorf("event %d group without project or former kid: %+v", e.Seq, g)
 				}
@@ -227,10 +239,17 @@ func TestReencryptOneProjectLeavesOthers(t *testing.T) {
 	if sum.Reencrypted != 25 {
 		t.Fatalf("re-encrypted %d, want billing's 25", sum.Reencrypted)
 	}
+	billing, err := r.st.GetProjectKey(ctx, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for id, row := range readRows(t, r.db) {
-		if strings.HasPrefix(id, "billing/") != (row.kid == r.newData) {
+		if strings.HasPrefix(id, "billing/") != (row.kid == billing.KID) {
 			t.Errorf("%s is under %s", id, row.kid)
 		}
+	}
+	if got := storeValues(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
+		t.Fatal("values changed")
 	}
 }
 
@@ -296,75 +315,163 @@ func TestReencryptKeepsConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	r := newRotation(t)
 	// A writer with its own pool, as Terraform would be, rewrites secrets
-	// throughout the run; the last value each write set must survive.
-	writer := r.db.Open(t, storetest.Ring(t, r.newRoot, r.oldRoot), "")
-	var (
-		mu    sync.Mutex
-		last  = map[string]string{}
-		stop  = make(chan struct{})
-		done  = make(chan error, 1)
-		wrote = make(chan struct{}, 1)
-	)
+	// throughout the run, which moves the store to project keys.
+	w := startWriter(t, r.db.Open(t, storetest.Ring(t, r.newRoot, r.oldRoot), ""), map[string]int{"app": 60})
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 3, Workers: 2, Progress: w.interleave})
+	last := w.stop(t)
+	if err != nil {
+		t.Fatalf("reencrypt: %v", err)
+	}
+	checkValuesKept(t, r.st, r.values, last)
+	checkUnderProjectKeys(t, r.db, r.st)
+	t.Logf("summary: %+v; writer wrote %d secrets meanwhile", sum, len(last))
+}
+
+// A project key rotation while writers write to that project and to
+// others: every row ends under its project's primary key, no write is lost,
+// other projects keep their keys, and the retired key is destroyed.
+func TestProjectKeyRotationKeepsConcurrentWritesInEveryProject(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	root := storetest.Key(t, "root", "A256GCMKW")
+	st := db.Open(t, storetest.Ring(t, root), "")
+	counts := map[string]int{"app": 60, "billing": 30, "web": 20}
+	for p, n := range counts {
+		putSecrets(t, st, p, n)
+	}
+	// Earlier values too, which the rotation moves like the current ones.
+	for _, name := range []string{"S0000", "S0003", "S0006"} {
+		if _, err := st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte(canary + "-second"), ExpectedRevision: store.AnyRevision}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	values := storeValues(t, st)
+	before := map[string]string{}
+	for p := range counts {
+		k, err := st.GetProjectKey(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[p] = k.KID
+	}
+
+	w := startWriter(t, db.Open(t, storetest.Ring(t, root), ""), map[string]int{"app": 60, "billing": 30})
+	sum, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true, BatchSize: 4, Workers: 2, Progress: w.interleave})
+	last := w.stop(t)
+	if err != nil {
+		t.Fatalf("reencrypt --rotate-project-key: %v", err)
+	}
+	checkValuesKept(t, st, values, last)
+	after := checkUnderProjectKeys(t, db, st)
+	if after["app"] == before["app"] || after["billing"] != before["billing"] || after["web"] != before["web"] {
+		t.Fatalf("project keys %v -> %v, want only app's new", before, after)
+	}
+	if fmt.Sprint(sum.ProjectKeysRotated) != "[app]" || fmt.Sprint(sum.ProjectKeysDeleted) != "["+before["app"]+"]" {
+		t.Fatalf("summary = %+v, want app rotated and its old key %s destroyed", sum, before["app"])
+	}
+	keys, err := st.ListProjectKeys(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].KID != after["app"] {
+		t.Fatalf("app's keys after the rotation = %+v, want its new primary alone", keys)
+	}
+	t.Logf("summary: %+v; writers wrote %d secrets meanwhile", sum, len(last))
+}
+
+// writer rewrites secrets from another pool while a test runs a reencrypt.
+type writer struct {
+	mu    sync.Mutex
+	last  map[string]string
+	quit  chan struct{}
+	done  chan error
+	wrote chan struct{}
+}
+
+// startWriter rewrites every third of the first n secrets of each project
+// in counts, round after round, until stopped; the last value each write
+// set must survive.
+func startWriter(t testing.TB, st *store.Store, counts map[string]int) *writer {
+	t.Helper()
+	ctx := context.Background()
+	w := &writer{last: map[string]string{}, quit: make(chan struct{}), done: make(chan error, 1), wrote: make(chan struct{}, 1)}
+	var projects []string
+	for p := range counts {
+		projects = append(projects, p)
+	}
 	go func() {
-		defer close(done)
+		defer close(w.done)
 		for round := 0; ; round++ {
-			for i := 0; i < 60; i += 3 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				name := fmt.Sprintf("S%04d", i)
-				value := fmt.Sprintf("%s-round-%d", canary, round)
-				if _, err := writer.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte(value), ExpectedRevision: store.AnyRevision}); err != nil {
-					done <- err
-					return
-				}
-				mu.Lock()
-				last["app/"+name] = value
-				mu.Unlock()
-				select {
-				case wrote <- struct{}{}:
-				default:
+			for _, p := range projects {
+				for i := 0; i < counts[p]; i += 3 {
+					select {
+					case <-w.quit:
+						return
+					default:
+					}
+					name := fmt.Sprintf("S%04d", i)
+					value := fmt.Sprintf("%s-%s-round-%d", canary, p, round)
+					if _, err := st.PutSecret(ctx, store.PutSecretInput{Project: p, Name: name, Value: []byte(value), ExpectedRevision: store.AnyRevision}); err != nil {
+						w.done <- err
+						return
+					}
+					w.mu.Lock()
+					w.last[p+"/"+name] = value
+					w.mu.Unlock()
+					select {
+					case w.wrote <- struct{}{}:
+					default:
+					}
 				}
 			}
 		}
 	}()
-	// Each batch waits for a write to land, so writes and batches interleave
-	// however fast either side is.
-	interleave := func(reencrypt.Progress) {
-		select {
-		case <-wrote:
-		case <-done:
-		}
+	return w
+}
+
+// interleave, as a Progress callback, makes each batch wait for a write to
+// land, so writes and batches interleave however fast either side is.
+func (w *writer) interleave(reencrypt.Progress) {
+	select {
+	case <-w.wrote:
+	case <-w.done:
 	}
-	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, BatchSize: 3, Workers: 2, Progress: interleave})
-	close(stop)
-	if werr := <-done; werr != nil {
-		t.Fatalf("concurrent writer: %v", werr)
+}
+
+// stop stops the writer and returns the last value it wrote per secret.
+func (w *writer) stop(t testing.TB) map[string]string {
+	t.Helper()
+	close(w.quit)
+	if err := <-w.done; err != nil {
+		t.Fatalf("concurrent writer: %v", err)
 	}
-	if err != nil {
-		t.Fatalf("reencrypt: %v", err)
+	if len(w.last) == 0 {
+		t.Fatal("the writer wrote nothing meanwhile; the test proves nothing")
 	}
-	if len(last) == 0 {
-		t.Fatal("the writer wrote nothing during the reencrypt; the test proves nothing")
-	}
-	want := r.values
-	for id, v := range last {
+	return w.last
+}
+
+// checkValuesKept fails unless every secret reads back as before, or as
+// the writer last set it.
+func checkValuesKept(t testing.TB, st *store.Store, before, written map[string]string) {
+	t.Helper()
+	want := map[string]string{}
+	for id, v := range before {
 		want[id] = v
 	}
-	if got := decryptAll(t, r.db, r.st.Keyring()); fmt.Sprint(got) != fmt.Sprint(want) {
-		for id := range want {
-			if got[id] != want[id] {
-				t.Errorf("%s: value lost (got the %q one)", id, strings.TrimPrefix(got[id], canary))
-			}
+	for id, v := range written {
+		want[id] = v
+	}
+	got := storeValues(t, st)
+	if fmt.Sprint(got) == fmt.Sprint(want) {
+		return
+	}
+	for id := range want {
+		if got[id] != want[id] {
+			t.Errorf("%s: value lost (got the %q one)", id, strings.TrimPrefix(got[id], canary))
 		}
-		t.FailNow()
 	}
-	if got := kidCounts(t, r.db); got[r.newData] != r.total() {
-		t.Fatalf("kids = %v, want all under %s", got, r.newData)
-	}
-	t.Logf("summary: %+v; writer wrote %d secrets meanwhile", sum, len(last))
+	t.FailNow()
 }
 
 func TestTwoReencryptRunsShareTheWork(t *testing.T) {
@@ -392,10 +499,8 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 	if total := sums[0].Reencrypted + sums[1].Reencrypted; total != int64(r.total()) {
 		t.Fatalf("runs re-encrypted %d + %d = %d, want exactly %d", sums[0].Reencrypted, sums[1].Reencrypted, total, r.total())
 	}
-	if got := kidCounts(t, r.db); got[r.newData] != r.total() {
-		t.Fatalf("kids = %v", got)
-	}
-	if got := decryptAll(t, r.db, r.st.Keyring()); fmt.Sprint(got) != fmt.Sprint(r.values) {
+	checkUnderProjectKeys(t, r.db, r.st)
+	if got := storeValues(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatal("values changed")
 	}
 	t.Logf("run 1 re-encrypted %d, run 2 %d", sums[0].Reencrypted, sums[1].Reencrypted)
@@ -415,15 +520,13 @@ func TestReencryptLeavesUnboundCiphertextsUnlessAsked(t *testing.T) {
 	if !strings.Contains(err.Error(), "--bind-unbound") || !strings.Contains(sum.Failures[0].Reason, "carries no binding") {
 		t.Errorf("error %q / reason %q do not say what to do", err, sum.Failures[0].Reason)
 	}
-	if got := kidCounts(t, r.db); got["old-data (unbound)"] != 5 || got["new-data"] != r.total()-5 {
+	if got := kidCounts(t, r.db); got["old-data (unbound)"] != 5 || got["old-root"]+got["old-data"]+got["new-data"] != 0 {
 		t.Fatalf("kids = %v, want the 5 unbound left alone and the rest moved", got)
 	}
 	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true}); err != nil {
 		t.Fatalf("run with --bind-unbound: %v", err)
 	}
-	if got := kidCounts(t, r.db); got["new-data"] != r.total() {
-		t.Fatalf("kids = %v, want all under new-data", got)
-	}
+	checkUnderProjectKeys(t, r.db, r.st)
 }
 
 // Once reencrypt has moved away from a root key, a process still running
@@ -442,13 +545,186 @@ func TestReencryptRetiresTheOldRootKeysAuditKey(t *testing.T) {
 	if len(sum.AuditKeys.Retired) == 0 {
 		t.Fatalf("audit keys = %+v, want the old root key's retired", sum.AuditKeys)
 	}
+	// Its writes of values stop at app's key, wrapped under the new root key
+	// only; a change that encrypts nothing stops at the audit chain.
 	_, err = old.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "OLD_PROCESS", Value: []byte("v2"), ExpectedRevision: store.AnyRevision})
+	if err == nil || !strings.Contains(err.Error(), `"new-root", which is not in the keyring`) {
+		t.Fatalf("write of a value from the old process after the rotation: %v, want the new root key missing", err)
+	}
+	err = old.DeleteSecret(ctx, "app", "OLD_PROCESS", store.AnyRevision)
 	var retired *store.AuditKeyRetiredError
 	if !errors.As(err, &retired) || !strings.Contains(err.Error(), "deploy the current root keys") {
-		t.Fatalf("write from the old process after the rotation: %v, want AuditKeyRetiredError", err)
+		t.Fatalf("delete from the old process after the rotation: %v, want AuditKeyRetiredError", err)
 	}
 	// The chain still verifies with the new root key alone.
 	if _, err := r.db.Open(t, storetest.Ring(t, r.newRoot), "").VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("verify with the new root key alone: %v", err)
+	}
+}
+
+// A project key counts as current only when nothing of its project is left
+// to move: a project that got its key from a new write while its older
+// secrets wait under the old root key is not.
+func TestReencryptCountsAProjectKeyCurrentOnlyWhenItsProjectIsDone(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	if _, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, Project: "billing"}); err != nil {
+		t.Fatal(err)
+	}
+	// app gets its key from a write; its 60 other secrets are still to move.
+	if _, err := r.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "NEW", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, r.st, reencrypt.Options{BindUnbound: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ProjectKeysCurrent != 1 || sum.Reencrypted != 65 {
+		t.Fatalf("dry run = %d project keys current, %d to re-encrypt; want 1 (billing's) and 65 (app's 60, legacy's 5)", sum.ProjectKeysCurrent, sum.Reencrypted)
+	}
+}
+
+// A dry run of a rotation counts the secrets the rotation would move,
+// which until then are under the key it would retire.
+func TestReencryptDryRunOfARotationCountsTheProjectsSecrets(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	st := db.Open(t, storetest.Ring(t, storetest.Key(t, "root", "dir")), "")
+	putSecrets(t, st, "app", 12)
+	putSecrets(t, st, "web", 5)
+	if _, err := st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "S0000", Value: []byte("second"), ExpectedRevision: store.AnyRevision}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reencrypted != 13 || sum.AlreadyCurrent == nil || *sum.AlreadyCurrent != 0 || sum.ProjectKeysCurrent != 0 || fmt.Sprint(sum.ProjectKeysRotated) != "[app]" {
+		t.Fatalf("dry run = %+v, want app rotated, its 12 secrets and 1 earlier value to re-encrypt, none current", sum)
+	}
+	real, err := reencrypt.Run(ctx, st, reencrypt.Options{Project: "app", RotateProjectKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real.Reencrypted != sum.Reencrypted {
+		t.Fatalf("the run re-encrypted %d, the dry run said %d", real.Reencrypted, sum.Reencrypted)
+	}
+}
+
+// After a project key rotation, the run's final sweep stays in the
+// rotated project: it neither reads the rest of the store nor waits for
+// rows another project's transaction holds, even when that project got work
+// of its own meanwhile.
+func TestProjectKeyRotationSweepsOnlyTheRotatedProject(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	root := storetest.Key(t, "root", "dir")
+	st := db.Open(t, storetest.Ring(t, root), "")
+	putSecrets(t, st, "app", 20)
+	putSecrets(t, st, "billing", 10)
+	if _, _, err := st.RotateProjectKey(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	// A writer holds one of app's rows: the first pass skips it, so the
+	// sweep must come back for it.
+	held, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback(ctx) //nolint:errcheck
+	if _, err := held.Exec(ctx, "select 1 from secrets where project = 'app' and name = 'S0007' for update"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx) //nolint:errcheck
+	var once sync.Once
+	afterFirstBatch := func(reencrypt.Progress) {
+		once.Do(func() {
+			// Meanwhile someone rotates billing's key and holds one of its
+			// rows, now under a retired key, for as long as this run lasts.
+			if _, _, err := db.Open(t, storetest.Ring(t, root), "").RotateProjectKey(ctx, "billing"); err != nil {
+				t.Error(err)
+			}
+			if _, err := other.Exec(ctx, "select 1 from secrets where project = 'billing' and name = 'S0003' for update"); err != nil {
+				t.Error(err)
+			}
+			if err := held.Commit(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	sum, err := reencrypt.Run(runCtx, st, reencrypt.Options{BatchSize: 100, Workers: 1, Progress: afterFirstBatch})
+	if err != nil {
+		t.Fatalf("reencrypt after app's rotation: %v (summary %+v)", err, sum)
+	}
+	if sum.Reencrypted != 20 {
+		t.Fatalf("re-encrypted %d, want app's 20 and nothing of billing's", sum.Reencrypted)
+	}
+	app, err := st.GetProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, r := range readRows(t, db) {
+		if strings.HasPrefix(id, "app/") && r.kid != app.KID {
+			t.Errorf("%s is under %s, want app's primary key %s", id, r.kid, app.KID)
+		}
+	}
+}
+
+// A rotation asked for wrongly is refused before the run changes
+// anything, the move of a store to project keys included.
+func TestReencryptRefusesABadRotationBeforeMovingTheStore(t *testing.T) {
+	ctx := context.Background()
+	r := newRotation(t)
+	for _, opts := range []reencrypt.Options{
+		{RotateProjectKey: true},
+		{RotateProjectKey: true, Project: "app", RotateOlderThan: time.Hour},
+		{RotateOlderThan: -time.Hour},
+	} {
+		if _, err := reencrypt.Run(ctx, r.st, opts); err == nil {
+			t.Fatalf("reencrypt with %+v ran", opts)
+		}
+	}
+	if _, on, err := r.st.ProjectKeysSince(ctx); err != nil || on {
+		t.Fatalf("the store moved to project keys (%v, %v) on a refused run", on, err)
+	}
+}
+
+// A ciphertext copied into another project under the retired key of the
+// project rotated is met and reported, and that key is kept: the run does
+// not call the store done while a row is still under it.
+func TestProjectKeyRotationReportsARowMovedInUnderTheRetiredKey(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	st := db.Open(t, storetest.Ring(t, storetest.Key(t, "root", "dir")), "")
+	putSecrets(t, st, "app", 10)
+	putSecrets(t, st, "web", 3)
+	_, retired, err := st.RotateProjectKey(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by)
+		select 'web', 'PLANTED', ciphertext, kid, true, 'x', 'x' from secrets where project = 'app' and name = 'S0001'`); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, st, reencrypt.Options{BatchSize: 4})
+	var inc *reencrypt.IncompleteError
+	if !errors.As(err, &inc) || sum.Failed != 1 || sum.Failures[0].Project != "web" || sum.Failures[0].Name != "PLANTED" {
+		t.Fatalf("reencrypt = %+v, %v; want web/PLANTED reported", sum, err)
+	}
+	if sum.Reencrypted != 10 || len(sum.ProjectKeysDeleted) != 0 {
+		t.Fatalf("summary = %+v, want app's 10 moved and its retired key %s kept", sum, retired)
+	}
+	keys, err := st.ListProjectKeys(ctx, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[1].KID != retired || keys[1].Secrets != 1 {
+		t.Fatalf("app's keys = %+v, want the retired %s kept, under the planted row", keys, retired)
 	}
 }

@@ -65,8 +65,10 @@ type ReencryptPlan struct {
 	// project, where reading them would cost a pass over the store).
 	Current *int64 `json:"current,omitempty"`
 	// CurrentKeys counts the project primary keys in scope that already
-	// hold every secret of their project.
-	CurrentKeys int64 `json:"current_keys"`
+	// hold every secret of their project; CurrentProjects are their
+	// projects.
+	CurrentKeys     int64    `json:"current_keys"`
+	CurrentProjects []string `json:"-"`
 	// Pending are the kids whose rows all need re-encrypting.
 	Pending []string `json:"-"`
 	// Projects, when not nil, are the only projects with work: every
@@ -131,7 +133,6 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		return ReencryptPlan{}, err
 	}
 	var current []string
-	projects := map[string]bool{}
 	onlyProjects := true
 	for _, kid := range kids {
 		pk, ok := projectKIDs[kid]
@@ -139,30 +140,34 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		case ok && pk.state == ProjectKeyPrimary:
 			current = append(current, kid)
 			continue
-		case ok:
-			projects[pk.project] = true
-		default:
+		case !ok:
 			onlyProjects = false
 		}
 		plan.Pending = append(plan.Pending, kid)
 	}
-	plan.CurrentKeys = int64(len(current))
-	counts, err := s.countRowsByKID(ctx, project, plan.Pending, current)
+	counts, busy, err := s.countRowsByKID(ctx, project, plan.Pending, current)
 	if err != nil {
 		return ReencryptPlan{}, err
+	}
+	// A primary key is current only if nothing of its project is left to
+	// do: rows under other keys, or unbound ones under it.
+	for _, kid := range current {
+		if p := projectKIDs[kid].project; !busy[p] {
+			plan.CurrentKeys++
+			plan.CurrentProjects = append(plan.CurrentProjects, p)
+		}
 	}
 	for _, c := range counts {
 		if c.ToBind > 0 && slices.Contains(current, c.KID) {
 			onlyProjects = false
 		}
-		switch pk, ok := projectKIDs[c.KID]; {
+		switch _, ok := projectKIDs[c.KID]; {
 		case s.keys.IsRoot(c.KID):
 			c.Kind = "root"
 		case s.keys.Has(c.KID):
 			c.Kind = "data"
 		case ok:
 			c.Kind = "project"
-			_ = pk
 		default:
 			// Disabled data keys are not loaded, so their secrets count here:
 			// they cannot be decrypted until the key is enabled again.
@@ -171,7 +176,10 @@ func (s *Store) PlanReencrypt(ctx context.Context, project string) (ReencryptPla
 		plan.KIDs = append(plan.KIDs, c)
 	}
 	if onlyProjects && project == "" {
-		plan.Projects = sortedKeys(projects)
+		// The projects the rows are in, not those the keys belong to: a row
+		// moved into another project under a key of the first must still be
+		// met, to be reported.
+		plan.Projects = sortedKeys(busy)
 	}
 	if project != "" {
 		var n int64
@@ -245,27 +253,43 @@ func (s *Store) projectKIDs(ctx context.Context, q querier, kids []string) (map[
 
 // countRowsByKID counts the rows of pending kids, and the unbound rows of
 // current ones, in project (every project when empty), through the kid
-// and unbound indexes.
-func (s *Store) countRowsByKID(ctx context.Context, project string, pending, current []string) ([]ReencryptKIDCount, error) {
+// and unbound indexes, and says which projects have rows to rewrite.
+func (s *Store) countRowsByKID(ctx context.Context, project string, pending, current []string) ([]ReencryptKIDCount, map[string]bool, error) {
 	rows, err := s.pool.Query(ctx, `
-		select kid, count(*), count(*) filter (where not bound), count(*) filter (where kid = any($2) or not bound)
+		select kid, project, count(*), count(*) filter (where not bound), count(*) filter (where kid = any($2) or not bound)
 		from (
-			select kid, bound from `+s.table("secrets")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+			select kid, project, bound from `+s.table("secrets")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
 			union all
-			select kid, bound from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
+			select kid, project, bound from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and (kid = any($2) or (not bound and kid = any($3)))
 		) as x
-		group by kid order by kid`, project, nonNil(pending), nonNil(current))
+		group by kid, project order by kid`, project, nonNil(pending), nonNil(current))
 	if err != nil {
-		return nil, fmt.Errorf("count secrets per key: %w", err)
+		return nil, nil, fmt.Errorf("count secrets per key: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReencryptKIDCount, error) {
+	defer rows.Close()
+	var out []ReencryptKIDCount
+	busy := map[string]bool{}
+	for rows.Next() {
 		var c ReencryptKIDCount
-		return c, r.Scan(&c.KID, &c.Secrets, &c.ToBind, &c.Pending)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count secrets per key: %w", err)
+		var p string
+		if err := rows.Scan(&c.KID, &p, &c.Secrets, &c.ToBind, &c.Pending); err != nil {
+			return nil, nil, fmt.Errorf("count secrets per key: %w", err)
+		}
+		if c.Pending > 0 {
+			busy[p] = true
+		}
+		if n := len(out); n > 0 && out[n-1].KID == c.KID {
+			out[n-1].Secrets += c.Secrets
+			out[n-1].ToBind += c.ToBind
+			out[n-1].Pending += c.Pending
+			continue
+		}
+		out = append(out, c)
 	}
-	return out, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("count secrets per key: %w", err)
+	}
+	return out, busy, nil
 }
 
 // rewrapCounts counts the data and project keys wrapped under another root
@@ -299,9 +323,6 @@ type PendingReencrypt struct {
 	// Rows counts the rows under them, and the unbound rows, leaving out
 	// the kids a run was told to skip.
 	Rows int64
-	// Projects, when not nil, are the only projects with work left: every
-	// pending kid is a project's retired key and no row is unbound.
-	Projects []string
 }
 
 // CountPendingReencrypt finds what still needs re-encryption in project
@@ -316,34 +337,19 @@ func (s *Store) CountPendingReencrypt(ctx context.Context, project string, skipK
 		return PendingReencrypt{}, err
 	}
 	var p PendingReencrypt
-	projects := map[string]bool{}
-	onlyProjects := true
 	for _, kid := range kids {
-		pk, ok := projectKIDs[kid]
-		switch {
-		case ok && pk.state == ProjectKeyPrimary:
-			continue
-		case ok:
-			projects[pk.project] = true
-		default:
-			onlyProjects = false
+		if pk, ok := projectKIDs[kid]; !ok || pk.state != ProjectKeyPrimary {
+			p.KIDs = append(p.KIDs, kid)
 		}
-		p.KIDs = append(p.KIDs, kid)
 	}
-	var unbound int64
 	err = s.pool.QueryRow(ctx, `
 		select (select count(*) from `+s.table("secrets")+`
 		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))
 		     + (select count(*) from `+s.table("secret_versions")+`
-		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3)),
-		       (select count(*) from `+s.table("secrets")+` where ($1 = '' or project = $1) and not bound)
-		     + (select count(*) from `+s.table("secret_versions")+` where ($1 = '' or project = $1) and not bound)`,
-		project, nonNil(p.KIDs), nonNil(skipKIDs)).Scan(&p.Rows, &unbound)
+		        where ($1 = '' or project = $1) and (kid = any($2) or not bound) and kid <> all($3))`,
+		project, nonNil(p.KIDs), nonNil(skipKIDs)).Scan(&p.Rows)
 	if err != nil {
 		return PendingReencrypt{}, fmt.Errorf("count secrets left to re-encrypt: %w", err)
-	}
-	if onlyProjects && unbound == 0 && project == "" {
-		p.Projects = sortedKeys(projects)
 	}
 	return p, nil
 }
