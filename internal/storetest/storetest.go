@@ -51,10 +51,18 @@ func NewDB(t testing.TB) *DB {
 func NewLegacyDB(t testing.TB) *DB {
 	t.Helper()
 	db := NewDB(t)
-	if _, err := db.Pool.Exec(context.Background(), "update key_scheme set project_keys_since = null"); err != nil {
+	MarkLegacy(t, db.Pool)
+	return db
+}
+
+// MarkLegacy puts the store whose schema is pool's search_path back in the
+// state NewLegacyDB describes, for tests that make their database
+// themselves.
+func MarkLegacy(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), "update key_scheme set project_keys_since = null"); err != nil {
 		t.Fatal(err)
 	}
-	return db
 }
 
 // Open opens a store with its own pool, as another process would, acting
