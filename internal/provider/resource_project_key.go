@@ -289,6 +289,15 @@ func (r *projectKeyResource) ImportState(ctx context.Context, req resource.Impor
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q: expected a project name: %v", req.ID, err))
 		return
 	}
+	// Read would find no key in a store not yet moved and report a missing
+	// object; say why instead.
+	if _, on, err := r.data.store.ProjectKeysSince(ctx); err != nil || !on {
+		if err == nil {
+			err = &store.LegacyStoreError{What: fmt.Sprintf("importing the key of project %q", req.ID)}
+		}
+		resp.Diagnostics.AddError("Cannot import project key", err.Error())
+		return
+	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("project"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("shred_on_destroy"), false)...)

@@ -302,3 +302,62 @@ func TestAccProjectKeyRotationPeriodMustBeADuration(t *testing.T) {
 		}},
 	})
 }
+
+// The planner role, with no root keys, plans the key with no diff after an
+// apply, plans a rotation that rotation_period makes due, and cannot apply
+// it.
+func TestAccProjectKeyPlannerRolePlansWithoutKeys(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	seedSecrets(t, env, "billing", map[string]string{"STRIPE_KEY": "sk_live_planner_canary"})
+	before := env.projectKID("billing")
+	key := projectKeyBlock(`rotation_period = "90d"`, `rotate_when_changed = { reason = "1" }`)
+	planner := plannerConfig(env, env.plannerURL(), key)
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: env.ProviderConfig() + key},
+			{Config: planner, PlanOnly: true},
+			{
+				PreConfig: func() {
+					env.Exec("update project_keys set created_at = now() - interval '91 days' where project = 'billing'")
+				},
+				Config:             planner,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(projectKeyAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue(projectKeyAddr, tfjsonpath.New("kid")),
+					},
+				},
+			},
+			{
+				Config:      planner,
+				ExpectError: regexp.MustCompile(`(?s)Root keys required.*Rotating a pgsecrets_project_key needs the\s+root\s+keys`),
+				Check: func(*terraform.State) error {
+					if kid := env.projectKID("billing"); kid != before {
+						return fmt.Errorf("the planner's apply rotated the key to %s", kid)
+					}
+					return nil
+				},
+			},
+			// The owner's apply does the due rotation, so the destroy runs clean.
+			{Config: env.ProviderConfig() + key},
+		},
+	})
+}
+
+// Importing in a store not yet moved to project keys names the fix.
+func TestAccProjectKeyImportInAStoreNotYetMovedNamesTheFix(t *testing.T) {
+	t.Parallel()
+	env := newLegacyTestEnv(t)
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config:        env.ProviderConfig() + projectKeyBlock(),
+			ResourceName:  projectKeyAddr,
+			ImportState:   true,
+			ImportStateId: "billing",
+			ExpectError:   regexp.MustCompile(`(?s)Cannot import project key.*has\s+not\s+moved\s+to\s+project\s+keys\s+yet.*pgsecrets\s+reencrypt`),
+		}},
+	})
+}
