@@ -1,4 +1,4 @@
-# A complete, runnable configuration: a data key, the secrets of one
+# A complete, runnable configuration: a project's key, the secrets of one
 # application, its AI provider defaults, and its configuration rendered with
 # every secret reference resolved, then stored as a secret of its own.
 #
@@ -44,19 +44,37 @@ variable "openai_api_key" {
   default   = "sk-proj-quickstart-0000000000000000"
 }
 
+# Change it (`terraform apply -var key_rotation=2`) to rotate the project's
+# key now.
+variable "key_rotation" {
+  type    = string
+  default = "1"
+}
+
 # A quick start is thrown away: `terraform destroy` removes its secrets and
-# their history for good, and then its data key. Real secrets keep the
-# default, "delete": the last value stays for `pgsecrets secret undelete`,
-# the history for rollback, and a data key they need is disabled rather
-# than deleted.
+# their history for good, and then shreds the project's key. Real secrets
+# keep the defaults, on_destroy = "delete" (the last value stays for
+# `pgsecrets secret undelete`, the history for rollback) and
+# shred_on_destroy = false (destroying the key resource leaves the key and
+# every secret in place).
 locals {
   on_destroy = "destroy"
 }
 
-# Envelope encryption: secrets are encrypted under this data key, which is
-# itself stored wrapped under the root key.
-resource "pgsecrets_encryption_key" "primary" {
-  state = "primary"
+# Envelope encryption: the project's secrets are encrypted under the
+# project's own key, itself stored wrapped under the root key. The store
+# makes it on the project's first write; this resource shows it and rotates
+# it (a new key, every secret of the project re-encrypted under it) when
+# rotate_when_changed changes or once it is older than rotation_period.
+resource "pgsecrets_project_key" "this" {
+  project         = var.project
+  rotation_period = "90d"
+  rotate_when_changed = {
+    rotation = var.key_rotation
+  }
+
+  # Only because a quick start is thrown away: destroy shreds the project.
+  shred_on_destroy = true
 }
 
 resource "pgsecrets_project_secret" "webhook" {
@@ -67,7 +85,7 @@ resource "pgsecrets_project_secret" "webhook" {
   category    = "webhooks"
   on_destroy  = local.on_destroy
 
-  depends_on = [pgsecrets_encryption_key.primary]
+  depends_on = [pgsecrets_project_key.this]
 }
 
 resource "pgsecrets_project_secret" "openai" {
@@ -78,7 +96,7 @@ resource "pgsecrets_project_secret" "openai" {
   description      = "OpenAI API key (write-only: not in state)"
   on_destroy       = local.on_destroy
 
-  depends_on = [pgsecrets_encryption_key.primary]
+  depends_on = [pgsecrets_project_key.this]
 }
 
 resource "pgsecrets_model_defaults" "this" {
@@ -132,8 +150,8 @@ data "pgsecrets_project_secrets" "app" {
 }
 
 output "kid" {
-  description = "The data key that encrypts the secrets."
-  value       = pgsecrets_encryption_key.primary.kid
+  description = "The project key that encrypts the secrets."
+  value       = pgsecrets_project_key.this.kid
 }
 
 output "secrets" {

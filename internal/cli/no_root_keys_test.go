@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -109,9 +108,7 @@ func TestKeyStatusListsProjectKeysToThePlannerRole(t *testing.T) {
 
 	// A store upgraded with secrets from before project keys says what
 	// moves it.
-	if _, err := owner.Exec(context.Background(), "update pgsecrets.key_scheme set project_keys_since = null"); err != nil {
-		t.Fatal(err)
-	}
+	storetest.MakeLegacy(t, owner)
 	r = s.run("", "key", "status")
 	if r.code != 0 || !strings.HasSuffix(r.stdout, "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n") {
 		t.Errorf("key status in a store not yet on project keys does not say so:\n%s", r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // shredCanary is the value of revision rev of a secret: never to be seen
@@ -214,9 +215,7 @@ func TestProjectShredRefusesWithoutProjectUnknownProjectOrConfirmation(t *testin
 // them unreadable.
 func TestProjectShredNamesKeysFromBeforeProjectKeys(t *testing.T) {
 	s := newSession(t)
-	if _, err := s.pool().Exec(context.Background(), "update pgsecrets.key_scheme set project_keys_since = null"); err != nil {
-		t.Fatal(err)
-	}
+	storetest.MakeLegacy(t, s.pool())
 	s.seedShredProjects("legacy")
 	kid := s.rootKID()
 

@@ -51,9 +51,7 @@ func (s *session) seedSecrets(n int) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if _, err := s.pool().Exec(ctx, "update pgsecrets.key_scheme set project_keys_since = null"); err != nil {
-		s.t.Fatal(err)
-	}
+	storetest.MakeLegacy(s.t, s.pool())
 }
 
 func (s *session) keyring(file string) *keyring.Keyring {

@@ -29,7 +29,7 @@ func TestAccProjectSecretsListsMetadataNeverValues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kid := env.Store.Keyring().Primary().KID
+	kid := env.projectKID("app")
 	secret := func(name, description, category string) knownvalue.Check {
 		return knownvalue.ObjectExact(map[string]knownvalue.Check{
 			"name":        knownvalue.StringExact(name),

@@ -47,7 +47,7 @@ func TestAccEphemeralProjectSecretReadsValueOutsideState(t *testing.T) {
 	env := newTestEnv(t)
 	const canary = "canary-ephemeral-secret-3b9f"
 	seedSecrets(t, env, "app", map[string]string{"API_TOKEN": canary})
-	kid := env.Store.Keyring().Primary().KID
+	kid := env.projectKID("app")
 	accTest(t, withEcho(resource.TestCase{Steps: []resource.TestStep{{
 		Config: env.ProviderConfig() + `
 ephemeral "pgsecrets_project_secret" "token" {

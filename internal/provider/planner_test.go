@@ -34,7 +34,7 @@ provider "pgsecrets" {
 `, hclString(url), hclString(e.Schema)) + resources
 }
 
-// plannedSecrets is a value secret, a value_wo secret, a data key and the
+// plannedSecrets is a value secret, a value_wo secret, the project key and the
 // model defaults; description and wo are what steps change.
 func plannedSecrets(description string, withWriteOnly bool) string {
 	wo := ""
@@ -45,7 +45,7 @@ resource "pgsecrets_project_secret" "wo" {
   name             = "WEBHOOK_SECRET"
   value_wo         = "whsec_configured"
   value_wo_version = 1
-  depends_on       = [pgsecrets_encryption_key.k]
+  depends_on       = [pgsecrets_project_key.k]
 }
 `
 	}
@@ -55,12 +55,12 @@ resource "pgsecrets_project_secret" "api" {
   name        = "STRIPE_KEY"
   value       = "sk_configured"
   description = %s
-  depends_on  = [pgsecrets_encryption_key.k]
+  depends_on  = [pgsecrets_project_key.k]
 }
 
-resource "pgsecrets_encryption_key" "k" {
-  alg   = "dir"
-  state = "primary"
+resource "pgsecrets_project_key" "k" {
+  project         = "billing"
+  rotation_period = "90d"
 }
 
 resource "pgsecrets_model_defaults" "d" {
@@ -107,7 +107,7 @@ func TestAccPlanWithoutRootKeysAsPlannerRole(t *testing.T) {
 					PostApplyPostRefresh: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("pgsecrets_project_secret.api", plancheck.ResourceActionUpdate),
 						plancheck.ExpectResourceAction("pgsecrets_project_secret.wo", plancheck.ResourceActionUpdate),
-						plancheck.ExpectResourceAction("pgsecrets_encryption_key.k", plancheck.ResourceActionNoop),
+						plancheck.ExpectResourceAction("pgsecrets_project_key.k", plancheck.ResourceActionNoop),
 						plancheck.ExpectResourceAction("pgsecrets_model_defaults.d", plancheck.ResourceActionNoop),
 						warned(warnings, func() string {
 							return "Its value was not compared because the provider was given no root keys (root_keys)"
@@ -144,7 +144,7 @@ resource "pgsecrets_project_secret" "new" {
   name             = "SLACK_BOT_TOKEN"
   value_wo         = "xoxb-1-2-abc"
   value_wo_version = 1
-  depends_on       = [pgsecrets_encryption_key.k]
+  depends_on       = [pgsecrets_project_key.k]
 }
 `),
 				PlanOnly:           true,

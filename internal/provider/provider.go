@@ -32,6 +32,7 @@ import (
 var resourceConstructors = []func() resource.Resource{
 	NewProjectSecretResource,
 	NewEncryptionKeyResource,
+	NewProjectKeyResource,
 	NewModelDefaultsResource,
 	NewProviderDefaultsResource,
 }

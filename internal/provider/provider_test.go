@@ -27,6 +27,7 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // testAccProvider serves every acceptance test; newTestEnv closes the
@@ -133,29 +134,73 @@ func (e *testEnv) rootKeyMaterial() string {
 	return keys[0].K
 }
 
-// primaryKeyMaterial is the k of the primary data key, as the database
-// holds it now, for canary checks.
-func (e *testEnv) primaryKeyMaterial() string {
+// newLegacyTestEnv is newTestEnv in the state of a store upgraded with
+// secrets from before project keys, not yet moved by reencrypt: the only
+// kind of store where global data keys (pgsecrets_encryption_key) still
+// encrypt.
+func newLegacyTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	e := newTestEnv(t)
+	storetest.MakeLegacy(t, e.pool)
+	return e
+}
+
+// projectKID is the kid of project's primary key, as the database holds
+// it now.
+func (e *testEnv) projectKID(project string) string {
 	e.t.Helper()
-	if err := e.Store.LoadDataKeys(context.Background()); err != nil {
-		e.t.Fatalf("load data keys: %v", err)
-	}
-	primary := e.Store.Keyring().Primary()
-	if e.Store.Keyring().IsRoot(primary.KID) {
-		e.t.Fatal("no primary data key")
-	}
-	b, err := primary.ExportJWK()
+	k, err := e.Store.GetProjectKey(context.Background(), project)
 	if err != nil {
-		e.t.Fatalf("encode data key: %v", err)
+		e.t.Fatalf("read the key of project %s: %v", project, err)
+	}
+	return k.KID
+}
+
+// projectKeyMaterial is the k of project's primary key, for canary checks.
+// Reading name makes the store unwrap the key.
+func (e *testEnv) projectKeyMaterial(project, name string) string {
+	e.t.Helper()
+	if _, err := e.Store.GetSecret(context.Background(), project, name, "test"); err != nil {
+		e.t.Fatalf("read %s/%s: %v", project, name, err)
+	}
+	key, ok := e.Store.Keyring().ProjectKey(project, e.projectKID(project))
+	if !ok {
+		e.t.Fatalf("the key of project %s is not in the keyring after a read", project)
+	}
+	return keyMaterial(e.t, key)
+}
+
+func keyMaterial(t *testing.T, key *keyring.Key) string {
+	t.Helper()
+	b, err := key.ExportJWK()
+	if err != nil {
+		t.Fatalf("encode data key: %v", err)
 	}
 	var jwk struct {
 		K string `json:"k"`
 	}
 	if err := json.Unmarshal(b, &jwk); err != nil || jwk.K == "" {
-		e.t.Fatalf("data key has no k: %v", err)
+		t.Fatalf("data key has no k: %v", err)
 	}
 	return jwk.K
 }
+
+// projectKIDIs checks, when the check runs, that a value is the kid of
+// project's primary key: the key does not exist before the first apply.
+type projectKIDIs struct {
+	env     *testEnv
+	project string
+}
+
+func (c projectKIDIs) CheckValue(v any) error {
+	got, ok := v.(string)
+	if want := c.env.projectKID(c.project); !ok || got != want {
+		return fmt.Errorf("kid %v, want %s, the primary key of project %s", v, want, c.project)
+	}
+	return nil
+}
+
+func (c projectKIDIs) String() string { return "the primary key of project " + c.project }
 
 // Exec runs SQL in the environment's schema, as an out-of-band change
 // would.

@@ -15,7 +15,8 @@ import (
 // out of state what it says it does: the ephemeral OpenAI key written
 // through value_wo, and the rendered configuration from the ephemeral
 // resolved config (which the application still finds, as APP_CONFIG). Its
-// destroy leaves nothing behind: no secret, no history, no data key.
+// destroy leaves nothing behind: no secret, no history, no key (it asks
+// for the shred).
 func TestAccQuickstartKeepsItsWriteOnlyAndEphemeralValuesOutOfState(t *testing.T) {
 	env := newTestEnv(t)
 	config, err := os.ReadFile("../../examples/quickstart/main.tf")
@@ -59,12 +60,13 @@ func TestAccQuickstartKeepsItsWriteOnlyAndEphemeralValuesOutOfState(t *testing.T
 		CheckDestroy: func(*terraform.State) error {
 			var left string
 			err := env.pool.QueryRow(context.Background(), `select concat_ws(' ',
-				(select count(*) from secrets), (select count(*) from secret_versions), (select count(*) from encryption_keys))`).Scan(&left)
+				(select count(*) from secrets), (select count(*) from secret_versions),
+				(select count(*) from encryption_keys), (select count(*) from project_keys))`).Scan(&left)
 			if err != nil {
 				return err
 			}
-			if left != "0 0 0" {
-				return fmt.Errorf("after destroy, secrets, versions and data keys = %s, want none", left)
+			if left != "0 0 0 0" {
+				return fmt.Errorf("after destroy, secrets, versions, data keys and project keys = %s, want none", left)
 			}
 			return nil
 		},

@@ -39,7 +39,12 @@ func (r *encryptionKeyResource) Metadata(_ context.Context, req resource.Metadat
 
 func (r *encryptionKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A data encryption key. The provider generates it, wraps it under the first root key and stores only the wrapped form: " +
+		DeprecationMessage: "pgsecrets_encryption_key is deprecated: each project's secrets are now encrypted under the project's own key. " +
+			"Use pgsecrets_project_key to see and rotate a project's key (docs/rotation.md). " +
+			"A global data key only keeps working in a store upgraded with secrets from before project keys, until `pgsecrets reencrypt` moves it; " +
+			"a store on project keys refuses to create one or make one primary.",
+		MarkdownDescription: "**Deprecated**: use `pgsecrets_project_key` (docs/rotation.md); a store on project keys refuses a new or primary global data key. " +
+			"A data encryption key. The provider generates it, wraps it under the first root key and stores only the wrapped form: " +
 			"the key material never reaches state, plan or logs. While a key is `primary` it encrypts every new or rewritten secret; " +
 			"otherwise the first root key does. To rotate, create a new key with `state = \"primary\"` (the old primary becomes `active`), " +
 			"run `pgsecrets reencrypt`, then disable or destroy the old key.",

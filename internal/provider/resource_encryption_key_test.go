@@ -64,7 +64,7 @@ func noDataKeys(env *testEnv) resource.TestCheckFunc {
 
 func TestAccEncryptionKeyCreateUpdateImportDestroy(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t)
+	env := newLegacyTestEnv(t)
 	const addr = "pgsecrets_encryption_key.k"
 	accTest(t, resource.TestCase{
 		CheckDestroy: noDataKeys(env),
@@ -121,7 +121,7 @@ func TestAccEncryptionKeyCreateUpdateImportDestroy(t *testing.T) {
 
 func TestAccEncryptionKeyAlgorithmsValidatedAtPlan(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t)
+	env := newLegacyTestEnv(t)
 	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
@@ -147,7 +147,7 @@ func TestAccEncryptionKeyAlgorithmsValidatedAtPlan(t *testing.T) {
 // primary demotes the old one, which refresh then shows as active.
 func TestAccEncryptionKeyRotationNewPrimaryEncryptsLaterSecrets(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t)
+	env := newLegacyTestEnv(t)
 	secret := `
 resource "pgsecrets_project_secret" "s" {
   project    = "billing"
@@ -206,7 +206,7 @@ resource "pgsecrets_project_secret" "s" {
 // destroyed; the error says how many and which command fixes it.
 func TestAccEncryptionKeyInUseRefusesDisableAndDestroy(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t)
+	env := newLegacyTestEnv(t)
 	// on_destroy = "destroy": no history is kept, so nothing needs the key
 	// once the secret is gone.
 	const secret = `
@@ -245,7 +245,7 @@ resource "pgsecrets_project_secret" "s" {
 // destroy, not deleted: the secret stays recoverable, nothing is lost.
 func TestAccEncryptionKeyKeptDisabledWhileHistoryNeedsIt(t *testing.T) {
 	t.Parallel()
-	env := newTestEnv(t)
+	env := newLegacyTestEnv(t)
 	// depends_on: written under the key, not before it exists.
 	const secret = `
 resource "pgsecrets_project_secret" "s" {

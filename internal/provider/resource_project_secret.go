@@ -79,14 +79,15 @@ func (r *projectSecretResource) Metadata(_ context.Context, req resource.Metadat
 
 func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "A secret of a project, stored encrypted (JWE) under the current primary key. " +
+		MarkdownDescription: "A secret of a project, stored encrypted (JWE) under its project's key (`pgsecrets_project_key`). " +
 			"Set the value with `value` (kept, marked sensitive, in state) or, with Terraform 1.11 and later, with the write-only `value_wo` " +
 			"(never stored in state or plan) and `value_wo_version`. " +
 			"A value changed or a secret deleted outside Terraform shows up in the next plan, for both, and a plan that writes the configured value over a write made outside Terraform " +
 			"warns who made it and when. " +
 			"Import with `project/name` reads the value into state, so that a `value` secret imports with no change to apply; " +
 			"import a `value_wo` secret with `project/name:write-only`, which leaves the value out of state (its first apply writes `value_wo`). " +
-			"When the configuration also manages `pgsecrets_encryption_key` resources, give secrets `depends_on` on them, so that destroy removes secrets before the keys that encrypt them.",
+			"When the configuration also manages the project's `pgsecrets_project_key`, give secrets `depends_on` on it, so that a rotation in the same apply happens before the writes; " +
+			"likewise on `pgsecrets_encryption_key` resources (a store not yet moved to project keys), so that destroy removes secrets before the keys that encrypt them.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -169,8 +170,9 @@ func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaReque
 			},
 			"kid": schema.StringAttribute{
 				Computed: true,
-				MarkdownDescription: "Key id of the key the value is encrypted under: the primary `pgsecrets_encryption_key` when it was written, else the first root key. " +
-					"`pgsecrets reencrypt` moves it to the current primary without any plan change.",
+				MarkdownDescription: "Key id of the key the value is encrypted under: its project's key (`pgsecrets_project_key`); in a store not yet moved to project keys, " +
+					"the primary `pgsecrets_encryption_key` when it was written, else the first root key. " +
+					"A rotation of the project's key and `pgsecrets reencrypt` change it without any plan change.",
 			},
 			"revision": schema.Int64Attribute{
 				Computed: true,

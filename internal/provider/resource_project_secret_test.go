@@ -85,7 +85,7 @@ func TestAccProjectSecretCreateUpdateImportDestroy(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("id"), knownvalue.StringExact("billing/STRIPE_KEY")),
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("kid"), knownvalue.StringExact(env.rootKID())),
+					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("kid"), projectKIDIs{env, "billing"}),
 					statecheck.ExpectKnownValue(secretAddr, tfjsonpath.New("category"), knownvalue.StringExact("payments")),
 					statecheck.ExpectSensitiveValue(secretAddr, tfjsonpath.New("value")),
 				},
@@ -339,8 +339,9 @@ func TestAccProjectSecretWriteOnlyValueNeverInStateFile(t *testing.T) {
 }
 
 // A TF_LOG=trace run (Terraform core and the provider) never logs a
-// secret value, given as value or as value_wo, nor root or data key
-// material; neither value_wo nor the data key reaches the state file. The
+// secret value, given as value or as value_wo, nor root or project key
+// material, before or after a rotation of the project's key; neither
+// value_wo nor a project key reaches the state file. The
 // values come in through variables, as in real use: the test harness logs
 // each step's configuration text itself.
 func TestAccTraceLogHasNoSecretValueNorKeyMaterial(t *testing.T) {
@@ -375,23 +376,24 @@ provider "pgsecrets" {
   schema       = %s
 }
 
-resource "pgsecrets_encryption_key" "k" {
-  state = "primary"
+resource "pgsecrets_project_key" "k" {
+  project             = "billing"
+  rotate_when_changed = { round = "%[3]d" }
 }
 
 resource "pgsecrets_project_secret" "plain" {
   project    = "billing"
   name       = "PLAIN"
   value      = var.plain
-  depends_on = [pgsecrets_encryption_key.k]
+  depends_on = [pgsecrets_project_key.k]
 }
 
 resource "pgsecrets_project_secret" "wo" {
   project          = "billing"
   name             = "WRITE_ONLY"
   value_wo         = var.wo
-  value_wo_version = %d
-  depends_on       = [pgsecrets_encryption_key.k]
+  value_wo_version = %[3]d
+  depends_on       = [pgsecrets_project_key.k]
 }
 `, hclString(env.DatabaseURL), hclString(env.Schema), version)
 	}
@@ -400,13 +402,13 @@ resource "pgsecrets_project_secret" "wo" {
 		t.Setenv("TF_VAR_wo", canaryWO+suffix)
 	}
 	setValues("")
-	var dataKey string
+	var dataKey, rotatedKey string
 	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config(1),
 				Check: func(s *terraform.State) error {
-					dataKey = env.primaryKeyMaterial()
+					dataKey = env.projectKeyMaterial("billing", "PLAIN")
 					// Control: the scan does see state, where `value` is kept.
 					if err := stateFilesContain(tmp, canaryValue); err != nil {
 						return err
@@ -428,7 +430,11 @@ resource "pgsecrets_project_secret" "wo" {
 					if err != nil || string(sec.Value) != canaryWO+"-2" {
 						return fmt.Errorf("value_wo was not written (err %v)", err)
 					}
-					return stateFilesLack(tmp, canaryWO, dataKey, env.rootKeyMaterial())(s)
+					rotatedKey = env.projectKeyMaterial("billing", "PLAIN")
+					if rotatedKey == dataKey {
+						return fmt.Errorf("the project key did not rotate")
+					}
+					return stateFilesLack(tmp, canaryWO, dataKey, rotatedKey, env.rootKeyMaterial())(s)
 				},
 			},
 		},
@@ -440,7 +446,7 @@ resource "pgsecrets_project_secret" "wo" {
 	if !strings.Contains(string(log), "pgsecrets_project_secret") || !strings.Contains(string(log), "[TRACE]") {
 		t.Fatalf("trace log %s has no trace of the provider (%d bytes); the test does not prove anything", logFile, len(log))
 	}
-	for _, canary := range []string{canaryValue, canaryWO, env.rootKeyMaterial(), dataKey} {
+	for _, canary := range []string{canaryValue, canaryWO, env.rootKeyMaterial(), dataKey, rotatedKey} {
 		for _, line := range strings.Split(string(log), "\n") {
 			if strings.Contains(line, canary) {
 				t.Errorf("trace log contains a secret (%.12s...): %.300s", canary, line)

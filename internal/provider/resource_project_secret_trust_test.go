@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
 // ciphertext keeps the stored ciphertext of billing/STRIPE_KEY in *into.
@@ -45,15 +44,12 @@ func TestAccOlderCiphertextCopiedBackFailsThePlan(t *testing.T) {
 						ExpectError: regexp.MustCompile(`(?s)written for\s+revision 1.*at\s+revision 2.*copied\s+back`),
 					},
 					{
-						// Put back, then re-encrypted under a new data key: the
-						// ciphertext changes, the value does not, the plan is empty.
+						// Put back, then re-encrypted under the project's new key:
+						// the ciphertext changes, the value does not, the plan is empty.
 						PreConfig: func() {
 							env.Exec("update secrets set ciphertext = $1 where name = 'STRIPE_KEY'", current)
-							ctx := context.Background()
-							if _, err := env.Store.CreateDataKey(ctx, store.CreateDataKeyInput{Alg: "dir", Enc: "A256GCM", State: store.StatePrimary}); err != nil {
-								t.Fatal(err)
-							}
-							if _, err := reencrypt.Run(ctx, env.Store, reencrypt.Options{}); err != nil {
+							opts := reencrypt.Options{Project: "billing", RotateProjectKey: true}
+							if _, err := reencrypt.Run(context.Background(), env.Store, opts); err != nil {
 								t.Fatal(err)
 							}
 						},

@@ -55,15 +55,15 @@ func NewLegacyDB(t testing.TB) *DB {
 	return db
 }
 
-// MakeLegacy puts the store whose schema is pool's search_path back in the
-// state of a store not yet moved to project keys (NewLegacyDB). The move is
-// one way: the owner steps past the trigger that guards it, as only the
-// owner can.
+// MakeLegacy puts the store in pool's database, in the default schema, back in the
+// state of a store not yet moved to project keys (NewLegacyDB), for tests
+// that make their database themselves. The move is one way: the owner
+// steps past the trigger that guards it, as only the owner can.
 func MakeLegacy(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
-	if _, err := pool.Exec(context.Background(), `alter table key_scheme disable trigger key_scheme_one_way;
-		update key_scheme set project_keys_since = null;
-		alter table key_scheme enable trigger key_scheme_one_way`); err != nil {
+	if _, err := pool.Exec(context.Background(), `alter table pgsecrets.key_scheme disable trigger key_scheme_one_way;
+		update pgsecrets.key_scheme set project_keys_since = null;
+		alter table pgsecrets.key_scheme enable trigger key_scheme_one_way`); err != nil {
 		t.Fatal(err)
 	}
 }

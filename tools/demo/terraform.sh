@@ -29,7 +29,7 @@ tf init -input=false -no-color > "$work/init.log" 2>&1 || { cat "$work/init.log"
 grep -E 'Finding|Install' "$work/init.log"
 tf version -no-color | grep pgsecrets
 
-step "terraform apply the quickstart (data key, secrets, model defaults, resolved config)"
+step "terraform apply the quickstart (project key, secrets, model defaults, resolved config)"
 tf apply -auto-approve -input=false -no-color > "$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 tail -n 25 "$work/apply.log"
 # The quickstart creates the API key secret its model defaults need:
@@ -53,8 +53,31 @@ printf '$ pgsecrets secret get --project chat-service --name APP_CONFIG\n'
 app_config=$(pgsecrets secret get --project chat-service --name APP_CONFIG)
 printf '%s ...\n' "${app_config:0:72}"
 
-step "Secrets now use the data key Terraform created"
+step "The project's secrets are under the project's own key, which Terraform shows"
+tf state show -no-color pgsecrets_project_key.this | grep -E '^ *(kid|created_at|wrapping_kid|rotation_period) '
 show pgsecrets key status
+old_kid=$(tf output -raw kid)
+
+step "Rotate the project's key: its apply re-encrypts the project's secrets under a new key before returning"
+printf '$ terraform apply -var key_rotation=2\n'
+export TF_VAR_key_rotation=2 # and for every plan below
+tf apply -auto-approve -input=false -no-color > "$work/rotate.log" 2>&1 || { cat "$work/rotate.log"; exit 1; }
+grep -E 'pgsecrets_project_key.this: (Modifying|Modifications complete)|Apply complete' "$work/rotate.log"
+new_kid=$(tf output -raw kid)
+printf 'kid %s -> %s\n' "$old_kid" "$new_kid"
+if [ "$new_kid" = "$old_kid" ]; then echo "FAIL: the project key did not rotate"; exit 1; fi
+show pgsecrets key status
+if pgsecrets key status | grep -q -- "$old_kid"; then
+  echo "FAIL: the old project key $old_kid is still listed: secrets did not move"; exit 1
+fi
+show pgsecrets secret get --project chat-service --name WEBHOOK_SECRET
+echo
+set +e
+tf plan -detailed-exitcode -input=false -no-color > "$work/after-rotate.log" 2>&1
+code=$?
+set -e
+if [ "$code" -ne 0 ]; then echo "FAIL: the plan after the rotation is not empty (exit $code)"; cat "$work/after-rotate.log"; exit 1; fi
+echo "terraform plan -detailed-exitcode after the rotation: exit code 0, no changes"
 
 step "Someone changes a secret outside Terraform"
 printf 'whsec-changed-by-hand' | show pgsecrets secret add --project chat-service --name WEBHOOK_SECRET --yes
@@ -67,7 +90,7 @@ set -e
 if [ "$code" -ne 2 ]; then echo "FAIL: expected exit code 2 (changes), got $code"; exit 1; fi
 echo "exit code 2: drift detected"
 
-step "terraform destroy (the quick start sets on_destroy = \"destroy\": nothing is kept)"
+step "terraform destroy (the quick start sets on_destroy = \"destroy\" and shred_on_destroy = true: nothing is kept)"
 tf destroy -auto-approve -input=false -no-color > "$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
 sed -n -E '/^(Warning:|Destroy complete)/,$p' "$work/destroy.log"
 show pgsecrets key status

@@ -1,3 +1,8 @@
+# Deprecated: each project's secrets are under the project's own key, which
+# pgsecrets_project_key shows and rotates. Global data keys only keep
+# working in a store upgraded with secrets from before project keys, until
+# `pgsecrets reencrypt` moves it (docs/rotation.md).
+#
 # Rotation: the new key becomes primary and encrypts every secret written
 # from now on; the previous primary becomes active (it still decrypts).
 # Then run `pgsecrets reencrypt` to move existing secrets to the new key,

@@ -19,9 +19,9 @@ resource "pgsecrets_project_secret" "openai" {
   # A value that does not look like an OpenAI key ("sk-...") is refused at
   # plan time; validate = false stores it anyway.
 
-  # When the same configuration manages pgsecrets_encryption_key resources,
-  # add depends_on = [the keys], so that destroy removes the secrets before
-  # the keys that encrypt them (a key still in use cannot be destroyed).
+  # When the same configuration manages the project's pgsecrets_project_key,
+  # add depends_on = [that key], so that a rotation in the same apply
+  # happens before the write.
 }
 
 # A bot token: the catalog marks SLACK_BOT_TOKEN requires_restart = true, so

@@ -1,0 +1,2 @@
+# Import by project name.
+terraform import pgsecrets_project_key.billing billing
