@@ -108,7 +108,7 @@ func TestKeyStatusListsProjectKeysToThePlannerRole(t *testing.T) {
 
 	// A store upgraded with secrets from before project keys says what
 	// moves it.
-	storetest.MakeLegacy(t, owner)
+	storetest.MakeLegacy(t, owner, store.DefaultSchema)
 	r = s.run("", "key", "status")
 	if r.code != 0 || !strings.HasSuffix(r.stdout, "Project keys: not yet; new values go under the first root key or the global primary data key until `pgsecrets reencrypt` moves the store (docs/rotation.md).\n") {
 		t.Errorf("key status in a store not yet on project keys does not say so:\n%s", r)

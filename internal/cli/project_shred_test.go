@@ -215,7 +215,7 @@ func TestProjectShredRefusesWithoutProjectUnknownProjectOrConfirmation(t *testin
 // them unreadable.
 func TestProjectShredNamesKeysFromBeforeProjectKeys(t *testing.T) {
 	s := newSession(t)
-	storetest.MakeLegacy(t, s.pool())
+	storetest.MakeLegacy(t, s.pool(), store.DefaultSchema)
 	s.seedShredProjects("legacy")
 	kid := s.rootKID()
 

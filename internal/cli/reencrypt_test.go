@@ -51,7 +51,7 @@ func (s *session) seedSecrets(n int) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	storetest.MakeLegacy(s.t, s.pool())
+	storetest.MakeLegacy(s.t, s.pool(), store.DefaultSchema)
 }
 
 func (s *session) keyring(file string) *keyring.Keyring {

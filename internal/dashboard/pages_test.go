@@ -219,7 +219,7 @@ func TestKeysPageShowsAViewerOnlyTheKeysOfItsProjects(t *testing.T) {
 // reencrypt moves it; the page says so, and what to run.
 func TestKeysPageSaysAStoreNotYetOnProjectKeysNeedsReencrypt(t *testing.T) {
 	e := newEnv(t)
-	storetest.MakeLegacy(t, e.db)
+	storetest.MakeLegacy(t, e.db, store.DefaultSchema)
 	e.put("app", "K", "v")
 	admin := e.signedIn("root@example.com", store.RoleAdmin)
 	want(t, admin.get("/keys"), http.StatusOK, `id="key-scheme" data-scheme="store"`,

@@ -141,7 +141,7 @@ func (e *testEnv) rootKeyMaterial() string {
 func newLegacyTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	e := newTestEnv(t)
-	storetest.MakeLegacy(t, e.pool)
+	storetest.MakeLegacy(t, e.pool, testSchema)
 	return e
 }
 

@@ -51,19 +51,19 @@ func NewDB(t testing.TB) *DB {
 func NewLegacyDB(t testing.TB) *DB {
 	t.Helper()
 	db := NewDB(t)
-	MakeLegacy(t, db.Pool)
+	MakeLegacy(t, db.Pool, db.Config.Schema)
 	return db
 }
 
-// MakeLegacy puts the store in pool's database, in the default schema, back in the
+// MakeLegacy puts the store in schema of pool's database back in the
 // state of a store not yet moved to project keys (NewLegacyDB), for tests
 // that make their database themselves. The move is one way: the owner
 // steps past the trigger that guards it, as only the owner can.
-func MakeLegacy(t testing.TB, pool *pgxpool.Pool) {
+func MakeLegacy(t testing.TB, pool *pgxpool.Pool, schema string) {
 	t.Helper()
-	if _, err := pool.Exec(context.Background(), `alter table pgsecrets.key_scheme disable trigger key_scheme_one_way;
-		update pgsecrets.key_scheme set project_keys_since = null;
-		alter table pgsecrets.key_scheme enable trigger key_scheme_one_way`); err != nil {
+	table := pgx.Identifier{schema, "key_scheme"}.Sanitize()
+	if _, err := pool.Exec(context.Background(), "alter table "+table+" disable trigger key_scheme_one_way; update "+table+
+		" set project_keys_since = null; alter table "+table+" enable trigger key_scheme_one_way"); err != nil {
 		t.Fatal(err)
 	}
 }
