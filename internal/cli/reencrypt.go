@@ -250,12 +250,15 @@ func writeReencryptPlan(w io.Writer, sum reencrypt.Summary) error {
 	if len(sum.ProjectKeysRotated) > 0 {
 		fmt.Fprintf(w, "Would rotate the key of %d project(s), then re-encrypt their secrets: %s\n", len(sum.ProjectKeysRotated), strings.Join(sum.ProjectKeysRotated, ", "))
 	}
-	t := newTable(w, "KID", "KIND", "SECRETS", "TO BIND", "TO RE-ENCRYPT")
-	for _, k := range sum.Plan.KIDs {
-		t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.ToBind, 10), strconv.FormatInt(k.Pending, 10))
-	}
-	if err := t.flush(); err != nil {
-		return err
+	// Only kids with work are listed: after a root rotation there are none.
+	if len(sum.Plan.KIDs) > 0 {
+		t := newTable(w, "KID", "KIND", "SECRETS", "TO BIND", "TO RE-ENCRYPT")
+		for _, k := range sum.Plan.KIDs {
+			t.row(k.KID, k.Kind, strconv.FormatInt(k.Secrets, 10), strconv.FormatInt(k.ToBind, 10), strconv.FormatInt(k.Pending, 10))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
 	}
 	for _, r := range sum.Plan.Rewrap {
 		fmt.Fprintf(w, "Would rewrap %s and %s wrapped by %s under root key %s.\n", count(r.ProjectKeys, "project key"), count(r.DataKeys, "data key"), r.WrappingKID, sum.RootKID)
