@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
@@ -246,54 +244,12 @@ func cryptoFloor(oldKey, newKey *keyring.Key, rows int) (time.Duration, error) {
 	return time.Duration(float64(elapsed) * float64(rows) / float64(sample/cpus*cpus)), first
 }
 
-// seed writes rows secrets under key, bound, encrypted on every CPU and
-// streamed in with COPY.
-func seed(ctx context.Context, pool interface {
-	CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
-}, key *keyring.Key, rows int) error {
-	ring, err := keyring.New([]*keyring.Key{key})
-	if err != nil {
-		return err
-	}
-	const chunk = 10000
-	for lo := 0; lo < rows; lo += chunk {
-		hi := min(lo+chunk, rows)
-		batch := make([][]any, hi-lo)
-		var (
-			wg      sync.WaitGroup
-			mu      sync.Mutex
-			firstEr error
-		)
-		per := (len(batch) + runtime.NumCPU() - 1) / runtime.NumCPU()
-		for w := 0; w < len(batch); w += per {
-			wg.Add(1)
-			go func(from, to int) {
-				defer wg.Done()
-				for i := from; i < to; i++ {
-					n := lo + i
-					project := fmt.Sprintf("project-%03d", n%200)
-					name := fmt.Sprintf("SECRET_%07d", n)
-					value := fmt.Sprintf("sk_live_%032d", n)
-					token, kid, err := ring.Encrypt([]byte(value), keyring.SecretBinding(project, name, 1))
-					if err != nil {
-						mu.Lock()
-						firstEr = err
-						mu.Unlock()
-						return
-					}
-					batch[i] = []any{project, name, token, kid, true, "bench", "bench"}
-				}
-			}(w, min(w+per, len(batch)))
+// seed writes rows secrets under key, bound.
+func seed(ctx context.Context, pool benchkit.Copier, key *keyring.Key, rows int) error {
+	return benchkit.CopySecrets(ctx, pool, "pgsecrets", rows, func(n int) benchkit.SeedSecret {
+		return benchkit.SeedSecret{
+			Project: fmt.Sprintf("project-%03d", n%200), Name: fmt.Sprintf("SECRET_%07d", n),
+			Value: []byte(fmt.Sprintf("sk_live_%032d", n)), Key: key,
 		}
-		wg.Wait()
-		if firstEr != nil {
-			return firstEr
-		}
-		_, err := pool.CopyFrom(ctx, pgx.Identifier{"pgsecrets", "secrets"},
-			[]string{"project", "name", "ciphertext", "kid", "bound", "created_by", "updated_by"}, pgx.CopyFromRows(batch))
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

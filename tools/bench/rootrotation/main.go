@@ -261,43 +261,11 @@ func secretName(i int) string  { return fmt.Sprintf("SECRET_%08d", i) }
 func secretValue(i int) []byte { return []byte(fmt.Sprintf("sk_live_%032d", i)) }
 
 // seed writes secret i to project i mod projects, encrypted under that
-// project's key and bound to its row, on every CPU, streamed in with COPY.
+// project's key and bound to its row.
 func seed(ctx context.Context, st *store.Store, keys []*keyring.Key, secrets int) error {
-	const chunk = 20000
-	for lo := 0; lo < secrets; lo += chunk {
-		batch := make([][]any, min(lo+chunk, secrets)-lo)
-		var (
-			wg       sync.WaitGroup
-			errOnce  sync.Once
-			firstErr error
-		)
-		per := (len(batch) + runtime.NumCPU() - 1) / runtime.NumCPU()
-		for from := 0; from < len(batch); from += per {
-			wg.Add(1)
-			go func(from, to int) {
-				defer wg.Done()
-				for i := from; i < to; i++ {
-					n := lo + i
-					key, project, name := keys[n%len(keys)], projectName(n%len(keys)), secretName(n)
-					token, err := keyring.EncryptWith(key, secretValue(n), keyring.SecretBinding(project, name, 1))
-					if err != nil {
-						errOnce.Do(func() { firstErr = err })
-						return
-					}
-					batch[i] = []any{project, name, token, key.KID, true, "bench", "bench"}
-				}
-			}(from, min(from+per, len(batch)))
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return firstErr
-		}
-		if _, err := st.Pool().CopyFrom(ctx, pgx.Identifier{store.DefaultSchema, "secrets"},
-			[]string{"project", "name", "ciphertext", "kid", "bound", "created_by", "updated_by"}, pgx.CopyFromRows(batch)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return benchkit.CopySecrets(ctx, st.Pool(), store.DefaultSchema, secrets, func(n int) benchkit.SeedSecret {
+		return benchkit.SeedSecret{Project: projectName(n % len(keys)), Name: secretName(n), Value: secretValue(n), Key: keys[n%len(keys)]}
+	})
 }
 
 // checkValues reads back, through the store, the first and last secrets
