@@ -145,6 +145,11 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 	if err := st.CheckDashboardRole(ctx); err != nil {
 		return err
 	}
+	// A root key held by a key service has its session key opened now, one
+	// call each, rather than on a visitor's first request.
+	if err := st.LoadSessionKeys(ctx); err != nil {
+		return err
+	}
 	srv, err := dashboard.New(dashboard.Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(opts.IO.ErrOut, nil)),
 		TrustedProxies: opts.TrustedProxies, TLS: cert != nil, Sessions: opts.Sessions,

@@ -299,6 +299,8 @@ func isMemberName(raw []byte, start int) bool {
 // carries alg, enc, kid and the binding.
 func encrypt(key *Key, plaintext []byte, binding Binding) (string, error) {
 	switch {
+	case key.wrapper != nil:
+		return encryptWrapped(key, plaintext, binding)
 	case isDirGCM(key):
 		return encryptDirGCM(key, plaintext, binding)
 	case isGCMKWGCM(key):
@@ -333,6 +335,9 @@ func encrypt(key *Key, plaintext []byte, binding Binding) (string, error) {
 func decrypt(key *Key, token string, h Header, wrap keyWrap) ([]byte, error) {
 	if h.Alg != key.Alg || h.Enc != key.Enc {
 		return nil, &AlgorithmMismatchError{KID: key.KID, KeyAlg: key.Alg, KeyEnc: key.Enc, TokenAlg: h.Alg, TokenEnc: h.Enc}
+	}
+	if key.wrapper != nil {
+		return decryptWrapped(key, token, h)
 	}
 	// RFC 7518 4.5: with dir the encrypted key is empty. go-jose ignores the
 	// part, which nothing authenticates, so any bytes there would pass here

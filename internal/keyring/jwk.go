@@ -29,6 +29,9 @@ type Key struct {
 	// value, and it holds no per-call state, so one serves every goroutine.
 	// It lives and dies with the key.
 	aead cipher.AEAD
+	// wrapper, for a root key held by a key service (external.go), does
+	// its wrapping; k is then empty.
+	wrapper Wrapper
 }
 
 // newKey builds a key from validated parts.
@@ -107,6 +110,13 @@ func KeySize(alg, enc string) (int, error) {
 // ({"keys": [...]}). Every key is validated; the first problem found is
 // returned naming the key (by kid, or by position when it has none).
 func ParseRootKeys(data []byte) ([]*Key, error) {
+	return ParseRootKeysWith(data, nil)
+}
+
+// ParseRootKeysWith is ParseRootKeys where an entry may also name a root
+// key held by a key service, of a kind in kinds: {"kid": "...", "aws_kms":
+// {...}}. Such keys sit in the same ordered list as JWKs.
+func ParseRootKeysWith(data []byte, kinds RootKinds) ([]*Key, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("root keys: empty; expected a JSON array of JWKs or a JWK Set {\"keys\": [...]}")
@@ -143,7 +153,7 @@ func ParseRootKeys(data []byte) ([]*Key, error) {
 	keys := make([]*Key, 0, len(raws))
 	seen := map[string]int{}
 	for i, raw := range raws {
-		key, err := parseJWK(raw)
+		key, err := parseRootEntry(raw, kinds)
 		if err != nil {
 			return nil, fmt.Errorf("root key %s: %w", describeRawKey(raw, i), err)
 		}
@@ -154,6 +164,23 @@ func ParseRootKeys(data []byte) ([]*Key, error) {
 		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// parseRootEntry reads one entry of a root key list: a JWK, or a reference
+// to a key a service holds.
+func parseRootEntry(raw json.RawMessage, kinds RootKinds) (*Key, error) {
+	kind, kid, config, err := wrappedEntry(raw, kinds, WrappedKindNames)
+	if err != nil || kind == "" {
+		if err != nil {
+			return nil, err
+		}
+		return parseJWK(raw)
+	}
+	w, err := kinds[kind](kid, config)
+	if err != nil {
+		return nil, err
+	}
+	return NewWrappedRoot(kid, w), nil
 }
 
 // ParseKey reads and validates a single JWK.

@@ -154,7 +154,7 @@ func (r *Keyring) lookup(kid string) *Key {
 // returns the compact JWE and the kid used.
 func (r *Keyring) Encrypt(plaintext []byte, binding Binding) (token, kid string, err error) {
 	key := r.Primary()
-	token, err = encrypt(key, plaintext, binding)
+	token, err = EncryptWith(key, plaintext, binding)
 	return token, key.KID, err
 }
 
@@ -221,6 +221,9 @@ func (r *Keyring) LegacyAuditKey(kid string) ([]byte, error) {
 	if key == nil {
 		return nil, &UnknownKIDError{KID: kid}
 	}
+	if key.wrapper != nil {
+		return nil, fmt.Errorf("audit key of the first release under root key %s: %w; keep the JWK root it was made with configured to verify those events", kid, ErrWrappedRoot)
+	}
 	return hkdf.Key(sha256.New, key.k, nil, "pgsecrets audit chain v1", 32)
 }
 
@@ -229,17 +232,39 @@ func (r *Keyring) LegacyAuditKey(kid string) ([]byte, error) {
 // deployment's identity): the database keeps HMACs of tokens, so that
 // whoever can write to it but holds no root key cannot plant a session.
 // The first root key's hashes new sessions; the others still recognise
-// sessions made before a rotation. It never returns root key material.
+// sessions made before a rotation. It never returns root key material. A
+// root held by a key service has a nil entry.
 func (r *Keyring) SessionKeys(deployment string) ([][]byte, error) {
 	out := make([][]byte, len(r.roots))
 	for i, key := range r.roots {
-		b, err := hkdf.Key(sha256.New, key.k, []byte(deployment), "pgsecrets dashboard sessions v1", 32)
+		if key.wrapper != nil {
+			// Nothing derives from a key a service holds: such a root has
+			// no session key here (nil), and the store gives it one.
+			continue
+		}
+		b, err := sessionKey(key.k, deployment, key.KID)
 		if err != nil {
-			return nil, fmt.Errorf("session key of %s: %w", key.KID, err)
+			return nil, err
 		}
 		out[i] = b
 	}
 	return out, nil
+}
+
+// IsWrapped reports whether the root key named kid is held by a key
+// service.
+func (r *Keyring) IsWrapped(kid string) bool {
+	k := r.rootByKID(kid)
+	return k != nil && k.wrapper != nil
+}
+
+// sessionKey derives a session key from secret material.
+func sessionKey(material []byte, deployment, kid string) ([]byte, error) {
+	b, err := hkdf.Key(sha256.New, material, []byte(deployment), "pgsecrets dashboard sessions v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("session key of %s: %w", kid, err)
+	}
+	return b, nil
 }
 
 // RootCheckValue is the key check value of the root key named kid: a
@@ -255,6 +280,13 @@ func (r *Keyring) RootCheckValue(kid, deployment string) (string, error) {
 }
 
 func (key *Key) checkValue(deployment string) (string, error) {
+	if key.wrapper != nil {
+		cv, err := key.wrapper.CheckValue(deployment)
+		if err != nil {
+			return "", fmt.Errorf("identify root key %s (%s): %w", key.KID, key.wrapper, err)
+		}
+		return cv, nil
+	}
 	b, err := hkdf.Key(sha256.New, key.k, []byte(deployment), "pgsecrets key check value v1", 16)
 	if err != nil {
 		return "", fmt.Errorf("key check value of %s: %w", key.KID, err)

@@ -99,8 +99,13 @@ func (r *Keyring) ForgetProjectKey(kid string) {
 	delete(r.projectKeys, kid)
 }
 
-// EncryptWith seals plaintext under key, bound to binding.
+// EncryptWith seals plaintext under key, bound to binding. A root key held
+// by a key service is refused: it wraps keys, never a value (a store not
+// yet moved to project keys must move before such a root comes first).
 func EncryptWith(key *Key, plaintext []byte, binding Binding) (string, error) {
+	if key.wrapper != nil {
+		return "", fmt.Errorf("encrypt a value with root key %s (%s): %w; move this store to project keys first (`pgsecrets reencrypt`)", key.KID, key.wrapper, ErrWrappedRoot)
+	}
 	return encrypt(key, plaintext, binding)
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -145,7 +146,7 @@ func RootKeys(explicitJSON, file string) (LoadedRootKeys, error) {
 	default:
 		return loaded, fmt.Errorf("no root keys: set %s (a JSON array of JWKs) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --out FILE` makes one", EnvRootKeys, EnvRootKeysFile)
 	}
-	ring, err := keyring.Load(data)
+	ring, err := rootkeys.Load(data)
 	if err != nil {
 		return loaded, fmt.Errorf("%w (from %s)", err, loaded.Source)
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -227,8 +229,12 @@ func (s *Store) registerRootKeys(ctx context.Context, decide func(rootKeyCheck) 
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, "insert into "+s.table("root_keys")+" (kid, check_value, registered_by) values ($1, $2, $3)",
-				kid, cv, s.actor); err != nil {
+			seed, err := s.newSessionSeed(kid)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "insert into "+s.table("root_keys")+" (kid, check_value, registered_by, sessions_seed) values ($1, $2, $3, $4)",
+				kid, cv, s.actor, seed); err != nil {
 				return fmt.Errorf("register root key %q: %w", kid, err)
 			}
 			added = append(added, kid)
@@ -253,4 +259,51 @@ func (s *Store) registerRootKeys(ctx context.Context, decide func(rootKeyCheck) 
 	check.added = append(s.rootCheck.added, added...)
 	s.rootCheck = check
 	return added, nil
+}
+
+// newSessionSeed makes, for a root key held by a key service, the random
+// seed of its dashboard session key, wrapped under that root; "" (NULL)
+// for a JWK root, whose session key derives from its material.
+func (s *Store) newSessionSeed(kid string) (*string, error) {
+	if !s.keys.IsWrapped(kid) {
+		return nil, nil
+	}
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, fmt.Errorf("session seed of root key %s: %w", kid, err)
+	}
+	defer clear(seed)
+	wrapped, err := s.keys.WrapSessionSeed(kid, s.deployment, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &wrapped, nil
+}
+
+// LoadSessionKeys opens the session keys of the configured root keys held
+// by a key service, one unwrap each, for the dashboard (`serve` calls it at
+// start; nothing else needs them, so no other process pays the calls).
+func (s *Store) LoadSessionKeys(ctx context.Context) error {
+	if err := s.needKeys("open dashboard session keys"); err != nil {
+		return err
+	}
+	for i, kid := range s.keys.RootKIDs() {
+		if s.sessionKeys[i] != nil {
+			continue
+		}
+		var seed *string
+		err := s.pool.QueryRow(ctx, "select sessions_seed from "+s.table("root_keys")+" where kid = $1", kid).Scan(&seed)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read the session seed of root key %s: %w", kid, err)
+		}
+		if seed == nil {
+			return fmt.Errorf("root key %s is held by a key service but its registry row has no session seed (edited in the database?): the dashboard cannot sign anyone in with it first", kid)
+		}
+		key, err := s.keys.SessionKeyFromSeed(kid, s.deployment, *seed)
+		if err != nil {
+			return err
+		}
+		s.sessionKeys[i] = key
+	}
+	return nil
 }
