@@ -137,8 +137,8 @@ func TestRootKeyEntriesNameTheirService(t *testing.T) {
 	}
 	for entry, want := range map[string]string{
 		`[{"kid":"k","aws_kms":{"key_id":"alias/x"}}]`:                            "cannot use aws_kms root keys",
-		`[{"kid":"k","pkcs11":{},"aws_kms":{}}]`:                                   "names two key services",
-		`[{"pkcs11":{"uri":"pkcs11:object=o"}}]`:                                   "kid missing",
+		`[{"kid":"k","pkcs11":{},"aws_kms":{}}]`:                                  "names two key services",
+		`[{"pkcs11":{"uri":"pkcs11:object=o"}}]`:                                  "kid missing",
 		`[{"kid":"k","pkcs11":{"uri":"pkcs11:object=o"},"k":"c2VjcmV0c2VjcmV0"}]`: `not "k"`,
 	} {
 		if _, err := ParseRootKeysWith([]byte(entry), kinds); err == nil || !strings.Contains(err.Error(), want) {
