@@ -188,7 +188,8 @@ next:
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Open connects, checks that the schema is migrated to this binary's
-// version, and loads the data keys into keys.
+// version, and, in a store not yet on project keys, loads the data keys
+// into keys.
 func Open(ctx context.Context, cfg Config, keys *keyring.Keyring) (*Store, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = DefaultSchema
@@ -238,8 +239,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {
 		return nil, err
 	}
-	if err := s.LoadDataKeys(ctx); err != nil {
+	// A store on project keys opens a global data key only when a value
+	// under one is read (decryptIn): a root a key service holds is then
+	// not called at every start for keys nothing may need.
+	if _, onProjectKeys, err := s.ProjectKeysSince(ctx); err != nil {
 		return nil, err
+	} else if !onProjectKeys {
+		if err := s.LoadDataKeys(ctx); err != nil {
+			return nil, err
+		}
 	}
 	sessionKeys, err := keys.SessionKeys(s.deployment)
 	if err != nil {
