@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -114,4 +116,30 @@ func TestKeyAddRefusesWhatCannotWorkAndLeavesTheFile(t *testing.T) {
 	if after, _ := os.ReadFile(s.keysFile); !strings.Contains(string(after), `{"kid":"k","aws_kms":{"key_id":"arn:aws:kms:us-east-1:111122223333:key/x"}}`) {
 		t.Fatalf("file after key add:\n%s", after)
 	}
+}
+
+// A dashboard whose only root key is in KMS signs people in: its session
+// key comes from the seed wrapped at registration, opened at start.
+func TestServeSignsInWithAnAWSKMSRootAlone(t *testing.T) {
+	kms := pgtest.StartLocalKMS(t)
+	s := newUnmigratedSession(t)
+	s.keysFile = filepath.Join(t.TempDir(), "kms-keys.json")
+	if err := os.WriteFile(s.keysFile, []byte("["+kms.Entry("prod-kms", kms.Alias)+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.mustRun("", "migrate", "up")
+	s.mustRun(testPassword, "user", "add", "--email", "admin@example.com", "--role", "admin")
+	s.mustRun("xoxb-1-2", "secret", "add", "--project", "app", "--name", "SLACK_BOT_TOKEN")
+	rs := s.startServe()
+	client := rs.signedIn("admin@example.com")
+	res, err := client.Get(rs.base + "/secrets?project=app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `id="secret-SLACK_BOT_TOKEN"`) {
+		t.Fatalf("secrets page after sign-in with a KMS root: %d\n%s", res.StatusCode, body)
+	}
+	rs.stop()
 }

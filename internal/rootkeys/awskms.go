@@ -252,9 +252,11 @@ func (k *awsKMS) explain(op string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("no answer from KMS within %s (unreachable or slow): %v", AWSKMSTimeout, oneLine(err))
-	case errors.As(err, &netErr), errors.As(err, &dnsErr):
-		return fmt.Errorf("KMS unreachable: %v", oneLine(err))
+		return fmt.Errorf("no answer from KMS within %s (%s unreachable or slow, retries included)", AWSKMSTimeout, op)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, dnsErr)
+	case errors.As(err, &netErr):
+		return fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, netErr)
 	case strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "no EC2 IMDS role found"):
 		return fmt.Errorf("no AWS credentials: set them in the environment or shared config, or run with an IAM role: %v", oneLine(err))
 	}

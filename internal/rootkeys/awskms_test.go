@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
@@ -303,4 +307,81 @@ func TestAWSKMSDashboardSessionsWithAKMSFirstRoot(t *testing.T) {
 	if got, err := other.SessionByToken(ctx, "token-1"); err != nil || got.Account.Email != "a@example.com" {
 		t.Fatalf("session in another process: %+v, %v", got, err)
 	}
+}
+
+// Each way a configured KMS key can be unusable fails at open, on one
+// line naming the key and the cause, and nothing is written.
+func TestAWSKMSUnusableKeysFailNamingTheKeyAndTheCause(t *testing.T) {
+	kms := pgtest.StartLocalKMS(t)
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(kms.Region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := awskms.NewFromConfig(cfg, func(o *awskms.Options) { o.BaseEndpoint = aws.String(kms.Endpoint) })
+	if _, err := client.DisableKey(ctx, &awskms.DisableKeyInput{KeyId: aws.String(kms.OtherKeyARN)}); err != nil {
+		t.Fatal(err)
+	}
+	inUSEast1 := strings.Replace(kms.KeyARN, ":"+kms.Region+":", ":us-east-1:", 1)
+	for _, c := range []struct {
+		entry string
+		want  []string
+	}{
+		{kms.Entry("k", "alias/missing"), []string{"AWS KMS key alias/missing in " + kms.Region, "no such key in " + kms.Region}},
+		{fmt.Sprintf(`{"kid":"k","aws_kms":{"key_id":%q,"endpoint":%q}}`, inUSEast1, kms.Endpoint), []string{"AWS KMS key " + inUSEast1 + " in us-east-1", "no such key in us-east-1"}},
+		{kms.Entry("k", kms.OtherAlias), []string{"AWS KMS key " + kms.OtherAlias, kms.OtherKeyARN + " is Disabled, not enabled"}},
+	} {
+		db := storetest.NewDB(t)
+		_, err := store.Open(ctx, db.Config, kmsRing(t, c.entry))
+		if err == nil {
+			t.Errorf("%s: opened", c.entry)
+			continue
+		}
+		for _, want := range c.want {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error lacks %q: %v", c.entry, want, err)
+			}
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("error on several lines: %v", err)
+		}
+		t.Logf("%v", err)
+		var n int
+		db.Pool.QueryRow(ctx, "select count(*) from root_keys").Scan(&n)
+		if n != 0 {
+			t.Errorf("%s: %d root keys registered", c.entry, n)
+		}
+	}
+}
+
+// A KMS endpoint that accepts connections and never answers fails the
+// open within the bound instead of hanging it.
+func TestAWSKMSThatNeverAnswersFailsWithinTheBound(t *testing.T) {
+	kms := pgtest.StartLocalKMS(t) // for its AWS environment
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	entry := fmt.Sprintf(`{"kid":"k","aws_kms":{"key_id":%q,"region":%q,"endpoint":"http://%s"}}`, kms.Alias, kms.Region, l.Addr())
+	db := storetest.NewDB(t)
+	start := time.Now()
+	_, err = store.Open(context.Background(), db.Config, kmsRing(t, entry))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "no answer from KMS within 10s") || !strings.Contains(err.Error(), "AWS KMS key "+kms.Alias) {
+		t.Fatalf("open against a KMS that never answers: %v", err)
+	}
+	if took > rootkeys.AWSKMSTimeout+2*time.Second {
+		t.Fatalf("failed after %s, over the %s bound", took, rootkeys.AWSKMSTimeout)
+	}
+	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
 }
