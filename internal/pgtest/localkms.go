@@ -44,9 +44,10 @@ type LocalKMS struct {
 	exited <-chan struct{}
 	proxy  *http.Server
 
-	mu     sync.Mutex
-	calls  map[string]int
-	closed bool
+	mu       sync.Mutex
+	calls    map[string]int
+	throttle int // calls still to answer with ThrottlingException
+	closed   bool
 }
 
 // StartLocalKMS starts local-kms on a free port, seeded with two fresh
@@ -160,7 +161,18 @@ func (k *LocalKMS) startProxy(port int) error {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 		k.mu.Lock()
 		k.calls[op]++
+		throttled := k.throttle > 0
+		if throttled {
+			k.throttle--
+		}
 		k.mu.Unlock()
+		if throttled {
+			// What KMS answers past a request quota.
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"ThrottlingException","message":"Rate exceeded"}`)
+			return
+		}
 		rp.ServeHTTP(w, r)
 	})}
 	go k.proxy.Serve(l)
@@ -173,6 +185,14 @@ func (k *LocalKMS) Calls(op string) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.calls[op]
+}
+
+// Throttle has the next n calls answered as KMS answers past its request
+// quota (ThrottlingException), before the server sees them.
+func (k *LocalKMS) Throttle(n int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.throttle = n
 }
 
 // ResetCalls sets every count back to zero.

@@ -240,7 +240,7 @@ func (k *awsKMS) explain(op string, err error) error {
 		case "KMSInvalidStateException":
 			return fmt.Errorf("the key's state forbids %s (pending deletion or import?): %s", op, msg)
 		case "ThrottlingException", "LimitExceededException", "RequestLimitExceeded":
-			return fmt.Errorf("throttled by KMS, still after %d attempts within %s: %s", awsKMSMaxAttempts, AWSKMSTimeout, msg)
+			return fmt.Errorf("throttled by KMS, still after %d attempts with backoff: %s", awsKMSMaxAttempts, msg)
 		case "InvalidCiphertextException", "IncorrectKeyException":
 			return fmt.Errorf("KMS refused the wrapped key: made by another key, for another binding, or altered: %s", msg)
 		case "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException", "InvalidSignatureException":

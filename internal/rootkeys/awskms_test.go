@@ -385,3 +385,25 @@ func TestAWSKMSThatNeverAnswersFailsWithinTheBound(t *testing.T) {
 	}
 	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
 }
+
+// Throttling is retried with backoff; a KMS that keeps throttling fails
+// within the bound, saying so.
+func TestAWSKMSThrottlingIsRetriedThenReported(t *testing.T) {
+	kms := pgtest.StartLocalKMS(t)
+	db := storetest.NewDB(t)
+	entry := kms.Entry("prod-kms", kms.Alias)
+	kms.Throttle(2)
+	put(t, db.Open(t, kmsRing(t, entry), ""), "app", "K", "v")
+
+	kms.Throttle(1000)
+	start := time.Now()
+	_, err := store.Open(context.Background(), db.Config, kmsRing(t, entry))
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "throttled by KMS") || !strings.Contains(err.Error(), "AWS KMS key "+kms.Alias) {
+		t.Fatalf("open while KMS throttles every call: %v", err)
+	}
+	if took > rootkeys.AWSKMSTimeout+2*time.Second {
+		t.Fatalf("failed after %s, over the %s bound", took, rootkeys.AWSKMSTimeout)
+	}
+	t.Logf("after %s, %d DescribeKey calls: %v", took.Round(time.Millisecond), kms.Calls("DescribeKey"), err)
+}
