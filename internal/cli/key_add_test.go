@@ -66,6 +66,10 @@ func TestRootRotationFromJWKToAWSKMSAndBack(t *testing.T) {
 	if got := s.mustRun("", "secret", "get", "--project", "billing", "--name", "S00001").stdout; got != reencryptValue(1) {
 		t.Fatalf("secret get with the KMS root alone = %q", got)
 	}
+	if r := s.mustRun("", "key", "status"); !strings.Contains(r.stdout, "prod-kms") {
+		t.Fatalf("key status with the KMS root alone:\n%s", r.stdout)
+	}
+	s.mustRun("", "audit", "verify")
 
 	// And back to a JWK root.
 	r = runCLI(t, "", false, "key", "generate", "--out", s.keysFile, "--prepend", "--kid", "back-to-jwk")
