@@ -9,44 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 )
-
-// findTool finds a command on PATH, else where `go install` puts it. A
-// missing tool fails the test rather than skipping it: the sops path is
-// documented, and a skipped test would stop proving it.
-func findTool(t *testing.T, name, install string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	// go env, not the environment: GOBIN and GOPATH may be set by go env -w.
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if err != nil {
-		t.Fatalf("%s is not on PATH, and go env failed: %v", name, err)
-	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n") // GOBIN first, maybe empty
-	var dirs []string
-	if lines[0] != "" {
-		dirs = append(dirs, lines[0])
-	}
-	if len(lines) > 1 {
-		for _, gopath := range filepath.SplitList(lines[1]) {
-			dirs = append(dirs, filepath.Join(gopath, "bin"))
-		}
-	}
-	for _, dir := range dirs {
-		if p := filepath.Join(dir, name); isExecutable(p) {
-			return p
-		}
-	}
-	t.Fatalf("%s is not installed: not on PATH nor in %s. Install it with `%s` (.ci/run does)", name, strings.Join(dirs, ", "), install)
-	return ""
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
 
 // sopsFiles are the same secrets in the three syntaxes sops encrypts, as a
 // team keeps them: dotenv in sops's own form (one NAME=value a line, line
@@ -71,8 +36,10 @@ func sopsFiles(t *testing.T, values []hardValue) map[string]string {
 // file of each syntax, decrypt it to stdout, pipe it into import. Every
 // value arrives exactly; the still-encrypted file is refused.
 func TestImportSopsDecryptedFilesThroughAPipe(t *testing.T) {
-	sops := findTool(t, "sops", "go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
-	ageKeygen := findTool(t, "age-keygen", "go install filippo.io/age/cmd/...@v1.3.2")
+	// A missing tool fails the test rather than skipping it: the sops path
+	// is documented, and a skipped test would stop proving it.
+	sops := pgtest.GoTool(t, "sops", "go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
+	ageKeygen := pgtest.GoTool(t, "age-keygen", "go install filippo.io/age/cmd/...@v1.3.2")
 
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "age.key")

@@ -212,7 +212,7 @@ func initRootKeys(opts *InitOptions, rep *initReport, say func(string, ...any), 
 	if err != nil {
 		return fmt.Errorf("generate key: %w", err)
 	}
-	content, err := rootKeysFileContent([]*keyring.Key{key})
+	content, err := newKeyFileContent(key)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,15 +12,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 )
 
 func newKeyCmd(g *globalOptions) *cobra.Command {
 	return newGroupCmd("key", "Make root keys, and see which keys encrypt what",
 		`  pgsecrets key generate --out root-keys.json
+  pgsecrets key add --out root-keys.json --prepend --kid prod-kms --aws-kms-key alias/pgsecrets
   pgsecrets key status
   pgsecrets key register`,
 		newKeyGenerateCmd(g),
+		newKeyAddCmd(g),
 		newKeyStatusCmd(g),
 		newKeyRegisterCmd(g),
 	)
@@ -71,7 +75,7 @@ and nothing is printed on stdout; stderr says which kid went where:
                       F, keeping its keys after it in order; F is checked
                       first, a kid it already has is refused, and it is
                       rewritten the same atomic way as a JSON array, one key
-                      a line (members pgsecrets does not use are dropped)
+                      a line, the existing entries kept as written
 
 Without --out, the key is printed on stdout (with --set, as a complete root
 keys value: a JSON array holding it) and a one-line hint on stderr says
@@ -139,7 +143,11 @@ func runKeyGenerate(opts *KeyGenerateOptions) error {
 	}
 	switch {
 	case opts.Prepend:
-		return prependToKeyFile(opts, key)
+		jwk, err := key.ExportJWK()
+		if err != nil {
+			return fmt.Errorf("encode key %s: %w", key.KID, err)
+		}
+		return prependToKeyFile(opts.IO, opts.File, key.KID, jwk)
 	case opts.File != "":
 		return writeKeyFile(opts, key)
 	}
@@ -173,7 +181,7 @@ func printKey(opts *KeyGenerateOptions, key *keyring.Key) error {
 // not even for a moment, and an existing file (or a symlink planted in its
 // place) is never written through.
 func writeKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
-	content, err := rootKeysFileContent([]*keyring.Key{key})
+	content, err := newKeyFileContent(key)
 	if err != nil {
 		return err
 	}
@@ -190,45 +198,66 @@ func writeKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
 	return nil
 }
 
-// prependToKeyFile puts key first in the root keys file, where it encrypts,
-// and keeps every existing key after it, in order, to decrypt what they
-// encrypted. The existing file is validated first: a file pgsecrets could
-// not load is left unchanged rather than rewritten around.
-func prependToKeyFile(opts *KeyGenerateOptions, key *keyring.Key) error {
-	info, err := os.Stat(opts.File)
+// prependToKeyFile puts entry (a root keys entry named kid: a JWK, or a
+// key service reference) first in the root keys file, where it wraps new
+// keys, and keeps every existing entry after it, in order and as written,
+// to open what they wrapped. The existing file is validated first: a file
+// pgsecrets could not load is left unchanged rather than rewritten around.
+func prependToKeyFile(ios *IOStreams, file, kid string, entry json.RawMessage) error {
+	info, err := os.Stat(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s does not exist, so there are no keys to prepend to: create it with `pgsecrets key generate --out %s`", opts.File, opts.File)
+		return fmt.Errorf("%s does not exist, so there are no keys to prepend to: create it with `pgsecrets key generate --out %s`", file, file)
 	}
 	if err != nil {
 		return fmt.Errorf("root keys file: %w", err)
 	}
-	data, err := os.ReadFile(opts.File)
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("read root keys file: %w", err)
 	}
-	existing, err := keyring.ParseRootKeys(data)
+	existing, err := rootkeys.Parse(data)
 	if err != nil {
-		return fmt.Errorf("%s was left unchanged: it does not hold valid root keys: %w", opts.File, err)
+		return fmt.Errorf("%s was left unchanged: it does not hold valid root keys: %w", file, err)
 	}
 	for _, k := range existing {
-		if k.KID == key.KID {
-			return fmt.Errorf("%s was left unchanged: it already has a key with kid %q; choose another --kid", opts.File, key.KID)
+		if k.KID == kid {
+			return fmt.Errorf("%s was left unchanged: it already has a key with kid %q; choose another --kid", file, kid)
 		}
 	}
-	content, err := rootKeysFileContent(append([]*keyring.Key{key}, existing...))
+	entries, err := rootKeyEntries(data)
+	if err != nil {
+		return fmt.Errorf("%s was left unchanged: %w", file, err)
+	}
+	content, err := rootKeysFileContent(append([]json.RawMessage{entry}, entries...))
 	if err != nil {
 		return err
 	}
-	if err := replaceKeyFile(opts.File, content); err != nil {
+	if err := replaceKeyFile(file, content); err != nil {
 		return err
 	}
 	modeNote := ""
 	if perm := info.Mode().Perm(); perm != 0o600 {
 		modeNote = fmt.Sprintf(", was %04o", perm)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Put new key %s first in %s, before its %d other key(s) (mode 0600%s). Next: deploy the file to every process that writes secrets, then run `pgsecrets reencrypt` (docs/rotation.md).\n",
-		key.KID, opts.File, len(existing), modeNote)
+	fmt.Fprintf(ios.ErrOut, "Put new key %s first in %s, before its %d other key(s) (mode 0600%s). Next: deploy the file to every process that writes secrets, then run `pgsecrets reencrypt` (docs/rotation.md).\n",
+		kid, file, len(existing), modeNote)
 	return nil
+}
+
+// rootKeyEntries splits a root keys value, already validated, into its
+// entries as written: a JSON array or a JWK Set.
+func rootKeyEntries(data []byte) ([]json.RawMessage, error) {
+	var entries []json.RawMessage
+	if err := json.Unmarshal(data, &entries); err == nil {
+		return entries, nil
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("split root keys: %w", err)
+	}
+	return set.Keys, nil
 }
 
 // createKeyFile creates path, which must not exist, holding content.
@@ -270,19 +299,26 @@ func replaceKeyFile(path string, content []byte) error {
 	return file.commit()
 }
 
-// rootKeysFileContent is keys as a JSON array, one key a line, so that a
-// rotation reads in a diff as one added line.
-func rootKeysFileContent(keys []*keyring.Key) ([]byte, error) {
+// newKeyFileContent is a root keys file holding key alone.
+func newKeyFileContent(key *keyring.Key) ([]byte, error) {
+	jwk, err := key.ExportJWK()
+	if err != nil {
+		return nil, fmt.Errorf("encode key %s: %w", key.KID, err)
+	}
+	return rootKeysFileContent([]json.RawMessage{jwk})
+}
+
+// rootKeysFileContent is entries as a JSON array, one entry a line, so
+// that a rotation reads in a diff as one added line.
+func rootKeysFileContent(entries []json.RawMessage) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("[\n")
-	for i, key := range keys {
-		jwk, err := key.ExportJWK()
-		if err != nil {
-			return nil, fmt.Errorf("encode key %s: %w", key.KID, err)
-		}
+	for i, entry := range entries {
 		b.WriteString("  ")
-		b.Write(jwk)
-		if i < len(keys)-1 {
+		if err := json.Compact(&b, entry); err != nil {
+			return nil, fmt.Errorf("encode root key entry %d: %w", i+1, err)
+		}
+		if i < len(entries)-1 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('\n')

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
@@ -60,7 +61,7 @@ func (s *session) keyring(file string) *keyring.Keyring {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	ring, err := keyring.Load(b)
+	ring, err := rootkeys.Load(b) // as a process does: JWKs and key service references
 	if err != nil {
 		s.t.Fatal(err)
 	}

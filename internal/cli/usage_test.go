@@ -14,7 +14,7 @@ func TestSuggestionsWhereAUserIsClose(t *testing.T) {
 		want string
 	}{
 		{[]string{"secrets", "list"}, `unknown command "secrets" for "pgsecrets"; did you mean "secret"? (see ` + "`pgsecrets --help`)"},
-		{[]string{"add", "--project", "app"}, "unknown command \"add\" for \"pgsecrets\"; did you mean `pgsecrets account add` or `pgsecrets secret add`?"},
+		{[]string{"add", "--project", "app"}, "unknown command \"add\" for \"pgsecrets\"; did you mean `pgsecrets account add` or `pgsecrets key add` or `pgsecrets secret add`?"},
 		{[]string{"status2"}, `did you mean "status"?`},
 		{[]string{"secret", "lst", "--project", "app"}, `unknown command "lst" for "pgsecrets secret"; did you mean "get" or "list"?`},
 		{[]string{"verify"}, "did you mean `pgsecrets audit verify`?"},

@@ -95,6 +95,7 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 				Optional:  true,
 				Sensitive: true,
 				MarkdownDescription: "Root keys: a JSON array of JSON Web Keys (or a JWK Set `{\"keys\": [...]}`) of kty `oct`; the first encrypts, all decrypt. " +
+					"An entry may instead name a key AWS KMS holds, `{\"kid\": \"prod-kms\", \"aws_kms\": {\"key_id\": \"alias/pgsecrets\", \"region\": \"eu-west-1\"}}`, used with the AWS default credentials (environment, shared config, IAM role): the value then holds no key material. " +
 					"Make a file of them with `pgsecrets key generate --out FILE`. When unset: `" + settings.EnvRootKeys + "`, else the file named by `" + settings.EnvRootKeysFile + "`. " +
 					"Prefer the environment or `file()` of a file outside version control: the value is never stored in state, but it is in the configuration. " +
 					"Without root keys the provider plans from metadata alone, as a pull request's plan should (with a role granted by `pgsecrets migrate up --grant-planner`): " +

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
@@ -74,6 +75,21 @@ type testEnv struct {
 // newTestEnv makes a fresh migrated database and root keys for t.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	root, err := keyring.Generate("", "dir", "A256GCM")
+	if err != nil {
+		t.Fatalf("generate root key: %v", err)
+	}
+	rootJSON, err := keyring.ExportRootKeys([]*keyring.Key{root})
+	if err != nil {
+		t.Fatalf("encode root key: %v", err)
+	}
+	return newTestEnvWithRootKeys(t, string(rootJSON))
+}
+
+// newTestEnvWithRootKeys makes a fresh migrated database for t, used with
+// rootKeys (JWKs or key service references, as root_keys takes them).
+func newTestEnvWithRootKeys(t *testing.T, rootKeys string) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
 
@@ -87,17 +103,9 @@ func newTestEnv(t *testing.T) *testEnv {
 	}
 	pool.Close()
 
-	root, err := keyring.Generate("", "dir", "A256GCM")
+	ring, err := rootkeys.Load([]byte(rootKeys))
 	if err != nil {
-		t.Fatalf("generate root key: %v", err)
-	}
-	rootJSON, err := keyring.ExportRootKeys([]*keyring.Key{root})
-	if err != nil {
-		t.Fatalf("encode root key: %v", err)
-	}
-	ring, err := keyring.Load(rootJSON)
-	if err != nil {
-		t.Fatalf("load root key: %v", err)
+		t.Fatalf("load root keys: %v", err)
 	}
 	s, err := store.Open(ctx, store.Config{DatabaseURL: url, Schema: testSchema, Actor: "test"}, ring)
 	if err != nil {
@@ -108,7 +116,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		s.Close()
 		testAccProvider.(*pgsecretsProvider).stores.closeWhere(url)
 	})
-	return &testEnv{t: t, DatabaseURL: url, Schema: testSchema, RootKeys: string(rootJSON), Store: s, pool: pgtest.SchemaPool(t, url, testSchema)}
+	return &testEnv{t: t, DatabaseURL: url, Schema: testSchema, RootKeys: rootKeys, Store: s, pool: pgtest.SchemaPool(t, url, testSchema)}
 }
 
 // ProviderConfig is the provider block that points at this environment.
