@@ -58,20 +58,38 @@ type LocalKMS struct {
 // install it.
 func StartLocalKMS(t testing.TB) *LocalKMS {
 	t.Helper()
-	bin, err := findGoTool("local-kms", LocalKMSInstall)
+	for name, value := range LocalKMSEnv() {
+		t.Setenv(name, value)
+	}
+	k, err := RunLocalKMS(t.TempDir())
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	for name, value := range map[string]string{
+	t.Cleanup(k.Stop)
+	return k
+}
+
+// LocalKMSEnv is the AWS environment a process talking to a LocalKMS
+// needs: dummy credentials, and nothing of the developer's AWS setup.
+func LocalKMSEnv() map[string]string {
+	return map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIAPGSECRETSTEST", "AWS_SECRET_ACCESS_KEY": "pgsecrets-test-not-a-secret",
 		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
 		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_KMS": "",
-	} {
-		t.Setenv(name, value)
+	}
+}
+
+// RunLocalKMS starts local-kms, its files in dir, as StartLocalKMS does,
+// for a program that is not a test (a benchmark): the caller sets
+// LocalKMSEnv for the processes that call it, and stops it.
+func RunLocalKMS(dir string) (*LocalKMS, error) {
+	bin, err := findGoTool("local-kms", LocalKMSInstall)
+	if err != nil {
+		return nil, err
 	}
 	k := &LocalKMS{Region: "eu-west-2", Account: "111122223333", Alias: "alias/pgsecrets-test", OtherAlias: "alias/pgsecrets-other", calls: map[string]int{}}
-	k.dir = t.TempDir()
+	k.dir = dir
 	ids := [2]string{newUUID(), newUUID()}
 	k.KeyARN = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", k.Region, k.Account, ids[0])
 	k.OtherKeyARN = fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", k.Region, k.Account, ids[1])
@@ -93,17 +111,17 @@ Aliases:
     TargetKeyId: %s
 `, ids[0], randomHex(32), ids[1], randomHex(32), k.Alias, ids[0], k.OtherAlias, ids[1])
 	if err := os.WriteFile(filepath.Join(k.dir, "seed.yaml"), []byte(seed), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	port, err := k.start(bin)
 	if err != nil {
-		t.Fatalf("pgtest: start local-kms: %v", err)
+		return nil, fmt.Errorf("start local-kms: %w", err)
 	}
-	t.Cleanup(k.Stop)
 	if err := k.startProxy(port); err != nil {
-		t.Fatalf("pgtest: proxy to local-kms: %v", err)
+		k.Stop()
+		return nil, fmt.Errorf("proxy to local-kms: %w", err)
 	}
-	return k
+	return k, nil
 }
 
 var localKMSStarted = regexp.MustCompile(`Local KMS started on [^:]*:(\d+)`)

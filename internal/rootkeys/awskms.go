@@ -66,7 +66,14 @@ type awsKMSConfig struct {
 type awsKMS struct {
 	keyID  string
 	region string
-	client *kms.Client
+
+	// The client is made on first use (or by Prefetch, in the background):
+	// reading the AWS configuration costs milliseconds a process need not
+	// wait for before it connects to the database.
+	newClient  func() (*kms.Client, error)
+	clientOnce sync.Once
+	client     *kms.Client
+	clientErr  error
 
 	mu  sync.Mutex             // one DescribeKey at a time
 	arn atomic.Pointer[string] // the key's ARN, from DescribeKey, once known
@@ -95,8 +102,6 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 			return nil, fmt.Errorf(`"aws_kms": endpoint %q is not an http(s) URL`, c.Endpoint)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
-	defer cancel()
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -110,19 +115,46 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 	}
 	// Reads the environment and the shared config files only: credentials
 	// are fetched (an IAM role's from the instance or the pod) on first use.
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("AWS KMS key %s: read the AWS configuration: %w", c.KeyID, err)
-	}
-	if cfg.Region == "" {
-		return nil, fmt.Errorf(`AWS KMS key %s: no region: give "region" in the entry, a key ARN, or set AWS_REGION`, c.KeyID)
-	}
-	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
-		if c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(c.Endpoint)
+	load := func() (aws.Config, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+		defer cancel()
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return cfg, fmt.Errorf("AWS KMS key %s: read the AWS configuration: %w", c.KeyID, err)
 		}
-	})
-	return &awsKMS{keyID: c.KeyID, region: cfg.Region, client: client}, nil
+		return cfg, nil
+	}
+	k := &awsKMS{keyID: c.KeyID, region: c.Region}
+	k.newClient = func() (*kms.Client, error) {
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		return kms.NewFromConfig(cfg, func(o *kms.Options) {
+			if c.Endpoint != "" {
+				o.BaseEndpoint = aws.String(c.Endpoint)
+			}
+		}), nil
+	}
+	if c.Region == "" {
+		// Only the AWS configuration can name the region: read it now, so
+		// that a missing one is refused with the key file.
+		cfg, err := load()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Region == "" {
+			return nil, fmt.Errorf(`AWS KMS key %s: no region: give "region" in the entry, a key ARN, or set AWS_REGION`, c.KeyID)
+		}
+		k.region = cfg.Region
+	}
+	return k, nil
+}
+
+// kms is the key's client, made on first use.
+func (k *awsKMS) kms() (*kms.Client, error) {
+	k.clientOnce.Do(func() { k.client, k.clientErr = k.newClient() })
+	return k.client, k.clientErr
 }
 
 func (k *awsKMS) Alg() string { return AWSKMSAlg }
@@ -147,7 +179,11 @@ func (k *awsKMS) WrapKey(cek []byte, binding keyring.Binding) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := k.client.Encrypt(ctx, &kms.EncryptInput{
+	client, err := k.kms()
+	if err != nil {
+		return nil, err
+	}
+	out, err := client.Encrypt(ctx, &kms.EncryptInput{
 		KeyId: aws.String(want), Plaintext: cek, EncryptionContext: encryptionContext(binding),
 	})
 	if err != nil {
@@ -169,7 +205,11 @@ func (k *awsKMS) UnwrapKey(wrapped []byte, binding keyring.Binding) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{
+	client, err := k.kms()
+	if err != nil {
+		return nil, err
+	}
+	out, err := client.Decrypt(ctx, &kms.DecryptInput{
 		CiphertextBlob: wrapped, KeyId: aws.String(want), EncryptionContext: encryptionContext(binding),
 	})
 	if err != nil {
@@ -197,6 +237,20 @@ func (k *awsKMS) CheckValue(deployment string) (string, error) {
 	return "aws-kms:" + hex.EncodeToString(m.Sum(nil)[:16]), nil
 }
 
+// Prefetch resolves the key in the background, so that the DescribeKey a
+// process needs at open (the registry's check) overlaps its connecting to
+// the database instead of following it. Load calls it; Parse, which only
+// checks a key file, does not, and makes no call.
+func (k *awsKMS) Prefetch() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+		defer cancel()
+		// An error here is met again, and reported, by the call that needs
+		// the key.
+		_, _ = k.resolve(ctx)
+	}()
+}
+
 // resolve gives the key's ARN, resolved once from the configured key id or alias
 // by DescribeKey, which also refuses a key that cannot wrap.
 func (k *awsKMS) resolve(ctx context.Context) (string, error) {
@@ -205,7 +259,11 @@ func (k *awsKMS) resolve(ctx context.Context) (string, error) {
 	if a := k.arn.Load(); a != nil {
 		return *a, nil
 	}
-	out, err := k.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.keyID)})
+	client, err := k.kms()
+	if err != nil {
+		return "", err
+	}
+	out, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.keyID)})
 	if err != nil {
 		return "", k.explain("DescribeKey", err)
 	}

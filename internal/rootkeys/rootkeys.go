@@ -21,11 +21,22 @@ func Parse(data []byte) ([]*keyring.Key, error) {
 	return keyring.ParseRootKeysWith(data, kinds)
 }
 
-// Load parses root keys and builds a keyring from them.
+// Load parses root keys and builds a keyring from them, for use: a key
+// service that can start its first call early (resolving the key) starts
+// it now.
 func Load(data []byte) (*keyring.Keyring, error) {
 	roots, err := Parse(data)
 	if err != nil {
 		return nil, err
 	}
+	for _, k := range roots {
+		if p, ok := k.Wrapper().(prefetcher); ok {
+			p.Prefetch()
+		}
+	}
 	return keyring.New(roots)
 }
+
+// prefetcher is a key service client that can start its first call in the
+// background.
+type prefetcher interface{ Prefetch() }

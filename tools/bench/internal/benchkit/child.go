@@ -108,6 +108,16 @@ func RootKeys(dir string) (*keyring.Key, string, []byte, error) {
 // a store on it with key as the only root key, acting as "bench", with a
 // pool of maxConns connections (0: pgx's default).
 func NewStoreDatabase(ctx context.Context, srv *Server, name string, key *keyring.Key, maxConns int32) (*store.Store, string, error) {
+	ring, err := keyring.New([]*keyring.Key{key})
+	if err != nil {
+		return nil, "", err
+	}
+	return NewStoreDatabaseWith(ctx, srv, name, ring, maxConns)
+}
+
+// NewStoreDatabaseWith is NewStoreDatabase with the root keys of ring (a
+// key service's among them, say).
+func NewStoreDatabaseWith(ctx context.Context, srv *Server, name string, ring *keyring.Keyring, maxConns int32) (*store.Store, string, error) {
 	url, err := srv.NewDatabase(ctx, name)
 	if err != nil {
 		return nil, "", fmt.Errorf("create database %s: %w", name, err)
@@ -121,10 +131,6 @@ func NewStoreDatabase(ctx context.Context, srv *Server, name string, key *keyrin
 	pool.Close()
 	if err != nil {
 		return nil, "", fmt.Errorf("migrate %s: %w", name, err)
-	}
-	ring, err := keyring.New([]*keyring.Key{key})
-	if err != nil {
-		return nil, "", err
 	}
 	st, err := store.Open(ctx, cfg, ring)
 	if err != nil {
