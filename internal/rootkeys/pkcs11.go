@@ -306,6 +306,7 @@ type pkcs11Module struct {
 type pkcs11Token struct {
 	mod  *pkcs11Module
 	slot uint
+	pin  string // to log in again when the module drops the login
 	idle chan pkcs11.SessionHandle
 }
 
@@ -324,7 +325,7 @@ func loadPKCS11Module(path string) (*pkcs11Module, error) {
 	}
 	if err := bounded("initialize the PKCS#11 module "+path, func() error {
 		err := ctx.Initialize()
-		if errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+		if isPKCS11Error(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 			return nil
 		}
 		return err
@@ -382,22 +383,10 @@ func (m *pkcs11Module) token(u *pkcs11URI, pin string) (*pkcs11Token, error) {
 	if t := m.tokens[slot]; t != nil {
 		return t, nil
 	}
-	t := &pkcs11Token{mod: m, slot: slot, idle: make(chan pkcs11.SessionHandle, 8)}
-	sh, err := t.open()
-	if err != nil {
+	t := &pkcs11Token{mod: m, slot: slot, pin: pin, idle: make(chan pkcs11.SessionHandle, 8)}
+	if err := t.login(); err != nil {
 		return nil, err
 	}
-	if err := bounded("log in to the token", func() error {
-		err := m.ctx.Login(sh, pkcs11.CKU_USER, pin)
-		if errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
-			return nil
-		}
-		return err
-	}); err != nil {
-		m.ctx.CloseSession(sh)
-		return nil, fmt.Errorf("log in to the token: %w", err)
-	}
-	t.idle <- sh
 	m.tokens[slot] = t
 	return t, nil
 }
@@ -414,9 +403,24 @@ func (t *pkcs11Token) open() (pkcs11.SessionHandle, error) {
 	return sh, nil
 }
 
-// do runs fn on a session of the pool, within the call timeout. A session
-// whose call timed out is left to its call, never reused.
+// do runs fn on a session of the pool, within the call timeout. When the
+// module has dropped the session or the login (an HSM that restarted, a
+// network HSM that reconnected), it logs in again and tries once more.
 func (t *pkcs11Token) do(fn func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
+	err := t.try(fn)
+	if isPKCS11Error(err, pkcs11.CKR_USER_NOT_LOGGED_IN, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED) {
+		if err := t.login(); err != nil {
+			return err
+		}
+		err = t.try(fn)
+	}
+	return err
+}
+
+// try runs fn on a session of the pool. A session whose call timed out is
+// left to its call, and one the module no longer knows is dropped: neither
+// returns to the pool.
+func (t *pkcs11Token) try(fn func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	var sh pkcs11.SessionHandle
 	select {
 	case sh = <-t.idle:
@@ -431,12 +435,54 @@ func (t *pkcs11Token) do(fn func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error
 	if errors.As(err, &timeout) {
 		return err
 	}
+	if isPKCS11Error(err, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_ERROR) {
+		t.mod.ctx.CloseSession(sh)
+		return err
+	}
 	select {
 	case t.idle <- sh:
 	default:
 		t.mod.ctx.CloseSession(sh)
 	}
 	return err
+}
+
+// login logs the process in to the token (a login holds for all its
+// sessions there) and leaves the session it used in the pool.
+func (t *pkcs11Token) login() error {
+	sh, err := t.open()
+	if err != nil {
+		return err
+	}
+	if err := bounded("log in to the token", func() error {
+		err := t.mod.ctx.Login(sh, pkcs11.CKU_USER, t.pin)
+		if isPKCS11Error(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		t.mod.ctx.CloseSession(sh)
+		return fmt.Errorf("log in to the token: %w", err)
+	}
+	select {
+	case t.idle <- sh:
+	default:
+		t.mod.ctx.CloseSession(sh)
+	}
+	return nil
+}
+
+func isPKCS11Error(err error, codes ...uint) bool {
+	var code pkcs11.Error
+	if !errors.As(err, &code) {
+		return false
+	}
+	for _, c := range codes {
+		if uint(code) == c {
+			return true
+		}
+	}
+	return false
 }
 
 type pkcs11TimeoutError struct{ what string }

@@ -266,3 +266,13 @@ func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Fatalf("with the PIN from %s: %v", file, err)
 	}
 }
+
+// A token that dropped the process's sessions and login (an HSM that
+// restarted) is logged in to again on the next call.
+func TestHSMRootSurvivesDroppedSessions(t *testing.T) {
+	hsm(t)
+	db := storetest.NewDB(t)
+	want := putValues(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), ""), []string{"app"}, 2)
+	rootkeys.DropPKCS11Sessions()
+	sameValues(t, "a process after the token dropped its sessions", readAll(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")), want)
+}
