@@ -69,6 +69,9 @@ type pkcs11Key struct {
 	mu  sync.Mutex
 	tok *pkcs11Token
 	obj pkcs11.ObjectHandle
+	// unwraps counts unwrap calls, which the tests hold to one per key a
+	// process needs.
+	unwraps atomic.Int64
 }
 
 // Alg is A256KW: the key is refused on first use unless it is AES-256.
@@ -81,6 +84,7 @@ func (k *pkcs11Key) WrapKey(cek []byte, _ keyring.Binding) ([]byte, error) {
 }
 
 func (k *pkcs11Key) UnwrapKey(wrapped []byte, _ keyring.Binding) ([]byte, error) {
+	k.unwraps.Add(1)
 	tok, obj, err := k.connect()
 	if err != nil {
 		return nil, err

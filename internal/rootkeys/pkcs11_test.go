@@ -276,3 +276,26 @@ func TestHSMRootSurvivesDroppedSessions(t *testing.T) {
 	rootkeys.DropPKCS11Sessions()
 	sameValues(t, "a process after the token dropped its sessions", readAll(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")), want)
 }
+
+// A process makes one unwrap call per key it needs, then none: reading
+// every project again costs the token nothing.
+func TestHSMRootUnwrapsEachKeyOnce(t *testing.T) {
+	hsm(t)
+	db := storetest.NewDB(t)
+	projects := []string{"p1", "p2", "p3", "p4", "p5"}
+	want := putValues(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), ""), projects, 20)
+	r := ring(t, hsmEntry("hsm-1", hsmToken, "root-a"))
+	reader := db.Open(t, r, "")
+	sameValues(t, "a reader", readAll(t, reader), want)
+	first := rootkeys.PKCS11Unwraps(r, "hsm-1")
+	// One per project key, and the audit chain's key its reads append with.
+	if first < int64(len(projects)) || first > int64(len(projects))+1 {
+		t.Fatalf("reading %d projects made %d unwrap calls, want one per project key (and one for the audit key)", len(projects), first)
+	}
+	for range 3 {
+		sameValues(t, "a reader again", readAll(t, reader), want)
+	}
+	if n := rootkeys.PKCS11Unwraps(r, "hsm-1"); n != first {
+		t.Fatalf("reading again made %d more unwrap calls, want none", n-first)
+	}
+}
