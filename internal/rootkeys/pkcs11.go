@@ -47,24 +47,15 @@ func openPKCS11(kid string, config json.RawMessage) (keyring.Wrapper, error) {
 	if err != nil {
 		return nil, err
 	}
-	module, err := u.module()
-	if err != nil {
-		return nil, err
-	}
-	pin, err := u.pin()
-	if err != nil {
-		return nil, err
-	}
-	// The token is reached on first use, so that a process that never
-	// needs the root (the planner) never calls it.
-	return &pkcs11Key{uri: u, module: module, pin: pin}, nil
+	// The module, the PIN and the token are reached on first use, so that
+	// a process that never needs the root (the planner, `key generate`)
+	// needs none of them.
+	return &pkcs11Key{uri: u}, nil
 }
 
 // pkcs11Key is a root key on a token.
 type pkcs11Key struct {
-	uri    *pkcs11URI
-	module string
-	pin    string
+	uri *pkcs11URI
 
 	mu  sync.Mutex
 	tok *pkcs11Token
@@ -198,11 +189,19 @@ func (k *pkcs11Key) connect() (*pkcs11Token, pkcs11.ObjectHandle, error) {
 	if k.tok != nil && !k.tok.mod.closed.Load() {
 		return k.tok, k.obj, nil
 	}
-	mod, err := loadPKCS11Module(k.module)
+	module, err := k.uri.module()
 	if err != nil {
 		return nil, 0, err
 	}
-	tok, err := mod.token(k.uri, k.pin)
+	pin, err := k.uri.pin()
+	if err != nil {
+		return nil, 0, err
+	}
+	mod, err := loadPKCS11Module(module)
+	if err != nil {
+		return nil, 0, err
+	}
+	tok, err := mod.token(k.uri, pin)
 	if err != nil {
 		return nil, 0, k.explain(err)
 	}
@@ -384,6 +383,8 @@ func (m *pkcs11Module) token(u *pkcs11URI, pin string) (*pkcs11Token, error) {
 		}
 		return nil, fmt.Errorf("no such token in module %s (tokens present: %s)", m.path, have)
 	}
+	// PKCS#11 logs a process in to a token, not a session: a second entry
+	// on the same token shares the first one's login (and its PIN).
 	if t := m.tokens[slot]; t != nil {
 		return t, nil
 	}

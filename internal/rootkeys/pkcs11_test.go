@@ -252,8 +252,8 @@ func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Fatalf("a PIN in the URI: %v", err)
 	}
 	t.Setenv("PGSECRETS_PKCS11_PIN", "")
-	_, err = rootkeys.Parse([]byte(`[` + hsmEntry("hsm-1", hsmToken, "root-a") + `]`))
-	if err == nil || !strings.Contains(err.Error(), "no PIN") || !strings.Contains(err.Error(), "PGSECRETS_PKCS11_PIN_FILE") {
+	_, err = ring(t, hsmEntry("hsm-1", hsmToken, "root-a")).RootCheckValue("hsm-1", "dep")
+	if err == nil || !strings.Contains(err.Error(), "no PIN") || !strings.Contains(err.Error(), "PGSECRETS_PKCS11_PIN_FILE") || !strings.Contains(err.Error(), "object=root-a") {
 		t.Fatalf("no PIN configured: %v", err)
 	}
 	file := t.TempDir() + "/pin"
@@ -261,7 +261,11 @@ func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PGSECRETS_PKCS11_PIN_FILE", file)
-	r := ring(t, hsmEntry("hsm-1", hsmToken, "root-a"))
+	// The token no other test logs in to, so that the login is this PIN's;
+	// closing the module afterwards ends the login, and the token's wrong
+	// PIN test still meets a token nobody is logged in to.
+	t.Cleanup(rootkeys.ClosePKCS11)
+	r := ring(t, hsmEntry("hsm-1", hsmPINToken, "root-a"))
 	if _, err := r.RootCheckValue("hsm-1", "dep"); err != nil {
 		t.Fatalf("with the PIN from %s: %v", file, err)
 	}

@@ -134,10 +134,10 @@ func (u *pkcs11URI) module() (string, error) {
 	if m := os.Getenv(EnvPKCS11Module); m != "" {
 		return m, nil
 	}
-	return "", fmt.Errorf("%s: no PKCS#11 module: add module-path=/path/to/module.so to the URI or set %s", u.raw, EnvPKCS11Module)
+	return "", fmt.Errorf("no PKCS#11 module: add module-path=/path/to/module.so to the URI or set %s", EnvPKCS11Module)
 }
 
-// pin is the token's user PIN: PGSECRETS_PKCS11_PIN, else the file named by
+// pin is the token's user PIN, read when the token is first reached: PGSECRETS_PKCS11_PIN, else the file named by
 // PGSECRETS_PKCS11_PIN_FILE, else the file of the URI's pin-source.
 func (u *pkcs11URI) pin() (string, error) {
 	if p := os.Getenv(EnvPKCS11PIN); p != "" {
@@ -150,15 +150,15 @@ func (u *pkcs11URI) pin() (string, error) {
 		file = strings.TrimPrefix(file, "//")
 	}
 	if file == "" {
-		return "", fmt.Errorf("%s: no PIN for the token: set %s, or %s (a file holding it), or add pin-source=file:PATH to the URI", u.raw, EnvPKCS11PIN, EnvPKCS11PINFile)
+		return "", fmt.Errorf("no PIN for the token: set %s, or %s (a file holding it), or add pin-source=file:PATH to the URI", EnvPKCS11PIN, EnvPKCS11PINFile)
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("%s: read the PIN file from %s: %w", u.raw, from, err)
+		return "", fmt.Errorf("read the PIN file from %s: %w", from, err)
 	}
 	p := strings.TrimRight(string(b), "\r\n")
 	if p == "" {
-		return "", fmt.Errorf("%s: the PIN file %s (from %s) is empty", u.raw, file, from)
+		return "", fmt.Errorf("the PIN file %s (from %s) is empty", file, from)
 	}
 	return p, nil
 }

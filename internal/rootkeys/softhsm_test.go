@@ -23,7 +23,7 @@ import (
 
 const (
 	hsmToken    = "pgsecrets-test"
-	hsmPINToken = "pgsecrets-pin" // only ever opened with a wrong PIN
+	hsmPINToken = "pgsecrets-pin" // logged in to only with the PIN from a file, then closed
 	hsmPIN      = "4721"
 	hsmSOPIN    = "9302"
 )
