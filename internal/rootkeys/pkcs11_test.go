@@ -14,14 +14,10 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/softhsmtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
-
-// hsmEntry is a root keys entry for an object on the test token.
-func hsmEntry(kid, token, object string) string {
-	return fmt.Sprintf(`{"kid": %q, "pkcs11": {"uri": %q}}`, kid, hsmURI(token, object))
-}
 
 // jwkEntry is a fresh JWK root, as `pgsecrets key generate` makes one.
 func jwkEntry(t *testing.T, kid string) string {
@@ -115,15 +111,15 @@ func wrappingKIDs(t *testing.T, db *storetest.DB) map[string]int {
 // process with the same settings reads what it wrote, and the dashboard's
 // session key of that root opens from its seed.
 func TestHSMRootWritesAndReads(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	ctx := context.Background()
 	db := storetest.NewDB(t)
-	writer := db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")
+	writer := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
 	want := putValues(t, writer, []string{"app", "billing"}, 3)
 	if got := wrappingKIDs(t, db); got["hsm-1"] != 2 || len(got) != 1 {
 		t.Fatalf("project keys wrapped by %v, want both by hsm-1", got)
 	}
-	reader := db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")
+	reader := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
 	sameValues(t, "another process", readAll(t, reader), want)
 	if err := reader.LoadSessionKeys(ctx); err != nil {
 		t.Fatalf("dashboard session key of the HSM root: %v", err)
@@ -136,20 +132,20 @@ func TestHSMRootWritesAndReads(t *testing.T) {
 // The ordinary rotation moves a store from a JWK root to an HSM root
 // (prepend, reencrypt, drop the JWK) and back.
 func TestRotationFromJWKToHSMAndBack(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	ctx := context.Background()
 	db := storetest.NewDB(t)
 	jwk := jwkEntry(t, "file-1")
 	want := putValues(t, db.Open(t, ring(t, jwk), ""), []string{"app", "billing", "web"}, 4)
 
-	rotating := db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a"), jwk), "")
+	rotating := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a"), jwk), "")
 	if _, err := reencrypt.Run(ctx, rotating, reencrypt.Options{}); err != nil {
 		t.Fatalf("reencrypt to the HSM root: %v", err)
 	}
 	if got := wrappingKIDs(t, db); got["hsm-1"] != 3 || len(got) != 1 {
 		t.Fatalf("after the rotation project keys are wrapped by %v, want all three by hsm-1", got)
 	}
-	hsmOnly := db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")
+	hsmOnly := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
 	sameValues(t, "a process with the HSM root alone", readAll(t, hsmOnly), want)
 	if _, err := hsmOnly.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("audit chain with the HSM root alone: %v", err)
@@ -160,7 +156,7 @@ func TestRotationFromJWKToHSMAndBack(t *testing.T) {
 	}
 
 	back := jwkEntry(t, "file-2")
-	rotating = db.Open(t, ring(t, back, hsmEntry("hsm-1", hsmToken, "root-a")), "")
+	rotating = db.Open(t, ring(t, back, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
 	if _, err := reencrypt.Run(ctx, rotating, reencrypt.Options{}); err != nil {
 		t.Fatalf("reencrypt back to a JWK root: %v", err)
 	}
@@ -174,16 +170,16 @@ func TestRotationFromJWKToHSMAndBack(t *testing.T) {
 // material opens a project key the token wrapped. Only a key made
 // extractable for the test can show it; a real root key is not.
 func TestHSMWrapsProjectKeysInStandardJWE(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	ctx := context.Background()
 	db := storetest.NewDB(t)
-	putValues(t, db.Open(t, ring(t, hsmEntry("hsm-x", hsmToken, "exportable")), ""), []string{"app"}, 1)
+	putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-x", softhsmtest.Token, "exportable")), ""), []string{"app"}, 1)
 	var kid, state, wrapped string
 	var revision int64
 	if err := db.Pool.QueryRow(ctx, "select kid, state, revision, wrapped_key from project_keys where project = 'app'").Scan(&kid, &state, &revision, &wrapped); err != nil {
 		t.Fatal(err)
 	}
-	plain := ring(t, fmt.Sprintf(`{"kty":"oct","kid":"hsm-x","alg":"A256KW","enc":"A256GCM","k":%q}`, base64.RawURLEncoding.EncodeToString(softHSM.exportable)))
+	plain := ring(t, fmt.Sprintf(`{"kty":"oct","kid":"hsm-x","alg":"A256KW","enc":"A256GCM","k":%q}`, base64.RawURLEncoding.EncodeToString(softhsmtest.Exportable())))
 	if _, err := plain.UnwrapProjectKey("app", kid, state, revision, wrapped); err != nil {
 		t.Fatalf("the token's wrapping read as a plain A256KW JWE: %v", err)
 	}
@@ -192,11 +188,11 @@ func TestHSMWrapsProjectKeysInStandardJWE(t *testing.T) {
 // Another object configured under a registered kid is refused when the
 // store opens, naming the object, before anything is written.
 func TestAnotherTokenObjectUnderTheSameKidIsRefused(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	ctx := context.Background()
 	db := storetest.NewDB(t)
-	putValues(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), ""), []string{"app"}, 1)
-	_, err := store.Open(ctx, db.Config, ring(t, hsmEntry("hsm-1", hsmToken, "root-b")))
+	putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), ""), []string{"app"}, 1)
+	_, err := store.Open(ctx, db.Config, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-b")))
 	var mismatch *store.RootKeyMismatchError
 	if err == nil || !strings.Contains(err.Error(), "object=root-b") || !strings.Contains(err.Error(), `"hsm-1"`) {
 		t.Fatalf("open with another object under hsm-1: %v, want it refused naming the object", err)
@@ -209,19 +205,19 @@ func TestAnotherTokenObjectUnderTheSameKidIsRefused(t *testing.T) {
 // Each way a PKCS#11 root can be misconfigured fails the store's opening
 // with one line naming the URI and the cause, and never shows the PIN.
 func TestHSMRootErrorsNameTheKeyAndTheCause(t *testing.T) {
-	module := hsm(t)
+	module := softhsmtest.Module(t)
 	ctx := context.Background()
 	db := storetest.NewDB(t)
 	for name, c := range map[string]struct {
 		uri, pin, want string
 	}{
-		"wrong PIN":      {hsmURI(hsmPINToken, "root-a"), "0000", "wrong PIN"},
-		"missing module": {"pkcs11:token=" + hsmToken + ";object=root-a?module-path=/nonexistent/libhsm.so", hsmPIN, "/nonexistent/libhsm.so: no such file or directory"},
-		"not a module":   {"pkcs11:token=" + hsmToken + ";object=root-a?module-path=/etc/hostname", hsmPIN, "not a PKCS#11 module"},
-		"missing token":  {hsmURI("no-such-token", "root-a"), hsmPIN, `no such token in module ` + module + ` (tokens present: `},
-		"missing object": {hsmURI(hsmToken, "no-such-object"), hsmPIN, "no such key object on the token"},
-		"AES-128 key":    {hsmURI(hsmToken, "aes128"), hsmPIN, "is AES-128, not AES-256"},
-		"no wrap":        {hsmURI(hsmToken, "nowrap"), hsmPIN, "may not wrap and unwrap"},
+		"wrong PIN":      {softhsmtest.URI(softhsmtest.PINToken, "root-a"), "0000", "wrong PIN"},
+		"missing module": {"pkcs11:token=" + softhsmtest.Token + ";object=root-a?module-path=/nonexistent/libhsm.so", softhsmtest.PIN, "/nonexistent/libhsm.so: no such file or directory"},
+		"not a module":   {"pkcs11:token=" + softhsmtest.Token + ";object=root-a?module-path=/etc/hostname", softhsmtest.PIN, "not a PKCS#11 module"},
+		"missing token":  {softhsmtest.URI("no-such-token", "root-a"), softhsmtest.PIN, `no such token in module ` + module + ` (tokens present: `},
+		"missing object": {softhsmtest.URI(softhsmtest.Token, "no-such-object"), softhsmtest.PIN, "no such key object on the token"},
+		"AES-128 key":    {softhsmtest.URI(softhsmtest.Token, "aes128"), softhsmtest.PIN, "is AES-128, not AES-256"},
+		"no wrap":        {softhsmtest.URI(softhsmtest.Token, "nowrap"), softhsmtest.PIN, "may not wrap and unwrap"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("PGSECRETS_PKCS11_PIN", c.pin)
@@ -246,18 +242,18 @@ func TestHSMRootErrorsNameTheKeyAndTheCause(t *testing.T) {
 // without repeating it, and a root with no PIN configured says where to
 // put one.
 func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	_, err := rootkeys.Parse([]byte(`[{"kid":"hsm-1","pkcs11":{"uri":"pkcs11:token=t;object=o?pin-value=83917&module-path=/m.so"}}]`))
 	if err == nil || strings.Contains(err.Error(), "83917") || !strings.Contains(err.Error(), "PGSECRETS_PKCS11_PIN") {
 		t.Fatalf("a PIN in the URI: %v", err)
 	}
 	t.Setenv("PGSECRETS_PKCS11_PIN", "")
-	_, err = ring(t, hsmEntry("hsm-1", hsmToken, "root-a")).RootCheckValue("hsm-1", "dep")
+	_, err = ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")).RootCheckValue("hsm-1", "dep")
 	if err == nil || !strings.Contains(err.Error(), "no PIN") || !strings.Contains(err.Error(), "PGSECRETS_PKCS11_PIN_FILE") || !strings.Contains(err.Error(), "object=root-a") {
 		t.Fatalf("no PIN configured: %v", err)
 	}
 	file := t.TempDir() + "/pin"
-	if err := os.WriteFile(file, []byte(hsmPIN+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(softhsmtest.PIN+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PGSECRETS_PKCS11_PIN_FILE", file)
@@ -265,7 +261,7 @@ func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
 	// closing the module afterwards ends the login, and the token's wrong
 	// PIN test still meets a token nobody is logged in to.
 	t.Cleanup(rootkeys.ClosePKCS11)
-	r := ring(t, hsmEntry("hsm-1", hsmPINToken, "root-a"))
+	r := ring(t, softhsmtest.Entry("hsm-1", softhsmtest.PINToken, "root-a"))
 	if _, err := r.RootCheckValue("hsm-1", "dep"); err != nil {
 		t.Fatalf("with the PIN from %s: %v", file, err)
 	}
@@ -274,21 +270,21 @@ func TestHSMRootPINComesFromTheEnvironmentOrAFile(t *testing.T) {
 // A token that dropped the process's sessions and login (an HSM that
 // restarted) is logged in to again on the next call.
 func TestHSMRootSurvivesDroppedSessions(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	db := storetest.NewDB(t)
-	want := putValues(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), ""), []string{"app"}, 2)
+	want := putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), ""), []string{"app"}, 2)
 	rootkeys.DropPKCS11Sessions()
-	sameValues(t, "a process after the token dropped its sessions", readAll(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), "")), want)
+	sameValues(t, "a process after the token dropped its sessions", readAll(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")), want)
 }
 
 // A process makes one unwrap call per key it needs, then none: reading
 // every project again costs the token nothing.
 func TestHSMRootUnwrapsEachKeyOnce(t *testing.T) {
-	hsm(t)
+	softhsmtest.Module(t)
 	db := storetest.NewDB(t)
 	projects := []string{"p1", "p2", "p3", "p4", "p5"}
-	want := putValues(t, db.Open(t, ring(t, hsmEntry("hsm-1", hsmToken, "root-a")), ""), projects, 20)
-	r := ring(t, hsmEntry("hsm-1", hsmToken, "root-a"))
+	want := putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), ""), projects, 20)
+	r := ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a"))
 	reader := db.Open(t, r, "")
 	sameValues(t, "a reader", readAll(t, reader), want)
 	first := rootkeys.PKCS11Unwraps(r, "hsm-1")

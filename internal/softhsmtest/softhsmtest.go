@@ -1,6 +1,11 @@
 //go:build cgo
 
-package rootkeys_test
+// Package softhsmtest gives tests a SoftHSM 2 of their own: tokens made
+// for the test run in a temporary directory (SOFTHSM2_CONF points there),
+// with the AES key objects the PKCS#11 root key tests name. Set it up in
+// TestMain, before anything in the process loads the module: SoftHSM reads
+// its tokens when the module is initialised.
+package softhsmtest
 
 import (
 	"errors"
@@ -12,60 +17,64 @@ import (
 	"testing"
 
 	"github.com/miekg/pkcs11"
-
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 )
-
-// The PKCS#11 tests run against SoftHSM 2, with tokens made for this run
-// in a temporary directory (SOFTHSM2_CONF points there), before anything
-// in the process loads the module: SoftHSM reads its tokens when the
-// module is initialised.
 
 const (
-	hsmToken    = "pgsecrets-test"
-	hsmPINToken = "pgsecrets-pin" // logged in to only with the PIN from a file, then closed
-	hsmPIN      = "4721"
-	hsmSOPIN    = "9302"
+	// Token holds the objects "root-a" and "root-b" (AES-256, never
+	// extractable), "exportable" (AES-256, extractable: see Exportable),
+	// "aes128" (AES-128) and "nowrap" (AES-256 that may not wrap).
+	Token = "pgsecrets-test"
+	// PINToken holds "root-a" too, for tests of the login itself: nothing
+	// else logs in to it.
+	PINToken = "pgsecrets-pin"
+	// PIN is both tokens' user PIN.
+	PIN   = "4721"
+	sopin = "9302"
 )
 
-// softHSM is what the run's setup made, or why it could not.
-var softHSM struct {
-	module string
-	// exportable is the material of the key object "exportable", the one
-	// key made extractable, to prove the JWE the token writes is standard.
+// state is what Setup made, or why it could not.
+var state struct {
+	module     string
 	exportable []byte
 	err        error
 }
 
-func TestMain(m *testing.M) {
+// Setup makes the tokens and returns what removes them. A failure is kept
+// for Module to report in each test that needs SoftHSM.
+func Setup() (cleanup func()) {
 	dir, err := os.MkdirTemp("", "pgsecrets-softhsm-")
 	if err != nil {
-		softHSM.err = err
-	} else {
-		softHSM.err = setUpSoftHSM(dir)
+		state.err = err
+		return func() {}
 	}
-	code := pgtest.Run(m)
-	if dir != "" {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	state.err = setUp(dir)
+	return func() { os.RemoveAll(dir) }
 }
 
-// hsm fails the test, never skips it, when SoftHSM 2 is missing, and
-// returns its module's path.
-func hsm(t *testing.T) string {
+// Module fails the test, never skips it, when SoftHSM 2 is missing, sets
+// PGSECRETS_PKCS11_PIN for it, and returns the module's path.
+func Module(t testing.TB) string {
 	t.Helper()
-	if softHSM.err != nil {
-		t.Fatalf("SoftHSM 2: %v; install it (Debian/Ubuntu: apt-get install softhsm2; .ci/run does), or set PGSECRETS_TEST_SOFTHSM_MODULE to its libsofthsm2.so", softHSM.err)
+	if state.err != nil {
+		t.Fatalf("SoftHSM 2: %v; install it (Debian/Ubuntu: apt-get install softhsm2; .ci/run does), or set PGSECRETS_TEST_SOFTHSM_MODULE to its libsofthsm2.so", state.err)
 	}
-	t.Setenv("PGSECRETS_PKCS11_PIN", hsmPIN)
-	return softHSM.module
+	t.Setenv("PGSECRETS_PKCS11_PIN", PIN)
+	return state.module
 }
 
-// hsmURI names an object on the test token through the SoftHSM module.
-func hsmURI(token, object string) string {
-	return fmt.Sprintf("pkcs11:token=%s;object=%s?module-path=%s", token, object, softHSM.module)
+// URI names an object on a test token through the SoftHSM module.
+func URI(token, object string) string {
+	return fmt.Sprintf("pkcs11:token=%s;object=%s?module-path=%s", token, object, state.module)
 }
+
+// Entry is a root keys entry for an object on a test token.
+func Entry(kid, token, object string) string {
+	return fmt.Sprintf(`{"kid": %q, "pkcs11": {"uri": %q}}`, kid, URI(token, object))
+}
+
+// Exportable is the material of the object "exportable", the one key made
+// extractable, to prove that what the token wraps is a standard JWE.
+func Exportable() []byte { return state.exportable }
 
 func findSoftHSMModule() (string, error) {
 	if m := os.Getenv("PGSECRETS_TEST_SOFTHSM_MODULE"); m != "" {
@@ -81,7 +90,7 @@ func findSoftHSMModule() (string, error) {
 	return "", errors.New("no libsofthsm2.so in the usual places")
 }
 
-func setUpSoftHSM(dir string) error {
+func setUp(dir string) error {
 	module, err := findSoftHSMModule()
 	if err != nil {
 		return err
@@ -99,13 +108,13 @@ func setUpSoftHSM(dir string) error {
 		return err
 	}
 	os.Setenv("SOFTHSM2_CONF", conf)
-	for _, label := range []string{hsmToken, hsmPINToken} {
-		out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", hsmPIN, "--so-pin", hsmSOPIN).CombinedOutput()
+	for _, label := range []string{Token, PINToken} {
+		out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", sopin).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("softhsm2-util --init-token: %v: %s", err, out)
 		}
 	}
-	softHSM.module = module
+	state.module = module
 	return makeKeyObjects(module)
 }
 
@@ -131,12 +140,12 @@ func makeKeyObjects(module string) error {
 	}
 	defer ctx.Finalize()
 	objects := []keyObject{
-		{hsmToken, "root-a", 32, true, false},
-		{hsmToken, "root-b", 32, true, false},
-		{hsmToken, "exportable", 32, true, true},
-		{hsmToken, "aes128", 16, true, false},
-		{hsmToken, "nowrap", 32, false, false},
-		{hsmPINToken, "root-a", 32, true, false},
+		{Token, "root-a", 32, true, false},
+		{Token, "root-b", 32, true, false},
+		{Token, "exportable", 32, true, true},
+		{Token, "aes128", 16, true, false},
+		{Token, "nowrap", 32, false, false},
+		{PINToken, "root-a", 32, true, false},
 	}
 	slots, err := ctx.GetSlotList(true)
 	if err != nil {
@@ -148,14 +157,14 @@ func makeKeyObjects(module string) error {
 			return err
 		}
 		label := strings.TrimRight(info.Label, " ")
-		if label != hsmToken && label != hsmPINToken {
+		if label != Token && label != PINToken {
 			continue // SoftHSM's free slot
 		}
 		sh, err := ctx.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 		if err != nil {
 			return err
 		}
-		if err := ctx.Login(sh, pkcs11.CKU_USER, hsmPIN); err != nil {
+		if err := ctx.Login(sh, pkcs11.CKU_USER, PIN); err != nil {
 			return fmt.Errorf("log in to %s: %w", label, err)
 		}
 		for _, o := range objects {
@@ -182,7 +191,7 @@ func makeKeyObjects(module string) error {
 				if err != nil {
 					return fmt.Errorf("read %s: %w", o.label, err)
 				}
-				softHSM.exportable = attrs[0].Value
+				state.exportable = attrs[0].Value
 			}
 		}
 		ctx.Logout(sh)
