@@ -299,3 +299,34 @@ func TestHSMRootUnwrapsEachKeyOnce(t *testing.T) {
 		t.Fatalf("reading again made %d more unwrap calls, want none", n-first)
 	}
 }
+
+// A URI that names no token, no object, another kind of object, or an
+// attribute pgsecrets does not read is refused when the root keys are
+// read, saying what to write.
+func TestPKCS11URIMistakesAreRefusedWhenRead(t *testing.T) {
+	for uri, want := range map[string]string{
+		"token=t;object=o":                        "is not a PKCS#11 URI",
+		"pkcs11:object=o":                         "names no token: add token=LABEL",
+		"pkcs11:token=t":                          "names no key object: add object=LABEL",
+		"pkcs11:token=t;object=o;type=private":    "type=private, but a root key is an AES key",
+		"pkcs11:token=t;objekt=o":                 `unknown attribute "objekt"`,
+		"pkcs11:token=t;object=o?module=/x.so":    `unknown query attribute "module"`,
+		"pkcs11:token=t;object=o;slot-id=first":   `slot-id "first" is not a number`,
+		"pkcs11:token=t;object=%zz":               "invalid URL escape",
+		"pkcs11:token=My%20Token;object=o;id=%01": "",
+	} {
+		_, err := rootkeys.Parse([]byte(fmt.Sprintf(`[{"kid":"hsm-1","pkcs11":{"uri":%q}}]`, uri)))
+		if want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", uri, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "hsm-1") {
+			t.Errorf("%s: %v, want %q", uri, err, want)
+		}
+	}
+	if _, err := rootkeys.Parse([]byte(`[{"kid":"hsm-1","pkcs11":{"uri":"pkcs11:token=t;object=o","pin":"1234"}}]`)); err == nil || strings.Contains(err.Error(), "1234") {
+		t.Errorf("a PIN in the entry: %v", err)
+	}
+}

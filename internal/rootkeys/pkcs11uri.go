@@ -1,3 +1,5 @@
+//go:build cgo
+
 package rootkeys
 
 import (
@@ -9,8 +11,8 @@ import (
 	"strings"
 )
 
-// The settings of a PKCS#11 root key, read without cgo so that a build
-// without PKCS#11 still says what is wrong with an entry.
+// The settings of a PKCS#11 root key: its RFC 7512 URI, the module and
+// the PIN.
 
 // Environment variables of a PKCS#11 root key. The PIN never comes from a
 // flag or the root keys JSON, which travel in places a PIN must not.
