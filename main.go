@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/cli"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/provider"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 )
 
 // version is set by goreleaser at release time.
@@ -17,11 +18,17 @@ var version = "dev"
 func main() {
 	// Terraform sets this handshake variable for every plugin it starts.
 	if os.Getenv("TF_PLUGIN_MAGIC_COOKIE") != "" {
-		if err := provider.Serve(context.Background(), version, false); err != nil {
+		err := provider.Serve(context.Background(), version, false)
+		rootkeys.ClosePKCS11()
+		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
 		return
 	}
-	os.Exit(cli.Main(version))
+	code := cli.Main(version)
+	// The token's sessions and login end with the process either way; this
+	// ends them the way the module expects.
+	rootkeys.ClosePKCS11()
+	os.Exit(code)
 }

@@ -12,10 +12,16 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/softhsmtest"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	cleanup := softhsmtest.Setup()
+	code := pgtest.Run(m)
+	cleanup()
+	os.Exit(code)
+}
 
 // result is what a user sees of one command: exit code, stdout, stderr.
 type result struct {

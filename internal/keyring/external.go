@@ -183,7 +183,7 @@ var WrappedKindNames = []string{"aws_kms", "pkcs11"}
 // unsupportedKindHint says why a build lacks a kind.
 func unsupportedKindHint(kind string) string {
 	if kind == "pkcs11" {
-		return ": PKCS#11 needs a build with cgo (the release's linux builds have it)"
+		return ": PKCS#11 needs a build with cgo (the release binaries are built without it)"
 	}
 	return ""
 }
