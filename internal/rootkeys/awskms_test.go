@@ -21,8 +21,6 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 // Every test here talks to a real KMS-compatible server (local-kms) and a
 // real PostgreSQL; the counts are of calls that reached the server.
 
