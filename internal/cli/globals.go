@@ -45,7 +45,7 @@ type globalOptions struct {
 func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&g.DatabaseURL, "database-url", "", "PostgreSQL URL or key=value string (default $"+settings.EnvDatabaseURL+", then $DATABASE_URL, then the libpq PG* variables)")
-	f.StringVar(&g.RootKeysFile, "root-keys-file", "", "file holding the root keys, a JSON array of JWKs (default $"+settings.EnvRootKeys+", then the file in $"+settings.EnvRootKeysFile+")")
+	f.StringVar(&g.RootKeysFile, "root-keys-file", "", "file holding the root keys, a JSON array of JWKs and key service references such as {\"kid\": \"...\", \"aws_kms\": {...}} (default $"+settings.EnvRootKeys+", then the file in $"+settings.EnvRootKeysFile+"); a PKCS#11 key's PIN comes from $PGSECRETS_PKCS11_PIN or the file in $PGSECRETS_PKCS11_PIN_FILE")
 	f.StringVar(&g.Schema, "schema", "", "schema holding the pgsecrets tables (default $"+settings.EnvSchema+", then \""+store.DefaultSchema+"\")")
 	f.StringVar(&g.Actor, "actor", "", "identity recorded in audit events (default $"+settings.EnvActor+", then user@host)")
 	f.StringVar(&g.Output, "output", outputText, "output format: text or json")

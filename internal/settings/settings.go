@@ -144,7 +144,7 @@ func RootKeys(explicitJSON, file string) (LoadedRootKeys, error) {
 		}
 		data, loaded.Source, loaded.Warnings = b, RootKeysSource("file "+path+" ("+EnvRootKeysFile+")"), w
 	default:
-		return loaded, fmt.Errorf("no root keys: set %s (a JSON array of JWKs) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --out FILE` makes one", EnvRootKeys, EnvRootKeysFile)
+		return loaded, fmt.Errorf("no root keys: set %s (a JSON array of JWKs and key service references) or %s (a file holding it), or pass --root-keys-file (CLI) / root_keys (Terraform); `pgsecrets key generate --out FILE` makes one, `pgsecrets key add` puts an AWS KMS key in one (docs/rotation.md)", EnvRootKeys, EnvRootKeysFile)
 	}
 	ring, err := rootkeys.Load(data)
 	if err != nil {
