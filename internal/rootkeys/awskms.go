@@ -151,6 +151,16 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 	return k, nil
 }
 
+// ready gives the key's ARN and the client to call it with.
+func (k *awsKMS) ready(ctx context.Context) (string, *kms.Client, error) {
+	keyARN, err := k.resolve(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	client, err := k.kms()
+	return keyARN, client, err
+}
+
 // kms is the key's client, made on first use.
 func (k *awsKMS) kms() (*kms.Client, error) {
 	k.clientOnce.Do(func() { k.client, k.clientErr = k.newClient() })
@@ -175,11 +185,7 @@ func encryptionContext(binding keyring.Binding) map[string]string {
 func (k *awsKMS) WrapKey(cek []byte, binding keyring.Binding) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
 	defer cancel()
-	want, err := k.resolve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	client, err := k.kms()
+	want, client, err := k.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +207,7 @@ func (k *awsKMS) WrapKey(cek []byte, binding keyring.Binding) ([]byte, error) {
 func (k *awsKMS) UnwrapKey(wrapped []byte, binding keyring.Binding) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
 	defer cancel()
-	want, err := k.resolve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	client, err := k.kms()
+	want, client, err := k.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
