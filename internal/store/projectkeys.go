@@ -164,7 +164,7 @@ func (s *Store) openProjectKey(ctx context.Context, q querier, project, kid stri
 	err := q.QueryRow(ctx, "select project, state, revision, wrapped_key from "+s.table("project_keys")+" where kid = $1", kid).
 		Scan(&owner, &state, &revision, &wrapped)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &keyring.UnknownKIDError{KID: kid}
+		return nil, errNotProjectKey
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read project key %s: %w", kid, err)
@@ -182,15 +182,9 @@ func (s *Store) openProjectKey(ctx context.Context, q querier, project, kid stri
 	return key, nil
 }
 
-// isProjectKID reports whether kid names a project key in the database.
-func (s *Store) isProjectKID(ctx context.Context, q querier, kid string) (bool, error) {
-	var ok bool
-	err := q.QueryRow(ctx, "select exists (select 1 from "+s.table("project_keys")+" where kid = $1)", kid).Scan(&ok)
-	if err != nil {
-		return false, fmt.Errorf("look up key %q: %w", kid, err)
-	}
-	return ok, nil
-}
+// errNotProjectKey is openProjectKey's answer for a kid no project key
+// has: the caller looks among the data keys next.
+var errNotProjectKey = errors.New("no project key has this kid")
 
 // decryptIn opens a ciphertext of project written for binding, through q.
 // A key the keyring does not hold yet (a project key used for the first
@@ -202,18 +196,16 @@ func (s *Store) decryptIn(ctx context.Context, q querier, project string, token 
 	if !errors.As(err, &unknown) || unknown.KID == "" {
 		return d, err
 	}
-	isProject, lookErr := s.isProjectKID(ctx, q, unknown.KID)
+	// One round trip finds and opens a project key; a kid that is none is
+	// a data key's, perhaps made by another process since this one loaded.
+	_, err = s.openProjectKey(ctx, q, project, unknown.KID)
 	switch {
-	case lookErr != nil:
-		return d, lookErr
-	case isProject:
-		if _, err := s.openProjectKey(ctx, q, project, unknown.KID); err != nil {
-			return keyring.Decrypted{}, err
-		}
-	default:
+	case errors.Is(err, errNotProjectKey):
 		if err := s.loadDataKeys(ctx, q); err != nil {
 			return d, err
 		}
+	case err != nil:
+		return keyring.Decrypted{}, err
 	}
 	return s.keys.DecryptInProject(token, binding, project)
 }
