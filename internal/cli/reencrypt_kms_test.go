@@ -14,6 +14,51 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
+// The move of a store from before project keys, from a JWK root to an AWS
+// KMS root prepended with key add, by a reencrypt killed (kill -9) twice
+// mid-run: no secret is lost, and the rerun leaves every secret under its
+// project's key, every project key wrapped by the KMS root.
+func TestReencryptToAnAWSKMSRootKilledMidRunThenRerunLosesNothing(t *testing.T) {
+	bin := pgsecretsBinary(t)
+	kms := pgtest.StartLocalKMS(t)
+	s := newSession(t)
+	const n = 1500
+	s.seedSecrets(n)
+	if r := s.addKMSRoot(kms, "prod-kms", kms.Alias); r.code != 0 {
+		t.Fatalf("key add:\n%s", r)
+	}
+
+	moved := 0
+	for kill := 1; kill <= 2; kill++ {
+		s.killReencryptMidRun(bin, kill)
+		now := checkValues(t, s.secretStates(), n)
+		if now < moved {
+			t.Fatalf("kill %d: %d secrets under their project's key, fewer than %d before", kill, now, moved)
+		}
+		t.Logf("kill %d: %d/%d secrets under their project's key", kill, now, n)
+		moved = now
+	}
+	if moved == n {
+		t.Fatal("everything was done before the last kill; the test proves nothing")
+	}
+
+	r := s.mustRun("", "reencrypt")
+	if !strings.Contains(r.stdout, fmt.Sprintf("re-encrypted %d secret(s)", n-moved)) || !strings.Contains(r.stdout, "failed:           0") {
+		t.Fatalf("rerun:\n%s", r.stdout)
+	}
+	if c := s.projectKeysNotWrappedBy("prod-kms"); c != 0 {
+		t.Fatalf("%d project keys not wrapped by the KMS root after the rerun", c)
+	}
+	// The JWK goes: the KMS root alone reads every secret, each under its
+	// project's key.
+	s.onlyFirstRootKey()
+	if got := checkValues(t, s.secretStates(), n); got != n {
+		t.Fatalf("after the rerun %d of %d secrets are under their project's key", got, n)
+	}
+	t.Logf("KMS calls over the three runs and the checks: Decrypt %d, Encrypt %d, DescribeKey %d",
+		kms.Calls("Decrypt"), kms.Calls("Encrypt"), kms.Calls("DescribeKey"))
+}
+
 // A project key rotation under an AWS KMS root, which unwraps each
 // project's old key when it reaches that project's secrets, meets a KMS
 // outage mid-run: it fails within the bound on one line naming the key and
