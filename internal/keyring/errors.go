@@ -19,6 +19,18 @@ func (e *UnknownKIDError) Error() string {
 	return fmt.Sprintf("ciphertext is encrypted with key %q, which is not in the keyring (add it back to the root keys, or unlock its data key)", e.KID)
 }
 
+// KeyServiceUnavailableError is a key service holding a root key (a KMS,
+// an HSM) that did not answer in time, or kept throttling: nothing is
+// wrong with the key or with what it wrapped, and the same call may
+// succeed once the service is back.
+type KeyServiceUnavailableError struct {
+	Err error
+}
+
+func (e *KeyServiceUnavailableError) Error() string { return e.Err.Error() }
+
+func (e *KeyServiceUnavailableError) Unwrap() error { return e.Err }
+
 // BindingMismatchError is returned when a ciphertext was written for another
 // row: copied or moved in the database.
 type BindingMismatchError struct {

@@ -117,7 +117,7 @@ Aliases:
 	if err != nil {
 		return nil, fmt.Errorf("start local-kms: %w", err)
 	}
-	if err := k.startProxy(port); err != nil {
+	if err := k.startProxy(port, "127.0.0.1:0"); err != nil {
 		k.Stop()
 		return nil, fmt.Errorf("proxy to local-kms: %w", err)
 	}
@@ -165,12 +165,12 @@ func (k *LocalKMS) start(bin string) (int, error) {
 	}
 }
 
-// startProxy listens on 127.0.0.1 and forwards to local-kms, counting each
+// startProxy listens on addr and forwards to local-kms, counting each
 // call by its operation (the X-Amz-Target header of the KMS JSON protocol).
-func (k *LocalKMS) startProxy(port int) error {
+func (k *LocalKMS) startProxy(port int, addr string) error {
 	target := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", fmt.Sprint(port))}
 	rp := httputil.NewSingleHostReverseProxy(target)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
@@ -237,6 +237,34 @@ func (k *LocalKMS) Stop() {
 			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		}
 	}
+}
+
+// Restart brings a stopped server back, as a KMS back from an outage: the
+// same keys (the same seed), answering at the same Endpoint, so that what
+// it wrapped before the outage unwraps again.
+func (k *LocalKMS) Restart() error {
+	k.mu.Lock()
+	closed := k.closed
+	k.mu.Unlock()
+	if !closed {
+		return errors.New("local-kms is running: Stop it first")
+	}
+	bin, err := findGoTool("local-kms", LocalKMSInstall)
+	if err != nil {
+		return err
+	}
+	port, err := k.start(bin)
+	if err != nil {
+		return fmt.Errorf("restart local-kms: %w", err)
+	}
+	k.mu.Lock()
+	k.closed = false
+	k.mu.Unlock()
+	if err := k.startProxy(port, strings.TrimPrefix(k.Endpoint, "http://")); err != nil {
+		k.Stop()
+		return fmt.Errorf("proxy to local-kms at %s again: %w", k.Endpoint, err)
+	}
+	return nil
 }
 
 // Entry is a root keys entry naming the key alias (or ARN) under kid,

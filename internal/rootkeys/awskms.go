@@ -300,7 +300,7 @@ func (k *awsKMS) explain(op string, err error) error {
 		case "KMSInvalidStateException":
 			return fmt.Errorf("the key's state forbids %s (pending deletion or import?): %s", op, msg)
 		case "ThrottlingException", "LimitExceededException", "RequestLimitExceeded":
-			return fmt.Errorf("throttled by KMS, still after %d attempts with backoff: %s", awsKMSMaxAttempts, msg)
+			return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("throttled by KMS, still after %d attempts with backoff: %s", awsKMSMaxAttempts, msg)}
 		case "InvalidCiphertextException", "IncorrectKeyException":
 			return fmt.Errorf("KMS refused the wrapped key: made by another key, for another binding, or altered: %s", msg)
 		case "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredTokenException", "InvalidSignatureException":
@@ -312,11 +312,11 @@ func (k *awsKMS) explain(op string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("no answer from KMS within %s (%s unreachable or slow, retries included)", AWSKMSTimeout, op)
+		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("no answer from KMS within %s (%s unreachable or slow, retries included)", AWSKMSTimeout, op)}
 	case errors.As(err, &dnsErr):
-		return fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, dnsErr)
+		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, dnsErr)}
 	case errors.As(err, &netErr):
-		return fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, netErr)
+		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, netErr)}
 	case strings.Contains(err.Error(), "failed to retrieve credentials") || strings.Contains(err.Error(), "no EC2 IMDS role found"):
 		return fmt.Errorf("no AWS credentials: set them in the environment or shared config, or run with an IAM role: %v", oneLine(err))
 	}

@@ -506,7 +506,7 @@ func bounded(what string, fn func() error) error {
 	case err := <-done:
 		return err
 	case <-time.After(pkcs11CallTimeout):
-		return &pkcs11TimeoutError{what: what}
+		return &keyring.KeyServiceUnavailableError{Err: &pkcs11TimeoutError{what: what}}
 	}
 }
 

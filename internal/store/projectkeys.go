@@ -157,6 +157,21 @@ func (s *Store) openProjectKey(ctx context.Context, q querier, project, kid stri
 	if err := s.needKeys("open a project key"); err != nil {
 		return nil, err
 	}
+	key, err, _ := s.opening.Do(project+"/"+kid, func() (any, error) {
+		if key, ok := s.keys.ProjectKey(project, kid); ok {
+			return key, nil // opened by a caller that went just before
+		}
+		return s.unwrapProjectKey(ctx, q, project, kid)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return key.(*keyring.Key), nil
+}
+
+// unwrapProjectKey reads project key kid through q, unwraps it with the
+// root keys and adds it to the keyring.
+func (s *Store) unwrapProjectKey(ctx context.Context, q querier, project, kid string) (*keyring.Key, error) {
 	var (
 		owner, state, wrapped string
 		revision              int64

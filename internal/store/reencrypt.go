@@ -684,6 +684,13 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 				tried[unknown.KID] = true
 				d, err = s.decryptIn(ctx, tx, row.project, row.ciphertext, binding)
 			}
+			var unavailable *keyring.KeyServiceUnavailableError
+			if errors.As(err, &unavailable) {
+				// The root's key service is down: every later batch would
+				// wait for it again, and count its rows as under an
+				// unknown key. Stop; nothing of the batch is written.
+				return fmt.Errorf("%s: %w", secretWhat(row.project, row.name), err)
+			}
 			if errors.As(err, &unknown) {
 				if res.Unknown == nil {
 					res.Unknown = map[string]int64{}

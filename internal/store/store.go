@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
@@ -73,6 +74,10 @@ type Store struct {
 
 	// audit is shared by the copies WithActor makes.
 	audit *auditKeyCache
+	// opening has callers that need the same project key at once (a
+	// Terraform apply's parallel creates) wait for one unwrap, shared by
+	// the copies WithActor makes: with a root in a key service, one call.
+	opening *singleflight.Group
 	// derived is true for a copy made by WithActor, which does not own the
 	// pool.
 	derived bool
@@ -224,7 +229,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if actor == "" {
 		actor = "unknown"
 	}
-	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}}
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}}
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}
