@@ -95,7 +95,7 @@ func TestReencryptRidesOutADatabaseRestart(t *testing.T) {
 	defer after.Close()
 	checkUnderProjectKeys(t, &storetest.DB{Pool: pgtest.SchemaPool(t, cfg.DatabaseURL, cfg.Schema)}, after)
 	got := map[string]string{}
-	for id, v := range storeValues(t, after) {
+	for id, v := range storetest.Values(t, after) {
 		got[strings.TrimPrefix(id, "app/")] = v
 	}
 	if fmt.Sprint(got) != fmt.Sprint(values) {

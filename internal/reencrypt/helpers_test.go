@@ -73,29 +73,6 @@ func kidCounts(t testing.TB, db *storetest.DB) map[string]int {
 	return out
 }
 
-// storeValues reads every secret through st, as an application would, and
-// returns the values by project/name: with project keys, a root key alone
-// does not open a value, its project's key does.
-func storeValues(t testing.TB, st *store.Store) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	projects, err := st.ListProjects(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, p := range projects {
-		values, err := st.GetProjectValues(ctx, p, "test")
-		if err != nil {
-			t.Fatalf("read project %s: %v", p, err)
-		}
-		for name, v := range values {
-			out[p+"/"+name] = string(v)
-		}
-	}
-	return out
-}
-
 // checkUnderProjectKeys fails unless every secret and kept earlier value is
 // under its project's primary key, bound, and returns those keys' kids by
 // project.

@@ -66,7 +66,7 @@ func newRotation(t *testing.T) *rotation {
 	newRoot := storetest.Key(t, "new-root", "A256GCMKW")
 	st := db.Open(t, storetest.Ring(t, newRoot, oldRoot, other), "")
 	r := &rotation{db: db, oldRoot: oldRoot, newRoot: newRoot, oldData: "old-data", newData: "new-data", st: st,
-		values: storeValues(t, st), revisions: map[string]int64{}}
+		values: storetest.Values(t, st), revisions: map[string]int64{}}
 	for id, row := range readRows(t, db) {
 		r.revisions[id] = row.revision
 	}
@@ -105,7 +105,7 @@ func TestReencryptMovesALegacyStoreToProjectKeysAndRewrapsDataKeys(t *testing.T)
 	// The old root keys can now be retired: a keyring of the new root key
 	// alone opens the store (keys rewrapped) and every secret.
 	retired := r.db.Open(t, storetest.Ring(t, r.newRoot), "")
-	if got := storeValues(t, retired); fmt.Sprint(got) != fmt.Sprint(r.values) {
+	if got := storetest.Values(t, retired); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatalf("values after reencrypt differ from before")
 	}
 	var wrapping []string
@@ -248,7 +248,7 @@ func TestReencryptOneProjectLeavesOthers(t *testing.T) {
 			t.Errorf("%s is under %s", id, row.kid)
 		}
 	}
-	if got := storeValues(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
+	if got := storetest.Values(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatal("values changed")
 	}
 }
@@ -345,7 +345,7 @@ func TestProjectKeyRotationKeepsConcurrentWritesInEveryProject(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	values := storeValues(t, st)
+	values := storetest.Values(t, st)
 	before := map[string]string{}
 	for p := range counts {
 		k, err := st.GetProjectKey(ctx, p)
@@ -462,7 +462,7 @@ func checkValuesKept(t testing.TB, st *store.Store, before, written map[string]s
 	for id, v := range written {
 		want[id] = v
 	}
-	got := storeValues(t, st)
+	got := storetest.Values(t, st)
 	if fmt.Sprint(got) == fmt.Sprint(want) {
 		return
 	}
@@ -500,7 +500,7 @@ func TestTwoReencryptRunsShareTheWork(t *testing.T) {
 		t.Fatalf("runs re-encrypted %d + %d = %d, want exactly %d", sums[0].Reencrypted, sums[1].Reencrypted, total, r.total())
 	}
 	checkUnderProjectKeys(t, r.db, r.st)
-	if got := storeValues(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
+	if got := storetest.Values(t, r.st); fmt.Sprint(got) != fmt.Sprint(r.values) {
 		t.Fatal("values changed")
 	}
 	t.Logf("run 1 re-encrypted %d, run 2 %d", sums[0].Reencrypted, sums[1].Reencrypted)

@@ -54,27 +54,6 @@ func putValues(t *testing.T, st *store.Store, projects []string, n int) map[stri
 	return want
 }
 
-// readAll reads every secret through st, as an application would.
-func readAll(t *testing.T, st *store.Store) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	projects, err := st.ListProjects(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, p := range projects {
-		values, err := st.GetProjectValues(ctx, p, "test")
-		if err != nil {
-			t.Fatalf("read project %s: %v", p, err)
-		}
-		for name, v := range values {
-			out[p+"/"+name] = string(v)
-		}
-	}
-	return out
-}
-
 func sameValues(t *testing.T, who string, got, want map[string]string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -120,7 +99,7 @@ func TestHSMRootWritesAndReads(t *testing.T) {
 		t.Fatalf("project keys wrapped by %v, want both by hsm-1", got)
 	}
 	reader := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
-	sameValues(t, "another process", readAll(t, reader), want)
+	sameValues(t, "another process", storetest.Values(t, reader), want)
 	if err := reader.LoadSessionKeys(ctx); err != nil {
 		t.Fatalf("dashboard session key of the HSM root: %v", err)
 	}
@@ -146,7 +125,7 @@ func TestRotationFromJWKToHSMAndBack(t *testing.T) {
 		t.Fatalf("after the rotation project keys are wrapped by %v, want all three by hsm-1", got)
 	}
 	hsmOnly := db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")
-	sameValues(t, "a process with the HSM root alone", readAll(t, hsmOnly), want)
+	sameValues(t, "a process with the HSM root alone", storetest.Values(t, hsmOnly), want)
 	if _, err := hsmOnly.VerifyAuditChain(ctx, ""); err != nil {
 		t.Fatalf("audit chain with the HSM root alone: %v", err)
 	}
@@ -163,7 +142,7 @@ func TestRotationFromJWKToHSMAndBack(t *testing.T) {
 	if got := wrappingKIDs(t, db); got["file-2"] != 3 || len(got) != 1 {
 		t.Fatalf("after the rotation back project keys are wrapped by %v, want all three by file-2", got)
 	}
-	sameValues(t, "a process with the JWK root alone", readAll(t, db.Open(t, ring(t, back), "")), want)
+	sameValues(t, "a process with the JWK root alone", storetest.Values(t, db.Open(t, ring(t, back), "")), want)
 }
 
 // A token's AES key wrap is JWE's A256KW: a JWK holding the same key
@@ -274,7 +253,7 @@ func TestHSMRootSurvivesDroppedSessions(t *testing.T) {
 	db := storetest.NewDB(t)
 	want := putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), ""), []string{"app"}, 2)
 	rootkeys.DropPKCS11Sessions()
-	sameValues(t, "a process after the token dropped its sessions", readAll(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")), want)
+	sameValues(t, "a process after the token dropped its sessions", storetest.Values(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), "")), want)
 }
 
 // A process makes one unwrap call per key it needs, then none: reading
@@ -286,14 +265,14 @@ func TestHSMRootUnwrapsEachKeyOnce(t *testing.T) {
 	want := putValues(t, db.Open(t, ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")), ""), projects, 20)
 	r := ring(t, softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a"))
 	reader := db.Open(t, r, "")
-	sameValues(t, "a reader", readAll(t, reader), want)
+	sameValues(t, "a reader", storetest.Values(t, reader), want)
 	first := rootkeys.PKCS11Unwraps(r, "hsm-1")
 	// One per project key, and the audit chain's key its reads append with.
 	if first < int64(len(projects)) || first > int64(len(projects))+1 {
 		t.Fatalf("reading %d projects made %d unwrap calls, want one per project key (and one for the audit key)", len(projects), first)
 	}
 	for range 3 {
-		sameValues(t, "a reader again", readAll(t, reader), want)
+		sameValues(t, "a reader again", storetest.Values(t, reader), want)
 	}
 	if n := rootkeys.PKCS11Unwraps(r, "hsm-1"); n != first {
 		t.Fatalf("reading again made %d more unwrap calls, want none", n-first)

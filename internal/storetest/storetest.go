@@ -163,3 +163,26 @@ func ClearSettingsEnv(t testing.TB) {
 		}
 	}
 }
+
+// Values reads every secret through st, as an application would, by
+// project/name: with project keys, a root key alone opens no value, its
+// project's key does.
+func Values(t testing.TB, st *store.Store) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	projects, err := st.ListProjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range projects {
+		values, err := st.GetProjectValues(ctx, p, "test")
+		if err != nil {
+			t.Fatalf("read project %s: %v", p, err)
+		}
+		for name, v := range values {
+			out[p+"/"+name] = string(v)
+		}
+	}
+	return out
+}
