@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/pgtest"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/rootkeys"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
@@ -404,4 +405,75 @@ func TestAWSKMSThrottlingIsRetriedThenReported(t *testing.T) {
 		t.Fatalf("failed after %s, over the %s bound", took, rootkeys.AWSKMSTimeout)
 	}
 	t.Logf("after %s, %d DescribeKey calls: %v", took.Round(time.Millisecond), kms.Calls("DescribeKey"), err)
+}
+
+// Moving off a KMS root while the KMS is down: the rewrap, which must
+// unwrap every project key under it, stops on one line naming the key and
+// leaves every key as it was; with the KMS back, the same run finishes.
+func TestAWSKMSOutageStopsTheRewrapWholeThenRerunFinishes(t *testing.T) {
+	ctx := context.Background()
+	kms := pgtest.StartLocalKMS(t)
+	db := storetest.NewDB(t)
+	entry := kms.Entry("prod-kms", kms.Alias)
+	onKMS := db.Open(t, kmsRing(t, entry), "")
+	for _, p := range []string{"a", "b", "c"} {
+		put(t, onKMS, p, "K", p+"-value")
+	}
+	next, err := keyring.Generate("next-jwk", "dir", "A256GCM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextJSON, err := keyring.ExportRootKeys([]*keyring.Key{next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := db.Open(t, kmsRing(t, strings.Trim(string(nextJSON), "[]\n "), entry), "")
+	wrappedBy := func() map[string]int {
+		rows, err := db.Pool.Query(ctx, "select wrapping_kid, count(*) from project_keys group by 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]int{}
+		for rows.Next() {
+			var kid string
+			var n int
+			if err := rows.Scan(&kid, &n); err != nil {
+				t.Fatal(err)
+			}
+			out[kid] = n
+		}
+		return out
+	}
+
+	kms.Stop()
+	_, err = reencrypt.Run(ctx, rotated, reencrypt.Options{RetryFor: -1})
+	var down *keyring.KeyServiceUnavailableError
+	if !errors.As(err, &down) || !strings.Contains(err.Error(), "prod-kms") || strings.Count(strings.TrimSpace(err.Error()), "\n") != 0 {
+		t.Fatalf("reencrypt with the KMS down: %v, want one line naming the key", err)
+	}
+	if got := wrappedBy(); got["prod-kms"] != 3 || len(got) != 1 {
+		t.Fatalf("project keys wrapped by %v after the failed run, want all 3 still by prod-kms", got)
+	}
+
+	if err := kms.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := reencrypt.Run(ctx, rotated, reencrypt.Options{})
+	if err != nil || sum.ProjectKeysRewrapped != 3 {
+		t.Fatalf("rerun with the KMS back: %+v %v", sum, err)
+	}
+	if got := wrappedBy(); got["next-jwk"] != 3 || len(got) != 1 {
+		t.Fatalf("project keys wrapped by %v after the rerun, want all 3 by next-jwk", got)
+	}
+	jwkOnly, err := keyring.New([]*keyring.Key{next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := db.Open(t, jwkOnly, "")
+	for _, p := range []string{"a", "b", "c"} {
+		if got := get(t, reader, p, "K"); got != p+"-value" {
+			t.Fatalf("%s/K with the new root alone = %q", p, got)
+		}
+	}
 }

@@ -422,6 +422,9 @@ func (s *Store) RewrapDataKeys(ctx context.Context) (RewrapResult, error) {
 				continue
 			}
 			key, err := s.unwrapDataKey(k.kid, k.state, k.revision, k.wrapped)
+			if serviceDown(err) {
+				return fmt.Errorf("rewrap %s: %w", keyWhat(k.kid), err)
+			}
 			if err != nil {
 				res.Failed = append(res.Failed, ItemFailure{Name: k.kid, KID: k.wrappingKID, Reason: err.Error()})
 				continue
@@ -517,6 +520,9 @@ func (s *Store) rewrapProjectKeys(ctx context.Context, tx pgx.Tx, res *RewrapRes
 			continue
 		}
 		key, err := s.keys.UnwrapProjectKey(k.project, k.kid, k.state, k.revision, k.wrapped)
+		if serviceDown(err) {
+			return fmt.Errorf("rewrap %s: %w", projectKeyWhat(k.project), err)
+		}
 		if err != nil {
 			res.Failed = append(res.Failed, ItemFailure{Project: k.project, Name: k.kid, KID: k.wrappingKID, Reason: err.Error()})
 			continue
@@ -684,8 +690,7 @@ func (s *Store) ReencryptBatch(ctx context.Context, scan *ReencryptScan, limit i
 				tried[unknown.KID] = true
 				d, err = s.decryptIn(ctx, tx, row.project, row.ciphertext, binding)
 			}
-			var unavailable *keyring.KeyServiceUnavailableError
-			if errors.As(err, &unavailable) {
+			if serviceDown(err) {
 				// The root's key service is down: every later batch would
 				// wait for it again, and count its rows as under an
 				// unknown key. Stop; nothing of the batch is written.
@@ -1040,4 +1045,13 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// serviceDown reports whether err is a key service (a KMS, an HSM) that
+// holds a root key not answering. A run then stops, its transaction
+// rolled back, rather than carry on and count every key or row it meets
+// as failed: run it again once the service answers.
+func serviceDown(err error) bool {
+	var unavailable *keyring.KeyServiceUnavailableError
+	return errors.As(err, &unavailable)
 }
