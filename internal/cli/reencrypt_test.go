@@ -453,21 +453,7 @@ func TestReencryptKilledAtRandomPointsThenRerunLosesNothing(t *testing.T) {
 	s.seedSecrets(n)
 	s.rotateRootKey()
 
-	moved := 0
-	for kill := 1; kill <= 3; kill++ {
-		s.killReencryptMidRun(bin, kill)
-		// Every secret still decrypts to its value, under the old root key or
-		// its project's key.
-		now := checkValues(t, s.secretStates(), n)
-		if now < moved {
-			t.Fatalf("kill %d: %d secrets under their project's key, fewer than %d before", kill, now, moved)
-		}
-		t.Logf("kill %d: %d/%d secrets under their project's key", kill, now, n)
-		moved = now
-	}
-	if moved == n {
-		t.Fatal("everything was done before the last kill; the test proves nothing")
-	}
+	moved := s.killReencryptTimes(bin, 3, n)
 
 	r := s.mustRun("", "reencrypt", "--output", "json")
 	var sum reencrypt.Summary
@@ -480,6 +466,29 @@ func TestReencryptKilledAtRandomPointsThenRerunLosesNothing(t *testing.T) {
 	if got := checkValues(t, s.secretStates(), n); got != n {
 		t.Fatalf("after the rerun %d of %d secrets are under their project's key", got, n)
 	}
+}
+
+// killReencryptTimes kills reencrypt mid-run kills times over the n
+// seeded secrets, checking after each that every secret still decrypts to
+// its value (under its old key or its project's) and that none moved
+// back, and returns how many are under their project's key. It fails when
+// the last kill came after everything was done: the test would prove
+// nothing.
+func (s *session) killReencryptTimes(bin string, kills, n int) (moved int) {
+	s.t.Helper()
+	for kill := 1; kill <= kills; kill++ {
+		s.killReencryptMidRun(bin, kill)
+		now := checkValues(s.t, s.secretStates(), n)
+		if now < moved {
+			s.t.Fatalf("kill %d: %d secrets under their project's key, fewer than %d before", kill, now, moved)
+		}
+		s.t.Logf("kill %d: %d/%d secrets under their project's key", kill, now, n)
+		moved = now
+	}
+	if moved == n {
+		s.t.Fatal("everything was done before the last kill; the test proves nothing")
+	}
+	return moved
 }
 
 // killReencryptMidRun starts the binary's reencrypt and kills it (kill -9)

@@ -428,23 +428,6 @@ func TestAWSKMSOutageStopsTheRewrapWholeThenRerunFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rotated := db.Open(t, kmsRing(t, strings.Trim(string(nextJSON), "[]\n "), entry), "")
-	wrappedBy := func() map[string]int {
-		rows, err := db.Pool.Query(ctx, "select wrapping_kid, count(*) from project_keys group by 1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		out := map[string]int{}
-		for rows.Next() {
-			var kid string
-			var n int
-			if err := rows.Scan(&kid, &n); err != nil {
-				t.Fatal(err)
-			}
-			out[kid] = n
-		}
-		return out
-	}
 
 	kms.Stop()
 	_, err = reencrypt.Run(ctx, rotated, reencrypt.Options{RetryFor: -1})
@@ -452,7 +435,7 @@ func TestAWSKMSOutageStopsTheRewrapWholeThenRerunFinishes(t *testing.T) {
 	if !errors.As(err, &down) || !strings.Contains(err.Error(), "prod-kms") || strings.Count(strings.TrimSpace(err.Error()), "\n") != 0 {
 		t.Fatalf("reencrypt with the KMS down: %v, want one line naming the key", err)
 	}
-	if got := wrappedBy(); got["prod-kms"] != 3 || len(got) != 1 {
+	if got := wrappingKIDs(t, db); got["prod-kms"] != 3 || len(got) != 1 {
 		t.Fatalf("project keys wrapped by %v after the failed run, want all 3 still by prod-kms", got)
 	}
 
@@ -463,7 +446,7 @@ func TestAWSKMSOutageStopsTheRewrapWholeThenRerunFinishes(t *testing.T) {
 	if err != nil || sum.ProjectKeysRewrapped != 3 {
 		t.Fatalf("rerun with the KMS back: %+v %v", sum, err)
 	}
-	if got := wrappedBy(); got["next-jwk"] != 3 || len(got) != 1 {
+	if got := wrappingKIDs(t, db); got["next-jwk"] != 3 || len(got) != 1 {
 		t.Fatalf("project keys wrapped by %v after the rerun, want all 3 by next-jwk", got)
 	}
 	jwkOnly, err := keyring.New([]*keyring.Key{next})

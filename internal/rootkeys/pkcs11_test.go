@@ -66,26 +66,6 @@ func sameValues(t *testing.T, who string, got, want map[string]string) {
 	}
 }
 
-// wrappingKIDs counts the project keys by the root that wraps them.
-func wrappingKIDs(t *testing.T, db *storetest.DB) map[string]int {
-	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), "select wrapping_kid, count(*) from project_keys group by 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var kid string
-		var n int
-		if err := rows.Scan(&kid, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[kid] = n
-	}
-	return out
-}
-
 // A store whose first root key is on an HSM writes and reads, another
 // process with the same settings reads what it wrote, and the dashboard's
 // session key of that root opens from its seed.

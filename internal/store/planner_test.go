@@ -107,6 +107,7 @@ func TestPlannerRoleCannotReadCiphertextsOrKeyMaterial(t *testing.T) {
 		"delete from pgsecrets.project_keys",
 		"update pgsecrets.key_scheme set project_keys_since = null",
 		"select check_value from pgsecrets.root_keys",
+		"select sessions_seed from pgsecrets.root_keys",
 		"select * from pgsecrets.audit_events",
 		"select * from pgsecrets.audit_keys",
 		"select * from pgsecrets.audit_head",

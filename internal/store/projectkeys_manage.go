@@ -148,6 +148,10 @@ func (s *Store) RotateProjectKeysOlderThan(ctx context.Context, project string, 
 	return projects, nil
 }
 
+// projectKeyScope picks the project keys of project $1 (every project's
+// when empty), primary first within a project, newest first after it.
+const projectKeyScope = "where $1 = '' or k.project = $1 order by k.project, k.state = 'primary' desc, k.created_at desc, k.kid"
+
 // ProjectKeyUsage is a project key with what it encrypts.
 type ProjectKeyUsage struct {
 	ProjectKey
@@ -166,9 +170,7 @@ func (s *Store) ListProjectKeys(ctx context.Context, project string) ([]ProjectK
 		select `+prefixed("k.", projectKeyColumns)+`,
 			(select count(*) from `+s.table("secrets")+` s where s.kid = k.kid),
 			(select count(*) from `+s.table("secret_versions")+` v where v.kid = k.kid)
-		from `+s.table("project_keys")+` k
-		where $1 = '' or k.project = $1
-		order by k.project, k.state = 'primary' desc, k.created_at desc, k.kid`, project)
+		from `+s.table("project_keys")+` k `+projectKeyScope, project)
 	if err != nil {
 		return nil, fmt.Errorf("list project keys: %w", err)
 	}
@@ -185,8 +187,7 @@ func (s *Store) ListProjectKeys(ctx context.Context, project string) ([]ProjectK
 // projectKeyMeta lists the project keys of project (every project's when
 // empty) as ListProjectKeys orders them, without counting their rows.
 func (s *Store) projectKeyMeta(ctx context.Context, project string) ([]ProjectKey, error) {
-	rows, err := s.pool.Query(ctx, "select "+projectKeyColumns+" from "+s.table("project_keys")+
-		" where $1 = '' or project = $1 order by project, state = 'primary' desc, created_at desc, kid", project)
+	rows, err := s.pool.Query(ctx, "select "+prefixed("k.", projectKeyColumns)+" from "+s.table("project_keys")+" k "+projectKeyScope, project)
 	if err != nil {
 		return nil, fmt.Errorf("list project keys: %w", err)
 	}
