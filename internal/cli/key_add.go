@@ -18,10 +18,12 @@ type KeyAddOptions struct {
 	File string
 	// Prepend confirms that the reference goes first, where it wraps.
 	Prepend bool
-	// AWSKMSKey, AWSRegion and AWSEndpoint name an AWS KMS key.
+	// AWSKMSKey, AWSRegion and AWSEndpoint name an AWS KMS key; AWSTimeout
+	// bounds each call to it.
 	AWSKMSKey   string
 	AWSRegion   string
 	AWSEndpoint string
+	AWSTimeout  string
 }
 
 func newKeyAddCmd(g *globalOptions) *cobra.Command {
@@ -42,7 +44,9 @@ kms:DescribeKey on it can use it. The entry written is
 --aws-kms-key takes a key id, key ARN, alias name (alias/x) or alias ARN.
 The region is --aws-region, else the ARN's, else AWS_REGION where pgsecrets
 runs. --aws-endpoint replaces the regional endpoint (a VPC endpoint, a
-KMS-compatible service). Credentials come from the AWS default chain
+KMS-compatible service). --aws-timeout bounds each call to the key,
+retries included (default 10s): past it a process fails, naming the key,
+instead of waiting on an unreachable KMS. Credentials come from the AWS default chain
 (environment, shared config, IAM role): never from the file.
 
 The file is checked first and rewritten the same atomic way as by
@@ -80,6 +84,7 @@ rewraps every key under it (docs/rotation.md).`,
 	cmd.Flags().StringVar(&opts.AWSKMSKey, "aws-kms-key", "", "AWS KMS key: key id, key ARN, alias name (alias/x) or alias ARN")
 	cmd.Flags().StringVar(&opts.AWSRegion, "aws-region", "", "AWS region of the key (default: the ARN's, else AWS_REGION)")
 	cmd.Flags().StringVar(&opts.AWSEndpoint, "aws-endpoint", "", "KMS endpoint URL replacing the regional one")
+	cmd.Flags().StringVar(&opts.AWSTimeout, "aws-timeout", "", "bound on each KMS call, retries included (default 10s)")
 	return cmd
 }
 
@@ -88,11 +93,12 @@ func runKeyAdd(opts *KeyAddOptions) error {
 		KeyID    string `json:"key_id"`
 		Region   string `json:"region,omitempty"`
 		Endpoint string `json:"endpoint,omitempty"`
+		Timeout  string `json:"timeout,omitempty"`
 	}
 	entry, err := json.Marshal(struct {
 		KID    string `json:"kid"`
 		AWSKMS awsKMS `json:"aws_kms"`
-	}{opts.KID, awsKMS{opts.AWSKMSKey, opts.AWSRegion, opts.AWSEndpoint}})
+	}{opts.KID, awsKMS{opts.AWSKMSKey, opts.AWSRegion, opts.AWSEndpoint, opts.AWSTimeout}})
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", opts.KID, err)
 	}

@@ -46,7 +46,8 @@ type LocalKMS struct {
 
 	mu       sync.Mutex
 	calls    map[string]int
-	throttle int // calls still to answer with ThrottlingException
+	throttle int           // calls still to answer with ThrottlingException
+	hung     chan struct{} // while non-nil, calls wait for it to close
 	closed   bool
 }
 
@@ -77,6 +78,9 @@ func LocalKMSEnv() map[string]string {
 		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
 		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_KMS": "",
+		// The server is plain http: a CA bundle the developer set would
+		// only be parsed, at each client's start, for nothing.
+		"AWS_CA_BUNDLE": "",
 	}
 }
 
@@ -183,7 +187,18 @@ func (k *LocalKMS) startProxy(port int, addr string) error {
 		if throttled {
 			k.throttle--
 		}
+		hung := k.hung
 		k.mu.Unlock()
+		if hung != nil {
+			// A KMS that accepted the call and does not answer: the
+			// client gives up (its context ends the request), or Answer
+			// lets the call through.
+			select {
+			case <-hung:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if throttled {
 			// What KMS answers past a request quota.
 			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -211,6 +226,27 @@ func (k *LocalKMS) Throttle(n int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.throttle = n
+}
+
+// Hang has every call from now on wait, unanswered, as a KMS that is
+// overloaded or cut off behind a firewall that drops packets: the
+// connection holds, no answer comes. Answer ends it.
+func (k *LocalKMS) Hang() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.hung == nil {
+		k.hung = make(chan struct{})
+	}
+}
+
+// Answer ends a Hang: the calls waiting go through, and new ones too.
+func (k *LocalKMS) Answer() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.hung != nil {
+		close(k.hung)
+		k.hung = nil
+	}
 }
 
 // ResetCalls sets every count back to zero.

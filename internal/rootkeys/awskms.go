@@ -34,9 +34,18 @@ import (
 // opens such a JWE.
 const AWSKMSAlg = "pgsecrets-aws-kms"
 
-// AWSKMSTimeout bounds each call to AWS KMS, retries included: past it a
-// root key that cannot be reached fails instead of hanging the process.
+// AWSKMSTimeout bounds each call to AWS KMS, retries included, unless the
+// entry's "timeout" says otherwise: past it a root key that cannot be
+// reached fails instead of hanging the process.
 const AWSKMSTimeout = 10 * time.Second
+
+// The bounds of an entry's "timeout": below a tenth of a second a healthy
+// KMS across a region would fail; above five minutes a process would seem
+// to hang.
+const (
+	minAWSKMSTimeout = 100 * time.Millisecond
+	maxAWSKMSTimeout = 5 * time.Minute
+)
 
 // awsKMSMaxAttempts is how many times one call is tried: throttling and
 // transient network errors are retried with jittered backoff, within
@@ -60,12 +69,16 @@ type awsKMSConfig struct {
 	// Endpoint replaces the regional endpoint: a VPC endpoint, a
 	// KMS-compatible service, a test server.
 	Endpoint string `json:"endpoint"`
+	// Timeout bounds each call, retries included (a Go duration, "3s");
+	// default AWSKMSTimeout.
+	Timeout string `json:"timeout"`
 }
 
 // awsKMS is a root key held by AWS KMS.
 type awsKMS struct {
-	keyID  string
-	region string
+	keyID   string
+	region  string
+	timeout time.Duration
 
 	// The client is made on first use (or by Prefetch, in the background):
 	// reading the AWS configuration costs milliseconds a process need not
@@ -84,7 +97,7 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf(`"aws_kms" must be an object {"key_id": "...", "region": "...", "endpoint": "..."}: %v`, err)
+		return nil, fmt.Errorf(`"aws_kms" must be an object {"key_id": "...", "region": "...", "endpoint": "...", "timeout": "10s"}: %v`, err)
 	}
 	if strings.TrimSpace(c.KeyID) == "" {
 		return nil, errors.New(`"aws_kms" needs "key_id": the key id, key ARN, alias name (alias/pgsecrets) or alias ARN`)
@@ -102,6 +115,14 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 			return nil, fmt.Errorf(`"aws_kms": endpoint %q is not an http(s) URL`, c.Endpoint)
 		}
 	}
+	timeout := AWSKMSTimeout
+	if c.Timeout != "" {
+		d, err := time.ParseDuration(c.Timeout)
+		if err != nil || d < minAWSKMSTimeout || d > maxAWSKMSTimeout {
+			return nil, fmt.Errorf(`"aws_kms": timeout %q is not a duration from %s to %s ("10s")`, c.Timeout, minAWSKMSTimeout, maxAWSKMSTimeout)
+		}
+		timeout = d
+	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -116,7 +137,7 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 	// Reads the environment and the shared config files only: credentials
 	// are fetched (an IAM role's from the instance or the pod) on first use.
 	load := func() (aws.Config, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		cfg, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
@@ -124,7 +145,7 @@ func openAWSKMS(kid string, raw json.RawMessage) (keyring.Wrapper, error) {
 		}
 		return cfg, nil
 	}
-	k := &awsKMS{keyID: c.KeyID, region: c.Region}
+	k := &awsKMS{keyID: c.KeyID, region: c.Region, timeout: timeout}
 	k.newClient = func() (*kms.Client, error) {
 		cfg, err := load()
 		if err != nil {
@@ -183,7 +204,7 @@ func encryptionContext(binding keyring.Binding) map[string]string {
 }
 
 func (k *awsKMS) WrapKey(cek []byte, binding keyring.Binding) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 	defer cancel()
 	want, client, err := k.ready(ctx)
 	if err != nil {
@@ -205,7 +226,7 @@ func (k *awsKMS) WrapKey(cek []byte, binding keyring.Binding) ([]byte, error) {
 // otherwise use whichever key made it, so a wrapped key planted in the
 // database under another key the caller may use would open.
 func (k *awsKMS) UnwrapKey(wrapped []byte, binding keyring.Binding) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 	defer cancel()
 	want, client, err := k.ready(ctx)
 	if err != nil {
@@ -228,7 +249,7 @@ func (k *awsKMS) UnwrapKey(wrapped []byte, binding keyring.Binding) ([]byte, err
 // alias: another key (another alias target, account or region) gives
 // another value, and an alias moved to another key is noticed at open.
 func (k *awsKMS) CheckValue(deployment string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 	defer cancel()
 	keyARN, err := k.resolve(ctx)
 	if err != nil {
@@ -245,7 +266,7 @@ func (k *awsKMS) CheckValue(deployment string) (string, error) {
 // checks a key file, does not, and makes no call.
 func (k *awsKMS) Prefetch() {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), AWSKMSTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 		defer cancel()
 		// An error here is met again, and reported, by the call that needs
 		// the key.
@@ -312,7 +333,7 @@ func (k *awsKMS) explain(op string, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("no answer from KMS within %s (%s unreachable or slow, retries included)", AWSKMSTimeout, op)}
+		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("no answer from KMS within %s (%s unreachable or slow, retries included)", k.timeout, op)}
 	case errors.As(err, &dnsErr):
 		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("KMS unreachable (%s retried with backoff): %v", op, dnsErr)}
 	case errors.As(err, &netErr):

@@ -460,3 +460,26 @@ func TestAWSKMSOutageStopsTheRewrapWholeThenRerunFinishes(t *testing.T) {
 		}
 	}
 }
+
+// Mistakes in an aws_kms entry are refused when the root keys are read,
+// before any call, saying what to write.
+func TestAWSKMSEntryMistakesAreRefusedWhenRead(t *testing.T) {
+	pgtest.StartLocalKMS(t) // for its AWS environment: no call is made
+	for _, c := range []struct{ entry, want string }{
+		{`{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","timeout":"soon"}}`, `timeout "soon" is not a duration from 100ms to 5m0s`},
+		{`{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","timeout":"10ms"}}`, `timeout "10ms" is not a duration`},
+		{`{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","timeout":"1h"}}`, `timeout "1h" is not a duration`},
+		{`{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","endpoint":"kms.local"}}`, `endpoint "kms.local" is not an http(s) URL`},
+		{`{"kid":"k","aws_kms":{"key_id":"arn:aws:kms:us-east-1:111122223333:key/x","region":"eu-west-1"}}`, `is in region us-east-1 but "region" says eu-west-1`},
+		{`{"kid":"k","aws_kms":{"key_id":" ","region":"eu-west-1"}}`, `needs "key_id"`},
+		{`{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","timout":"3s"}}`, `unknown field "timout"`},
+	} {
+		_, err := rootkeys.Parse([]byte("[" + c.entry + "]"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error saying %q", c.entry, err, c.want)
+		}
+	}
+	if _, err := rootkeys.Parse([]byte(`[{"kid":"k","aws_kms":{"key_id":"alias/x","region":"eu-west-1","timeout":"2.5s"}}]`)); err != nil {
+		t.Errorf("a timeout of 2.5s: %v", err)
+	}
+}

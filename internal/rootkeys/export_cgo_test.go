@@ -2,7 +2,12 @@
 
 package rootkeys
 
-import "github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+import (
+	"testing"
+	"time"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
 
 // DropPKCS11Sessions closes every session of this process on every token
 // behind the pool's back, which also ends the login, as an HSM that
@@ -26,4 +31,12 @@ func PKCS11Unwraps(r *keyring.Keyring, kid string) int64 {
 		}
 	}
 	return -1
+}
+
+// SetPKCS11CallTimeout bounds each call into a module by d until the test
+// ends: the tests of a token that hangs need not wait the default 10s.
+func SetPKCS11CallTimeout(t testing.TB, d time.Duration) {
+	old := pkcs11CallTimeout
+	pkcs11CallTimeout = d
+	t.Cleanup(func() { pkcs11CallTimeout = old })
 }

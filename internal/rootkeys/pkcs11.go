@@ -178,7 +178,20 @@ func (k *pkcs11Key) explain(err error) error {
 			return errors.New("the token cannot unwrap this key: it was wrapped by another key object")
 		}
 	}
+	if tokenUnavailable(err) {
+		// The token, not the key or the data: a reencrypt stops whole
+		// rather than count every secret after it as failed. The session
+		// is dropped (try), so the next call opens a new one.
+		return &keyring.KeyServiceUnavailableError{Err: fmt.Errorf("the token is unavailable (removed, disconnected or failing): %w", err)}
+	}
 	return err
+}
+
+// tokenUnavailable tells a token or device that is gone or failing from
+// a refusal of this key or of this data.
+func tokenUnavailable(err error) bool {
+	return isPKCS11Error(err, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_ERROR,
+		pkcs11.CKR_DEVICE_MEMORY, pkcs11.CKR_SLOT_ID_INVALID, pkcs11.CKR_GENERAL_ERROR, pkcs11.CKR_TOKEN_NOT_RECOGNIZED)
 }
 
 // connect finds the token and the key object once, and checks that the

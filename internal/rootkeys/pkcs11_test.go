@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/reencrypt"
@@ -159,6 +160,71 @@ func TestAnotherTokenObjectUnderTheSameKidIsRefused(t *testing.T) {
 	if !errors.As(err, &mismatch) {
 		t.Fatalf("error %T, want *store.RootKeyMismatchError", err)
 	}
+}
+
+// An HSM that goes away (unplugged, cut off, failing) is a service outage,
+// not a wrong key: the error says so on one line naming the key, and is
+// typed so that a reencrypt stops whole rather than count every secret
+// after it as failed. Back in place, the token serves the same keys to a
+// process that loads the module again (SoftHSM, like many vendors'
+// modules, does not find a token again within a process).
+func TestHSMUnpluggedIsAnOutageNamingTheKey(t *testing.T) {
+	softhsmtest.Module(t)
+	db := storetest.NewDB(t)
+	entry := softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")
+	want := putValues(t, db.Open(t, ring(t, entry), ""), []string{"app"}, 3)
+
+	plugBack := softhsmtest.Unplug(t)
+	rootkeys.DropPKCS11Sessions()
+	_, err := store.Open(context.Background(), db.Config, ring(t, entry))
+	var unavailable *keyring.KeyServiceUnavailableError
+	if !errors.As(err, &unavailable) {
+		t.Fatalf("open with the HSM unplugged: want a key service outage, got %v", err)
+	}
+	for _, want := range []string{"hsm-1", "PKCS#11 key pkcs11:token=" + softhsmtest.Token, "the token is unavailable"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error on several lines: %v", err)
+	}
+	t.Logf("%v", err)
+
+	plugBack()
+	rootkeys.ClosePKCS11()
+	sameValues(t, "a process with the HSM back", storetest.Values(t, db.Open(t, ring(t, entry), "")), want)
+}
+
+// An HSM that hangs fails each new call within the bound, naming the key,
+// typed as an outage; a process that already opened its keys goes on
+// reading without it. Once it answers again, a new process opens as before.
+func TestHSMThatHangsFailsWithinTheBoundWhileOpenedKeysKeepWorking(t *testing.T) {
+	softhsmtest.Module(t)
+	db := storetest.NewDB(t)
+	entry := softhsmtest.Entry("hsm-1", softhsmtest.Token, "root-a")
+	want := putValues(t, db.Open(t, ring(t, entry), ""), []string{"app", "web"}, 3)
+	reader := db.Open(t, ring(t, entry), "")
+	sameValues(t, "a reader", storetest.Values(t, reader), want)
+
+	const bound = time.Second
+	rootkeys.SetPKCS11CallTimeout(t, bound)
+	thaw := softhsmtest.Freeze(t)
+	sameValues(t, "the reader, while the HSM hangs", storetest.Values(t, reader), want)
+	start := time.Now()
+	_, err := store.Open(context.Background(), db.Config, ring(t, entry))
+	took := time.Since(start)
+	var unavailable *keyring.KeyServiceUnavailableError
+	if !errors.As(err, &unavailable) || !strings.Contains(err.Error(), "no answer within 1s (is the HSM reachable?)") || !strings.Contains(err.Error(), "hsm-1") {
+		t.Fatalf("open while the HSM hangs: want an outage naming the key, got %v", err)
+	}
+	if took > bound+2*time.Second {
+		t.Errorf("failed after %s, over the %s bound", took, bound)
+	}
+	t.Logf("after %s: %v", took.Round(time.Millisecond), err)
+
+	thaw()
+	sameValues(t, "a process once the HSM answers", storetest.Values(t, db.Open(t, ring(t, entry), "")), want)
 }
 
 // Each way a PKCS#11 root can be misconfigured fails the store's opening

@@ -10,10 +10,12 @@ package softhsmtest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -35,6 +37,7 @@ const (
 // state is what Setup made, or why it could not.
 var state struct {
 	module     string
+	tokens     string // the token directory
 	exportable []byte
 	err        error
 }
@@ -42,6 +45,9 @@ var state struct {
 // Setup makes the tokens and returns what removes them. A failure is kept
 // for Module to report in each test that needs SoftHSM.
 func Setup() (cleanup func()) {
+	if dir := os.Getenv(freezeEnv); dir != "" {
+		holdLocks(dir) // the helper process of Freeze: never returns
+	}
 	dir, err := os.MkdirTemp("", "pgsecrets-softhsm-")
 	if err != nil {
 		state.err = err
@@ -75,6 +81,29 @@ func Entry(kid, token, object string) string {
 // Exportable is the material of the object "exportable", the one key made
 // extractable, to prove that what the token wraps is a standard JWE.
 func Exportable() []byte { return state.exportable }
+
+// Unplug takes the tokens' storage away, as an HSM unplugged or a network
+// HSM cut off would: from then on the module fails every call that reaches
+// a token. It puts them back when the test ends, or when the returned
+// function is called.
+func Unplug(t testing.TB) (plugBack func()) {
+	t.Helper()
+	away := state.tokens + ".unplugged"
+	if err := os.Rename(state.tokens, away); err != nil {
+		t.Fatalf("softhsmtest: unplug: %v", err)
+	}
+	plugged := false
+	plugBack = func() {
+		if !plugged {
+			plugged = true
+			if err := os.Rename(away, state.tokens); err != nil {
+				t.Errorf("softhsmtest: plug back: %v", err)
+			}
+		}
+	}
+	t.Cleanup(plugBack)
+	return plugBack
+}
 
 func findSoftHSMModule() (string, error) {
 	if m := os.Getenv("PGSECRETS_TEST_SOFTHSM_MODULE"); m != "" {
@@ -114,7 +143,7 @@ func setUp(dir string) error {
 			return fmt.Errorf("softhsm2-util --init-token: %v: %s", err, out)
 		}
 	}
-	state.module = module
+	state.module, state.tokens = module, tokens
 	return makeKeyObjects(module)
 }
 
@@ -198,4 +227,72 @@ func makeKeyObjects(module string) error {
 		ctx.CloseSession(sh)
 	}
 	return nil
+}
+
+// freezeEnv makes a test binary the helper process of Freeze.
+const freezeEnv = "PGSECRETS_SOFTHSMTEST_FREEZE"
+
+// Freeze makes the tokens stop answering, as an HSM that hangs (overloaded,
+// or a network HSM behind a link that drops packets): another process
+// holds write locks on every file of the token store, so a call of the
+// module that reads a token waits on them. The locks go when the test
+// ends, or when the returned function is called. (Locks must come from
+// another process: a process never waits on its own.)
+func Freeze(t testing.TB) (thaw func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), freezeEnv+"="+state.tokens)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("softhsmtest: freeze: %v", err)
+	}
+	ready := make([]byte, len("frozen\n"))
+	if _, err := io.ReadFull(stdout, ready); err != nil || string(ready) != "frozen\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("softhsmtest: freeze: the helper process did not lock the tokens (%v)", err)
+	}
+	thawed := false
+	thaw = func() {
+		if !thawed {
+			thawed = true
+			stdin.Close()
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(thaw)
+	return thaw
+}
+
+// holdLocks write-locks every file under dir, says so on stdout, and holds
+// the locks until stdin closes (the test is done with them, or gone).
+func holdLocks(dir string) {
+	var held []*os.File
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		held = append(held, f)
+		lock := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart}
+		return syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lock)
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "softhsmtest: lock the tokens: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Println("frozen")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }

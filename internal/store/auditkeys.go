@@ -32,18 +32,10 @@ func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, erro
 	if s.audit.key != nil {
 		return s.audit.key, nil
 	}
-	root := s.keys.RootKey().KID
 	for attempt := 0; attempt < 2; attempt++ {
-		var kid, wrapped string
-		err := q.QueryRow(ctx, "select kid, wrapped_key from "+s.table("audit_keys")+
-			" where wrapping_kid = $1 and scheme = 2 and last_seq = 0", root).Scan(&kid, &wrapped)
+		kid, wrapped, err := s.readOpenAuditKey(ctx, q)
 		if err == nil {
-			secret, err := s.keys.UnwrapAuditKey(wrapped, keyring.AuditKeyBinding(s.deployment, kid, audit.SchemeDeployment, 0))
-			if err != nil {
-				return nil, fmt.Errorf("open audit key %q: %w", kid, err)
-			}
-			s.audit.key = audit.NewKey(kid, audit.SchemeDeployment, 0, secret)
-			return s.audit.key, nil
+			return s.openAuditKeyLocked(kid, wrapped)
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("read audit key: %w", err)
@@ -53,6 +45,57 @@ func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, erro
 		}
 	}
 	return nil, errors.New("create audit key: another process keeps replacing it; retry")
+}
+
+// readOpenAuditKey reads the open audit key of this process's first root
+// key, still wrapped.
+func (s *Store) readOpenAuditKey(ctx context.Context, q querier) (kid, wrapped string, err error) {
+	err = q.QueryRow(ctx, "select kid, wrapped_key from "+s.table("audit_keys")+
+		" where wrapping_kid = $1 and scheme = 2 and last_seq = 0", s.keys.RootKey().KID).Scan(&kid, &wrapped)
+	return kid, wrapped, err
+}
+
+// openAuditKeyLocked unwraps an audit key and caches it; s.audit.mu is
+// held, so that one process unwraps its audit key once.
+func (s *Store) openAuditKeyLocked(kid, wrapped string) (*audit.Key, error) {
+	secret, err := s.keys.UnwrapAuditKey(wrapped, keyring.AuditKeyBinding(s.deployment, kid, audit.SchemeDeployment, 0))
+	if err != nil {
+		return nil, fmt.Errorf("open audit key %q: %w", kid, err)
+	}
+	s.audit.key = audit.NewKey(kid, audit.SchemeDeployment, 0, secret)
+	return s.audit.key, nil
+}
+
+// openAuditKeyEarly starts opening the audit key in the background, when
+// the first root key is held by a key service: a read then waits for one
+// round trip to the service (its project key's unwrap) instead of two in
+// a row, the audit key's unwrap overlapping the read. With a JWK root an
+// unwrap costs microseconds and the extra query would cost more. Any
+// error is left for the audit append, which meets and reports it.
+func (s *Store) openAuditKeyEarly(ctx context.Context) {
+	if s.keys == nil || s.keys.RootKey().Wrapper() == nil {
+		return
+	}
+	s.audit.mu.Lock()
+	open := s.audit.key != nil
+	s.audit.mu.Unlock()
+	if open {
+		return
+	}
+	go func() {
+		// Read before taking the lock: an append holds a connection while
+		// it waits for the lock, and a small pool could then have none
+		// left for this query.
+		kid, wrapped, err := s.readOpenAuditKey(context.WithoutCancel(ctx), s.pool)
+		if err != nil {
+			return // none yet (the append makes it), or the append's own error
+		}
+		s.audit.mu.Lock()
+		defer s.audit.mu.Unlock()
+		if s.audit.key == nil {
+			_, _ = s.openAuditKeyLocked(kid, wrapped)
+		}
+	}()
 }
 
 // createAuditKey stores a new open audit key under the first root key,

@@ -44,6 +44,7 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return nil, err
 	}
+	s.openAuditKeyEarly(ctx)
 	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
 	if names != nil {
 		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
