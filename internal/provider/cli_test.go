@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,15 +52,15 @@ func findTestCLI() (cliBinary, error) {
 	if err != nil {
 		return cliBinary{}, err
 	}
-	// The first line of the human output names the product; -json
-	// does not (OpenTofu keeps Terraform's terraform_version key).
+	// The human output names the product; -json does not (OpenTofu
+	// keeps Terraform's terraform_version key).
 	out, err := exec.Command(path, "version").Output()
 	if err != nil {
 		return cliBinary{}, fmt.Errorf("%s version: %v; TF_ACC_TERRAFORM_PATH must name a terraform or tofu binary", path, err)
 	}
-	m := regexp.MustCompile(`^(Terraform|OpenTofu) v(\S+)`).FindStringSubmatch(string(out))
+	m := regexp.MustCompile(`(?m)^(Terraform|OpenTofu) v(\S+)$`).FindStringSubmatch(string(out))
 	if m == nil {
-		first, _, _ := strings.Cut(string(out), "\n")
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		return cliBinary{}, fmt.Errorf("%s version printed %q, neither Terraform nor OpenTofu; TF_ACC_TERRAFORM_PATH must name a terraform or tofu binary", path, first)
 	}
 	return cliBinary{Path: path, Name: m[1], Version: m[2]}, nil
@@ -72,6 +73,14 @@ func findTestCLI() (cliBinary, error) {
 // attaches an unmanaged provider only under the exact address.
 func useTestCLI(cli cliBinary) error {
 	os.Setenv("TF_ACC_TERRAFORM_PATH", cli.Path)
+	// A CLI configuration file that does not exist configures nothing,
+	// but OpenTofu warns of it on stdout, ahead of the JSON the tests
+	// read from `show -json`.
+	if f := os.Getenv("TF_CLI_CONFIG_FILE"); f != "" {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			os.Unsetenv("TF_CLI_CONFIG_FILE")
+		}
+	}
 	if cli.Name != "OpenTofu" {
 		return nil
 	}
