@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"testing"
 )
 
 // testCLI is the Terraform or OpenTofu binary every acceptance test runs,
@@ -89,4 +90,21 @@ func useTestCLI(cli cliBinary) error {
 	}
 	os.Setenv("TF_ACC_PROVIDER_HOST", openTofuRegistry)
 	return nil
+}
+
+// A run meant for OpenTofu whose TF_ACC_TERRAFORM_PATH leads nowhere, or
+// to something else, stops with the fix instead of testing whatever
+// terraform is on PATH.
+func TestCLIPathThatIsNoTerraformOrOpenTofuStopsTheRun(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "tofu")
+	for _, tc := range []struct{ path, want string }{
+		{missing, "TF_ACC_TERRAFORM_PATH=" + missing + " is not an executable"},
+		{"true", "neither Terraform nor OpenTofu"},
+	} {
+		t.Setenv("TF_ACC_TERRAFORM_PATH", tc.path)
+		cli, err := findTestCLI()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "terraform or tofu binary") {
+			t.Errorf("TF_ACC_TERRAFORM_PATH=%s: found %v, error %v; want an error saying %q and what to set", tc.path, cli, err, tc.want)
+		}
+	}
 }
