@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,16 +43,17 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 const testSchema = "acc_pgsecrets"
 
 func TestMain(m *testing.M) {
-	// terraform-plugin-testing would otherwise download Terraform when it
-	// is not on PATH; the tests must use the installed one, offline.
-	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
-		tf, err := exec.LookPath("terraform")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "provider tests: terraform (1.11 or later) is not on PATH; install it or set TF_ACC_TERRAFORM_PATH")
-			os.Exit(1)
-		}
-		os.Setenv("TF_ACC_TERRAFORM_PATH", tf)
+	cli, err := findTestCLI()
+	if err == nil {
+		err = useTestCLI(cli)
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "provider tests:", err)
+		os.Exit(1)
+	}
+	testCLI = cli
+	// Shown with -v, and with any failure.
+	fmt.Fprintln(os.Stderr, "provider tests: acceptance tests run", cli)
 	os.Setenv("CHECKPOINT_DISABLE", "1")
 	pgtest.Main(m)
 }
@@ -226,19 +226,14 @@ func hclString(s string) string {
 	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(strconv.Quote(s))
 }
 
-// minTerraform is the first Terraform with write-only attributes.
+// minTerraform is the first Terraform, and the first OpenTofu, with
+// write-only attributes and ephemeral resources.
 var minTerraform = version.Must(version.NewVersion("1.11.0"))
 
-// accTest runs an acceptance test against the provider. Unlike
-// resource.Test, it fails instead of skipping without TF_ACC (set by
-// `make test`) or with a Terraform older than 1.11: a skipped acceptance
-// test would pass CI without testing anything.
+// accTest runs an acceptance test against the provider, with any other
+// providers the case brings (echo, for ephemeral values).
 func accTest(t *testing.T, tc resource.TestCase) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
-	}
-	// Keep any other providers the case brings (echo, for ephemeral values).
 	factories := map[string]func() (tfprotov6.ProviderServer, error){}
 	for name, f := range tc.ProtoV6ProviderFactories {
 		factories[name] = f
@@ -247,6 +242,19 @@ func accTest(t *testing.T, tc resource.TestCase) {
 		factories[name] = f
 	}
 	tc.ProtoV6ProviderFactories = factories
+	runAccTest(t, tc)
+}
+
+// runAccTest is resource.Test for every acceptance test, whatever
+// provider server it serves. Unlike resource.Test, it fails instead of
+// skipping without TF_ACC (set by `make test`) or with a Terraform or
+// OpenTofu older than 1.11: a skipped acceptance test would pass CI
+// without testing anything.
+func runAccTest(t *testing.T, tc resource.TestCase) {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
+	}
 	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
 	resource.Test(t, tc)
 }

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
 const defaultsAddr = "pgsecrets_model_defaults.d"
@@ -313,9 +311,6 @@ func accTestRecordingDiagnostics(t *testing.T, tc acc.TestCase) *diagRecorder {
 // the provider's factory itself), with the provider's server recorded.
 func accTestWith(t *testing.T, rec *diagRecorder, tc acc.TestCase) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
-	}
 	serve := providerserver.NewProtocol6WithError(testAccProvider)
 	tc.ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
 		"pgsecrets": func() (tfprotov6.ProviderServer, error) {
@@ -326,8 +321,7 @@ func accTestWith(t *testing.T, rec *diagRecorder, tc acc.TestCase) {
 			return recordingServer{ProviderServer: s, rec: rec}, nil
 		},
 	}
-	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
-	acc.Test(t, tc)
+	runAccTest(t, tc)
 }
 
 // A configuration written with pgsecrets_provider_defaults, the resource's

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
@@ -219,17 +217,13 @@ func (r *warningRecorder) record(diags []*tfprotov6.Diagnostic) {
 // record plan warnings.
 func accTestRecordingWarnings(t *testing.T, warnings *planWarnings, tc resource.TestCase) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Fatal("acceptance test needs TF_ACC=1 (run `make test`, or TF_ACC=1 go test ./internal/provider/)")
-	}
 	tc.ProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
 		"pgsecrets": func() (tfprotov6.ProviderServer, error) {
 			s, err := testAccProtoV6ProviderFactories["pgsecrets"]()
 			return &warningRecorder{ProviderServer: s, warnings: warnings}, err
 		},
 	}
-	tc.TerraformVersionChecks = append(tc.TerraformVersionChecks, tfversion.RequireAbove(minTerraform))
-	resource.Test(t, tc)
+	runAccTest(t, tc)
 }
 
 // warningCheck checks the warnings of the plan just made.
