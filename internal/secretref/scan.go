@@ -3,6 +3,7 @@ package secretref
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 )
 
 // errNotScanned is the scanner giving up: the Decoder then reads the
@@ -22,7 +23,10 @@ type scanner struct {
 	data []byte
 	pos  int
 	// at is the path of the value being read, as the parser's.
-	at   []step
+	at []step
+	// keys holds the keys of the objects being read, outermost first: an
+	// object checks its own for repeats when it ends.
+	keys []string
 	refs []Reference
 	tmpl template
 }
@@ -142,11 +146,12 @@ func (s *scanner) object() error {
 		return nil
 	}
 	s.tmpl.text = append(s.tmpl.text, '{')
-	var seen keySet
+	firstKey := len(s.keys)
 	for {
-		if key == Key || !seen.add(key) {
+		if key == Key {
 			return errNotScanned // the parser names the problem
 		}
+		s.keys = append(s.keys, key)
 		s.at[top].key = key
 		s.tmpl.text = appendString(s.tmpl.text, key)
 		s.tmpl.text = append(s.tmpl.text, ':')
@@ -166,9 +171,35 @@ func (s *scanner) object() error {
 			return err
 		}
 	}
+	if repeated(s.keys[firstKey:]) {
+		return errNotScanned // the parser names the key
+	}
+	s.keys = s.keys[:firstKey]
 	s.at = s.at[:top]
 	s.tmpl.text = append(s.tmpl.text, '}')
 	return nil
+}
+
+// repeated reports whether keys holds a key twice; it may reorder keys.
+// Sorting beats a set for the one big object of a generated config (and
+// costs next to nothing when its keys come sorted); a few keys are
+// compared pairwise.
+func repeated(keys []string) bool {
+	if len(keys) <= 8 {
+		for i, k := range keys {
+			if slices.Contains(keys[:i], k) {
+				return true
+			}
+		}
+		return false
+	}
+	slices.Sort(keys)
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			return true
+		}
+	}
+	return false
 }
 
 // reference reads, after the key "$secretRef" of an object whose first key
