@@ -123,15 +123,17 @@ func (s *Store) sealAudit(key *audit.Key, head auditHead, events []*audit.Event)
 }
 
 // auditAlone appends one event in a transaction of its own in two round
-// trips, where appendAudit in a transaction takes four: BEGIN and the head
-// lock go together, then the INSERT and the COMMIT. It returns only once
-// the event is committed, or with an error. It needs this process's audit
-// key in memory; without it (the first event of a process, or a key that
-// turns out not to be stored) done is false, nothing was written, and the
-// caller appends the ordinary way, which opens or makes the key.
+// trips, where appendAudit in a transaction takes four or five: BEGIN and
+// the head lock go together (with, for a process's first event, the read
+// of its audit key), then the INSERT and the COMMIT. It returns only once
+// the event is committed, or with an error. When it cannot (no audit key
+// yet, one that turns out not to be stored, or a first event under a root
+// a key service holds, whose unwrap must not happen while the head is
+// locked) done is false, nothing was written, and the caller appends the
+// ordinary way, which opens or makes the key.
 func (s *Store) auditAlone(ctx context.Context, e *audit.Event) (done bool, err error) {
 	key := s.openedAuditKey()
-	if key == nil {
+	if key == nil && s.keys.RootKey().Wrapper() != nil {
 		return false, nil
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -148,12 +150,30 @@ func (s *Store) auditAlone(ctx context.Context, e *audit.Event) (done bool, err 
 		}
 	}()
 
-	var head auditHead
+	var (
+		head         auditHead
+		kid, wrapped string
+	)
 	b := &pgx.Batch{}
 	b.Queue("begin")
-	b.Queue(s.lockHeadSQL(), key.KID).QueryRow(func(row pgx.Row) error { return row.Scan(head.dest()...) })
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+	if key != nil {
+		b.Queue(s.lockHeadSQL(), key.KID).QueryRow(func(row pgx.Row) error { return row.Scan(head.dest()...) })
+	} else {
+		// The open audit key of the first root key, as readOpenAuditKey
+		// reads it, and the head locked for it, in one statement.
+		b.Queue("select k.kid, k.wrapped_key, h.seq, h.mac, h.at, h.db_role, h.key_last_seq from "+s.table("audit_keys")+" k cross join lateral "+
+			s.table("audit_lock_head")+"(k.kid) h where k.wrapping_kid = $1 and k.scheme = 2 and k.last_seq = 0", s.keys.RootKey().KID).
+			QueryRow(func(row pgx.Row) error { return row.Scan(append([]any{&kid, &wrapped}, head.dest()...)...) })
+	}
+	if err := conn.SendBatch(ctx, b).Close(); errors.Is(err, pgx.ErrNoRows) {
+		return false, nil // no audit key yet: the ordinary way makes it
+	} else if err != nil {
 		return true, fmt.Errorf("lock audit chain head: %w", err)
+	}
+	if key == nil {
+		if key, err = s.openAuditKey(kid, wrapped); err != nil {
+			return true, err
+		}
 	}
 	if head.lastSeq == nil {
 		// Made in a transaction that rolled back: the ordinary way makes

@@ -54,6 +54,17 @@ func (s *Store) openedAuditKey() *audit.Key {
 	return s.audit.key
 }
 
+// openAuditKey unwraps and caches the audit key read as kid and wrapped,
+// unless this process holds its audit key already.
+func (s *Store) openAuditKey(kid, wrapped string) (*audit.Key, error) {
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	if s.audit.key != nil && s.audit.key.KID == kid {
+		return s.audit.key, nil
+	}
+	return s.openAuditKeyLocked(kid, wrapped)
+}
+
 // readOpenAuditKey reads the open audit key of this process's first root
 // key, still wrapped.
 func (s *Store) readOpenAuditKey(ctx context.Context, q querier) (kid, wrapped string, err error) {
