@@ -1,6 +1,7 @@
 package secretref
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -21,6 +22,9 @@ var errNotScanned = errors.New("not read by the fast scanner")
 // escapes or non-ASCII bytes are decoded by encoding/json itself.
 type scanner struct {
 	data []byte
+	// text is data as a string, for a document small enough to copy whole:
+	// its keys and names are then slices of it, not a copy each.
+	text string
 	pos  int
 	// at is the path of the value being read, as the parser's.
 	at []step
@@ -31,18 +35,33 @@ type scanner struct {
 	tmpl template
 }
 
+// copiedWhole is the size up to which a document is copied into one
+// string, from which every key and name is sliced. A bigger one is rarely a
+// config; one deeper than MaxDepth must not cost a copy of itself.
+const copiedWhole = 4 << 20
+
 // scanDocument reads doc with a scanner: the Document, a *DepthError, or
 // errNotScanned.
 func scanDocument(doc []byte) (*Document, error) {
 	// The template is about as long as the document; a document too deep to
 	// read must not cost its length in memory, hence the cap.
 	s := &scanner{data: doc, tmpl: template{text: make([]byte, 0, min(len(doc), 256<<10))}}
+	if len(doc) <= copiedWhole {
+		s.text = string(doc)
+	}
+	if refs := bytes.Count(doc, []byte(Key)); refs > 0 {
+		s.refs, s.tmpl.holes = make([]Reference, 0, refs), make([]int, 0, refs)
+	}
 	if err := s.value(); err != nil {
 		return nil, err
 	}
 	s.skipSpace()
 	if s.pos != len(s.data) {
 		return nil, errNotScanned
+	}
+	if len(s.refs) == 0 {
+		// "$secretRef" only as text: no reference, as the parser has it.
+		s.refs, s.tmpl.holes = nil, nil
 	}
 	return &Document{refs: s.refs, tmpl: s.tmpl}, nil
 }
@@ -302,6 +321,9 @@ func (s *scanner) string() (string, error) {
 			if string(text) == known {
 				return known, nil
 			}
+		}
+		if s.text != "" {
+			return s.text[start+1 : end-1], nil
 		}
 		return string(text), nil
 	}

@@ -14,7 +14,7 @@ import (
 func FuzzScannerAgreesWithDecoder(f *testing.F) {
 	for _, seed := range []string{
 		`{"providers":[{"name":"openai","apiKey":{"$secretRef":{"name":"OPENAI_API_KEY"}}}],"n":-1.50e+3,"t":true,"f":false,"z":null}`,
-		`{"$secretRef":{"name":"A","default":"d"}}`, `[]`, `{}`, `[[],{}]`, ` "x" `, `0`, `-0.0E-0`, `01`, `1.`, `1e`, `-`,
+		`{"$secretRef":{"name":"A","default":"d"}}`, `{"text":"$secretRef"}`, `[]`, `{}`, `[[],{}]`, ` "x" `, `0`, `-0.0E-0`, `01`, `1.`, `1e`, `-`,
 		`{"a":"\u00e9\"\\"}`, "{\"a\":\"caf\xc3\xa9\"}", "[\"\xff\"]", `["a",]`, `{"a":1,}`, `{"a" 1}`, `{,}`, `[1 2]`, `tru`, `nul`, `{"a":1}x`,
 		strings.Repeat("[", MaxDepth+1), strings.Repeat(`{"a":`, MaxDepth) + "1" + strings.Repeat("}", MaxDepth),
 	} {
