@@ -138,7 +138,8 @@ var jsonPlain = func() (t [256]bool) {
 	return t
 }()
 
-// appendJSONString appends s as a JSON string. Like encoding/json it
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json's Marshal writes it. Like encoding/json it
 // escapes <, > and & (the output may be pasted into HTML) and U+2028/9,
 // and replaces invalid UTF-8 with U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
@@ -165,6 +166,10 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

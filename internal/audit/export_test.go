@@ -12,7 +12,7 @@ import (
 
 func TestExportJSONStringsMatchEncodingJSON(t *testing.T) {
 	for _, s := range []string{
-		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "\x00\x01\x1f\x7f",
+		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\rcr", "back\bspace form\ffeed", "\x00\x01\x1f\x7f",
 		"<script>&amp;</script>", "ünïcode ✓ 🎉", "line\u2028sep\u2029para", "bad \xff utf8 \xc3",
 		`{"kid":"a","names":["x","y"]}`,
 	} {

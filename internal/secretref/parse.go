@@ -49,8 +49,16 @@ type Reference struct {
 
 // Document is a parsed configuration, ready to render.
 type Document struct {
-	root any
 	refs []Reference
+	tmpl template
+}
+
+// template is a document rendered as compact JSON with each reference cut
+// out: holes[i] is the offset in text where refs[i]'s value goes. Both
+// parses build it, so rendering is copying.
+type template struct {
+	text  []byte
+	holes []int
 }
 
 // References lists the document's references in document order.
@@ -58,8 +66,18 @@ func (d *Document) References() []Reference { return d.refs }
 
 // Names lists the distinct secret names referenced, sorted.
 func (d *Document) Names() []string {
-	seen := make(map[string]bool, len(d.refs))
 	names := make([]string, 0, len(d.refs))
+	for _, r := range d.refs {
+		if len(names) > 0 && r.Name <= names[len(names)-1] {
+			break // not in order: sorted below
+		}
+		names = append(names, r.Name)
+	}
+	if len(names) == len(d.refs) {
+		return names // a generated config: every name once, in order
+	}
+	seen := make(map[string]bool, len(d.refs))
+	names = names[:0]
 	for _, r := range d.refs {
 		if !seen[r.Name] {
 			seen[r.Name] = true
@@ -135,8 +153,11 @@ type member struct {
 // placeholder stands where a reference's value goes; index is into refs.
 type placeholder int
 
+// parser reads a document token by token with encoding/json's Decoder,
+// into a tree: the path for whatever the scanner does not read, which
+// finds and explains every problem.
 type parser struct {
-	dec tokenSource
+	dec *json.Decoder
 	// at holds one step per enclosing object member or array element: the
 	// path of the value being parsed, kept as steps so that a path string
 	// is built only for a reference or a problem, not at every level.
@@ -158,20 +179,19 @@ type step struct {
 // MaxDepth and a *MalformedError listing every malformed reference.
 func Parse(doc []byte) (*Document, error) {
 	// The scanner reads well-formed documents; the Decoder reads again, and
-	// explains, anything the scanner gives up on or the parse refuses.
-	d, err := parseTokens(newScanner(doc))
-	var depth *DepthError
-	if err == nil || errors.As(err, &depth) {
-		// Both read a document the same way up to the depth limit.
+	// explains, anything the scanner gives up on. Both read a document the
+	// same way up to the depth limit.
+	if d, err := scanDocument(doc); err != errNotScanned {
 		return d, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	return parseTokens(dec)
+	return parseTokens(doc)
 }
 
-func parseTokens(tokens tokenSource) (*Document, error) {
-	p := &parser{dec: tokens}
+// parseTokens parses doc with the Decoder.
+func parseTokens(doc []byte) (*Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	p := &parser{dec: dec}
 	root, err := p.value()
 	if err != nil {
 		return nil, p.parseError(err)
@@ -183,7 +203,11 @@ func parseTokens(tokens tokenSource) (*Document, error) {
 	if len(p.problems) > 0 {
 		return nil, &MalformedError{Problems: p.problems}
 	}
-	return &Document{root: root, refs: p.refs}, nil
+	tmpl := template{text: []byte{}}
+	if err := tmpl.write(root); err != nil {
+		return nil, err
+	}
+	return &Document{refs: p.refs, tmpl: tmpl}, nil
 }
 
 // parseError turns what stopped the parse into a *SyntaxError, or passes a
@@ -417,6 +441,14 @@ func (p *parser) pathAbove(up int) string { return pathOf(p.at[:len(p.at)-up], n
 // step of a path can contain unquoted.
 func pathOf(steps []step, budget int) string {
 	var b strings.Builder
+	size := 1
+	for _, s := range steps {
+		size += len(s.key) + 4 // "[", "]" and quotes, or ".", or an index's brackets
+	}
+	if budget != noBudget {
+		size = min(size, budget+8)
+	}
+	b.Grow(size)
 	b.WriteByte('$')
 	for _, s := range steps {
 		mark := b.Len()

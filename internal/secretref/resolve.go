@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -199,35 +200,42 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 	}
 
 	// Per name: the database or the environment, when either has it.
-	named := make(map[string]string, len(names))
+	var fromEnv map[string][]byte
 	for _, name := range names {
 		if v, ok := found[name]; ok {
 			if !utf8.Valid(v) {
 				return Result{}, &NotTextError{Name: name, Source: SourceDatabase}
 			}
-			named[name], res.Sources[name] = string(v), SourceDatabase
+			res.Sources[name] = SourceDatabase
 			continue
 		}
 		if opts.EnvFallback && EnvRefusal(name, opts.EnvAllow) == "" {
 			if v, ok := getenv(name); ok {
-				if !utf8.Valid([]byte(v)) {
+				if !utf8.ValidString(v) {
 					return Result{}, &NotTextError{Name: name, Source: SourceEnvironment}
 				}
-				named[name], res.Sources[name] = v, SourceEnvironment
+				if fromEnv == nil {
+					fromEnv = map[string][]byte{}
+				}
+				fromEnv[name], res.Sources[name] = []byte(v), SourceEnvironment
 			}
 		}
 	}
 
 	// Per reference: the named value, else this reference's own default.
-	values := make([]string, len(d.refs))
+	values := make([][]byte, len(d.refs))
 	missing := map[string][]string{}
 	for i, r := range d.refs {
-		if v, ok := named[r.Name]; ok {
+		if v, ok := found[r.Name]; ok {
+			values[i] = v
+			continue
+		}
+		if v, ok := fromEnv[r.Name]; ok {
 			values[i] = v
 			continue
 		}
 		if r.Default != nil {
-			values[i] = *r.Default
+			values[i] = []byte(*r.Default)
 			res.Sources[r.Name] = SourceDefault
 			continue
 		}
@@ -237,14 +245,7 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, missingError(missing, opts)
 	}
 
-	var buf bytes.Buffer
-	w := &writer{buf: &buf, values: values}
-	w.str = json.NewEncoder(&buf)
-	w.str.SetEscapeHTML(false) // keep "<", ">", "&" readable; still valid JSON
-	if err := w.value(d.root); err != nil {
-		return Result{}, err
-	}
-	res.Rendered = buf.Bytes()
+	res.Rendered = d.tmpl.render(values)
 	return res, nil
 }
 
@@ -266,66 +267,84 @@ func missingError(missing map[string][]string, opts Options) *MissingError {
 	return e
 }
 
-// writer renders a parsed document as compact JSON.
-type writer struct {
-	buf    *bytes.Buffer
-	str    *json.Encoder
-	values []string
+// render copies the template with values[i] in hole i.
+func (t *template) render(values [][]byte) []byte {
+	size := len(t.text)
+	for _, v := range values {
+		size += len(v) + 2
+	}
+	out := make([]byte, 0, size)
+	last := 0
+	for i, at := range t.holes {
+		out = append(out, t.text[last:at]...)
+		out = appendString(out, values[i])
+		last = at
+	}
+	return append(out, t.text[last:]...)
 }
 
-func (w *writer) value(v any) error {
+// write renders a value the parser built, as compact JSON, each reference
+// a hole.
+func (t *template) write(v any) error {
 	switch v := v.(type) {
 	case *object:
-		w.buf.WriteByte('{')
+		t.text = append(t.text, '{')
 		for i, m := range v.members {
 			if i > 0 {
-				w.buf.WriteByte(',')
+				t.text = append(t.text, ',')
 			}
-			if err := w.string(m.key); err != nil {
-				return err
-			}
-			w.buf.WriteByte(':')
-			if err := w.value(m.value); err != nil {
+			t.text = appendString(t.text, m.key)
+			t.text = append(t.text, ':')
+			if err := t.write(m.value); err != nil {
 				return err
 			}
 		}
-		w.buf.WriteByte('}')
+		t.text = append(t.text, '}')
 	case []any:
-		w.buf.WriteByte('[')
+		t.text = append(t.text, '[')
 		for i, e := range v {
 			if i > 0 {
-				w.buf.WriteByte(',')
+				t.text = append(t.text, ',')
 			}
-			if err := w.value(e); err != nil {
+			if err := t.write(e); err != nil {
 				return err
 			}
 		}
-		w.buf.WriteByte(']')
+		t.text = append(t.text, ']')
 	case placeholder:
-		return w.string(w.values[v])
+		t.holes = append(t.holes, len(t.text))
 	case string:
-		return w.string(v)
+		t.text = appendString(t.text, v)
 	case json.Number:
-		w.buf.WriteString(string(v)) // exactly the digits of the input
+		t.text = append(t.text, v...) // exactly the digits of the input
 	case bool:
-		if v {
-			w.buf.WriteString("true")
-		} else {
-			w.buf.WriteString("false")
-		}
+		t.text = strconv.AppendBool(t.text, v)
 	case nil:
-		w.buf.WriteString("null")
+		t.text = append(t.text, "null"...)
 	default:
 		return fmt.Errorf("secretref: cannot render %T; this is a bug", v)
 	}
 	return nil
 }
 
-// string writes s as a JSON string; Encode adds a newline, dropped here.
-func (w *writer) string(s string) error {
-	if err := w.str.Encode(s); err != nil {
-		return fmt.Errorf("secretref: encode a string: %w", err)
+// appendString appends s as a JSON string, as encoding/json writes it
+// without HTML escaping ("<", ">", "&" stay readable; still valid JSON).
+func appendString[T string | []byte](dst []byte, s T) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\'
 	}
-	w.buf.Truncate(w.buf.Len() - 1)
-	return nil
+	if plain {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	// Escapes, and encoding/json's rules for invalid UTF-8 and for U+2028
+	// and U+2029.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(string(s)) // a string always encodes
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
 }

@@ -1,7 +1,9 @@
 package secretref
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -312,5 +314,23 @@ func TestNonUTF8SecretRefusedWithoutQuotingIt(t *testing.T) {
 	var nt *NotTextError
 	if !errors.As(err, &nt) || strings.Contains(err.Error(), "canary") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// Values are written as encoding/json writes a string without HTML
+// escaping, whatever bytes they hold: escapes, control bytes, U+2028 and
+// U+2029 (which JavaScript reads as line ends) escaped, the rest as is.
+func TestValuesRenderedAsEncodingJSONWritesThem(t *testing.T) {
+	for _, v := range []string{"plain", "<a & b>", "quote\" back\\slash", "\x00\x01\t\n\r\x1f\x7f", "é😀", "\u2028\u2029", "a\u2028b"} {
+		res := resolve(t, `[{"$secretRef":{"name":"V"}}]`, &db{values: map[string]string{"V": v}}, Options{})
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode([]string{v}); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(res.Rendered) + "\n"; got != want.String() {
+			t.Errorf("value %q rendered %s, want %s", v, got, want.String())
+		}
 	}
 }

@@ -182,3 +182,93 @@ func TestAuditTimeIsTransactionTime(t *testing.T) {
 		t.Fatalf("event time %v not now", e.At)
 	}
 }
+
+// A read is audited before its values are handed back: when its event
+// cannot be written, the read fails, returns nothing and leaves the chain
+// whole, and the next read, once events can be written again, works.
+func TestReadFailsWhenItsAuditEventCannotBeWritten(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	ring := testRootKeys(t)
+	s := db.Open(t, ring, "alice")
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte(canary), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	// The first read opens the process's audit key; the second appends
+	// with it in memory, as every later read of a process does.
+	for range 2 {
+		if _, err := s.GetValues(ctx, "app", []string{"K"}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(db.Events(t))
+	if _, err := db.Pool.Exec(ctx, "alter table audit_events add constraint no_reads check (action <> 'secret.read') not valid"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // every connection of the pool ends its transaction
+		got, err := s.GetValues(ctx, "app", []string{"K"}, "test")
+		if err == nil || got != nil || !strings.Contains(err.Error(), "append audit event") {
+			t.Fatalf("read with its event refused: %d values, error %v; want no value and the append's error", len(got), err)
+		}
+	}
+	if after := len(db.Events(t)); after != before {
+		t.Fatalf("%d events written by refused reads", after-before)
+	}
+	if _, err := db.Pool.Exec(ctx, "alter table audit_events drop constraint no_reads"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetValues(ctx, "app", []string{"K"}, "test")
+	if err != nil || string(got["K"]) != canary {
+		t.Fatalf("read after events are allowed again: %v", err)
+	}
+	if after := len(db.Events(t)); after != before+1 {
+		t.Fatalf("%d events after one more read, want 1", after-before)
+	}
+	if err := verifyChain(t, db.Open(t, ring, "verifier")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Reads append their events concurrently with writes into one chain.
+func TestAuditChainHoldsUnderConcurrentReadsAndWrites(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	ring := testRootKeys(t)
+	seed := db.Open(t, ring, "seed")
+	if _, err := seed.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "K", Value: []byte("v"), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(db.Events(t))
+	const workers, each = 6, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		s := db.Open(t, ring, fmt.Sprintf("worker-%d", w))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				var err error
+				if w%2 == 0 {
+					_, err = s.GetValues(ctx, "app", []string{"K"}, "test")
+				} else {
+					_, err = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := len(db.Events(t)) - before; n != workers*each {
+		t.Fatalf("%d events, want %d", n, workers*each)
+	}
+	if err := verifyChain(t, db.Open(t, ring, "verifier")); err != nil {
+		t.Fatal(err)
+	}
+}

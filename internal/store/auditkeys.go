@@ -47,6 +47,24 @@ func (s *Store) currentAuditKey(ctx context.Context, q pgx.Tx) (*audit.Key, erro
 	return nil, errors.New("create audit key: another process keeps replacing it; retry")
 }
 
+// openedAuditKey is the audit key this process holds in memory, or nil.
+func (s *Store) openedAuditKey() *audit.Key {
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	return s.audit.key
+}
+
+// openAuditKey unwraps and caches the audit key read as kid and wrapped,
+// unless this process holds its audit key already.
+func (s *Store) openAuditKey(kid, wrapped string) (*audit.Key, error) {
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	if s.audit.key != nil && s.audit.key.KID == kid {
+		return s.audit.key, nil
+	}
+	return s.openAuditKeyLocked(kid, wrapped)
+}
+
 // readOpenAuditKey reads the open audit key of this process's first root
 // key, still wrapped.
 func (s *Store) readOpenAuditKey(ctx context.Context, q querier) (kid, wrapped string, err error) {

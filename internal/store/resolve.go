@@ -89,13 +89,9 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	if len(read) == 0 && len(missing) == 0 {
 		return out, nil // a project with no secret: nothing was read
 	}
-	details := map[string]any{"purpose": purpose, "names": read}
-	if len(missing) > 0 {
-		details["not_found"] = missing
-	}
 	err = s.Audit(ctx, &audit.Event{
 		Action: audit.ActionSecretRead, Project: project,
-		Details: audit.Details(details),
+		Details: audit.ReadDetails(purpose, read, missing),
 	})
 	if err != nil {
 		return nil, err
