@@ -170,7 +170,10 @@ func newFirstReleaseWorld(t *testing.T) *firstReleaseWorld {
 	}
 	old := buildFirstRelease(t)
 	// The provider served by the test takes the address the first
-	// release was installed at, as an upgraded binary would.
+	// release was installed at, as an upgraded binary would. The host is
+	// spelled out (here and in requirePgsecrets) so that OpenTofu, whose
+	// default registry is another, finds the same provider.
+	t.Setenv("TF_ACC_PROVIDER_HOST", registryHost)
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "pgsecrets")
 	w := &firstReleaseWorld{t: t, url: pgtest.NewDatabase(t), rootKeys: newRootKeys(t)}
 	t.Setenv("PGSECRETS_DATABASE_URL", w.url)
@@ -186,7 +189,7 @@ func newFirstReleaseWorld(t *testing.T) *firstReleaseWorld {
 func (w *firstReleaseWorld) firstReleaseApplies(config string) resource.TestStep {
 	return resource.TestStep{
 		ExternalProviders: map[string]resource.ExternalProvider{
-			"pgsecrets": {Source: "pgsecrets/pgsecrets", VersionConstraint: firstReleaseVersion},
+			"pgsecrets": {Source: providerAddress, VersionConstraint: firstReleaseVersion},
 		},
 		Config: config,
 	}
@@ -212,9 +215,15 @@ func (w *firstReleaseWorld) test(t *testing.T, steps []resource.TestStep) {
 	})
 }
 
-// requirePgsecrets is the terraform block requiring pgsecrets/pgsecrets
-// (the address a registry serves it at), at version when given. The
-// provider block takes its settings from the environment.
+// The registry host and the provider's address on it.
+const (
+	registryHost    = "registry.terraform.io"
+	providerAddress = registryHost + "/pgsecrets/pgsecrets"
+)
+
+// requirePgsecrets is the terraform block requiring providerAddress, at
+// version when given. The provider block takes its settings from the
+// environment.
 func requirePgsecrets(version string) string {
 	constraint := ""
 	if version != "" {
@@ -224,14 +233,14 @@ func requirePgsecrets(version string) string {
 terraform {
   required_providers {
     pgsecrets = {
-      source = "pgsecrets/pgsecrets"
+      source = %q
       %s
     }
   }
 }
 
 provider "pgsecrets" {}
-`, constraint)
+`, providerAddress, constraint)
 }
 
 // buildFirstRelease builds the first release's provider from the
@@ -263,7 +272,7 @@ func buildFirstRelease(t *testing.T) string {
 
 	// The unpacked layout of a provider mirror: HOST/NAMESPACE/TYPE/VERSION/OS_ARCH.
 	mirror := filepath.Join(dir, "mirror")
-	platform := filepath.Join(mirror, "registry.terraform.io", "pgsecrets", "pgsecrets", firstReleaseVersion, runtime.GOOS+"_"+runtime.GOARCH)
+	platform := filepath.Join(mirror, filepath.FromSlash(providerAddress), firstReleaseVersion, runtime.GOOS+"_"+runtime.GOARCH)
 	bin := filepath.Join(platform, "terraform-provider-pgsecrets_v"+firstReleaseVersion)
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+firstReleaseVersion, "-o", bin, ".")
 	build.Dir = src
@@ -277,10 +286,10 @@ func buildFirstRelease(t *testing.T) string {
 	rc := fmt.Sprintf(`provider_installation {
   filesystem_mirror {
     path    = %s
-    include = ["registry.terraform.io/pgsecrets/pgsecrets"]
+    include = [%s]
   }
 }
-`, hclString(mirror))
+`, hclString(mirror), hclString(providerAddress))
 	if err := os.WriteFile(cliConfig, []byte(rc), 0o644); err != nil {
 		t.Fatal(err)
 	}
