@@ -75,6 +75,12 @@ type testEnv struct {
 // newTestEnv makes a fresh migrated database and root keys for t.
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWithRootKeys(t, newRootKeys(t))
+}
+
+// newRootKeys is a fresh root key, as the JSON root_keys takes.
+func newRootKeys(t *testing.T) string {
+	t.Helper()
 	root, err := keyring.Generate("", "dir", "A256GCM")
 	if err != nil {
 		t.Fatalf("generate root key: %v", err)
@@ -83,7 +89,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatalf("encode root key: %v", err)
 	}
-	return newTestEnvWithRootKeys(t, string(rootJSON))
+	return string(rootJSON)
 }
 
 // newTestEnvWithRootKeys makes a fresh migrated database for t, used with
@@ -102,7 +108,14 @@ func newTestEnvWithRootKeys(t *testing.T, rootKeys string) *testEnv {
 		t.Fatalf("migrate test database: %v", err)
 	}
 	pool.Close()
+	return openTestEnv(t, url, rootKeys)
+}
 
+// openTestEnv is the environment of a database at the current schema
+// version, opened with rootKeys.
+func openTestEnv(t *testing.T, url, rootKeys string) *testEnv {
+	t.Helper()
+	ctx := context.Background()
 	ring, err := rootkeys.Load([]byte(rootKeys))
 	if err != nil {
 		t.Fatalf("load root keys: %v", err)

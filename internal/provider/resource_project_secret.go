@@ -79,6 +79,7 @@ func (r *projectSecretResource) Metadata(_ context.Context, req resource.Metadat
 
 func (r *projectSecretResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: projectSecretSchemaVersion,
 		MarkdownDescription: "A secret of a project, stored encrypted (JWE) under its project's key (`pgsecrets_project_key`). " +
 			"Set the value with `value` (kept, marked sensitive, in state) or, with Terraform 1.11 and later, with the write-only `value_wo` " +
 			"(never stored in state or plan) and `value_wo_version`. " +
@@ -536,9 +537,9 @@ func (m *projectSecretModel) setMeta(meta store.SecretMeta) {
 	m.UpdatedAt = timeValue(meta.UpdatedAt)
 }
 
-// setUnsetDefaults gives the provider-side settings that import, and state
-// written by older versions, leave null their defaults, which keeps the
-// next plan empty.
+// setUnsetDefaults gives the provider-side settings that import, and the
+// state of the first release (UpgradeState), leave null their defaults,
+// which keeps the next plan empty.
 func (m *projectSecretModel) setUnsetDefaults() {
 	if m.Validate.IsNull() {
 		m.Validate = types.BoolValue(true)
