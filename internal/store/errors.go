@@ -145,7 +145,7 @@ type OutcomeUnknownError struct {
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return "lost the connection while committing, so whether the change was applied is unknown: " + e.Err.Error()
+	return "commit cut off, outcome unknown: " + e.Err.Error()
 }
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
