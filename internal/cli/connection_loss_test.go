@@ -29,6 +29,10 @@ func TestLostConnectionNamesTheDatabase(t *testing.T) {
 		"write secret: commit cut off, outcome unknown: unexpected EOF; the outcome of this write is unknown: run the same command again"; got != want {
 		t.Errorf("a commit cut off:\n got %q\nwant %q", got, want)
 	}
+	rolledBack := fmt.Errorf("write secret: %w", &store.NotAppliedError{Err: io.ErrUnexpectedEOF})
+	if got := g.explainConnectionLoss(rolledBack).Error(); !strings.HasSuffix(got, "write secret: unexpected EOF; the write that failed was not applied: run the same command again") {
+		t.Errorf("a write cut off before its commit: %q", got)
+	}
 	other := errors.New(`secret "app/K" not found`)
 	if g.explainConnectionLoss(other) != other {
 		t.Error("an error that is not a lost connection was rewritten")

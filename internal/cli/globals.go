@@ -134,10 +134,13 @@ func (g *globalOptions) explainConnectionLoss(err error) error {
 	if g.target == "" || !store.IsConnectionLoss(err) {
 		return err
 	}
-	if errors.As(err, new(*store.OutcomeUnknownError)) {
+	switch {
+	case errors.As(err, new(*store.OutcomeUnknownError)):
 		return fmt.Errorf("lost the connection to database %s while a write was committing (restarted, failed over, or unreachable): %w; the outcome of this write is unknown: run the same command again", g.target, err)
+	case errors.As(err, new(*store.NotAppliedError)):
+		return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w; the write that failed was not applied: run the same command again", g.target, err)
 	}
-	return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w", g.target, err)
+	return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w; run the same command again", g.target, err)
 }
 
 func (g *globalOptions) warnAll(warnings []settings.Warning) {

@@ -393,7 +393,7 @@ func (s *Store) Actor() string { return s.actor }
 // connection lost once COMMIT was sent is an *OutcomeUnknownError: the
 // server may have committed (and, with synchronous replication, a standby
 // may have the commit) without being able to say so. Lost any earlier,
-// the transaction was rolled back.
+// the transaction was rolled back: a *NotAppliedError.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	// A BEGIN that fails changed nothing: during a failover it waits for
 	// the new primary, so that a write started then goes through.
@@ -403,6 +403,10 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	defer tx.Rollback(ctx) // after Commit, a no-op
 	if err := fn(tx); err != nil {
+		if IsConnectionLoss(err) {
+			// The server rolls back a transaction whose connection dies.
+			return &NotAppliedError{Err: err}
+		}
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
