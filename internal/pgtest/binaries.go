@@ -100,6 +100,16 @@ func ClientProgram(t testing.TB, name string) string {
 	if err != nil {
 		t.Fatalf("pgtest: %s: %v", name, err)
 	}
+	bin, err := b.program(name)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return bin
+}
+
+// program is the path of the client program name (pg_dump, pg_basebackup)
+// of the same version as the server.
+func (b serverBinaries) program(name string) (string, error) {
 	// A PATH entry may hold links to the server's own directory
 	// (/usr/local/bin/postgres -> /usr/lib/postgresql/15/bin/postgres):
 	// the client programs are beside the target.
@@ -110,8 +120,8 @@ func ClientProgram(t testing.TB, name string) string {
 	dir := filepath.Dir(server)
 	bin := filepath.Join(dir, name)
 	if !isExecutable(bin) {
-		t.Fatalf("pgtest: %s not found beside the PostgreSQL server binaries in %s; install the PostgreSQL client programs of the same version "+
+		return "", fmt.Errorf("%s not found beside the PostgreSQL server binaries in %s; install the PostgreSQL client programs of the same version "+
 			"(`apt-get install postgresql-client`, `dnf install postgresql` or `brew install postgresql`)", name, dir)
 	}
-	return bin
+	return bin, nil
 }

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,10 @@ type Options struct {
 	// postgres.log in the cluster's directory until Stop. Either way a
 	// startup error ends with the log's last lines.
 	Log io.Writer
+
+	// settings override the server's defaults (see serverSettings): a
+	// replicated cluster's nodes commit durably.
+	settings map[string]string
 }
 
 // Cluster is a running throwaway server: data in a temporary directory,
@@ -35,9 +41,10 @@ type Cluster struct {
 	version string // major version, from PG_VERSION
 
 	// What starting the server again (Restart) needs.
-	bin     serverBinaries
-	account *serverAccount
-	log     io.Writer
+	bin      serverBinaries
+	account  *serverAccount
+	log      io.Writer
+	settings map[string]string
 
 	proc    *os.Process
 	exited  <-chan struct{} // closed once proc has exited
@@ -79,6 +86,12 @@ func withStartupDeadline(ctx context.Context) (context.Context, context.CancelFu
 // speed over durability (fsync=off and friends): a crash loses it, which
 // for a throwaway server is fine.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	return start(ctx, opts, (*Cluster).initdb)
+}
+
+// start is Start with the data directory made by makeData: initdb for a
+// new server, a base backup for a standby.
+func start(ctx context.Context, opts Options, makeData func(*Cluster, context.Context) error) (*Cluster, error) {
 	if !platformSupported {
 		return nil, errPlatformUnsupported
 	}
@@ -96,14 +109,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, lock: lock, bin: bin, account: account, tail: &tailBuffer{max: 4 << 10}}
+	c := &Cluster{dir: dir, lock: lock, bin: bin, account: account, settings: opts.settings, tail: &tailBuffer{max: 4 << 10}}
 	started := false
 	defer func() {
 		if !started {
 			c.Stop()
 		}
 	}()
-	if err := c.initdb(ctx); err != nil {
+	if err := makeData(c, ctx); err != nil {
 		return nil, err
 	}
 
@@ -148,6 +161,10 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		}
 		return fmt.Errorf("%s: %w\n%s", c.bin.initdb, err, bytes.TrimSpace(out))
 	}
+	return c.readVersion()
+}
+
+func (c *Cluster) readVersion() error {
 	v, err := os.ReadFile(filepath.Join(c.dataDir(), "PG_VERSION"))
 	if err != nil {
 		return err
@@ -165,14 +182,11 @@ func (c *Cluster) startServer(ctx context.Context, port int) error {
 	// postgres itself rather than pg_ctl start, which detaches the server:
 	// as our child it can be told to stop when we die (see
 	// setParentDeathSignal).
-	cmd := exec.Command(c.bin.postgres, "-D", c.dataDir(), "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories=", // TCP only: no socket path length limit, no /var/run/postgresql
-		"-c", "max_connections=200",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-	)
+	args := []string{"-D", c.dataDir(), "-p", strconv.Itoa(port)}
+	for _, kv := range c.serverSettings() {
+		args = append(args, "-c", kv)
+	}
+	cmd := exec.Command(c.bin.postgres, args...)
 	cmd.Dir = c.dir
 	w := io.MultiWriter(c.log, c.tail)
 	cmd.Stdout, cmd.Stderr = w, w
@@ -197,6 +211,25 @@ func (c *Cluster) startServer(ctx context.Context, port int) error {
 		return err
 	}
 	return nil
+}
+
+// serverSettings are the server's command-line settings, as name=value,
+// in a stable order: the defaults, with the cluster's own in their place.
+func (c *Cluster) serverSettings() []string {
+	settings := map[string]string{
+		"listen_addresses":        "127.0.0.1",
+		"unix_socket_directories": "", // TCP only: no socket path length limit, no /var/run/postgresql
+		"max_connections":         "200",
+		"fsync":                   "off",
+		"synchronous_commit":      "off",
+		"full_page_writes":        "off",
+	}
+	maps.Copy(settings, c.settings)
+	var kvs []string
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
+		kvs = append(kvs, name+"="+settings[name])
+	}
+	return kvs
 }
 
 // startDaemon starts cmd and returns a channel closed once it has exited.
@@ -301,6 +334,9 @@ func stopDaemon(name string, proc *os.Process, exited <-chan struct{}, shutdown 
 func (c *Cluster) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
 }
+
+// Port is the port the server listens on, on 127.0.0.1.
+func (c *Cluster) Port() string { return strconv.Itoa(c.port) }
 
 // Stop shuts the server down and removes its directory. Calling it again
 // returns the first call's result.

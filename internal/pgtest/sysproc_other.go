@@ -23,6 +23,8 @@ func configureInitdbCmd(*exec.Cmd, *serverAccount) {}
 
 func fastShutdown(p *os.Process) error { return p.Kill() }
 
+func crashShutdown(p *os.Process) error { return p.Kill() }
+
 func immediateShutdown(p *os.Process) error { return p.Kill() }
 
 const platformSupported = false

@@ -114,6 +114,11 @@ func configureInitdbCmd(cmd *exec.Cmd, a *serverAccount) {
 // fast sends): roll back sessions, checkpoint, exit.
 func fastShutdown(p *os.Process) error { return p.Signal(syscall.SIGINT) }
 
+// crashShutdown asks postgres for an "immediate" shutdown (pg_ctl stop -m
+// immediate): every process quits at once, with no checkpoint, as if the
+// machine had died; the next start replays the WAL.
+func crashShutdown(p *os.Process) error { return p.Signal(syscall.SIGQUIT) }
+
 // immediateShutdown asks pgbouncer to close every connection and exit.
 func immediateShutdown(p *os.Process) error { return p.Signal(syscall.SIGTERM) }
 

@@ -130,13 +130,7 @@ func NewDatabase(t testing.TB) string {
 func adminExec(server, sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return exec1(ctx, server, sql)
 }
 
 // databaseName turns a test name into a unique database name that still

@@ -135,6 +135,32 @@ func IsConnectionLoss(err error) bool {
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }
 
+// OutcomeUnknownError is a change whose COMMIT was sent but whose answer
+// never came: the connection was lost (a failover, a crash), and the change
+// may or may not have been applied. Running the same write again is safe
+// where it is compare-and-swap (an expected revision) or writes what the
+// secret already holds (PutSecretInput.SameIsDone).
+type OutcomeUnknownError struct {
+	Err error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return "commit cut off, outcome unknown: " + e.Err.Error()
+}
+
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// NotAppliedError is a change whose connection was lost before COMMIT was
+// sent: the server rolled it back, and running it again is safe. Its
+// message is the cause's.
+type NotAppliedError struct {
+	Err error
+}
+
+func (e *NotAppliedError) Error() string { return e.Err.Error() }
+
+func (e *NotAppliedError) Unwrap() error { return e.Err }
+
 // UndeleteWindowError refuses to undelete a secret deleted longer ago than
 // its project's retention window allows. Like a secret never deleted, there
 // is nothing to bring back: it is ErrNotFound to a caller that asks.

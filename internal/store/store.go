@@ -9,9 +9,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -142,19 +146,78 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := pingThroughFailover(ctx, pool); err != nil {
 		pool.Close()
 		return nil, &ConnectError{Target: describeTarget(pcfg.ConnConfig), Err: unwrapConnectError(err)}
 	}
 	return pool, nil
 }
 
+// FailoverWait bounds how long Connect waits for a primary when a
+// failover looks under way.
+const FailoverWait = 30 * time.Second
+
+// pingThroughFailover pings the pool until a server answers, waiting (up
+// to FailoverWait, or ctx's deadline if sooner) while a failover looks
+// under way: every host of a multi-host URL down or read-only (the old
+// primary gone, the standby not promoted yet), or a server starting up.
+// Any other failure, such as the one host of a plain URL refusing
+// connections or a wrong password, is reported at once.
+func pingThroughFailover(ctx context.Context, pool *pgxpool.Pool) error {
+	_, err := throughFailover(ctx, pool, func() (struct{}, error) { return struct{}{}, pool.Ping(ctx) })
+	return err
+}
+
+// throughFailover runs try, again and again while it fails because a
+// failover looks under way, for up to FailoverWait (or until ctx ends).
+// try must be safe to repeat: it fails before anything is changed.
+func throughFailover[T any](ctx context.Context, pool *pgxpool.Pool, try func() (T, error)) (T, error) {
+	deadline := time.Now().Add(FailoverWait)
+	multiHost := strings.Contains(describeTarget(pool.Config().ConnConfig), ",")
+	wait := 100 * time.Millisecond
+	for {
+		v, err := try()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !failoverUnderWay(err, multiHost) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// failoverUnderWay reports a failure to connect that a failover causes
+// and a few seconds cure.
+func failoverUnderWay(err error, multiHost bool) bool {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgconn.ErrReadOnlyConnection):
+		return true
+	case errors.As(err, &pgErr):
+		return pgErr.Code == "57P03" // the database system is starting up, or not yet accepting connections
+	}
+	return multiHost && IsConnectionLoss(err)
+}
+
 // PoolTarget names the database a pool reaches, as user@host:port/dbname,
 // for messages; it never includes the password.
 func PoolTarget(pool *pgxpool.Pool) string { return describeTarget(pool.Config().ConnConfig) }
 
+// describeTarget names every host of a multi-host URL (a primary and its
+// standbys), in the order they are tried: after a failover, the first is
+// not the one that failed.
 func describeTarget(c *pgx.ConnConfig) string {
-	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+	hosts := []string{net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))}
+	for _, f := range c.Fallbacks {
+		// sslmode=prefer lists each host twice, with and without TLS.
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return fmt.Sprintf("%s@%s/%s", c.User, strings.Join(hosts, ","), c.Database)
 }
 
 // unwrapConnectError keeps the useful part of a connection failure.
@@ -326,7 +389,31 @@ func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name
 // Actor is the audit identity of this store's changes.
 func (s *Store) Actor() string { return s.actor }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn in a transaction, committing when it returns nil. A
+// connection lost once COMMIT was sent is an *OutcomeUnknownError: the
+// server may have committed (and, with synchronous replication, a standby
+// may have the commit) without being able to say so. Lost any earlier,
+// the transaction was rolled back: a *NotAppliedError.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	// A BEGIN that fails changed nothing: during a failover it waits for
+	// the new primary, so that a write started then goes through.
+	tx, err := throughFailover(ctx, s.pool, func() (pgx.Tx, error) { return s.pool.Begin(ctx) })
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		if IsConnectionLoss(err) {
+			// The server rolls back a transaction whose connection dies.
+			return &NotAppliedError{Err: err}
+		}
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if IsConnectionLoss(err) && !pgconn.SafeToRetry(err) {
+			return &OutcomeUnknownError{Err: err}
+		}
+		return err
+	}
+	return nil
 }
