@@ -30,7 +30,12 @@ type Config struct {
 	// DatabaseURL is a postgres:// URL or key=value string; empty means the
 	// libpq PG* environment variables.
 	DatabaseURL string
-	Schema      string
+	// ReadURL, when set, reaches a standby of DatabaseURL's server, which
+	// serves the repeated reads (see readpool.go); ReadURLSource names the
+	// setting it came from, for messages.
+	ReadURL       string
+	ReadURLSource string
+	Schema        string
 	// Actor is recorded in audit events as the identity making changes.
 	Actor string
 	// Channel names the way writes come: ChannelCLI, ChannelTerraform or
@@ -54,7 +59,9 @@ type Config struct {
 // Store is a handle on one database schema, shared by every caller. It is
 // safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// read, when set, serves the reads a read URL may (readpool.go).
+	read   *readPool
 	schema string
 	actor  string
 	keys   *keyring.Keyring
@@ -78,7 +85,7 @@ type Store struct {
 	// Terraform apply's parallel creates) wait for one unwrap, shared by
 	// the copies WithActor makes: with a root in a key service, one call.
 	opening *singleflight.Group
-	// derived is true for a copy made by WithActor, which does not own the
+	// derived is true for a copy made by WithActor or Consistent, which does not own the
 	// pool.
 	derived bool
 }
@@ -124,19 +131,10 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if err := ValidateSchema(cfg.Schema); err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := parsePoolConfig(cfg.DatabaseURL, cfg)
 	if err != nil {
 		// pgx's parse errors can quote the URL, password included.
 		return nil, errors.New("database URL is not valid: expected postgres://user:password@host:port/dbname or key=value pairs")
-	}
-	if !strings.Contains(cfg.DatabaseURL, "default_query_exec_mode") {
-		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	}
-	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(cfg.ApplicationName, "pgsecrets")
-	}
-	if cfg.MaxConns > 0 {
-		pcfg.MaxConns = cfg.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -147,6 +145,25 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		return nil, &ConnectError{Target: describeTarget(pcfg.ConnConfig), Err: unwrapConnectError(err)}
 	}
 	return pool, nil
+}
+
+// parsePoolConfig reads url into a pool configuration with cfg's pool
+// size and application name. Its error may quote url: never show it.
+func parsePoolConfig(url string, cfg Config) (*pgxpool.Config, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(url, "default_query_exec_mode") {
+		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(cfg.ApplicationName, "pgsecrets")
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	return pcfg, nil
 }
 
 // PoolTarget names the database a pool reaches, as user@host:port/dbname,
@@ -239,6 +256,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 			return nil, err
 		}
 		s.rootCheck.known = known
+		if err := s.openReadPool(cfg); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {
@@ -259,14 +279,34 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 		return nil, err
 	}
 	s.sessionKeys = sessionKeys
+	if err := s.openReadPool(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close releases the pool. On a copy made by WithActor it does nothing:
-// the pool belongs to the store it was made from.
+// openReadPool makes the pool of cfg.ReadURL, if any; it connects on first
+// use.
+func (s *Store) openReadPool(cfg Config) error {
+	if cfg.ReadURL == "" {
+		return nil
+	}
+	r, err := parseReadPool(cfg)
+	if err != nil {
+		return err
+	}
+	s.read = r
+	return nil
+}
+
+// Close releases the pools. On a copy made by WithActor or Consistent it
+// does nothing: the pools belong to the store it was made from.
 func (s *Store) Close() {
 	if !s.derived {
 		s.pool.Close()
+		if s.read != nil {
+			s.read.pool.Close()
+		}
 	}
 }
 
