@@ -64,6 +64,14 @@ func (e *ReadPoolError) Unwrap() error { return e.Err }
 // quotes the URL: it may hold a password.
 var ErrInvalidReadURL = errors.New("read URL is not valid: expected postgres://user:password@host:port/dbname or key=value pairs")
 
+// ValidateReadURL checks that a read URL parses, before anything connects.
+func ValidateReadURL(url string) error {
+	if _, err := pgxpool.ParseConfig(url); err != nil {
+		return ErrInvalidReadURL
+	}
+	return nil
+}
+
 // parseReadPool makes the pool of cfg.ReadURL without connecting.
 func parseReadPool(cfg Config) (*readPool, error) {
 	pcfg, err := parsePoolConfig(cfg.ReadURL, cfg)
