@@ -96,7 +96,8 @@ func (s *Store) auditChain() audit.Chain {
 }
 
 // Audit records events that go with no change of their own, such as reads
-// and exports, in their own transaction.
+// and exports, in their own transaction, on the primary. Not through inTx:
+// an audited read is no write that later reads must see.
 func (s *Store) Audit(ctx context.Context, events ...*audit.Event) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, events...) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, events...) })
 }

@@ -88,7 +88,7 @@ func parseReadPool(cfg Config) (*readPool, error) {
 // reader is the pool this store's reads go to: the read URL's, checked on
 // first use, else the primary's.
 func (s *Store) reader(ctx context.Context) (querier, error) {
-	if s.read == nil {
+	if !s.ReadsFromReadURL() {
 		return s.pool, nil
 	}
 	if err := s.read.check(ctx, s); err != nil {
@@ -140,13 +140,14 @@ func (s *Store) Consistent() *Store {
 }
 
 // ReadsFromReadURL reports whether this handle's reads go to a read URL,
-// whose server may lag behind the primary.
-func (s *Store) ReadsFromReadURL() bool { return s.read != nil }
+// whose server may lag behind the primary: it has one, and has written
+// nothing yet (see inTx).
+func (s *Store) ReadsFromReadURL() bool { return s.read != nil && !s.wrote.Load() }
 
 // onPrimaryInstead reports whether a read from the read URL that ended in
 // err should be made again on the primary: see the package comment above.
 func (s *Store) onPrimaryInstead(err error) bool {
-	if s.read == nil || err == nil {
+	if !s.ReadsFromReadURL() || err == nil {
 		return false
 	}
 	var unknown *keyring.UnknownKIDError
@@ -160,7 +161,7 @@ func (s *Store) onPrimaryInstead(err error) bool {
 // readSource is the audit detail of a read made through the read URL:
 // whoever reviews the trail knows the value may be a previous revision.
 func (s *Store) readSource(details map[string]any) map[string]any {
-	if s.read != nil {
+	if s.ReadsFromReadURL() {
 		details["read_from"] = "read URL"
 	}
 	return details

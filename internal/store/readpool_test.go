@@ -121,6 +121,15 @@ func TestStandbyReadServesThePreviousRevisionAndAuditsOnThePrimary(t *testing.T)
 		t.Fatalf("read once the standby caught up: %v, want v2", got)
 	}
 
+	// A process that has written reads its own writes, on the primary.
+	db.PauseReplay(t)
+	put(t, reader, "app", "TOKEN", "v3")
+	if got := values(t, reader, "app", "TOKEN"); got["TOKEN"] != "v3" || reader.ReadsFromReadURL() {
+		t.Fatalf("read after this store's own write: %v, want its v3 from the primary", got)
+	}
+	db.ResumeReplay(t)
+
+	reader = openWithReadURL(t, db.DB, db.StandbyURL, w)
 	db.Cluster.StopPrimary(t)
 	short, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

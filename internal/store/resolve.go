@@ -48,7 +48,7 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	}
 	from := s
 	out, err := s.decryptValues(ctx, project, names)
-	if s.onPrimaryInstead(err) || err == nil && s.read != nil && len(out) < len(names) {
+	if s.onPrimaryInstead(err) || err == nil && s.ReadsFromReadURL() && len(out) < len(names) {
 		from = s.Consistent()
 		out, err = from.decryptValues(ctx, project, names)
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,7 +62,10 @@ type Config struct {
 type Store struct {
 	pool *pgxpool.Pool
 	// read, when set, serves the reads a read URL may (readpool.go).
-	read   *readPool
+	read *readPool
+	// wrote is set by this store's first write, shared by its copies:
+	// from then on its reads go to the primary, which has that write.
+	wrote  *atomic.Bool
 	schema string
 	actor  string
 	keys   *keyring.Keyring
@@ -246,7 +250,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if actor == "" {
 		actor = "unknown"
 	}
-	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}}
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}, wrote: &atomic.Bool{}}
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}
@@ -366,7 +370,11 @@ func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name
 // Actor is the audit identity of this store's changes.
 func (s *Store) Actor() string { return s.actor }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// inTx runs fn, a change, in a transaction, committing when it returns
+// nil. The store's reads go to the primary from then on: a process reads
+// its own writes (a Terraform apply's data source after the resource it
+// depends on), which a standby may not have yet.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	s.wrote.Store(true)
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
