@@ -335,6 +335,9 @@ func (c *Cluster) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
 }
 
+// Port is the port the server listens on, on 127.0.0.1.
+func (c *Cluster) Port() string { return strconv.Itoa(c.port) }
+
 // Stop shuts the server down and removes its directory. Calling it again
 // returns the first call's result.
 func (c *Cluster) Stop() error {

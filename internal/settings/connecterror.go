@@ -69,6 +69,10 @@ func connectReason(err error) string {
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
+	case errors.Is(err, pgconn.ErrReadOnlyConnection):
+		// target_session_attrs=read-write, and every server that answered
+		// is a standby.
+		return "no server named takes writes (each one that answered is a read-only standby): the primary is down or a failover is under way"
 	case errors.As(err, &pgErr):
 		return serverRefusal(pgErr)
 	case errors.As(err, &dnsErr):

@@ -135,6 +135,21 @@ func IsConnectionLoss(err error) bool {
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }
 
+// OutcomeUnknownError is a change whose COMMIT was sent but whose answer
+// never came: the connection was lost (a failover, a crash), and the change
+// may or may not have been applied. Running the same write again is safe
+// where it is compare-and-swap (an expected revision) or writes what the
+// secret already holds (PutSecretInput.SameIsDone).
+type OutcomeUnknownError struct {
+	Err error
+}
+
+func (e *OutcomeUnknownError) Error() string {
+	return "lost the connection while committing, so whether the change was applied is unknown: " + e.Err.Error()
+}
+
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
 // UndeleteWindowError refuses to undelete a secret deleted longer ago than
 // its project's retention window allows. Like a secret never deleted, there
 // is nothing to bring back: it is ErrNotFound to a caller that asks.

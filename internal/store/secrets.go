@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,10 @@ type SecretMeta struct {
 	// notices an older value copied back. Empty when read without root
 	// keys (see metaColumns).
 	Sealed string `json:"-"`
+	// Unchanged is set by a PutSecret with SameIsDone that found the
+	// secret already holding what it would have written, and wrote
+	// nothing.
+	Unchanged bool `json:"-"`
 }
 
 // Secret is a secret with its decrypted value.
@@ -89,6 +94,14 @@ type PutSecretInput struct {
 	// Action names the write in the history and the audit trail; empty
 	// means create or update, as the case is.
 	Action string
+	// SameIsDone makes a write of exactly what the secret already holds
+	// (value, description, category, restart notice) write nothing and
+	// return the secret as it is, with Unchanged set, whatever
+	// ExpectedRevision says: a write run again after its connection was
+	// lost (OutcomeUnknownError) is then not applied twice when the first
+	// attempt committed. Another writer's change in between is still a
+	// change, and the write then happens (or conflicts) as usual.
+	SameIsDone bool
 	// details are extra audit details (a rollback's source revision).
 	details map[string]any
 }
@@ -191,6 +204,11 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	what := secretWhat(in.Project, in.Name)
 	var meta SecretMeta
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if in.SameIsDone {
+			if same, err := s.holdsSame(ctx, tx, in, &meta); err != nil || same {
+				return err
+			}
+		}
 		w, err := s.startWrite(ctx, tx, in)
 		if err != nil {
 			return err
@@ -260,6 +278,35 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		})
 	})
 	return meta, err
+}
+
+// holdsSame reports whether the secret in holds exactly what in would
+// write, reading it (row-locked, so that no writer slips in before the
+// answer) into meta. A value that does not decrypt is not the same: the
+// write replaces it, as it would without SameIsDone.
+func (s *Store) holdsSame(ctx context.Context, tx pgx.Tx, in PutSecretInput, meta *SecretMeta) (bool, error) {
+	if err := s.needKeys("write a value"); err != nil {
+		return false, err
+	}
+	var token string
+	err := scanMeta(tx.QueryRow(ctx, "select "+secretColumns+", ciphertext from "+s.table("secrets")+
+		" where project = $1 and name = $2 for update", in.Project, in.Name), meta, &token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", secretWhat(in.Project, in.Name), err)
+	}
+	if meta.Description != in.Description || meta.Category != in.Category || meta.RequiresRestart != *in.RequiresRestart {
+		return false, nil
+	}
+	d, err := s.decryptIn(ctx, tx, in.Project, token, keyring.SecretBinding(in.Project, in.Name, meta.Revision))
+	if err != nil {
+		return false, nil
+	}
+	defer clear(d.Plaintext)
+	meta.Unchanged = subtle.ConstantTimeCompare(d.Plaintext, in.Value) == 1
+	return meta.Unchanged, nil
 }
 
 // writeStart is what a write reads before it encrypts.

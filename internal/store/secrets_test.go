@@ -296,3 +296,42 @@ func (endless) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A write run again after its connection was lost, when the first attempt
+// had committed, finds the secret holding what it would write and writes
+// nothing: whether it expected no secret or a revision that has moved on,
+// it is not applied twice. A different value is still written.
+func TestWriteRunAgainAfterItCommittedIsNotAppliedTwice(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	create := store.PutSecretInput{Project: "app", Name: "TOKEN", Value: []byte("first"), Description: "d", ExpectedRevision: store.MustNotExist, SameIsDone: true}
+	if _, err := s.PutSecret(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.PutSecret(ctx, create)
+	if err != nil || !again.Unchanged || again.Revision != 1 {
+		t.Fatalf("the same create run again: %+v, %v; want revision 1, unchanged", again, err)
+	}
+	update := store.PutSecretInput{Project: "app", Name: "TOKEN", Value: []byte("second"), Description: "d", ExpectedRevision: 1, SameIsDone: true}
+	if m, err := s.PutSecret(ctx, update); err != nil || m.Unchanged || m.Revision != 2 {
+		t.Fatalf("update: %+v, %v; want revision 2 written", m, err)
+	}
+	// The first attempt's revision 1 is stale now: without SameIsDone a
+	// conflict, with it the write that already happened.
+	again, err = s.PutSecret(ctx, update)
+	if err != nil || !again.Unchanged || again.Revision != 2 {
+		t.Fatalf("the same update run again: %+v, %v; want revision 2, unchanged", again, err)
+	}
+	other := update
+	other.Description = "changed"
+	if _, err := s.PutSecret(ctx, other); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a different write at a stale revision: %v, want a conflict", err)
+	}
+	var versions, events int
+	if err := db.Pool.QueryRow(ctx, "select (select count(*) from secret_versions), (select count(*) from audit_events where action in ('secret.create', 'secret.update') and subject = 'TOKEN')").Scan(&versions, &events); err != nil {
+		t.Fatal(err)
+	}
+	if versions != 1 || events != 2 {
+		t.Fatalf("%d kept versions and %d write events, want 1 and 2: a write was applied twice", versions, events)
+	}
+}

@@ -9,10 +9,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -144,7 +148,7 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := pingThroughFailover(ctx, pool); err != nil {
 		pool.Close()
 		return nil, &ConnectError{Target: describeTarget(pcfg.ConnConfig), Err: unwrapConnectError(err)}
 	}
@@ -170,12 +174,64 @@ func parsePoolConfig(url string, cfg Config) (*pgxpool.Config, error) {
 	return pcfg, nil
 }
 
+// FailoverWait bounds how long Connect waits for a primary when a
+// failover looks under way.
+const FailoverWait = 30 * time.Second
+
+// pingThroughFailover pings the pool until a server answers, waiting (up
+// to FailoverWait, or ctx's deadline if sooner) while a failover looks
+// under way: every host of a multi-host URL down or read-only (the old
+// primary gone, the standby not promoted yet), or a server starting up.
+// Any other failure, such as the one host of a plain URL refusing
+// connections or a wrong password, is reported at once.
+func pingThroughFailover(ctx context.Context, pool *pgxpool.Pool) error {
+	ctx, cancel := context.WithTimeout(ctx, FailoverWait)
+	defer cancel()
+	multiHost := strings.Contains(describeTarget(pool.Config().ConnConfig), ",")
+	wait := 100 * time.Millisecond
+	for {
+		err := pool.Ping(ctx)
+		if err == nil || ctx.Err() != nil || !failoverUnderWay(err, multiHost) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// failoverUnderWay reports a failure to connect that a failover causes
+// and a few seconds cure.
+func failoverUnderWay(err error, multiHost bool) bool {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgconn.ErrReadOnlyConnection):
+		return true
+	case errors.As(err, &pgErr):
+		return pgErr.Code == "57P03" // the database system is starting up, or not yet accepting connections
+	}
+	return multiHost && IsConnectionLoss(err)
+}
+
 // PoolTarget names the database a pool reaches, as user@host:port/dbname,
 // for messages; it never includes the password.
 func PoolTarget(pool *pgxpool.Pool) string { return describeTarget(pool.Config().ConnConfig) }
 
+// describeTarget names every host of a multi-host URL (a primary and its
+// standbys), in the order they are tried: after a failover, the first is
+// not the one that failed.
 func describeTarget(c *pgx.ConnConfig) string {
-	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+	hosts := []string{net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))}
+	for _, f := range c.Fallbacks {
+		// sslmode=prefer lists each host twice, with and without TLS.
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return fmt.Sprintf("%s@%s/%s", c.User, strings.Join(hosts, ","), c.Database)
 }
 
 // unwrapConnectError keeps the useful part of a connection failure.
@@ -371,10 +427,28 @@ func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name
 func (s *Store) Actor() string { return s.actor }
 
 // inTx runs fn, a change, in a transaction, committing when it returns
-// nil. The store's reads go to the primary from then on: a process reads
-// its own writes (a Terraform apply's data source after the resource it
-// depends on), which a standby may not have yet.
+// nil. A connection lost once COMMIT was sent is an *OutcomeUnknownError:
+// the server may have committed (and, with synchronous replication, a
+// standby may have the commit) without being able to say so. Lost any
+// earlier, the transaction was rolled back. The store's reads go to the
+// primary from then on: a process reads its own writes (a Terraform
+// apply's data source after the resource it depends on), which a standby
+// may not have yet.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	s.wrote.Store(true)
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if IsConnectionLoss(err) && !pgconn.SafeToRetry(err) {
+			return &OutcomeUnknownError{Err: err}
+		}
+		return err
+	}
+	return nil
 }
