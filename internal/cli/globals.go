@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -125,12 +126,21 @@ func (g *globalOptions) openStore(ctx context.Context, e settings.Explicit) (*st
 
 // explainConnectionLoss names the database when a command that had
 // connected lost its connection (a restart, a failover): pgx's message
-// says what happened but not to which server.
+// says what happened but not to which server. Lost while a write was
+// committing, the write may or may not have been applied, and the message
+// says so: a write that was applied is not applied again by running the
+// same command (compare-and-swap, and PutSecretInput.SameIsDone).
 func (g *globalOptions) explainConnectionLoss(err error) error {
 	if g.target == "" || !store.IsConnectionLoss(err) {
 		return err
 	}
-	return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w", g.target, err)
+	switch {
+	case errors.As(err, new(*store.OutcomeUnknownError)):
+		return fmt.Errorf("lost the connection to database %s while a write was committing (restarted, failed over, or unreachable): %w; the outcome of this write is unknown: run the same command again", g.target, err)
+	case errors.As(err, new(*store.NotAppliedError)):
+		return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w; the write that failed was not applied: run the same command again", g.target, err)
+	}
+	return fmt.Errorf("lost the connection to database %s (restarted, failed over, or unreachable): %w; run the same command again", g.target, err)
 }
 
 func (g *globalOptions) warnAll(warnings []settings.Warning) {

@@ -60,7 +60,9 @@ it unless given --allow-startup-var NAME.
 
 An existing secret is only replaced with --yes. The update is written only
 if nobody changed the secret since it was read; the description and
-category are kept unless given again.`,
+category are kept unless given again. A secret that already holds the
+value (and description, category and restart notice) is left as it is:
+run again after a lost connection, the command never writes twice.`,
 		Example: `  # Pipe the value in (a trailing newline is dropped)
   printf %s "$STRIPE_KEY" | pgsecrets secret add --project billing --name STRIPE_KEY \
     --description "Stripe live key" --category payments
@@ -111,6 +113,9 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 		Description: opts.Description, Category: opts.Category,
 		Validate:         !opts.NoValidate,
 		ExpectedRevision: store.MustNotExist,
+		// The same command run again after a lost connection does not
+		// write a second time what its first run wrote.
+		SameIsDone: true,
 	}
 	if opts.RequiresRestartSet {
 		in.RequiresRestart = &opts.RequiresRestart
@@ -157,7 +162,10 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 
 	warnStartupName(opts.IO.ErrOut, opts.Name)
 	action := "created"
-	if in.ExpectedRevision != store.MustNotExist {
+	switch {
+	case meta.Unchanged:
+		action = "unchanged"
+	case in.ExpectedRevision != store.MustNotExist:
 		action = "updated"
 	}
 	if opts.JSON() {
@@ -165,6 +173,10 @@ func runSecretAdd(ctx context.Context, opts *SecretAddOptions) error {
 			Action string `json:"action"`
 			store.SecretMeta
 		}{action, meta})
+	}
+	if meta.Unchanged {
+		fmt.Fprintf(opts.IO.Out, "Unchanged secret %s (revision %d, key %s): it already holds this value; nothing was written\n", opts.id(), meta.Revision, meta.KID)
+		return nil
 	}
 	verb := "Created"
 	if action == "updated" {

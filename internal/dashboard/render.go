@@ -249,5 +249,9 @@ func (s *Server) failed(rq *request, what string, err error) {
 // hold a value, but a browser has no use for a database's words either.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, a *store.Account, what string, err error) {
 	s.log.Error("dashboard: "+what, "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	if store.IsConnectionLoss(err) {
+		s.renderError(w, r, a, http.StatusServiceUnavailable, "The database could not be reached (a restart or failover) to "+what+"; nothing was changed. Try again in a few seconds.")
+		return
+	}
 	s.renderError(w, r, a, http.StatusInternalServerError, "Something went wrong on the server ("+what+"). It has been logged; try again, and if it persists, ask whoever runs the dashboard to check its log.")
 }

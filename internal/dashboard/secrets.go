@@ -320,6 +320,9 @@ func (s *Server) saveSecret(rq *request) {
 		Project: rq.project, Name: v.Name, Value: []byte(value),
 		Description: v.Description, Category: v.Category, RequiresRestart: &v.Restart,
 		Validate: true, ExpectedRevision: revision,
+		// The same form sent again (after a lost connection, or twice)
+		// does not write twice what was written once.
+		SameIsDone: true,
 	})
 	var (
 		invalid  *store.ValueError
@@ -495,8 +498,13 @@ func (s *Server) storeError(rq *request, what string, err error) {
 	var (
 		unbound *store.UnboundError
 		retired *store.AuditKeyRetiredError
+		unknown *store.OutcomeUnknownError
 	)
 	switch {
+	case errors.As(err, &unknown):
+		s.log.Error("dashboard: "+what, "path", rq.URL.Path, "error", err.Error())
+		s.renderError(rq.w, rq.Request, &rq.account, http.StatusServiceUnavailable,
+			"The connection to the database was lost (a restart or failover) while the change was being saved, so whether it was saved is unknown. Go back and send it again: a change that was saved is not saved twice.")
 	case errors.Is(err, store.ErrNotFound):
 		s.renderError(rq.w, rq.Request, &rq.account, http.StatusNotFound, upperFirst(err.Error())+".")
 	case errors.As(err, &unbound), errors.As(err, &retired), errors.Is(err, store.ErrNoRootKeys):

@@ -206,7 +206,13 @@ func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	meta, err := r.data.store.PutSecret(ctx, plan.putInput(config, store.MustNotExist))
+	// A secret that already holds exactly this is taken over, not
+	// refused: most often it is this very create, whose answer a lost
+	// connection (a failover) kept from the apply that ran it, and the
+	// apply run again must converge rather than ask for an import.
+	in := plan.putInput(config, store.MustNotExist)
+	in.SameIsDone = true
+	meta, err := r.data.store.PutSecret(ctx, in)
 	r.data.metas.invalidate(plan.Project.ValueString())
 	if err != nil {
 		var conflict *store.ConflictError
@@ -223,6 +229,12 @@ func (r *projectSecretResource) Create(ctx context.Context, req resource.CreateR
 		}
 		addWriteError(&resp.Diagnostics, plan, err, "Cannot create secret", "Creating "+plan.secretID())
 		return
+	}
+	if meta.Unchanged {
+		resp.Diagnostics.AddWarning("Secret already existed with this value",
+			fmt.Sprintf("%s already held exactly this value, description, category and restart notice (revision %d, written by %s at %s), so nothing was written and Terraform now manages it. "+
+				"This is what a create looks like when an earlier apply's connection was lost after the create committed.",
+				plan.secretID(), meta.Revision, meta.UpdatedBy, meta.UpdatedAt.UTC().Format(time.RFC3339)))
 	}
 	plan.setMeta(meta)
 	resp.Diagnostics.Append(setWritten(ctx, resp.Private, meta)...)
@@ -369,8 +381,16 @@ func addWriteError(diags *diag.Diagnostics, m projectSecretModel, err error, sum
 	var (
 		invalid *store.ValueError
 		shape   *catalog.ShapeError
+		unknown *store.OutcomeUnknownError
 	)
 	switch {
+	case errors.As(err, &unknown):
+		diags.AddError("Lost the database connection while writing",
+			fmt.Sprintf("%s: the connection was lost (a restart or failover) while the write was committing, so whether it was applied is unknown: %v. "+
+				"Run `terraform apply` again: it plans against what the database holds now, and a create that was applied is taken over, not made twice.", doing, unknown.Err))
+	case store.IsConnectionLoss(err):
+		diags.AddError("Lost the database connection",
+			fmt.Sprintf("%s: %v. The database restarted, failed over or is unreachable, and nothing was written by this step; run `terraform apply` again.", doing, err))
 	case errors.As(err, &invalid):
 		diags.AddAttributeError(path.Root(attr), invalidValueSummary, err.Error())
 	case errors.As(err, &shape):

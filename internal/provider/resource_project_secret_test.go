@@ -212,6 +212,35 @@ func TestAccProjectSecretCreateRefusesExistingSecretAndSaysImport(t *testing.T) 
 	})
 }
 
+// An apply whose connection was lost after a create committed (a
+// failover) is run again: the create finds the secret holding exactly
+// what it would write, takes it over instead of asking for an import, and
+// writes nothing, so the apply converges with the secret written once.
+func TestAccProjectSecretCreateTakesOverTheSameSecretAnEarlierApplyWrote(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	if _, err := env.Store.PutSecret(context.Background(), store.PutSecretInput{
+		Project: "billing", Name: "STRIPE_KEY", Value: []byte("sk_live_same"), Description: "stripe", Category: "payments", ExpectedRevision: store.MustNotExist,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config: secretWithValue(env, "sk_live_same", "stripe"),
+			Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckResourceAttr("pgsecrets_project_secret.api", "revision", "1"),
+				func(*terraform.State) error {
+					versions, err := env.Store.SecretHistory(context.Background(), "billing", "STRIPE_KEY")
+					if err != nil || len(versions) != 1 {
+						return fmt.Errorf("history: %d revisions (%v), want 1: the create wrote again", len(versions), err)
+					}
+					return nil
+				},
+			),
+		}},
+	})
+}
+
 // Every write increments the revision, and Read compares it: an
 // out-of-band write, by SQL here, shows as a change of value in the plan,
 // and apply puts the configured value back.

@@ -106,17 +106,29 @@ func Open(ctx context.Context, e Explicit) (*store.Store, []Warning, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, warnings, err := r.connect(ctx)
-	warnings = append(keys.Warnings, warnings...)
-	if err != nil {
-		return nil, warnings, err
-	}
-	st, err := store.New(ctx, pool, r.Config, keys.Ring)
-	if err != nil {
+	start := time.Now()
+	for {
+		pool, warnings, err := r.connect(ctx)
+		warnings = append(keys.Warnings, warnings...)
+		if err != nil {
+			return nil, warnings, err
+		}
+		st, err := store.New(ctx, pool, r.Config, keys.Ring)
+		if err == nil {
+			return st, warnings, nil
+		}
+		target := store.PoolTarget(pool)
 		pool.Close()
-		return nil, warnings, err
+		if !store.IsConnectionLoss(err) {
+			return nil, warnings, err
+		}
+		// The server went away between the connection and the first
+		// reads (a failover): connecting again waits for the new primary.
+		if time.Since(start) > ConnectTimeout || ctx.Err() != nil {
+			return nil, warnings, &ConnectError{Target: target, Source: r.urlSource, Setting: r.urlSetting, Err: err}
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return st, warnings, nil
 }
 
 // Connect resolves the settings and opens a pool on the database without

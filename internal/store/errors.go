@@ -145,10 +145,21 @@ type OutcomeUnknownError struct {
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return "lost the connection while committing, so whether the change was applied is unknown: " + e.Err.Error()
+	return "commit cut off, outcome unknown: " + e.Err.Error()
 }
 
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// NotAppliedError is a change whose connection was lost before COMMIT was
+// sent: the server rolled it back, and running it again is safe. Its
+// message is the cause's.
+type NotAppliedError struct {
+	Err error
+}
+
+func (e *NotAppliedError) Error() string { return e.Err.Error() }
+
+func (e *NotAppliedError) Unwrap() error { return e.Err }
 
 // UndeleteWindowError refuses to undelete a secret deleted longer ago than
 // its project's retention window allows. Like a secret never deleted, there

@@ -185,18 +185,25 @@ const FailoverWait = 30 * time.Second
 // Any other failure, such as the one host of a plain URL refusing
 // connections or a wrong password, is reported at once.
 func pingThroughFailover(ctx context.Context, pool *pgxpool.Pool) error {
-	ctx, cancel := context.WithTimeout(ctx, FailoverWait)
-	defer cancel()
+	_, err := throughFailover(ctx, pool, func() (struct{}, error) { return struct{}{}, pool.Ping(ctx) })
+	return err
+}
+
+// throughFailover runs try, again and again while it fails because a
+// failover looks under way, for up to FailoverWait (or until ctx ends).
+// try must be safe to repeat: it fails before anything is changed.
+func throughFailover[T any](ctx context.Context, pool *pgxpool.Pool, try func() (T, error)) (T, error) {
+	deadline := time.Now().Add(FailoverWait)
 	multiHost := strings.Contains(describeTarget(pool.Config().ConnConfig), ",")
 	wait := 100 * time.Millisecond
 	for {
-		err := pool.Ping(ctx)
-		if err == nil || ctx.Err() != nil || !failoverUnderWay(err, multiHost) {
-			return err
+		v, err := try()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) || !failoverUnderWay(err, multiHost) {
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return v, err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)
@@ -430,18 +437,24 @@ func (s *Store) Actor() string { return s.actor }
 // nil. A connection lost once COMMIT was sent is an *OutcomeUnknownError:
 // the server may have committed (and, with synchronous replication, a
 // standby may have the commit) without being able to say so. Lost any
-// earlier, the transaction was rolled back. The store's reads go to the
-// primary from then on: a process reads its own writes (a Terraform
-// apply's data source after the resource it depends on), which a standby
-// may not have yet.
+// earlier, the transaction was rolled back: a *NotAppliedError. The
+// store's reads go to the primary from then on: a process reads its own
+// writes (a Terraform apply's data source after the resource it depends
+// on), which a standby may not have yet.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	s.wrote.Store(true)
-	tx, err := s.pool.Begin(ctx)
+	// A BEGIN that fails changed nothing: during a failover it waits for
+	// the new primary, so that a write started then goes through.
+	tx, err := throughFailover(ctx, s.pool, func() (pgx.Tx, error) { return s.pool.Begin(ctx) })
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx) // after Commit, a no-op
 	if err := fn(tx); err != nil {
+		if IsConnectionLoss(err) {
+			// The server rolls back a transaction whose connection dies.
+			return &NotAppliedError{Err: err}
+		}
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
