@@ -20,7 +20,9 @@ import (
 // in commit order, so what it serves is the whole state the primary had a
 // moment ago: a value there may be the previous revision, never a mix.
 //
-// Three cases go back to the primary, where the answer is the latest:
+// A store that has written reads everything on the primary from then on
+// (see inTx): it reads its own writes. Otherwise three cases go back to the
+// primary, where the answer is the latest:
 // - a ciphertext whose key the process cannot open: key rows are read on
 //   the primary (a key's state there is the authority), and a standby that
 //   lags behind a reencrypt can still hold a value under a key the primary
