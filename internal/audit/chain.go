@@ -94,10 +94,11 @@ func Details(fields map[string]any) string {
 
 // ReadDetails encodes the details of a secret.read event of many names,
 // byte for byte as Details encodes {"purpose": purpose, "names": names,
-// "not_found": notFound} (not_found left out when empty), without the
-// reflection that costs a read of thousands of names as much as its query.
-func ReadDetails(purpose string, names, notFound []string) string {
-	size := len(purpose) + 40
+// "not_found": notFound, "read_from": readFrom} (not_found and read_from
+// left out when empty), without the reflection that costs a read of
+// thousands of names as much as its query.
+func ReadDetails(purpose string, names, notFound []string, readFrom string) string {
+	size := len(purpose) + len(readFrom) + 56
 	for _, n := range names {
 		size += len(n) + 3
 	}
@@ -113,6 +114,10 @@ func ReadDetails(purpose string, names, notFound []string) string {
 	}
 	b = append(b, `,"purpose":`...)
 	b = appendJSONString(b, purpose)
+	if readFrom != "" {
+		b = append(b, `,"read_from":`...)
+		b = appendJSONString(b, readFrom)
+	}
 	return string(append(b, '}'))
 }
 

@@ -160,3 +160,34 @@ func (g *globalOptions) warn(w settings.Warning) {
 	g.warned[w.Detail] = true
 	fmt.Fprintf(g.IO.ErrOut, "Warning: %s\n", w.Detail)
 }
+
+// readURLHelp is the paragraph of --help of the commands with readFlags.
+const readURLHelp = `With a read URL (--read-url, else ` + "$" + settings.EnvReadURL + `), the values are
+read on that server, usually a standby, and the read's audit event is
+written on the database URL's server, the primary: when it cannot be
+written, the read fails and nothing is output. A standby behind the primary
+may give a secret's previous revision; a secret it does not have yet is
+read on the primary. --consistent reads the primary (see
+docs/operations.md, "Reading from standbys").`
+
+// readFlags are the flags of the commands whose reads may come from a
+// standby (run, render, secret get): where to read, and whether the
+// latest value is required.
+type readFlags struct {
+	ReadURL    string
+	Consistent bool
+}
+
+func (r *readFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.ReadURL, "read-url", "", "PostgreSQL URL of a standby (or a multi-host URL with target_session_attrs=prefer-standby) to read the values from; the audit event still goes to --database-url's server (default $"+settings.EnvReadURL+"; see docs/operations.md)")
+	f.BoolVar(&r.Consistent, "consistent", false, "read from the primary, ignoring --read-url: the latest values, never a previous revision a lagging standby may still serve")
+}
+
+// OpenStoreForReads is OpenStore for a command that only reads: its reads
+// go to the read URL, if one is set, unless --consistent.
+func (g *globalOptions) OpenStoreForReads(ctx context.Context, r readFlags) (*store.Store, error) {
+	e := g.explicit()
+	e.ReadURL, e.ReadURLSetting, e.UseReadURL = r.ReadURL, "--read-url", !r.Consistent
+	return g.openStore(ctx, e)
+}

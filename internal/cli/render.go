@@ -35,6 +35,7 @@ const (
 // RenderOptions configure `pgsecrets render`.
 type RenderOptions struct {
 	*globalOptions
+	readFlags
 	Project     string
 	Config      string
 	Format      string
@@ -68,6 +69,8 @@ root keys and database passwords, which a config naming them would copy
 into its output. Such a name comes only from the database or a "default".
 --env-allow narrows the fallback further to the names and prefixes listed
 (APP_* is every name starting with APP_).
+
+` + readURLHelp + `
 
 Where each name came from is printed on stderr, never a value. A missing
 secret is an error listing every missing name with its JSON path, and
@@ -152,6 +155,7 @@ extension or a directory (config.json, ./out), is the old spelling of
 	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
 	f.StringVar(&opts.File, "out", "", "write the result to this file (mode 0600, complete or not at all) instead of stdout")
 	output = addOutputFlag(cmd, g, "output format: text or json (json is --format json)")
+	opts.readFlags.add(cmd)
 	return cmd
 }
 
@@ -229,7 +233,7 @@ func renderConfig(ctx context.Context, opts *RenderOptions) (rendering, error) {
 	}
 	var st *store.Store
 	if len(parsed.References()) > 0 {
-		if st, err = opts.OpenStore(ctx); err != nil {
+		if st, err = opts.OpenStoreForReads(ctx, opts.readFlags); err != nil {
 			return rendering{}, err
 		}
 		defer st.Close()
@@ -249,7 +253,7 @@ func renderConfig(ctx context.Context, opts *RenderOptions) (rendering, error) {
 
 // renderProject reads every secret of the project, in one audited read.
 func renderProject(ctx context.Context, opts *RenderOptions) (rendering, error) {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenStoreForReads(ctx, opts.readFlags)
 	if err != nil {
 		return rendering{}, err
 	}

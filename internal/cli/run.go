@@ -35,6 +35,7 @@ var relayedSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP
 // RunOptions configure `pgsecrets run`.
 type RunOptions struct {
 	*globalOptions
+	readFlags
 	Project     string
 	Only        []string
 	EnvFallback bool
@@ -103,6 +104,8 @@ variables never stand in for a secret, as in ` + "`render`" + `: they hold
 credentials of their own. --env-allow narrows the fallback further to the
 names and prefixes listed (APP_* is every name starting with APP_).
 
+` + readURLHelp + `
+
 SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to pgsecrets are passed on to the
 command, and pgsecrets waits for it to end. Ctrl-C (or Ctrl-\) at a
 terminal reaches both at once, so pgsecrets does not pass it on a second
@@ -150,6 +153,7 @@ the command line is wrong.`,
 	f.StringSliceVar(&opts.EnvAllow, "env-allow", nil, "with --env-fallback, only these names may come from the environment; NAME or PREFIX_* (comma-separated or repeated)")
 	f.StringSliceVar(&opts.AllowStartup, "allow-startup-var", nil, "let secrets with these names set variables that change how programs start, such as NODE_OPTIONS or LD_PRELOAD (comma-separated or repeated)")
 	f.StringSliceVar(&opts.PassSettings, "pass-setting", nil, "let the command inherit these pgsecrets settings (PGSECRETS_*, DATABASE_URL, PG*), which it does not get otherwise (comma-separated or repeated)")
+	opts.readFlags.add(cmd)
 	return cmd
 }
 
@@ -235,7 +239,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 // readRunSecrets decrypts the secrets the command gets. The store is closed
 // before the command starts: it may run for months.
 func readRunSecrets(ctx context.Context, opts *RunOptions) (map[string][]byte, error) {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenStoreForReads(ctx, opts.readFlags)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ const readPurpose = "cli"
 type SecretGetOptions struct {
 	*globalOptions
 	secretFlags
+	readFlags
 	// Revision, when not 0, reads that revision from the secret's history
 	// instead of the current value.
 	Revision int64
@@ -36,7 +37,9 @@ or kept in its history (` + "`pgsecrets secret history`" + ` lists them), delete
 ones included; the read is audited with the revision.
 
 With --output json, prints the value and the secret's metadata; the value
-must then be valid UTF-8.`,
+must then be valid UTF-8.
+
+` + readURLHelp + ` --revision always reads the primary.`,
 		Example: `  pgsecrets secret get --project billing --name STRIPE_KEY
   export STRIPE_KEY="$(pgsecrets secret get --project billing --name STRIPE_KEY)"
   pgsecrets secret get --project billing --name STRIPE_KEY --output json | jq -r .revision
@@ -56,11 +59,12 @@ must then be valid UTF-8.`,
 	}
 	opts.secretFlags.add(cmd)
 	cmd.Flags().Int64Var(&opts.Revision, "revision", 0, "print this revision's value instead of the current one (see `secret history`)")
+	opts.readFlags.add(cmd)
 	return cmd
 }
 
 func runSecretGet(ctx context.Context, opts *SecretGetOptions) error {
-	st, err := opts.OpenStore(ctx)
+	st, err := opts.OpenStoreForReads(ctx, opts.readFlags)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,9 @@ const (
 		"or a prefix ending in `*` (`APP_*`, every name starting with `APP_`). Omitted or empty, any name may, except those never taken from the environment " +
 		"(`PGSECRETS_*`, `DATABASE_URL`, `PG*`, `TF_*`), which no entry lets through. A name the list refuses comes from the database or its `default`; " +
 		"if neither has it, the error says the list refused it. Setting `env_allow` without `env_fallback = true` is an error."
+	resolvedConsistentDescription = "When `true`, the values are read on the primary (`database_url`) even when the provider has a `read_url`: " +
+		"the latest revision of each secret, never the previous one a standby behind the primary may still serve. Defaults to `false`. " +
+		"Without a `read_url`, or once this provider has written anything (an apply), every read is on the primary anyway."
 	resolvedReferencesDescription = "Names of the secrets the config references, sorted, without repeats."
 	resolvedSourcesDescription    = "Where each referenced name's value came from: `database`, `environment` or `default`."
 )
@@ -79,6 +82,10 @@ func (d *resolvedConfigDataSource) Schema(_ context.Context, _ datasource.Schema
 				ElementType:         types.StringType,
 				MarkdownDescription: resolvedEnvAllowDescription,
 				Validators:          []validator.List{envAllowRule{}},
+			},
+			"consistent": schema.BoolAttribute{
+				Optional:            true,
+				MarkdownDescription: resolvedConsistentDescription,
 			},
 			"rendered": schema.StringAttribute{
 				Computed:            true,
@@ -126,6 +133,7 @@ type resolvedConfigModel struct {
 	Config      types.String `tfsdk:"config"`
 	EnvFallback types.Bool   `tfsdk:"env_fallback"`
 	EnvAllow    types.List   `tfsdk:"env_allow"`
+	Consistent  types.Bool   `tfsdk:"consistent"`
 	Rendered    types.String `tfsdk:"rendered"`
 	References  types.List   `tfsdk:"references"`
 	Sources     types.Map    `tfsdk:"sources"`
@@ -139,6 +147,9 @@ func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpo
 		return diags
 	}
 	project := m.Project.ValueString()
+	if m.Consistent.ValueBool() {
+		s = s.Consistent()
+	}
 	res, err := secretref.Resolve(ctx, []byte(m.Config.ValueString()), secretref.Options{
 		EnvFallback: m.EnvFallback.ValueBool(),
 		EnvAllow:    stringValues(allow),

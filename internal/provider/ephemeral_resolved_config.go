@@ -56,6 +56,10 @@ func (e *resolvedConfigEphemeral) Schema(_ context.Context, _ ephemeral.SchemaRe
 				MarkdownDescription: resolvedEnvAllowDescription,
 				Validators:          []validator.List{envAllowRule{}},
 			},
+			"consistent": schema.BoolAttribute{
+				Optional:            true,
+				MarkdownDescription: resolvedConsistentDescription,
+			},
 			"rendered": schema.StringAttribute{
 				Computed:            true,
 				Sensitive:           true,

@@ -91,6 +91,15 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 					"For a server on another machine, set `sslmode=verify-full` and `sslrootcert=FILE` (or `PGSSLMODE` / `PGSSLROOTCERT`): " +
 					"without an `sslmode` the connection falls back to plaintext and does not verify the server, and the provider warns.",
 			},
+			"read_url": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true, // it may hold a password
+				MarkdownDescription: "PostgreSQL connection string of a hot standby of `database_url`'s server (or a multi-host URL with `target_session_attrs=prefer-standby`), " +
+					"for the reads a plan repeats: secret metadata on refresh, `pgsecrets_resolved_config`, `pgsecrets_project_secrets`. " +
+					"Every read's audit event, every write, and every read after this provider's first write (an apply) go to `database_url`. " +
+					"A standby behind the primary may serve a secret's previous revision: a refresh that finds a revision older than state's, or no secret at all, asks the primary; " +
+					"`consistent = true` on a data source reads the primary. When unset: `" + settings.EnvReadURL + "`, else every read on `database_url`. See docs/operations.md.",
+			},
 			"root_keys": schema.StringAttribute{
 				Optional:  true,
 				Sensitive: true,
@@ -138,6 +147,7 @@ func (p *pgsecretsProvider) Schema(_ context.Context, _ provider.SchemaRequest, 
 // providerModel is the provider block.
 type providerModel struct {
 	DatabaseURL    types.String `tfsdk:"database_url"`
+	ReadURL        types.String `tfsdk:"read_url"`
 	RootKeys       types.String `tfsdk:"root_keys"`
 	Schema         types.String `tfsdk:"schema"`
 	Actor          types.String `tfsdk:"actor"`
@@ -153,7 +163,7 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 		return
 	}
 	for name, v := range map[string]interface{ IsUnknown() bool }{
-		"database_url": cfg.DatabaseURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections, "strict": cfg.Strict, "strict_bindings": cfg.StrictBindings,
+		"database_url": cfg.DatabaseURL, "read_url": cfg.ReadURL, "root_keys": cfg.RootKeys, "schema": cfg.Schema, "actor": cfg.Actor, "max_connections": cfg.MaxConnections, "strict": cfg.Strict, "strict_bindings": cfg.StrictBindings,
 	} {
 		if v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(name), "Provider setting not known yet",
@@ -188,6 +198,9 @@ func (p *pgsecretsProvider) Configure(ctx context.Context, req provider.Configur
 func (m providerModel) explicit() settings.Explicit {
 	return settings.Explicit{
 		DatabaseURL:        m.DatabaseURL.ValueString(),
+		ReadURL:            m.ReadURL.ValueString(),
+		ReadURLSetting:     "read_url",
+		UseReadURL:         true,
 		RootKeysJSON:       m.RootKeys.ValueString(),
 		Schema:             m.Schema.ValueString(),
 		Actor:              m.Actor.ValueString(),
@@ -208,6 +221,7 @@ func (m providerModel) explicit() settings.Explicit {
 // setting that settings refused.
 var settingAttributes = map[settings.Setting]struct{ attr, summary string }{
 	settings.SettingDatabaseURL: {"database_url", "Cannot open the pgsecrets database"},
+	settings.SettingReadURL:     {"read_url", "Invalid pgsecrets read URL"},
 	settings.SettingRootKeys:    {"root_keys", "Invalid pgsecrets root keys"},
 	settings.SettingSchema:      {"schema", "Invalid pgsecrets schema"},
 	settings.SettingStrict:      {"strict", "Invalid strict setting"},

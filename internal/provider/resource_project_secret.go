@@ -254,7 +254,15 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	meta, err := r.data.metas.get(ctx, r.data.store, state.Project.ValueString(), state.Name.ValueString())
+	st := r.data.store
+	meta, err := r.data.metas.get(ctx, st, state.Project.ValueString(), state.Name.ValueString())
+	if st.ReadsFromReadURL() && (errors.Is(err, store.ErrNotFound) || err == nil && meta.Revision < state.Revision.ValueInt64()) {
+		// The standby is behind what state already holds (a secret written
+		// a moment ago): the primary has it, and a plan must never call it
+		// deleted or changed back.
+		st = st.Consistent()
+		meta, err = st.GetSecretMeta(ctx, state.Project.ValueString(), state.Name.ValueString())
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted outside Terraform: the next plan creates it again.
 		resp.State.RemoveResource(ctx)
@@ -271,7 +279,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 	// Without root keys there is no digest (meta.Sealed is empty), and
 	// nothing to decrypt.
 	replaced := sealed != "" && meta.Sealed != "" && meta.Revision == state.Revision.ValueInt64() && meta.Sealed != sealed
-	if valueMoved && !r.data.store.HasKeys() {
+	if valueMoved && !st.HasKeys() {
 		// Never a silent "no changes": with the value unknown to the
 		// refresh, the plan writes the configured one again.
 		resp.Diagnostics.AddWarning("Secret value not compared",
@@ -281,7 +289,7 @@ func (r *projectSecretResource) Read(ctx context.Context, req resource.ReadReque
 		valueMoved = false
 	}
 	if valueMoved || replaced {
-		sec, err := r.data.store.GetSecret(ctx, meta.Project, meta.Name, refreshPurpose)
+		sec, err := st.GetSecret(ctx, meta.Project, meta.Name, refreshPurpose)
 		if errors.Is(err, store.ErrNotFound) {
 			resp.State.RemoveResource(ctx)
 			return

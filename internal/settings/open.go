@@ -26,7 +26,10 @@ const DefaultApplicationName = "pgsecrets"
 // provider attribute. An empty field falls back to the environment, then to
 // a default, the same way for every caller.
 type Explicit struct {
-	DatabaseURL  string
+	DatabaseURL string
+	// ReadURL reaches a standby of DatabaseURL's server, for reads that
+	// may lag (see store.Config.ReadURL); used only with UseReadURL.
+	ReadURL      string
 	RootKeysJSON string
 	RootKeysFile string
 	Schema       string
@@ -46,8 +49,15 @@ type Explicit struct {
 	ApplicationName string
 
 	// DatabaseURLSetting names the caller's database URL setting in
-	// messages, e.g. "--database-url" or "database_url".
+	// messages, e.g. "--database-url" or "database_url"; ReadURLSetting
+	// its read URL setting.
 	DatabaseURLSetting string
+	ReadURLSetting     string
+
+	// UseReadURL lets the store read from ReadURL, else PGSECRETS_READ_URL.
+	// Callers that write, or that must read the latest (--consistent),
+	// leave it false: their store never reaches the read URL.
+	UseReadURL bool
 
 	// RequireRootKeys makes missing root keys an error. Without it, a
 	// caller given no root keys gets a store that reads metadata only
@@ -66,6 +76,7 @@ type Setting string
 // Settings an error may blame.
 const (
 	SettingDatabaseURL Setting = "database URL"
+	SettingReadURL     Setting = "read URL"
 	SettingRootKeys    Setting = "root keys"
 	SettingSchema      Setting = "schema"
 	SettingStrict      Setting = "strict"
@@ -158,6 +169,16 @@ func resolve(e Explicit) (resolved, error) {
 		urlSetting:      e.DatabaseURLSetting,
 		applicationName: first(e.ApplicationName, DefaultApplicationName),
 	}
+	if e.UseReadURL {
+		r.ReadURL, r.ReadURLSource = ReadURL(e.ReadURL, e.ReadURLSetting)
+		// The read pool is made with the store, from the Config alone.
+		r.ApplicationName = r.applicationName
+		if r.ReadURL != "" {
+			if err := store.ValidateReadURL(r.ReadURL); err != nil {
+				return r, &SettingError{Setting: SettingReadURL, Err: fmt.Errorf("%w (from %s)", err, r.ReadURLSource)}
+			}
+		}
+	}
 	if err := store.ValidateSchema(r.Schema); err != nil {
 		return r, &SettingError{Setting: SettingSchema, Err: err}
 	}
@@ -189,6 +210,11 @@ func (r resolved) connect(ctx context.Context) (*pgxpool.Pool, []Warning, error)
 	var warnings []Warning
 	if w, ok := TransportWarning(r.DatabaseURL); ok {
 		warnings = append(warnings, w)
+	}
+	if r.ReadURL != "" {
+		if w, ok := TransportWarning(r.ReadURL); ok {
+			warnings = append(warnings, w)
+		}
 	}
 	cfg := r.Config
 	cfg.ApplicationName = r.applicationName
@@ -222,7 +248,7 @@ func (r resolved) connectFailure(err error) error {
 func (e Explicit) Key() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%#v", e)
-	for _, name := range append([]string{EnvDatabaseURL, "DATABASE_URL", EnvRootKeys, EnvRootKeysFile, EnvSchema, EnvActor, EnvStrict, "PGAPPNAME"}, libpqServerVariables...) {
+	for _, name := range append([]string{EnvDatabaseURL, EnvReadURL, "DATABASE_URL", EnvRootKeys, EnvRootKeysFile, EnvSchema, EnvActor, EnvStrict, "PGAPPNAME"}, libpqServerVariables...) {
 		fmt.Fprintf(h, "\x00%s=%s", name, os.Getenv(name))
 	}
 	return hex.EncodeToString(h.Sum(nil))

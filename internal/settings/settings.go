@@ -21,6 +21,7 @@ import (
 // Environment variables read as fallbacks.
 const (
 	EnvDatabaseURL  = "PGSECRETS_DATABASE_URL"
+	EnvReadURL      = "PGSECRETS_READ_URL"
 	EnvRootKeys     = "PGSECRETS_ROOT_KEYS"
 	EnvRootKeysFile = "PGSECRETS_ROOT_KEYS_FILE"
 	EnvSchema       = "PGSECRETS_SCHEMA"
@@ -55,6 +56,19 @@ func resolveDatabaseURL(explicit, setting string) (url, source string) {
 		}
 	}
 	return "", strings.Join(set, ", ")
+}
+
+// ReadURL returns explicit, else PGSECRETS_READ_URL, else "" (every read
+// on the database URL's server), with the setting it came from (setting,
+// the caller's name for explicit), for messages.
+func ReadURL(explicit, setting string) (url, source string) {
+	if strings.TrimSpace(explicit) != "" {
+		return explicit, first(setting, "the read URL setting")
+	}
+	if v := os.Getenv(EnvReadURL); strings.TrimSpace(v) != "" {
+		return v, EnvReadURL
+	}
+	return "", ""
 }
 
 // libpqServerVariables are the libpq variables that say which server and

@@ -207,7 +207,9 @@ func (s *Store) auditChain() audit.Chain {
 }
 
 // Audit records events that go with no change of their own, such as reads
-// and exports, in their own transaction, committed when it returns nil.
+// and exports, in their own transaction on the primary, committed when it
+// returns nil. Not through inTx: an audited read is no write that later
+// reads must see.
 func (s *Store) Audit(ctx context.Context, events ...*audit.Event) error {
 	if len(events) == 1 {
 		if err := s.needKeys("append an audit event"); err != nil {
@@ -217,5 +219,5 @@ func (s *Store) Audit(ctx context.Context, events ...*audit.Event) error {
 			return err
 		}
 	}
-	return s.inTx(ctx, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, events...) })
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.appendAudit(ctx, tx, events...) })
 }

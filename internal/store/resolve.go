@@ -36,7 +36,9 @@ func (s *Store) GetProjectValues(ctx context.Context, project, purpose string) (
 }
 
 // readValues reads the named secrets, or with names nil every secret, of
-// project: one query, one audit event.
+// project: one query, one audit event. Through a read URL, the read is
+// made again on the primary when the standby may only be behind (a name it
+// lacks, a key pruned since); the audit event always goes to the primary.
 func (s *Store) readValues(ctx context.Context, project string, names []string, purpose string) (map[string][]byte, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, err
@@ -45,33 +47,14 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 		return nil, err
 	}
 	s.openAuditKeyEarly(ctx)
-	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
-	if names != nil {
-		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
+	from := s
+	out, err := s.decryptValues(ctx, project, names)
+	if s.onPrimaryInstead(err) || err == nil && s.ReadsFromReadURL() && len(out) < len(names) {
+		from = s.Consistent()
+		out, err = from.decryptValues(ctx, project, names)
 	}
-	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
-	}
-	type row struct {
-		name, token string
-		revision    int64
-	}
-	fetched, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-		var x row
-		return x, r.Scan(&x.name, &x.revision, &x.token)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
-	}
-
-	out := make(map[string][]byte, len(fetched))
-	for _, x := range fetched {
-		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)
-		if err != nil {
-			return nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
-		}
-		out[x.name] = d.Plaintext
+		return nil, err
 	}
 
 	if names == nil {
@@ -89,12 +72,58 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	if len(read) == 0 && len(missing) == 0 {
 		return out, nil // a project with no secret: nothing was read
 	}
+	// Written after the read, and before any value leaves this function:
+	// a value read on a standby reaches the caller only once the primary
+	// has its audit event, as a value read on the primary does.
 	err = s.Audit(ctx, &audit.Event{
 		Action: audit.ActionSecretRead, Project: project,
-		Details: audit.ReadDetails(purpose, read, missing),
+		Details: audit.ReadDetails(purpose, read, missing, from.readFrom()),
 	})
 	if err != nil {
+		for _, v := range out {
+			clear(v)
+		}
 		return nil, err
+	}
+	return out, nil
+}
+
+// decryptValues fetches and decrypts the named secrets (every one with
+// names nil) of project through the store's reader.
+func (s *Store) decryptValues(ctx context.Context, project string, names []string) (map[string][]byte, error) {
+	q, err := s.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
+	if names != nil {
+		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
+	}
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+	}
+	type row struct {
+		name, token string
+		revision    int64
+	}
+	fetched, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.name, &x.revision, &x.token)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+	}
+	out := make(map[string][]byte, len(fetched))
+	for _, x := range fetched {
+		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)
+		if err != nil {
+			for _, v := range out {
+				clear(v)
+			}
+			return nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
+		}
+		out[x.name] = d.Plaintext
 	}
 	return out, nil
 }

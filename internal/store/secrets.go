@@ -405,9 +405,38 @@ func (s *Store) conflict(ctx context.Context, tx pgx.Tx, what, project, name str
 }
 
 // GetSecret decrypts a secret and records the read in the audit trail, with
-// purpose (e.g. "cli", "terraform refresh") in its details.
+// purpose (e.g. "cli", "terraform refresh") and the revision read in its
+// details. Through a read URL it reads the standby, and the primary when
+// the standby may only be behind (see readpool.go); the audit event always
+// goes to the primary.
 func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (Secret, error) {
 	if err := s.needKeys("decrypt a secret"); err != nil {
+		return Secret{}, err
+	}
+	from := s
+	sec, err := s.readSecret(ctx, project, name)
+	if s.onPrimaryInstead(err) {
+		from = s.Consistent()
+		sec, err = from.readSecret(ctx, project, name)
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	err = s.Audit(ctx, &audit.Event{
+		Action: audit.ActionSecretRead, Project: project, Subject: name,
+		Details: audit.Details(from.readSource(map[string]any{"purpose": purpose, "revision": sec.Revision})),
+	})
+	if err != nil {
+		clear(sec.Value)
+		return Secret{}, err
+	}
+	return sec, nil
+}
+
+// readSecret fetches and decrypts a secret through the store's reader.
+func (s *Store) readSecret(ctx context.Context, project, name string) (Secret, error) {
+	q, err := s.reader(ctx)
+	if err != nil {
 		return Secret{}, err
 	}
 	what := secretWhat(project, name)
@@ -415,7 +444,7 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 		sec   Secret
 		token string
 	)
-	err := scanMeta(s.pool.QueryRow(ctx, "select "+secretColumns+", ciphertext from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &sec.SecretMeta, &token)
+	err = scanMeta(q.QueryRow(ctx, "select "+secretColumns+", ciphertext from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &sec.SecretMeta, &token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Secret{}, &NotFoundError{What: what}
 	}
@@ -427,13 +456,6 @@ func (s *Store) GetSecret(ctx context.Context, project, name, purpose string) (S
 		return Secret{}, fmt.Errorf("decrypt %s: %w", what, err)
 	}
 	sec.Value, sec.Bound, sec.Unbound = d.Plaintext, d.Versioned, !d.Bound
-	err = s.Audit(ctx, &audit.Event{
-		Action: audit.ActionSecretRead, Project: project, Subject: name,
-		Details: audit.Details(map[string]any{"purpose": purpose, "revision": sec.Revision}),
-	})
-	if err != nil {
-		return Secret{}, err
-	}
 	return sec, nil
 }
 
@@ -454,7 +476,9 @@ func (s *Store) decryptSecret(ctx context.Context, project, name string, revisio
 	return d, err
 }
 
-// GetSecretMeta reads a secret's metadata without decrypting it.
+// GetSecretMeta reads a secret's metadata, on the primary, without
+// decrypting it. Writes start from it (the revision to compare-and-swap
+// on), so it never reads a standby that may be behind.
 func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (SecretMeta, error) {
 	var m SecretMeta
 	err := scanMeta(s.pool.QueryRow(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where project = $1 and name = $2", project, name), &m)
@@ -468,9 +492,14 @@ func (s *Store) GetSecretMeta(ctx context.Context, project, name string) (Secret
 }
 
 // ListSecrets returns the metadata of a project's secrets (every project's
-// when project is empty), ordered by project and name.
+// when project is empty), ordered by project and name. Through a read URL
+// it reads the standby: the list may be a moment old.
 func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, error) {
-	rows, err := s.pool.Query(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
+	q, err := s.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, "select "+s.metaColumns()+" from "+s.table("secrets")+" where $1 = '' or project = $1 order by project, name", project)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}

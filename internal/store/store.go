@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,12 @@ type Config struct {
 	// DatabaseURL is a postgres:// URL or key=value string; empty means the
 	// libpq PG* environment variables.
 	DatabaseURL string
-	Schema      string
+	// ReadURL, when set, reaches a standby of DatabaseURL's server, which
+	// serves the repeated reads (see readpool.go); ReadURLSource names the
+	// setting it came from, for messages.
+	ReadURL       string
+	ReadURLSource string
+	Schema        string
 	// Actor is recorded in audit events as the identity making changes.
 	Actor string
 	// Channel names the way writes come: ChannelCLI, ChannelTerraform or
@@ -58,7 +64,12 @@ type Config struct {
 // Store is a handle on one database schema, shared by every caller. It is
 // safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// read, when set, serves the reads a read URL may (readpool.go).
+	read *readPool
+	// wrote is set by this store's first write, shared by its copies:
+	// from then on its reads go to the primary, which has that write.
+	wrote  *atomic.Bool
 	schema string
 	actor  string
 	keys   *keyring.Keyring
@@ -82,7 +93,7 @@ type Store struct {
 	// Terraform apply's parallel creates) wait for one unwrap, shared by
 	// the copies WithActor makes: with a root in a key service, one call.
 	opening *singleflight.Group
-	// derived is true for a copy made by WithActor, which does not own the
+	// derived is true for a copy made by WithActor or Consistent, which does not own the
 	// pool.
 	derived bool
 }
@@ -128,19 +139,10 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	if err := ValidateSchema(cfg.Schema); err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	pcfg, err := parsePoolConfig(cfg.DatabaseURL, cfg)
 	if err != nil {
 		// pgx's parse errors can quote the URL, password included.
 		return nil, errors.New("database URL is not valid: expected postgres://user:password@host:port/dbname or key=value pairs")
-	}
-	if !strings.Contains(cfg.DatabaseURL, "default_query_exec_mode") {
-		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
-	}
-	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(cfg.ApplicationName, "pgsecrets")
-	}
-	if cfg.MaxConns > 0 {
-		pcfg.MaxConns = cfg.MaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -151,6 +153,25 @@ func Connect(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		return nil, &ConnectError{Target: describeTarget(pcfg.ConnConfig), Err: unwrapConnectError(err)}
 	}
 	return pool, nil
+}
+
+// parsePoolConfig reads url into a pool configuration with cfg's pool
+// size and application name. Its error may quote url: never show it.
+func parsePoolConfig(url string, cfg Config) (*pgxpool.Config, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.Contains(url, "default_query_exec_mode") {
+		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = cmp.Or(cfg.ApplicationName, "pgsecrets")
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	return pcfg, nil
 }
 
 // FailoverWait bounds how long Connect waits for a primary when a
@@ -292,7 +313,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	if actor == "" {
 		actor = "unknown"
 	}
-	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}}
+	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}, wrote: &atomic.Bool{}}
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}
@@ -302,6 +323,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 			return nil, err
 		}
 		s.rootCheck.known = known
+		if err := s.openReadPool(cfg); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	if err := s.checkRootKeys(ctx, cfg.AllowUnregisteredRootKeys); err != nil {
@@ -322,14 +346,34 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 		return nil, err
 	}
 	s.sessionKeys = sessionKeys
+	if err := s.openReadPool(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close releases the pool. On a copy made by WithActor it does nothing:
-// the pool belongs to the store it was made from.
+// openReadPool makes the pool of cfg.ReadURL, if any; it connects on first
+// use.
+func (s *Store) openReadPool(cfg Config) error {
+	if cfg.ReadURL == "" {
+		return nil
+	}
+	r, err := parseReadPool(cfg)
+	if err != nil {
+		return err
+	}
+	s.read = r
+	return nil
+}
+
+// Close releases the pools. On a copy made by WithActor or Consistent it
+// does nothing: the pools belong to the store it was made from.
 func (s *Store) Close() {
 	if !s.derived {
 		s.pool.Close()
+		if s.read != nil {
+			s.read.pool.Close()
+		}
 	}
 }
 
@@ -389,12 +433,16 @@ func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name
 // Actor is the audit identity of this store's changes.
 func (s *Store) Actor() string { return s.actor }
 
-// inTx runs fn in a transaction, committing when it returns nil. A
-// connection lost once COMMIT was sent is an *OutcomeUnknownError: the
-// server may have committed (and, with synchronous replication, a standby
-// may have the commit) without being able to say so. Lost any earlier,
-// the transaction was rolled back: a *NotAppliedError.
+// inTx runs fn, a change, in a transaction, committing when it returns
+// nil. A connection lost once COMMIT was sent is an *OutcomeUnknownError:
+// the server may have committed (and, with synchronous replication, a
+// standby may have the commit) without being able to say so. Lost any
+// earlier, the transaction was rolled back: a *NotAppliedError. The
+// store's reads go to the primary from then on: a process reads its own
+// writes (a Terraform apply's data source after the resource it depends
+// on), which a standby may not have yet.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	s.wrote.Store(true)
 	// A BEGIN that fails changed nothing: during a failover it waits for
 	// the new primary, so that a write started then goes through.
 	tx, err := throughFailover(ctx, s.pool, func() (pgx.Tx, error) { return s.pool.Begin(ctx) })
