@@ -157,7 +157,6 @@ func (s *Store) streamAudit(ctx context.Context, q querier, sql string, args []a
 	types := rows.Conn().TypeMap()
 	seqPlan := types.PlanScan(fields[0].DataTypeOID, fields[0].Format, &e.Seq)
 	atPlan := types.PlanScan(fields[1].DataTypeOID, fields[1].Format, &e.At)
-	var buf []byte
 	for rows.Next() {
 		raw := rows.RawValues()
 		if err := seqPlan.Scan(raw[0], &e.Seq); err != nil {
@@ -166,11 +165,16 @@ func (s *Store) streamAudit(ctx context.Context, q querier, sql string, args []a
 		if err := atPlan.Scan(raw[1], &e.At); err != nil {
 			return n, fmt.Errorf("read audit event %d: at: %w", e.Seq, err)
 		}
-		buf = buf[:0]
+		size := 0
 		for _, v := range raw[2:] {
-			buf = append(buf, v...)
+			size += len(v)
 		}
-		row, off := string(buf), 0
+		var b strings.Builder
+		b.Grow(size)
+		for _, v := range raw[2:] {
+			b.Write(v)
+		}
+		row, off := b.String(), 0
 		for i, v := range raw[2:] {
 			*texts[i] = row[off : off+len(v)]
 			off += len(v)
