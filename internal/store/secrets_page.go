@@ -22,10 +22,13 @@ type SecretsPage struct {
 	Existing []string
 }
 
-// secretsPageOrder is SecretsPage's order; secrets_page_idx (migration
-// 011) holds it, so a page reads its own rows only, whatever the project's
-// size.
-const secretsPageOrder = `category = '', category collate "C", name collate "C"`
+// secretsPageOrder is SecretsPage's order, of the secrets table's columns
+// as named by table (an alias and a dot, or ""); secrets_page_idx
+// (migration 011) holds it, so a page reads its own rows only, whatever
+// the project's size.
+func secretsPageOrder(table string) string {
+	return table + "category = '', " + table + `category collate "C", ` + table + `name collate "C"`
+}
 
 // PageSecrets reads up to limit secrets of project from offset in
 // SecretsPage's order, of those whose name or description contains match
@@ -39,9 +42,14 @@ func (s *Store) PageSecrets(ctx context.Context, project, match string, offset, 
 		cond += " and (strpos(lower(name), lower($2)) > 0 or strpos(lower(description), lower($2)) > 0)"
 		args = append(args, match)
 	}
+	// The page's keys come from the index alone; each row is then read by
+	// its primary key. The lateral subquery, kept apart by its limit, holds
+	// that plan for a prepared statement's generic plan too, which does
+	// not know the limit and would rather hash the whole table.
 	n := len(args)
-	pageSQL := "select " + metaColumnsNoDigest + ", '' from " + s.table("secrets") + " join (select project, name from " + s.table("secrets") +
-		" where " + cond + " order by " + secretsPageOrder + fmt.Sprintf(" limit $%d offset $%d", n+1, n+2) + ") p using (project, name) order by " + secretsPageOrder
+	pageSQL := "select s.* from (select project, name from " + s.table("secrets") + " where " + cond + " order by " + secretsPageOrder("") +
+		fmt.Sprintf(" limit $%d offset $%d", n+1, n+2) + ") p cross join lateral (select " + metaColumnsNoDigest + ", '' from " + s.table("secrets") +
+		" s where s.project = p.project and s.name = p.name limit 1) s order by " + secretsPageOrder("s.")
 	page := SecretsPage{Offset: offset}
 	b := &pgx.Batch{}
 	b.Queue("select count(*) from "+s.table("secrets")+" where "+cond, args...).QueryRow(func(r pgx.Row) error {
