@@ -98,8 +98,10 @@ func run(events, runs int, dbURL, outPath string) error {
 		cmd      []string
 		runs     []benchkit.Run
 		ratios   []float64
-		size     int64
-		sum      [sha256.Size]byte
+		// textRatios are to psql text, in each run.
+		textRatios []float64
+		size       int64
+		sum        [sha256.Size]byte
 	}
 	export := func(format string) []string {
 		return []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", format}
@@ -112,6 +114,7 @@ func run(events, runs int, dbURL, outPath string) error {
 		{name: "floor csv", floor: -1, cmd: copyCmd(csvFloorSQL)},
 		{name: "psql text", floor: -1, cmd: copyCmd(textCopySQL)},
 	}
+	text := contenders[len(contenders)-1]
 	for i := 0; i < runs; i++ {
 		for j, c := range contenders {
 			out := outPath
@@ -132,6 +135,7 @@ func run(events, runs int, dbURL, outPath string) error {
 		for _, c := range contenders {
 			if c.floor >= 0 {
 				c.ratios = append(c.ratios, c.runs[i].Wall.Seconds()/contenders[c.floor].runs[i].Wall.Seconds())
+				c.textRatios = append(c.textRatios, c.runs[i].Wall.Seconds()/text.runs[i].Wall.Seconds())
 			}
 		}
 	}
@@ -165,7 +169,7 @@ func run(events, runs int, dbURL, outPath string) error {
 				}
 			}
 			failed = failed || !ok
-			verdict = fmt.Sprintf("%s (%.2fx) / %s; %s", benchkit.Verdict(m <= c.maxRatio), c.maxRatio, benchkit.Verdict(rss < maxPeakRSS), same)
+			verdict = fmt.Sprintf("%s (%.2fx) / %s; %s; %.2fx psql text", benchkit.Verdict(m <= c.maxRatio), c.maxRatio, benchkit.Verdict(rss < maxPeakRSS), same, median(c.textRatios))
 		}
 		fmt.Printf("%-13s  %8.2fs  %-17s  %10.0f  %7.2fs  %10s  %10s  %s\n", c.name, wall, ratio,
 			float64(events)/wall, cpu, benchkit.MiB(rss), benchkit.MiB(c.size), verdict)
