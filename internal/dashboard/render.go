@@ -233,14 +233,19 @@ func (s *Server) pickProject(rq *request) (projects []string, ok bool) {
 		s.failed(rq, "list projects", err)
 		return nil, false
 	}
-	projects = visibleProjects(rq.account, all)
+	return pickFrom(rq, all), true
+}
+
+// pickFrom is pickProject's choice among all the projects there are.
+func pickFrom(rq *request, all []string) []string {
+	projects := visibleProjects(rq.account, all)
 	if rq.project == "" && len(projects) > 0 {
 		rq.project = projects[0]
 	}
 	if rq.project != "" && !slices.Contains(projects, rq.project) {
 		projects = append(projects, rq.project)
 	}
-	return projects, true
+	return projects
 }
 
 // failed is serverError for a request's handler.

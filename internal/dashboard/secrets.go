@@ -74,9 +74,15 @@ type secretRow struct {
 
 func (s *Server) secretsPage(rq *request) {
 	ctx := rq.Context()
-	projects, ok := s.pickProject(rq)
-	if !ok {
-		return
+	// A project asked for is read beside the projects' list; otherwise the
+	// list picks it first.
+	var projects []string
+	listed := rq.project == ""
+	if listed {
+		var ok bool
+		if projects, ok = s.pickProject(rq); !ok {
+			return
+		}
 	}
 	v := secretsView{
 		Project: rq.project, Query: strings.TrimSpace(rq.URL.Query().Get("q")),
@@ -88,19 +94,26 @@ func (s *Server) secretsPage(rq *request) {
 	if rq.project != "" {
 		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
 		page = min(max(page, 1), math.MaxInt32) // any offset PostgreSQL takes
-		// Three reads, a round trip or two each, at once: the page waits
-		// for the slowest rather than for all of them in turn.
+		// The reads, a round trip or two each, at once: the page waits for
+		// the slowest rather than for all of them in turn.
 		var (
-			deleted         []store.DeletedSecret
-			pending         []store.PendingRestart
-			delErr, pendErr error
-			wg              sync.WaitGroup
+			all                      []string
+			deleted                  []store.DeletedSecret
+			pending                  []store.PendingRestart
+			listErr, delErr, pendErr error
+			wg                       sync.WaitGroup
 		)
+		if !listed {
+			wg.Go(func() { all, listErr = rq.st.ListProjects(ctx) })
+		}
 		wg.Go(func() { deleted, delErr = rq.st.ListDeletedSecrets(ctx, rq.project) })
 		wg.Go(func() { pending, pendErr = rq.st.PendingRestarts(ctx, rq.project) })
 		secrets, err := rq.st.PageSecrets(ctx, rq.project, v.Query, (page-1)*secretsPageSize, secretsPageSize, catalogNames)
 		wg.Wait()
 		switch {
+		case listErr != nil:
+			s.failed(rq, "list projects", listErr)
+			return
 		case err != nil:
 			s.failed(rq, "list secrets", err)
 			return
@@ -110,6 +123,9 @@ func (s *Server) secretsPage(rq *request) {
 		case pendErr != nil:
 			s.failed(rq, "read pending restarts", pendErr)
 			return
+		}
+		if !listed {
+			projects = pickFrom(rq, all)
 		}
 		v.setSecrets(secrets)
 		for _, d := range deleted {
