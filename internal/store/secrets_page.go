@@ -24,8 +24,8 @@ type SecretsPage struct {
 
 // secretsPageOrder is SecretsPage's order, of the secrets table's columns
 // as named by table (an alias and a dot, or ""); secrets_page_idx
-// (migration 011) holds it, so a page reads its own rows only, whatever
-// the project's size.
+// (migration 011) holds it, so a page reads the keys up to it from the
+// index and then its own rows, rather than every secret of the project.
 func secretsPageOrder(table string) string {
 	return table + "category = '', " + table + `category collate "C", ` + table + `name collate "C"`
 }
