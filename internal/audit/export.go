@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math"
@@ -58,10 +57,10 @@ type ExportWriter interface {
 func NewExportWriter(w io.Writer, format string, formulas CSVFormulas) (ExportWriter, error) {
 	switch format {
 	case FormatJSONL:
-		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
+		return &jsonlWriter{lines: newLines(w)}, nil
 	case FormatCSV:
-		c := &csvWriter{w: bufio.NewWriterSize(w, 64<<10), neutralise: formulas == NeutraliseFormulas}
-		b := c.buf[:0]
+		c := &csvWriter{lines: newLines(w), neutralise: formulas == NeutraliseFormulas}
+		b := c.buf
 		for i, f := range ExportFields {
 			if i > 0 {
 				b = append(b, ',')
@@ -69,9 +68,6 @@ func NewExportWriter(w io.Writer, format string, formulas CSVFormulas) (ExportWr
 			b = appendCSVField(b, f)
 		}
 		c.buf = append(b, '\n')
-		if _, err := c.w.Write(c.buf); err != nil {
-			return nil, fmt.Errorf("write CSV header: %w", err)
-		}
 		return c, nil
 	}
 	return nil, fmt.Errorf("export format %q is not supported: use %s or %s", format, FormatJSONL, FormatCSV)
@@ -83,16 +79,14 @@ func NewExportWriter(w io.Writer, format string, formulas CSVFormulas) (ExportWr
 // stored JSON text, byte for byte, since the chain MAC covers those exact
 // bytes.
 type jsonlWriter struct {
-	w   *bufio.Writer
-	buf []byte
+	lines
 }
 
 func (j *jsonlWriter) Write(e *Event) error {
-	b := j.buf[:0]
-	b = append(b, `{"seq":`...)
+	b := append(j.buf, `{"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	b = append(b, `,"at":"`...)
-	b = e.At.UTC().AppendFormat(b, ExportTimeLayout)
+	b = appendExportTime(b, e.At)
 	b = append(b, '"')
 	for _, f := range [...]struct {
 		key   string
@@ -111,19 +105,81 @@ func (j *jsonlWriter) Write(e *Event) error {
 		b = append(b, f.key...)
 		b = appendJSONString(b, f.value)
 	}
-	b = append(b, "}\n"...)
-	j.buf = b
-	if _, err := j.w.Write(b); err != nil {
+	j.buf = append(b, "}\n"...)
+	return j.wrote()
+}
+
+// lines gathers an export's lines and writes them 64 KiB at a time. Each
+// line is appended straight to it: a bufio.Writer would copy every line
+// once more.
+type lines struct {
+	w   io.Writer
+	buf []byte
+}
+
+const linesSize = 64 << 10
+
+func newLines(w io.Writer) lines {
+	return lines{w: w, buf: make([]byte, 0, linesSize+4<<10)}
+}
+
+// wrote writes the lines gathered once they fill the buffer.
+func (l *lines) wrote() error {
+	if len(l.buf) < linesSize {
+		return nil
+	}
+	return l.Close()
+}
+
+// Close writes the lines gathered.
+func (l *lines) Close() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.buf)
+	l.buf = l.buf[:0]
+	if err != nil {
 		return fmt.Errorf("write audit export: %w", err)
 	}
 	return nil
 }
 
-func (j *jsonlWriter) Close() error {
-	if err := j.w.Flush(); err != nil {
-		return fmt.Errorf("write audit export: %w", err)
+// appendExportTime appends t in UTC as ExportTimeLayout writes it, digit
+// by digit for the years 0 to 9999: AppendFormat reads its layout on
+// every call, which was a tenth of an export's time.
+func appendExportTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, ExportTimeLayout)
 	}
-	return nil
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6) // truncated, as the layout does
+	return append(b, 'Z')
+}
+
+// appendDigits appends n, which is not negative, in width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return b
 }
 
 const hexDigits = "0123456789abcdef"
@@ -203,15 +259,14 @@ func appendJSONString(b []byte, s string) []byte {
 // buffer like jsonlWriter: encoding/csv allocates a record and its fields
 // for every event, which made CSV exports markedly slower than JSON lines.
 type csvWriter struct {
-	w          *bufio.Writer
-	buf        []byte
+	lines
 	neutralise bool
 }
 
 func (c *csvWriter) Write(e *Event) error {
-	b := strconv.AppendInt(c.buf[:0], e.Seq, 10)
+	b := strconv.AppendInt(c.buf, e.Seq, 10)
 	b = append(b, ',')
-	b = e.At.UTC().AppendFormat(b, ExportTimeLayout)
+	b = appendExportTime(b, e.At)
 	for _, f := range [...]string{e.Actor, e.DBRole, e.Action, e.Project, e.Subject, e.Details, e.MACKID, e.PrevMAC, e.MAC} {
 		b = append(b, ',')
 		if c.neutralise && startsFormula(f) {
@@ -221,17 +276,7 @@ func (c *csvWriter) Write(e *Event) error {
 		b = appendCSVField(b, f)
 	}
 	c.buf = append(b, '\n')
-	if _, err := c.w.Write(c.buf); err != nil {
-		return fmt.Errorf("write audit export: %w", err)
-	}
-	return nil
-}
-
-func (c *csvWriter) Close() error {
-	if err := c.w.Flush(); err != nil {
-		return fmt.Errorf("write audit export: %w", err)
-	}
-	return nil
+	return c.wrote()
 }
 
 // startsFormula reports whether a spreadsheet would read the cell s as a
@@ -261,12 +306,22 @@ func appendCSVField(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// csvQuoted marks the bytes that make a field quoted wherever they are.
+var csvQuoted = [256]bool{',': true, '"': true, '\r': true, '\n': true}
+
 func csvNeedsQuotes(s string) bool {
 	if s == "" {
 		return false
 	}
-	if s == `\.` || strings.ContainsAny(s, ",\"\r\n") {
+	if s == `\.` {
 		return true
+	}
+	// A table lookup a byte: strings.ContainsAny builds its set of bytes
+	// on every call, for every field of every event.
+	for i := 0; i < len(s); i++ {
+		if csvQuoted[s[i]] {
+			return true
+		}
 	}
 	r, _ := utf8.DecodeRuneInString(s)
 	return unicode.IsSpace(r)

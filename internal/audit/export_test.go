@@ -229,3 +229,24 @@ func TestCSVExportNeutralisesFormulasOnlyWhenAsked(t *testing.T) {
 		}
 	}
 }
+
+func TestExportTimeIsTheLayoutInUTC(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.FixedZone("west", -9*3600-1800)}
+	times := []time.Time{
+		time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), time.Date(999, 7, 4, 9, 8, 7, 6000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC), time.Date(2000, 2, 29, 1, 2, 3, 4567, time.UTC),
+	}
+	for i := range 1000 {
+		times = append(times, time.Unix(int64(i)*7919*86400/13+int64(i*i), int64(i)*999983%1e9))
+	}
+	for _, at := range times {
+		for _, z := range zones {
+			want := at.In(z).UTC().Format(ExportTimeLayout)
+			if got := string(appendExportTime(nil, at.In(z))); got != want {
+				t.Errorf("appendExportTime(%v) = %s, want %s", at.In(z), got, want)
+			}
+		}
+	}
+}

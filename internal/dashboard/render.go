@@ -27,12 +27,7 @@ var assets embed.FS
 type pageTemplate struct{ t *template.Template }
 
 var templateFuncs = template.FuncMap{
-	"time": func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
-	},
+	"time":   formatTime,
 	"join":   strings.Join,
 	"fields": detailFields,
 	"wbr":    breakOpportunities,
@@ -48,6 +43,14 @@ var templateFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	},
+}
+
+// formatTime is how a page shows a time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // breakOpportunities lets a line break after a colon and before an at
@@ -230,14 +233,19 @@ func (s *Server) pickProject(rq *request) (projects []string, ok bool) {
 		s.failed(rq, "list projects", err)
 		return nil, false
 	}
-	projects = visibleProjects(rq.account, all)
+	return pickFrom(rq, all), true
+}
+
+// pickFrom is pickProject's choice among all the projects there are.
+func pickFrom(rq *request, all []string) []string {
+	projects := visibleProjects(rq.account, all)
 	if rq.project == "" && len(projects) > 0 {
 		rq.project = projects[0]
 	}
 	if rq.project != "" && !slices.Contains(projects, rq.project) {
 		projects = append(projects, rq.project)
 	}
-	return projects, true
+	return projects
 }
 
 // failed is serverError for a request's handler.

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -52,6 +55,8 @@ type secretsView struct {
 type secretGroup struct {
 	Category string
 	Rows     []secretRow
+	// RowsHTML are the rows of a group of set secrets (secretRowsHTML).
+	RowsHTML template.HTML
 }
 
 // secretRow is a secret, or an empty slot: a well-known name of the
@@ -69,9 +74,15 @@ type secretRow struct {
 
 func (s *Server) secretsPage(rq *request) {
 	ctx := rq.Context()
-	projects, ok := s.pickProject(rq)
-	if !ok {
-		return
+	// A project asked for is read beside the projects' list; otherwise the
+	// list picks it first.
+	var projects []string
+	listed := rq.project == ""
+	if listed {
+		var ok bool
+		if projects, ok = s.pickProject(rq); !ok {
+			return
+		}
 	}
 	v := secretsView{
 		Project: rq.project, Query: strings.TrimSpace(rq.URL.Query().Get("q")),
@@ -81,27 +92,46 @@ func (s *Server) secretsPage(rq *request) {
 		CanRestore: may(rq.account, permRestoreSecrets, rq.project),
 	}
 	if rq.project != "" {
-		secrets, err := rq.st.ListSecrets(ctx, rq.project)
-		if err != nil {
+		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
+		page = min(max(page, 1), math.MaxInt32) // any offset PostgreSQL takes
+		// The reads, a round trip or two each, at once: the page waits for
+		// the slowest rather than for all of them in turn.
+		var (
+			all                      []string
+			deleted                  []store.DeletedSecret
+			pending                  []store.PendingRestart
+			listErr, delErr, pendErr error
+			wg                       sync.WaitGroup
+		)
+		if !listed {
+			wg.Go(func() { all, listErr = rq.st.ListProjects(ctx) })
+		}
+		wg.Go(func() { deleted, delErr = rq.st.ListDeletedSecrets(ctx, rq.project) })
+		wg.Go(func() { pending, pendErr = rq.st.PendingRestarts(ctx, rq.project) })
+		secrets, err := rq.st.PageSecrets(ctx, rq.project, v.Query, (page-1)*secretsPageSize, secretsPageSize, catalogNames)
+		wg.Wait()
+		switch {
+		case listErr != nil:
+			s.failed(rq, "list projects", listErr)
+			return
+		case err != nil:
 			s.failed(rq, "list secrets", err)
 			return
-		}
-		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
-		v.setSecrets(secrets, max(page, 1))
-		deleted, err := rq.st.ListDeletedSecrets(ctx, rq.project)
-		if err != nil {
-			s.failed(rq, "list deleted secrets", err)
+		case delErr != nil:
+			s.failed(rq, "list deleted secrets", delErr)
+			return
+		case pendErr != nil:
+			s.failed(rq, "read pending restarts", pendErr)
 			return
 		}
+		if !listed {
+			projects = pickFrom(rq, all)
+		}
+		v.setSecrets(secrets)
 		for _, d := range deleted {
 			if matches(v.Query, d.Name, d.Description) {
 				v.Deleted = append(v.Deleted, d)
 			}
-		}
-		pending, err := rq.st.PendingRestarts(ctx, rq.project)
-		if err != nil {
-			s.failed(rq, "read pending restarts", err)
-			return
 		}
 		if len(pending) > 0 {
 			v.Restart = &pending[0]
@@ -112,28 +142,32 @@ func (s *Server) secretsPage(rq *request) {
 	s.render(rq.w, rq.Request, http.StatusOK, "secrets", p, v)
 }
 
-// setSecrets fills the page's secrets, the page'th of those matching the
-// query, in category order, and the catalog's names not set.
-func (v *secretsView) setSecrets(secrets []store.SecretMeta, page int) {
-	set := make(map[string]bool, len(secrets))
-	var rows []secretRow
-	for _, m := range secrets {
-		set[m.Name] = true
-		if matches(v.Query, m.Name, m.Description) {
-			rows = append(rows, secretRow{
-				Name: m.Name, Description: m.Description, Set: true, Meta: m, Restart: m.RequiresRestart,
-				Terraform: m.UpdatedVia == store.ChannelTerraform, category: m.Category,
-			})
-		}
+// catalogNames are the catalog's well-known names, for PageSecrets to say
+// which a project has set.
+var catalogNames = func() []string {
+	var names []string
+	for _, e := range catalog.All() {
+		names = append(names, e.Name)
 	}
-	sortByCategory(rows)
-	v.Total = len(rows)
-	first := min((page-1)*secretsPageSize, v.Total)
-	if first == v.Total && page > 1 {
-		first, page = 0, 1 // past the end: the first page, rather than none
+	return names
+}()
+
+// setSecrets fills the page's secrets from a page in category order, and
+// the catalog's names not set.
+func (v *secretsView) setSecrets(page store.SecretsPage) {
+	rows := make([]secretRow, 0, len(page.Secrets))
+	for _, m := range page.Secrets {
+		rows = append(rows, secretRow{
+			Name: m.Name, Description: m.Description, Set: true, Meta: m, Restart: m.RequiresRestart,
+			Terraform: m.UpdatedVia == store.ChannelTerraform, category: m.Category,
+		})
 	}
-	last := min(first+secretsPageSize, v.Total)
-	v.Groups = groupByCategory(rows[first:last])
+	v.Total = page.Total
+	first, last := page.Offset, page.Offset+len(rows)
+	v.Groups = groupByCategory(rows)
+	for i := range v.Groups {
+		v.Groups[i].RowsHTML = v.secretRowsHTML(v.Groups[i].Rows)
+	}
 	v.First, v.Last = first+1, last
 	link := func(page int) string {
 		q := url.Values{"project": {v.Project}, "page": {strconv.Itoa(page)}}
@@ -142,16 +176,17 @@ func (v *secretsView) setSecrets(secrets []store.SecretMeta, page int) {
 		}
 		return "/secrets?" + q.Encode()
 	}
+	n := first/secretsPageSize + 1
 	if first > 0 {
-		v.Previous = link(page - 1)
+		v.Previous = link(n - 1)
 	}
 	if last < v.Total {
-		v.Next = link(page + 1)
+		v.Next = link(n + 1)
 	}
 
 	var slots []secretRow
 	for _, e := range catalog.All() {
-		if !set[e.Name] && matches(v.Query, e.Name, e.Description) {
+		if !slices.Contains(page.Existing, e.Name) && matches(v.Query, e.Name, e.Description) {
 			slots = append(slots, secretRow{Name: e.Name, Description: e.Description, Restart: e.RequiresRestart, Shape: e.Shape, category: e.Category})
 		}
 	}
@@ -160,7 +195,7 @@ func (v *secretsView) setSecrets(secrets []store.SecretMeta, page int) {
 }
 
 // matches reports whether the name or the description holds the query,
-// in any case.
+// in any case, as store.PageSecrets matches secrets.
 func matches(query, name, description string) bool {
 	if query == "" {
 		return true

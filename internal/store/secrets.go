@@ -503,10 +503,7 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SecretMeta, error) {
-		var m SecretMeta
-		return m, scanMeta(r, &m)
-	})
+	out, err := collectMeta(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
@@ -516,7 +513,19 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 // ListProjects returns the names of the projects that have secrets or
 // model defaults, sorted.
 func (s *Store) ListProjects(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, "select project from "+s.table("secrets")+" union select project from "+s.table("provider_defaults")+" order by 1")
+	// Every dashboard page lists the projects: the secrets' projects are
+	// read one index descent each, from the one after the last, rather
+	// than by reading every secret of every project.
+	rows, err := s.pool.Query(ctx, `
+		with recursive p(project) as (
+			select min(project) from `+s.table("secrets")+`
+			union all
+			select (select min(project) from `+s.table("secrets")+` s where s.project > p.project) from p where p.project is not null
+		)
+		select project from p where project is not null
+		union
+		select project from `+s.table("provider_defaults")+`
+		order by 1`)
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}

@@ -1,21 +1,33 @@
-// Command auditexport benchmarks `pgsecrets audit export` against
-// `psql \copy (...) to stdout` of the same rows: the server streaming them
-// as fast as it can, to a client that only writes them out. It seeds -events
-// audit events, runs each export -runs times, alternating, both writing to
-// a file, and prints the best times side by side with their ratio and the
-// binary's peak RSS.
+// Command auditexport benchmarks `pgsecrets audit export` against floors
+// that write the same bytes straight from PostgreSQL with `psql \copy`:
+// JSON lines built in SQL (row_to_json of the same fields) for --format
+// jsonl, and `\copy ... csv header` of the same fields for --format csv. Both
+// floors are the server streaming rows as fast as it can to a client that
+// only writes them out; the bench checks that each floor's file is byte
+// for byte the export's, and prints the verdict. Plain `psql \copy ... to
+// stdout` (text format) is shown too, for the design's bar of 1.5x.
+//
+// It seeds -events audit events, then runs every contender in turn, -runs
+// times, each writing to a file. An export records its own audit event
+// before it reads, so each floor runs right after its export, on the same
+// rows. Each figure is the median of the runs, each ratio is taken within
+// a run (then its median, and its spread across runs), beside the
+// contender's peak RSS.
 //
 //	go run ./tools/bench/auditexport -events 1000000
 package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -25,14 +37,15 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
-// Targets: each format's time against psql's, and peak memory.
+// The memory target of an export; each has its time target against its
+// floor.
 const maxPeakRSS = 100 << 20
 
 func main() {
 	events := flag.Int("events", 20000, "audit events to seed")
-	runs := flag.Int("runs", 3, "runs of each export; the best is reported")
+	runs := flag.Int("runs", 3, "runs of each contender; medians are reported, with the spread of the ratios")
 	dbURL := flag.String("database-url", "", "server to use (a superuser: seeding bypasses the chain trigger); default: a throwaway one")
-	out := flag.String("out", "", "where each export writes: a file (default: one in a temporary directory), or /dev/null to leave the disk out")
+	out := flag.String("out", "", "where every contender writes (default: a file each in a temporary directory, compared byte for byte), or /dev/null to leave the disk out")
 	flag.Parse()
 	if err := run(*events, *runs, *dbURL, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench auditexport:", err)
@@ -44,7 +57,7 @@ func run(events, runs int, dbURL, outPath string) error {
 	ctx := context.Background()
 	psql, err := exec.LookPath("psql")
 	if err != nil {
-		return fmt.Errorf("psql is needed for the baseline: %w", err)
+		return fmt.Errorf("psql is needed for the floors: %w", err)
 	}
 	tmp, err := os.MkdirTemp("", "bench-auditexport-")
 	if err != nil {
@@ -78,63 +91,151 @@ func run(events, runs int, dbURL, outPath string) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 
-	copySQL := `\copy (select ` + strings.ReplaceAll("seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac", "\n", " ") +
-		` from pgsecrets.audit_events order by seq) to stdout`
 	type contender struct {
 		name     string
-		maxRatio float64 // the target against psql
+		floor    int     // index of the floor it is measured against; -1: none
+		maxRatio float64 // the target against its floor
 		cmd      []string
-		best     benchkit.Run
-		size     int64
+		runs     []benchkit.Run
+		ratios   []float64
+		// textRatios are to psql text, in each run.
+		textRatios []float64
+		size       int64
+		sum        [sha256.Size]byte
 	}
+	export := func(format string) []string {
+		return []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", format}
+	}
+	copyCmd := func(sql string) []string { return []string{psql, "-X", "-q", url, "-c", sql} }
 	contenders := []*contender{
-		{name: `psql \copy`, cmd: []string{psql, "-X", "-q", url, "-c", copySQL}},
-		{name: "export jsonl", maxRatio: 1.05, cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "jsonl"}},
-		{name: "export csv", maxRatio: 1.1, cmd: []string{bin, "--database-url", url, "--root-keys-file", keysFile, "audit", "export", "--format", "csv"}},
+		{name: "export jsonl", floor: 1, maxRatio: 1.1, cmd: export("jsonl")},
+		{name: "floor jsonl", floor: -1, cmd: copyCmd(jsonlFloorSQL)},
+		{name: "export csv", floor: 3, maxRatio: 1.1, cmd: export("csv")},
+		{name: "floor csv", floor: -1, cmd: copyCmd(csvFloorSQL)},
+		{name: "psql text", floor: -1, cmd: copyCmd(textCopySQL)},
 	}
+	text := contenders[len(contenders)-1]
 	for i := 0; i < runs; i++ {
-		for _, c := range contenders {
+		for j, c := range contenders {
 			out := outPath
 			if out == "" {
-				out = filepath.Join(tmp, "out")
+				out = filepath.Join(tmp, fmt.Sprintf("out-%d", j))
 			}
 			r, err := benchkit.RunChild(out, []string{"PGSECRETS_ACTOR=bench"}, c.cmd[0], c.cmd[1:]...)
 			if err != nil {
 				return err
 			}
-			if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
-				c.size = fi.Size()
+			c.runs = append(c.runs, r)
+			if i == 0 && outPath == "" {
+				if c.size, c.sum, err = fileSum(out); err != nil {
+					return err
+				}
 			}
-			if c.best.Wall == 0 || r.Wall < c.best.Wall {
-				c.best = r
+		}
+		for _, c := range contenders {
+			if c.floor >= 0 {
+				c.ratios = append(c.ratios, c.runs[i].Wall.Seconds()/contenders[c.floor].runs[i].Wall.Seconds())
+				c.textRatios = append(c.textRatios, c.runs[i].Wall.Seconds()/text.runs[i].Wall.Seconds())
 			}
 		}
 	}
 
-	base := contenders[0].best.Wall
-	dest := "a file"
+	dest := "a file each"
 	if outPath != "" {
 		dest = outPath
 	}
-	fmt.Printf("audit export benchmark: %d events, best of %d runs each, output to %s, %d CPUs, load %s\n", events, runs, dest, runtime.NumCPU(), benchkit.Load())
-	fmt.Printf("%-13s  %9s  %7s  %10s  %9s  %12s  %10s  %s\n", "", "wall", "ratio", "events/s", "CPU", "peak RSS", "output", "targets (ratio, 100 MiB)")
+	fmt.Printf("audit export benchmark: %d events, %d runs of each, output to %s, %d CPUs, load %s\n", events, runs, dest, runtime.NumCPU(), benchkit.Load())
+	fmt.Printf("%-13s  %9s  %-17s  %10s  %8s  %10s  %10s  %s\n", "", "wall", "ratio (spread)", "events/s", "CPU", "peak RSS", "output", "target: ratio to its floor, 100 MiB; same bytes")
 	failed := false
-	for i, c := range contenders {
-		ratio := c.best.Wall.Seconds() / base.Seconds()
-		verdict := "(baseline)"
-		if i > 0 {
-			ok := ratio <= c.maxRatio && c.best.PeakRSS < maxPeakRSS
-			failed = failed || !ok
-			verdict = fmt.Sprintf("%s (%.2fx) / %s", benchkit.Verdict(ratio <= c.maxRatio), c.maxRatio, benchkit.Verdict(c.best.PeakRSS < maxPeakRSS))
+	for _, c := range contenders {
+		wall := medianRun(c.runs, func(r benchkit.Run) float64 { return r.Wall.Seconds() })
+		cpu := medianRun(c.runs, func(r benchkit.Run) float64 { return r.CPU.Seconds() })
+		rss := int64(medianRun(c.runs, func(r benchkit.Run) float64 { return float64(r.PeakRSS) }))
+		ratio, verdict := "", "(floor)"
+		if c.name == "psql text" {
+			verdict = "(reference: the design's bar is 1.5x of this)"
 		}
-		fmt.Printf("%-13s  %8.2fs  %6.2fx  %10.0f  %8.2fs  %12s  %10s  %s\n", c.name, c.best.Wall.Seconds(), ratio,
-			float64(events)/c.best.Wall.Seconds(), c.best.CPU.Seconds(), benchkit.MiB(c.best.PeakRSS), benchkit.MiB(c.size), verdict)
+		if c.floor >= 0 {
+			m := median(c.ratios)
+			ratio = fmt.Sprintf("%.2fx (%.2f-%.2f)", m, slices.Min(c.ratios), slices.Max(c.ratios))
+			ok := m <= c.maxRatio && rss < maxPeakRSS
+			same := "bytes not compared (-out)"
+			if outPath == "" {
+				f := contenders[c.floor]
+				same = "same bytes as its floor"
+				if c.sum != f.sum {
+					same = fmt.Sprintf("DIFFERENT bytes from its floor (%d and %d bytes)", c.size, f.size)
+					ok = false
+				}
+			}
+			failed = failed || !ok
+			verdict = fmt.Sprintf("%s (%.2fx) / %s; %s; %.2fx psql text", benchkit.Verdict(m <= c.maxRatio), c.maxRatio, benchkit.Verdict(rss < maxPeakRSS), same, median(c.textRatios))
+		}
+		fmt.Printf("%-13s  %8.2fs  %-17s  %10.0f  %7.2fs  %10s  %10s  %s\n", c.name, wall, ratio,
+			float64(events)/wall, cpu, benchkit.MiB(rss), benchkit.MiB(c.size), verdict)
 	}
-	fmt.Println("each: a whole child process (connect, query, write), wall time; CPU: its user+system time; peak RSS: getrusage of the child.")
+	fmt.Println("each: a whole child process (connect, query, write), wall time, the median of the runs; CPU: its user+system time;")
+	fmt.Println("peak RSS: getrusage of the child; ratio: to its floor's time in the same run, the median of the runs (lowest-highest).")
 	if failed {
 		fmt.Println("at least one target missed")
 	}
 	return nil
+}
+
+// The floors select the export's fields (audit.ExportFields) in its order,
+// "at" as audit.ExportTimeLayout writes it.
+const (
+	floorAt     = `to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+	textCopySQL = `\copy (select seq, at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac from pgsecrets.audit_events order by seq) to stdout`
+	// CSV writes an empty string as "" and NULL as nothing, where the
+	// export writes an empty cell: nullif makes them the same bytes. They
+	// still differ on a cell that starts with a space, which the export
+	// quotes (as encoding/csv does) and PostgreSQL does not; the seeded
+	// events have none.
+	csvFloorSQL = `\copy (select seq, ` + floorAt + ` as at, nullif(actor, '') as actor, nullif(db_role, '') as db_role, ` +
+		`nullif(action, '') as action, nullif(project, '') as project, nullif(subject, '') as subject, nullif(details, '') as details, ` +
+		`nullif(mac_kid, '') as mac_kid, nullif(prev_mac, '') as prev_mac, nullif(mac, '') as mac ` +
+		`from pgsecrets.audit_events order by seq) to stdout with (format csv, header)`
+	// row_to_json, PostgreSQL's own JSON writer, writes the same compact
+	// object as the export: the same keys in the same order, strings
+	// escaped the same way but for <, >, &, U+2028/9, backspace and form
+	// feed, which encoding/json (and so the export) writes as \u escapes.
+	// The seeded events hold none of them, and the bench checks that the
+	// bytes are the same: replacing them in SQL would only slow the floor.
+	// The line is written with CSV quoting on characters JSON text never
+	// holds raw, so that COPY writes it untouched (text format would
+	// double every backslash).
+	jsonlFloorSQL = `\copy (select row_to_json(e)::text from (select seq, ` + floorAt + ` as at, actor, db_role, action, project, subject, details, mac_kid, prev_mac, mac ` +
+		`from pgsecrets.audit_events) e order by e.seq) to stdout with (format csv, delimiter e'\x01', quote e'\x02')`
+)
+
+// fileSum is a file's size and SHA-256.
+func fileSum(path string) (int64, [sha256.Size]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, [sha256.Size]byte{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, [sha256.Size]byte{}, err
+	}
+	return n, [sha256.Size]byte(h.Sum(nil)), nil
+}
+
+func medianRun(runs []benchkit.Run, f func(benchkit.Run) float64) float64 {
+	var fs []float64
+	for _, r := range runs {
+		fs = append(fs, f(r))
+	}
+	return median(fs)
+}
+
+func median(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // seed writes events of realistic size straight into the table, with the

@@ -1,9 +1,9 @@
 // Command dashboard benchmarks the dashboard's two heaviest pages, each
 // against a static copy of itself served by the same server: the Secrets
-// page of a project of -secrets secrets (its first and last pages of a
-// hundred), and the Audit page at -events
-// audit events, its newest page, its oldest (pages follow by key, so the
-// oldest must cost what the newest does) and one filtered by a project.
+// page of a project of each size in -secrets (1,000 and 10,000: its first
+// and last pages of a hundred), and the Audit page at -events audit
+// events, its newest page, its oldest (pages follow by key, so the oldest
+// must cost what the newest does) and one filtered by a project.
 //
 // The secrets are written through store.PutSecret; the audit events
 // straight into the table with generate_series (as tools/bench/auditexport
@@ -16,7 +16,10 @@
 // same child times its handler, from the request to the handler's return:
 // "server". A static copy is the page's own bytes, captured once, so the
 // two cost the same to send and the ratio is what rendering the page adds.
-// Medians are reported; the peak RSS is the child's (server and client).
+// The child runs -runs times; each figure is the median of the runs'
+// medians, with the spread of the handler's time across runs, and each
+// ratio is taken within a run. The peak RSS is the child's (server and
+// client). -cpuprofile writes a CPU profile of the child's timed requests.
 //
 //	go run ./tools/bench/dashboard -events 1000000
 package main
@@ -32,7 +35,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,36 +53,46 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
-// maxPagingRatio is the target: the oldest page of the audit trail within
-// this factor of the newest.
-const maxPagingRatio = 2.0
+// The targets: the oldest page of the audit trail within maxPagingRatio of
+// the newest, and a Secrets page, of any project size, in maxSecretsHandler
+// in the handler.
+const (
+	maxPagingRatio    = 2.0
+	maxSecretsHandler = 5 * time.Millisecond
+)
 
 const (
-	project = "bench"
-	email   = "bench@example.com"
+	email = "bench@example.com"
 	// auditProject is one of the seeded events' projects, for the filtered
 	// page.
 	auditProject = "project-007"
 )
 
 func main() {
-	secrets := flag.Int("secrets", 1000, "secrets in the project of the Secrets page")
+	secrets := flag.String("secrets", "1000,10000", "sizes of the projects whose Secrets pages are measured, comma-separated: one project of each")
 	events := flag.Int("events", 1000000, "audit events in the trail")
-	requests := flag.Int("requests", 100, "timed requests of each page")
+	requests := flag.Int("requests", 100, "timed requests of each page, per run")
+	runs := flag.Int("runs", 3, "runs of the serving process; each page's figures are the median of the runs, with their spread")
 	dbURL := flag.String("database-url", "", "server to use (a superuser: seeding bypasses the chain trigger); default: a throwaway one")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the serving process's timed requests to this file (of the last run)")
 	var c childOptions
 	flag.StringVar(&c.mode, "child", "", "internal: serve and time the pages in this process (serve)")
 	flag.StringVar(&c.url, "url", "", "internal: with -child, the database")
 	flag.StringVar(&c.keysFile, "keys-file", "", "internal: with -child, the root keys file")
 	flag.StringVar(&c.password, "password", "", "internal: with -child, the admin's password")
+	flag.StringVar(&c.cpuprofile, "child-cpuprofile", "", "internal: with -child, where to write the CPU profile")
 	flag.Parse()
-	c.secrets, c.events, c.requests = *secrets, *events, *requests
+	sizes, err := parseSizes(*secrets)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench dashboard: -secrets:", err)
+		os.Exit(2)
+	}
+	c.secrets, c.events, c.requests = sizes, *events, *requests
 
-	var err error
 	if c.mode != "" {
 		err = runChild(context.Background(), c)
 	} else {
-		err = run(*secrets, *events, *requests, *dbURL)
+		err = run(sizes, *events, *requests, max(*runs, 1), *dbURL, *profile)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench dashboard:", err)
@@ -85,10 +100,37 @@ func main() {
 	}
 }
 
-func run(secrets, events, requests int, dbURL string) error {
+func parseSizes(list string) ([]int, error) {
+	var sizes []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a number of secrets", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+func formatSizes(sizes []int) string {
+	s := make([]string, len(sizes))
+	for i, n := range sizes {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// projectOf is the project of n secrets.
+func projectOf(n int) string { return "bench-" + strconv.Itoa(n) }
+
+func run(sizes []int, events, requests, runs int, dbURL, profile string) error {
 	ctx := context.Background()
-	if events < secrets+auditPageRows {
-		return fmt.Errorf("-events %d: want at least -secrets plus a page (%d)", events, secrets+auditPageRows)
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	if events < total+auditPageRows {
+		return fmt.Errorf("-events %d: want at least the secrets (%d) plus a page (%d)", events, total, total+auditPageRows)
 	}
 	ws, err := benchkit.Begin(ctx, "dashboard", dbURL)
 	if err != nil {
@@ -102,11 +144,13 @@ func run(secrets, events, requests int, dbURL string) error {
 	}
 	defer st.Close()
 
-	err = benchkit.SeedSecrets(ctx, st, project, secrets, benchkit.Workers(),
-		func(i int) string { return fmt.Sprintf("SERVICE_%04d_TOKEN", i) },
-		func(i int) []byte { return fmt.Appendf(nil, "token-%04d-%032x", i, i) })
-	if err != nil {
-		return err
+	for _, n := range sizes {
+		err = benchkit.SeedSecrets(ctx, st, projectOf(n), n, benchkit.Workers(),
+			func(i int) string { return fmt.Sprintf("SERVICE_%04d_TOKEN", i) },
+			func(i int) []byte { return fmt.Appendf(nil, "token-%04d-%032x", i, i) })
+		if err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	if err := seedAuditEvents(ctx, st, events); err != nil {
@@ -127,13 +171,27 @@ func run(secrets, events, requests int, dbURL string) error {
 		return err
 	}
 
-	var res childResult
-	proc, err := benchkit.RunSelf(tmp, &res, "-child", "serve", "-url", url, "-keys-file", keysFile, "-password", pw,
-		"-secrets", strconv.Itoa(secrets), "-events", strconv.Itoa(events), "-requests", strconv.Itoa(requests))
-	if err != nil {
-		return err
+	args := []string{"-child", "serve", "-url", url, "-keys-file", keysFile, "-password", pw,
+		"-secrets", formatSizes(sizes), "-events", strconv.Itoa(events), "-requests", strconv.Itoa(requests)}
+	if profile != "" {
+		abs, err := filepath.Abs(profile)
+		if err != nil {
+			return err
+		}
+		args = append(args, "-child-cpuprofile", abs)
 	}
-	report(res, proc, secrets, events, requests)
+	var results []childResult
+	var procs []benchkit.Run
+	for i := range runs {
+		var res childResult
+		proc, err := benchkit.RunSelf(tmp, &res, args...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "run %d of %d done\n", i+1, runs)
+		results, procs = append(results, res), append(procs, proc)
+	}
+	report(results, procs, sizes, events, requests)
 	return nil
 }
 
@@ -177,7 +235,7 @@ type page struct {
 	check      func(body string) error
 }
 
-func pages(secrets int) []page {
+func pages(sizes []int) []page {
 	rows := func(marker string, n int) func(string) error {
 		return func(body string) error {
 			if got := strings.Count(body, marker); got != n {
@@ -186,17 +244,23 @@ func pages(secrets int) []page {
 			return nil
 		}
 	}
-	lastPage := max((secrets+secretsPageRows-1)/secretsPageRows, 1)
-	return []page{
-		{"Secrets page, first of " + thousands(secrets) + " secrets", "/secrets?project=" + project, rows(`class="secret"`, min(secrets, secretsPageRows))},
-		{"Secrets page, last of " + thousands(secrets) + " secrets", "/secrets?project=" + project + "&page=" + strconv.Itoa(lastPage),
-			rows(`class="secret"`, secrets-(lastPage-1)*secretsPageRows)},
-		{"Audit page, newest 50", "/audit", rows("<tr data-seq=", auditPageRows)},
-		// before=51: events 1 to 50, the last page.
-		{"Audit page, oldest 50", "/audit?before=" + strconv.Itoa(auditPageRows+1), rows("<tr data-seq=", auditPageRows)},
-		{"Audit page, one project's newest 50", "/audit?project=" + auditProject, rows("<tr data-seq=", auditPageRows)},
+	var ps []page
+	for _, n := range sizes {
+		lastPage := max((n+secretsPageRows-1)/secretsPageRows, 1)
+		ps = append(ps,
+			page{secretsPagePrefix + "first of " + thousands(n) + " secrets", "/secrets?project=" + projectOf(n), rows(`class="secret"`, min(n, secretsPageRows))},
+			page{secretsPagePrefix + "last of " + thousands(n) + " secrets", "/secrets?project=" + projectOf(n) + "&page=" + strconv.Itoa(lastPage),
+				rows(`class="secret"`, n-(lastPage-1)*secretsPageRows)})
 	}
+	return append(ps,
+		page{"Audit page, newest 50", "/audit", rows("<tr data-seq=", auditPageRows)},
+		// before=51: events 1 to 50, the last page.
+		page{"Audit page, oldest 50", "/audit?before=" + strconv.Itoa(auditPageRows+1), rows("<tr data-seq=", auditPageRows)},
+		page{"Audit page, one project's newest 50", "/audit?project=" + auditProject, rows("<tr data-seq=", auditPageRows)},
+	)
 }
+
+const secretsPagePrefix = "Secrets page, "
 
 // childResult is what the child measured, per page: the page's figures
 // and its static copy's.
@@ -213,7 +277,9 @@ type pageResult struct {
 
 type childOptions struct {
 	mode, url, keysFile, password string
-	secrets, events, requests     int
+	cpuprofile                    string
+	secrets                       []int
+	events, requests              int
 }
 
 // runChild serves the dashboard as `pgsecrets serve` does, with the
@@ -274,6 +340,17 @@ func runChild(ctx context.Context, c childOptions) error {
 
 	// Warm both, then time them in turns, so that whatever else the
 	// machine does falls on each alike.
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	type times struct{ page, static []time.Duration }
 	measured := make([]times, len(ps))
 	for round := -3; round < c.requests; round++ {
@@ -427,33 +504,69 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func report(res childResult, proc benchkit.Run, secrets, events, requests int) {
-	fmt.Printf("dashboard benchmark: %s secrets in the project, %s audit events, median of %d requests each, %d CPUs, load %s\n",
-		thousands(secrets), thousands(events), requests, runtime.NumCPU(), benchkit.Load())
-	fmt.Printf("  %-38s  %9s  %9s  %7s  %9s  %9s  %s\n", "", "response", "server", "ratio", "static", "size", "target")
-	var newest, oldest time.Duration
+// report prints each page's figures as the median of the runs' medians,
+// with the spread of the handler's time across runs; ratios are taken
+// within a run, then their median.
+func report(results []childResult, procs []benchkit.Run, sizes []int, events, requests int) {
+	fmt.Printf("dashboard benchmark: Secrets pages of projects of %s secrets, %s audit events, median of %d requests each per run, median of %d runs, %d CPUs, load %s\n",
+		formatSizes(sizes), thousands(events), requests, len(results), runtime.NumCPU(), benchkit.Load())
+	fmt.Printf("  %-38s  %9s  %9s  %-19s  %7s  %9s  %9s  %s\n", "", "response", "server", "server, spread", "ratio", "static", "size", "target")
 	failed := false
-	for _, p := range res.Pages {
+	newest := -1
+	for i, p := range results[0].Pages {
+		of := func(f func(pageResult) time.Duration) []time.Duration {
+			var ds []time.Duration
+			for _, r := range results {
+				ds = append(ds, f(r.Pages[i]))
+			}
+			return ds
+		}
+		server := of(func(p pageResult) time.Duration { return p.Server })
+		var ratios []float64
+		for _, r := range results {
+			ratios = append(ratios, r.Pages[i].Response.Seconds()/r.Pages[i].Static.Seconds())
+		}
 		verdict := ""
 		switch {
+		case strings.HasPrefix(p.Name, secretsPagePrefix):
+			ok := median(server) <= maxSecretsHandler
+			failed = failed || !ok
+			verdict = fmt.Sprintf("%s: server %s (%s)", benchkit.Verdict(ok), ms(median(server)), ms(maxSecretsHandler))
 		case strings.HasPrefix(p.Name, "Audit page, newest"):
-			newest = p.Response
-		case strings.HasPrefix(p.Name, "Audit page, oldest"):
-			oldest = p.Response
-			ratio := oldest.Seconds() / newest.Seconds()
+			newest = i
+		case strings.HasPrefix(p.Name, "Audit page, oldest") && newest >= 0:
+			var paging []float64
+			for _, r := range results {
+				paging = append(paging, r.Pages[i].Response.Seconds()/r.Pages[newest].Response.Seconds())
+			}
+			ratio := medianOf(paging)
 			ok := ratio <= maxPagingRatio
 			failed = failed || !ok
 			verdict = fmt.Sprintf("%s: %.2fx the newest page (%.0fx)", benchkit.Verdict(ok), ratio, maxPagingRatio)
 		}
-		fmt.Printf("  %-38s  %9s  %9s  %6.1fx  %9s  %9s  %s\n", p.Name, ms(p.Response), ms(p.Server),
-			p.Response.Seconds()/p.Static.Seconds(), ms(p.Static), kib(p.Bytes), verdict)
+		fmt.Printf("  %-38s  %9s  %9s  %-19s  %6.1fx  %9s  %9s  %s\n", p.Name,
+			ms(median(of(func(p pageResult) time.Duration { return p.Response }))), ms(median(server)),
+			ms(slices.Min(server))+" – "+ms(slices.Max(server)), medianOf(ratios),
+			ms(median(of(func(p pageResult) time.Duration { return p.Static }))), kib(p.Bytes), verdict)
 	}
-	fmt.Printf("  peak RSS of the serving process: %s\n", benchkit.MiB(proc.PeakRSS))
+	var rss []int64
+	for _, p := range procs {
+		rss = append(rss, p.PeakRSS)
+	}
+	slices.Sort(rss)
+	fmt.Printf("  peak RSS of the serving process: %s (median of the runs; %s – %s)\n",
+		benchkit.MiB(rss[len(rss)/2]), benchkit.MiB(rss[0]), benchkit.MiB(rss[len(rss)-1]))
 	fmt.Println("response: a request to its last byte, over loopback, from a client in the serving process; server: the handler's time;")
 	fmt.Println("static: the same bytes, captured once, served from memory by the same server (response time); ratio: response / static.")
 	if failed {
 		fmt.Println("at least one target missed")
 	}
+}
+
+func medianOf(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
