@@ -79,6 +79,20 @@ func (r *Keyring) ProjectKey(project, kid string) (*Key, bool) {
 	return pk.key, true
 }
 
+// HoldsProjectKey reports whether the keyring holds any key of project
+// unwrapped, as it does once the project's key was opened or made in this
+// process.
+func (r *Keyring) HoldsProjectKey(project string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, pk := range r.projectKeys {
+		if pk.project == project {
+			return true
+		}
+	}
+	return false
+}
+
 // ForgetProject drops every key of project from memory, as after the
 // project is shredded.
 func (r *Keyring) ForgetProject(project string) {

@@ -84,38 +84,6 @@ func (s *Store) openAuditKeyLocked(kid, wrapped string) (*audit.Key, error) {
 	return s.audit.key, nil
 }
 
-// openAuditKeyEarly starts opening the audit key in the background, when
-// the first root key is held by a key service: a read then waits for one
-// round trip to the service (its project key's unwrap) instead of two in
-// a row, the audit key's unwrap overlapping the read. With a JWK root an
-// unwrap costs microseconds and the extra query would cost more. Any
-// error is left for the audit append, which meets and reports it.
-func (s *Store) openAuditKeyEarly(ctx context.Context) {
-	if s.keys == nil || s.keys.RootKey().Wrapper() == nil {
-		return
-	}
-	s.audit.mu.Lock()
-	open := s.audit.key != nil
-	s.audit.mu.Unlock()
-	if open {
-		return
-	}
-	go func() {
-		// Read before taking the lock: an append holds a connection while
-		// it waits for the lock, and a small pool could then have none
-		// left for this query.
-		kid, wrapped, err := s.readOpenAuditKey(context.WithoutCancel(ctx), s.pool)
-		if err != nil {
-			return // none yet (the append makes it), or the append's own error
-		}
-		s.audit.mu.Lock()
-		defer s.audit.mu.Unlock()
-		if s.audit.key == nil {
-			_, _ = s.openAuditKeyLocked(kid, wrapped)
-		}
-	}()
-}
-
 // createAuditKey stores a new open audit key under the first root key,
 // unless another process has just done so (the unique index makes a
 // concurrent insert wait for it, then do nothing).

@@ -187,11 +187,17 @@ func (s *Store) unwrapProjectKey(ctx context.Context, q querier, project, kid st
 	if owner != project {
 		return nil, &keyring.ProjectMismatchError{KID: kid, KeyProject: owner, Project: project}
 	}
-	key, err := s.keys.UnwrapProjectKey(owner, kid, state, revision, wrapped)
+	return s.addWrappedProjectKey(owner, kid, state, revision, wrapped)
+}
+
+// addWrappedProjectKey unwraps project key kid, as read from its row, and
+// adds it to the keyring.
+func (s *Store) addWrappedProjectKey(project, kid, state string, revision int64, wrapped string) (*keyring.Key, error) {
+	key, err := s.keys.UnwrapProjectKey(project, kid, state, revision, wrapped)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.keys.AddProjectKey(owner, key); err != nil {
+	if err := s.keys.AddProjectKey(project, key); err != nil {
 		return nil, err
 	}
 	return key, nil

@@ -46,7 +46,6 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return nil, err
 	}
-	s.openAuditKeyEarly(ctx)
 	from := s
 	out, err := s.decryptValues(ctx, project, names)
 	if s.onPrimaryInstead(err) || err == nil && s.ReadsFromReadURL() && len(out) < len(names) {
@@ -95,6 +94,8 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	if err != nil {
 		return nil, err
 	}
+	keyOpened := s.openKeysEarly(ctx, project)
+	defer keyOpened()
 	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
 	if names != nil {
 		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
@@ -114,6 +115,7 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	if err != nil {
 		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
+	keyOpened()
 	out := make(map[string][]byte, len(fetched))
 	for _, x := range fetched {
 		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)

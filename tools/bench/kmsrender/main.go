@@ -135,9 +135,9 @@ func run(ctx context.Context, refs, runs int, dbURL string) error {
 		}
 	}
 	ratio := seconds(onKMS.best.Wall) / seconds(jwk.best.Wall)
-	fmt.Printf("  %-14s %9s  %10s  %8s  %8s  %12s\n", "root key", "render", "peak RSS", "Decrypt", "Encrypt", "DescribeKey")
+	fmt.Printf("  %-14s %9s  %9s  %10s  %8s  %8s  %12s\n", "root key", "render", "CPU", "peak RSS", "Decrypt", "Encrypt", "DescribeKey")
 	for _, c := range contenders {
-		fmt.Printf("  %-14s %8.3fs  %10s  %8d  %8d  %12d\n", c.name, seconds(c.best.Wall), benchkit.MiB(c.best.PeakRSS), c.calls["Decrypt"], c.calls["Encrypt"], c.calls["DescribeKey"])
+		fmt.Printf("  %-14s %8.3fs  %8.3fs  %10s  %8d  %8d  %12d\n", c.name, seconds(c.best.Wall), seconds(c.best.CPU), benchkit.MiB(c.best.PeakRSS), c.calls["Decrypt"], c.calls["Encrypt"], c.calls["DescribeKey"])
 	}
 	// One unwrap of the project's key and one of the audit key the render's
 	// event is written with; one DescribeKey to check the key at open.
