@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -105,6 +106,8 @@ func run(ctx context.Context, n, runs int, keep bool) (err error) {
 // result is the medians of one configuration's runs.
 type result struct {
 	apply, plan time.Duration
+	// applies and plans are every run's, in order, for the spread.
+	applies, plans []time.Duration
 	// providerRSS is the provider process's peak resident set over the
 	// runs, 0 for the built-in terraform_data or when /proc cannot tell.
 	providerRSS int64
@@ -124,6 +127,12 @@ func printTable(results map[string]result) {
 			r.apply.Seconds(), r.plan.Seconds(),
 			ratio(r.plan, nothing.plan), ratio(r.plan, data.plan), ratio(r.apply, nothing.apply), ratio(r.apply, data.apply), rss)
 	}
+	if len(nothing.applies) > 1 {
+		for _, c := range configs {
+			r := results[c.name]
+			fmt.Printf("%-26s  runs: apply %s s, plan %s s\n", c.name, seconds(r.applies), seconds(r.plans))
+		}
+	}
 	ours := results["pgsecrets_project_secret"]
 	for _, op := range []struct {
 		name      string
@@ -135,6 +144,15 @@ func printTable(results map[string]result) {
 	}
 	fmt.Println("apply: `terraform apply` creating every resource; plan: `terraform plan` with refresh, no changes expected;")
 	fmt.Println("nothing_secret: same framework and schema as pgsecrets_project_secret, no work (see tools/bench/plan/README.md).")
+}
+
+// seconds lists durations as seconds, separated by slashes.
+func seconds(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = fmt.Sprintf("%.2f", d.Seconds())
+	}
+	return strings.Join(out, " / ")
 }
 
 func ratio(a, b time.Duration) float64 {

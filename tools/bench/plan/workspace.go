@@ -198,6 +198,7 @@ func (w *workspace) measure(ctx context.Context, c config, n, r int) (res result
 		fmt.Printf("%*s\r", len(c.name)+20, "")
 	}
 	res.apply, res.plan = median(applies), median(plans)
+	res.applies, res.plans = applies, plans
 	return res, nil
 }
 
