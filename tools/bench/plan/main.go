@@ -91,13 +91,25 @@ func run(ctx context.Context, n, runs int, keep bool) (err error) {
 
 	fmt.Printf("plan benchmark: %d resources per configuration, median of %d runs, terraform %s, %d CPUs, load %s\n",
 		n, runs, ws.terraformVersion(), runtime.NumCPU(), benchkit.Load())
+	// Runs alternate between the configurations, so that a change in the
+	// machine's load falls on each alike, and each is printed as it ends.
 	results := make(map[string]result, len(configs))
-	for _, c := range configs {
-		res, err := ws.measure(ctx, c, n, runs)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
+	for i := range runs {
+		for _, c := range configs {
+			one, err := ws.measure(ctx, c, n, 1)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			fmt.Printf("run %d/%d  %-26s  apply %7.2f s  plan %7.2f s  load %s\n", i+1, runs, c.name, one.apply.Seconds(), one.plan.Seconds(), benchkit.Load())
+			r := results[c.name]
+			r.applies, r.plans = append(r.applies, one.apply), append(r.plans, one.plan)
+			r.providerRSS = max(r.providerRSS, one.providerRSS)
+			results[c.name] = r
 		}
-		results[c.name] = res
+	}
+	for name, r := range results {
+		r.apply, r.plan = median(r.applies), median(r.plans)
+		results[name] = r
 	}
 	printTable(results)
 	return nil
