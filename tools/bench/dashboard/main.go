@@ -37,7 +37,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -340,17 +339,11 @@ func runChild(ctx context.Context, c childOptions) error {
 
 	// Warm both, then time them in turns, so that whatever else the
 	// machine does falls on each alike.
-	if c.cpuprofile != "" {
-		f, err := os.Create(c.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := benchkit.CPUProfile(c.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	type times struct{ page, static []time.Duration }
 	measured := make([]times, len(ps))
 	for round := -3; round < c.requests; round++ {

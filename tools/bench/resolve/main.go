@@ -72,7 +72,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -510,17 +509,11 @@ func runChild(ctx context.Context, c childOptions) error {
 		return err
 	}
 	defer p.done()
-	if c.profile != "" {
-		f, err := os.Create(c.profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := benchkit.CPUProfile(c.profile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start, cpu := time.Now(), benchkit.CPUTime()
 	for range c.repeat {
 		if err := p.run(); err != nil {
@@ -528,7 +521,7 @@ func runChild(ctx context.Context, c childOptions) error {
 		}
 	}
 	res := childResult{Op: time.Since(start), CPU: benchkit.CPUTime() - cpu}
-	pprof.StopCPUProfile() // before the check, which is no part of the path
+	stopProfile() // before the check, which is no part of the path
 	if c.profile == "" {
 		for range c.steady {
 			t := time.Now()

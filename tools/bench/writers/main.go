@@ -52,7 +52,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -360,18 +359,12 @@ func runChild(ctx context.Context, mode, url, keysFile, profile string, l load) 
 	if err := warm(ctx, pool, l.writers); err != nil {
 		return err
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := benchkit.CPUProfile(profile)
+	if err != nil {
+		return err
 	}
 	res, err := writeAll(ctx, l, write)
-	pprof.StopCPUProfile()
+	stopProfile()
 	if err != nil {
 		return err
 	}
