@@ -11,10 +11,6 @@ import (
 	"runtime/debug"
 )
 
-// ProviderSoftLimit bounds the heap of the Terraform provider's process,
-// which serves every resource of a plan.
-const ProviderSoftLimit = 256 << 20
-
 // FewerGCs collects at GOGC 400 within softLimit bytes, unless the
 // environment says otherwise, and returns a func that restores the
 // previous settings.

@@ -3,7 +3,8 @@
 // the same N resources of a do-nothing provider with the same schema and
 // framework (nothingprovider/), and N built-in terraform_data. It prints
 // the median of R runs of each and the ratios; the target is a plan and an
-// apply within 1.05x of the do-nothing provider.
+// apply within 1.05x of the do-nothing provider, and a peak RSS within
+// 1.2x of its.
 //
 //	go run ./tools/withpg -- go run ./tools/bench/plan -n 1000
 package main
@@ -32,6 +33,10 @@ import (
 // maxRatio is the target: plan and apply of pgsecrets_project_secret
 // within this factor of the do-nothing provider's.
 const maxRatio = 1.05
+
+// maxRSSRatio is the target for the provider process's peak RSS, against
+// the do-nothing provider's.
+const maxRSSRatio = 1.2
 
 const dbName = "bench_plan"
 
@@ -153,6 +158,11 @@ func printTable(results map[string]result) {
 		got := ratio(op.got, op.base)
 		fmt.Printf("target: %s of pgsecrets_project_secret within %.2fx of nothing_secret: %.2fx, %s\n",
 			op.name, maxRatio, got, benchkit.Verdict(got <= maxRatio))
+	}
+	if ours.providerRSS > 0 && nothing.providerRSS > 0 {
+		got := float64(ours.providerRSS) / float64(nothing.providerRSS)
+		fmt.Printf("target: peak RSS of the pgsecrets provider within %.2fx of the nothing provider's: %.2fx, %s\n",
+			maxRSSRatio, got, benchkit.Verdict(got <= maxRSSRatio))
 	}
 	fmt.Println("apply: `terraform apply` creating every resource; plan: `terraform plan` with refresh, no changes expected;")
 	fmt.Println("nothing_secret: same framework and schema as pgsecrets_project_secret, no work (see tools/bench/plan/README.md).")

@@ -48,14 +48,15 @@
 //
 // Each measured path runs in a child process of its own (this program run
 // again with -child, or the binary), so each peak RSS is its own. The
-// in-process children but render's run with the provider's GC settings
-// (internal/gctune's, as the provider's) unless
-// GOGC or GOMEMLIMIT is set. The secrets are seeded through store.PutSecret,
-// untimed. Every run runs each contender once. The table with the targets
-// shows, per row, the median of -runs runs (each run's ratio taken against
-// the floor of the same run, side by side) and the spread of those ratios,
-// since a shared machine moves single runs by a few tenths; the comparison
-// with a store not yet on project keys reports the best of each. -cpuprofile DIR then profiles each path, -repeat times in one
+// in-process children run with Go's default GC settings, as the provider
+// does (render tunes its own), unless GOGC or GOMEMLIMIT is set. The
+// secrets are seeded through store.PutSecret, untimed. Every run runs each
+// contender once. The table with the targets shows, per row, the median of
+// -runs runs (each run's ratio taken against the floor of the same run,
+// side by side) and the spread of those ratios, since a shared machine
+// moves single runs by a few tenths; the comparison with a store not yet on
+// project keys reports the best of each. -cpuprofile DIR then profiles each
+// path, -repeat times in one
 // process (render through cli.Execute, in-process), for `go tool pprof`.
 //
 //	go run ./tools/bench/resolve -refs 10000
@@ -82,7 +83,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/cli"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/gctune"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/provider"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/secretref"
@@ -480,11 +480,6 @@ type childOptions struct {
 // runChild runs one path: once, timed, normally; -repeat times, timed and
 // profiled as a whole, with -child-cpuprofile.
 func runChild(ctx context.Context, c childOptions) error {
-	// As the provider's Serve does, for the data source and its floor;
-	// render tunes its own.
-	if c.mode != "render" {
-		gctune.FewerGCs(gctune.ProviderSoftLimit)
-	}
 	if c.profile == "" {
 		c.repeat = 1
 	}
