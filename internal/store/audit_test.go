@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -103,26 +102,10 @@ func TestAuditChainHoldsUnderConcurrentWriters(t *testing.T) {
 	db := storetest.NewDB(t)
 	ring := testRootKeys(t)
 	const writers, each = 6, 15
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*each)
-	for w := 0; w < writers; w++ {
-		s := db.Open(t, ring, fmt.Sprintf("writer-%d", w))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
-				if err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, db, ring, "writer", writers, each, func(s *store.Store, w, i int) error {
+		_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+		return err
+	})
 	// Six first writers of one project make one key between them.
 	events := db.Events(t)
 	if len(events) != writers*each+2 {
@@ -240,31 +223,14 @@ func TestAuditChainHoldsUnderConcurrentReadsAndWrites(t *testing.T) {
 	}
 	before := len(db.Events(t))
 	const workers, each = 6, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
-	for w := range workers {
-		s := db.Open(t, ring, fmt.Sprintf("worker-%d", w))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				var err error
-				if w%2 == 0 {
-					_, err = s.GetValues(ctx, "app", []string{"K"}, "test")
-				} else {
-					_, err = s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, db, ring, "worker", workers, each, func(s *store.Store, w, i int) error {
+		if w%2 == 0 {
+			_, err := s.GetValues(ctx, "app", []string{"K"}, "test")
+			return err
+		}
+		_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("K%d_%d", w, i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+		return err
+	})
 	if n := len(db.Events(t)) - before; n != workers*each {
 		t.Fatalf("%d events, want %d", n, workers*each)
 	}
