@@ -161,8 +161,11 @@ func (r *ReplicatedCluster) Promote(t testing.TB) {
 	next := r.Standby()
 	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
 	defer cancel()
-	if err := exec1(ctx, next.URL(), "SELECT pg_promote(true, 60)"); err != nil {
-		t.Fatalf("pgtest: promote %s: %v", next.settings["cluster_name"], err)
+	// pg_promote answers false, not an error, when the promotion did not
+	// finish within its wait.
+	var promoted bool
+	if err := queryRow1(ctx, next.URL(), &promoted, "SELECT pg_promote(true, 60)"); err != nil || !promoted {
+		t.Fatalf("pgtest: promote %s: promoted %v, %v", next.settings["cluster_name"], promoted, err)
 	}
 	r.primary, r.stopped = 1-r.primary, true
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 )
 
@@ -216,10 +217,13 @@ func TestAccProjectSecretCreateRefusesExistingSecretAndSaysImport(t *testing.T) 
 // failover) is run again: the create finds the secret holding exactly
 // what it would write, takes it over instead of asking for an import, and
 // writes nothing, so the apply converges with the secret written once.
+// The earlier apply is this provider's, under its actor: only a write of
+// the same actor counts as done (another actor's is a conflict).
 func TestAccProjectSecretCreateTakesOverTheSameSecretAnEarlierApplyWrote(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
-	if _, err := env.Store.PutSecret(context.Background(), store.PutSecretInput{
+	earlierApply := env.Store.WithActor(settings.Actor("", terraformActorPrefix))
+	if _, err := earlierApply.PutSecret(context.Background(), store.PutSecretInput{
 		Project: "billing", Name: "STRIPE_KEY", Value: []byte("sk_live_same"), Description: "stripe", Category: "payments", ExpectedRevision: store.MustNotExist,
 	}); err != nil {
 		t.Fatal(err)

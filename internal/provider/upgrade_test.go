@@ -215,11 +215,10 @@ func (w *firstReleaseWorld) test(t *testing.T, steps []resource.TestStep) {
 	})
 }
 
-// The registry host and the provider's address on it.
-const (
-	registryHost    = "registry.terraform.io"
-	providerAddress = registryHost + "/pgsecrets/pgsecrets"
-)
+// The provider's address, and the registry host it names.
+const providerAddress = Address
+
+var registryHost, _, _ = strings.Cut(providerAddress, "/")
 
 // requirePgsecrets is the terraform block requiring providerAddress, at
 // version when given. The provider block takes its settings from the

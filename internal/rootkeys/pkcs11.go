@@ -453,7 +453,7 @@ func (t *pkcs11Token) try(fn func(*pkcs11.Ctx, pkcs11.SessionHandle) error) erro
 	if errors.As(err, &timeout) {
 		return err
 	}
-	if isPKCS11Error(err, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_ERROR) {
+	if tokenUnavailable(err) || isPKCS11Error(err, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED) {
 		t.mod.ctx.CloseSession(sh)
 		return err
 	}

@@ -127,14 +127,13 @@ func (s *scanner) array() error {
 			if err := s.value(); err != nil {
 				return err
 			}
-			if s.skipSpace(); s.peek(']') {
-				s.pos++
+			end, err := s.separator(']')
+			if err != nil {
+				return err
+			}
+			if end {
 				break
 			}
-			if !s.peek(',') {
-				return errNotScanned
-			}
-			s.pos++
 			s.tmpl.text = append(s.tmpl.text, ',')
 		}
 	}
@@ -177,14 +176,13 @@ func (s *scanner) object() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		if s.skipSpace(); s.peek('}') {
-			s.pos++
+		end, err := s.separator('}')
+		if err != nil {
+			return err
+		}
+		if end {
 			break
 		}
-		if !s.peek(',') {
-			return errNotScanned
-		}
-		s.pos++
 		s.tmpl.text = append(s.tmpl.text, ',')
 		if key, err = s.key(); err != nil {
 			return err
@@ -260,14 +258,13 @@ func (s *scanner) reference() error {
 		default:
 			return errNotScanned
 		}
-		if s.skipSpace(); s.peek('}') {
-			s.pos++
+		end, err := s.separator('}')
+		if err != nil {
+			return err
+		}
+		if end {
 			break
 		}
-		if !s.peek(',') {
-			return errNotScanned
-		}
-		s.pos++
 	}
 	if s.skipSpace(); !hasName || !s.peek('}') {
 		return errNotScanned
@@ -277,6 +274,22 @@ func (s *scanner) reference() error {
 	s.refs = append(s.refs, ref)
 	s.tmpl.holes = append(s.tmpl.holes, len(s.tmpl.text))
 	return nil
+}
+
+// separator steps past what follows a member or an element: end is true
+// after the closing byte, false after a comma; anything else is not a
+// well-formed config.
+func (s *scanner) separator(closing byte) (end bool, err error) {
+	s.skipSpace()
+	switch {
+	case s.peek(closing):
+		s.pos++
+		return true, nil
+	case s.peek(','):
+		s.pos++
+		return false, nil
+	}
+	return false, errNotScanned
 }
 
 // key reads an object key and the colon after it.

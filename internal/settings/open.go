@@ -124,10 +124,14 @@ func Open(ctx context.Context, e Explicit) (*store.Store, []Warning, error) {
 		}
 		// The server went away between the connection and the first
 		// reads (a failover): connecting again waits for the new primary.
-		if time.Since(start) > ConnectTimeout || ctx.Err() != nil {
+		if time.Since(start) > ConnectTimeout {
 			return nil, warnings, &ConnectError{Target: target, Source: r.urlSource, Setting: r.urlSetting, Err: err}
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return nil, warnings, &ConnectError{Target: target, Source: r.urlSource, Setting: r.urlSetting, Err: err}
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -162,7 +162,7 @@ func (s *Store) auditAlone(ctx context.Context, e *audit.Event) (done bool, err 
 		// The open audit key of the first root key, as readOpenAuditKey
 		// reads it, and the head locked for it, in one statement.
 		b.Queue("select k.kid, k.wrapped_key, h.seq, h.mac, h.at, h.db_role, h.key_last_seq from "+s.table("audit_keys")+" k cross join lateral "+
-			s.table("audit_lock_head")+"(k.kid) h where k.wrapping_kid = $1 and k.scheme = 2 and k.last_seq = 0", s.keys.RootKey().KID).
+			s.table("audit_lock_head")+"(k.kid) h where "+openAuditKeyWhere("k."), s.keys.RootKey().KID).
 			QueryRow(func(row pgx.Row) error { return row.Scan(append([]any{&kid, &wrapped}, head.dest()...)...) })
 	}
 	if err := conn.SendBatch(ctx, b).Close(); errors.Is(err, pgx.ErrNoRows) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,11 +66,18 @@ func (s *Store) openAuditKey(kid, wrapped string) (*audit.Key, error) {
 	return s.openAuditKeyLocked(kid, wrapped)
 }
 
+// openAuditKeyWhere is the condition on audit_keys (columns prefixed
+// with alias) that picks the open audit key of the root key in $1: the one
+// events are appended under, until a rotation retires it.
+func openAuditKeyWhere(alias string) string {
+	return alias + "wrapping_kid = $1 and " + alias + "scheme = " + strconv.Itoa(audit.SchemeDeployment) + " and " + alias + "last_seq = 0"
+}
+
 // readOpenAuditKey reads the open audit key of this process's first root
 // key, still wrapped.
 func (s *Store) readOpenAuditKey(ctx context.Context, q querier) (kid, wrapped string, err error) {
 	err = q.QueryRow(ctx, "select kid, wrapped_key from "+s.table("audit_keys")+
-		" where wrapping_kid = $1 and scheme = 2 and last_seq = 0", s.keys.RootKey().KID).Scan(&kid, &wrapped)
+		" where "+openAuditKeyWhere(""), s.keys.RootKey().KID).Scan(&kid, &wrapped)
 	return kid, wrapped, err
 }
 

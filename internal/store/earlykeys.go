@@ -1,14 +1,19 @@
 package store
 
-import "context"
+import (
+	"context"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
+)
 
 // openKeysEarly starts opening the keys a read of project needs, when the
 // first root key is held by a key service and this process holds them not
 // yet: the project's primary key and the audit key the read's event is
-// sealed with. One query, on the connection the read is about to use,
-// reads both still wrapped; their unwraps then run in the background, so
-// that the round trips to the key service overlap the read of the secrets
-// instead of following it, and the read pays for at most one of them. The
+// sealed with. One query on the primary (where key rows are read), made
+// before the read's own query on an idle connection of the pool rather
+// than on a new one beside it, reads both still wrapped; their unwraps then
+// run in the background, so that the round trips to the key service
+// overlap the read of the secrets instead of following it. The
 // returned function waits for the project key; the audit append waits for
 // its key on its own.
 //
@@ -33,7 +38,7 @@ func (s *Store) openKeysEarly(ctx context.Context, project string) (wait func())
 		revision               *int64
 	)
 	err := s.pool.QueryRow(ctx, "select a.kid, a.wrapped_key, p.kid, p.revision, p.wrapped_key from (select) x"+
-		" left join lateral (select kid, wrapped_key from "+s.table("audit_keys")+" where wrapping_kid = $1 and scheme = 2 and last_seq = 0 limit 1) a on true"+
+		" left join lateral (select kid, wrapped_key from "+s.table("audit_keys")+" where "+openAuditKeyWhere("")+" limit 1) a on true"+
 		" left join lateral (select kid, revision, wrapped_key from "+s.table("project_keys")+" where project = $2 and state = 'primary') p on true",
 		s.keys.RootKey().KID, project).Scan(&auditKID, &auditWrapped, &kid, &revision, &wrapped)
 	if err != nil {
@@ -54,10 +59,7 @@ func (s *Store) openKeysEarly(ctx context.Context, project string) (wait func())
 	opened := make(chan struct{})
 	go func() {
 		defer close(opened)
-		_, _, _ = s.opening.Do(project+"/"+*kid, func() (any, error) {
-			if key, ok := s.keys.ProjectKey(project, *kid); ok {
-				return key, nil
-			}
+		_, _ = s.openProjectKeyOnce(project, *kid, func() (*keyring.Key, error) {
 			return s.addWrappedProjectKey(project, *kid, ProjectKeyPrimary, *revision, *wrapped)
 		})
 	}()

@@ -157,11 +157,20 @@ func (s *Store) openProjectKey(ctx context.Context, q querier, project, kid stri
 	if err := s.needKeys("open a project key"); err != nil {
 		return nil, err
 	}
+	return s.openProjectKeyOnce(project, kid, func() (*keyring.Key, error) {
+		return s.unwrapProjectKey(ctx, q, project, kid)
+	})
+}
+
+// openProjectKeyOnce returns project key kid of project, opened by
+// unwrap unless the keyring holds it: callers that need the same key at
+// once share one unwrap, hence one call to a key service.
+func (s *Store) openProjectKeyOnce(project, kid string, unwrap func() (*keyring.Key, error)) (*keyring.Key, error) {
 	key, err, _ := s.opening.Do(project+"/"+kid, func() (any, error) {
 		if key, ok := s.keys.ProjectKey(project, kid); ok {
 			return key, nil // opened by a caller that went just before
 		}
-		return s.unwrapProjectKey(ctx, q, project, kid)
+		return unwrap()
 	})
 	if err != nil {
 		return nil, err

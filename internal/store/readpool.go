@@ -155,10 +155,14 @@ func (s *Store) onPrimaryInstead(err error) bool {
 	var unknown *keyring.UnknownKIDError
 	var pgErr *pgconn.PgError
 	return errors.As(err, &unknown) && unknown.KID != "" ||
-		errors.Is(err, ErrNotFound) ||
+		errors.Is(err, ErrNotFound) || errors.Is(err, errStandbyLacksNames) ||
 		// 40001 on a standby: canceling statement due to conflict with recovery.
 		errors.As(err, &pgErr) && pgErr.Code == "40001"
 }
+
+// errStandbyLacksNames is a read through the read URL that found fewer of
+// the names asked for than it was asked: they may exist on the primary.
+var errStandbyLacksNames = errors.New("the read URL lacks some of the names asked for")
 
 // readSource is the audit detail of a read made through the read URL:
 // whoever reviews the trail knows the value may be a previous revision.

@@ -48,7 +48,7 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	}
 	from := s
 	out, err := s.decryptValues(ctx, project, names)
-	if s.onPrimaryInstead(err) || err == nil && s.ReadsFromReadURL() && len(out) < len(names) {
+	if s.onPrimaryInstead(err) {
 		from = s.Consistent()
 		out, err = from.decryptValues(ctx, project, names)
 	}
@@ -114,6 +114,11 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+	}
+	if s.ReadsFromReadURL() && names != nil && len(fetched) < len(names) {
+		// The standby may only be behind: the whole read is made again on
+		// the primary, before anything here is decrypted.
+		return nil, errStandbyLacksNames
 	}
 	keyOpened()
 	out := make(map[string][]byte, len(fetched))

@@ -297,7 +297,10 @@ func (s *Store) holdsSame(ctx context.Context, tx pgx.Tx, in PutSecretInput, met
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", secretWhat(in.Project, in.Name), err)
 	}
-	if meta.Description != in.Description || meta.Category != in.Category || meta.RequiresRestart != *in.RequiresRestart {
+	// Only this actor's own write counts as done: comparing with what
+	// another wrote would tell a writer who may not read values (a
+	// dashboard editor) whether a guess is right, with nothing audited.
+	if meta.UpdatedBy != s.actor || meta.Description != in.Description || meta.Category != in.Category || meta.RequiresRestart != *in.RequiresRestart {
 		return false, nil
 	}
 	d, err := s.decryptIn(ctx, tx, in.Project, token, keyring.SecretBinding(in.Project, in.Name, meta.Revision))

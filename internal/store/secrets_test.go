@@ -335,3 +335,24 @@ func TestWriteRunAgainAfterItCommittedIsNotAppliedTwice(t *testing.T) {
 		t.Fatalf("%d kept versions and %d write events, want 1 and 2: a write was applied twice", versions, events)
 	}
 }
+
+// Finding a secret already holding a value is no way to test a guess: a
+// write of another actor's exact value, at a stale revision, is refused
+// as a conflict like any other stale write, whether the guess is right or
+// not.
+func TestWriteOfAnotherActorsValueIsAConflictNotDone(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t)
+	ring := testRootKeys(t)
+	s := db.Open(t, ring, "tester")
+	if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "TOKEN", Value: []byte(canary), ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	editor := db.Open(t, ring, "dashboard:editor@example.com")
+	for _, guess := range []string{canary, "wrong-guess"} {
+		_, err := editor.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "TOKEN", Value: []byte(guess), ExpectedRevision: store.MustNotExist, SameIsDone: true})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("another actor's create of an existing secret (guess %q): %v, want a conflict either way", guess, err)
+		}
+	}
+}

@@ -18,8 +18,9 @@ mkdir -p "$GNUPGHOME"
 chmod 700 "$GNUPGHOME"
 
 # Lets the passphrase be given to the agent ahead of the signature.
-echo allow-preset-passphrase >>"$GNUPGHOME/gpg-agent.conf"
-gpg-connect-agent reloadagent /bye >/dev/null 2>&1
+grep -qx allow-preset-passphrase "$GNUPGHOME/gpg-agent.conf" 2>/dev/null ||
+  echo allow-preset-passphrase >>"$GNUPGHOME/gpg-agent.conf"
+gpg-connect-agent reloadagent /bye >/dev/null 2>&1 || { echo "import-key: cannot reach gpg-agent" >&2; exit 1; }
 
 # The primary key's fingerprint, read from the key itself: the first fpr
 # line after its sec line.

@@ -34,7 +34,9 @@ fi
 command -v go >/dev/null 2>&1 || { echo "tofu: Go is required to build OpenTofu $version" >&2; exit 1; }
 echo "tofu: building OpenTofu $version into $cache (a few minutes, once)" >&2
 # Outside any module, so that downloading it touches no go.mod or go.sum.
-dir=$(cd / && go mod download -json "$module@v$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+# go mod download prints its error in its JSON, on stdout: show it whole.
+download=$(cd / && go mod download -json "$module@v$version") || { echo "tofu: go mod download $module@v$version failed: $download" >&2; exit 1; }
+dir=$(printf '%s\n' "$download" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 [ -n "$dir" ] && [ -d "$dir" ] || { echo "tofu: go mod download $module@v$version gave no directory" >&2; exit 1; }
 mkdir -p "$cache"
 # version.dev=no, as OpenTofu's release builds set it: `tofu version` says

@@ -41,8 +41,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
@@ -90,17 +88,30 @@ func run(ctx context.Context, processes, secrets, runs int) error {
 	cluster := benchkit.StartReplicated()
 	defer cluster.Stop()
 
-	primaryURL, standbyURL, err := createDatabase(ctx, cluster.Primary().URL(), cluster.Standby().URL())
-	if err != nil {
-		return err
-	}
 	key, keysFile, _, err := benchkit.RootKeys(dir)
 	if err != nil {
 		return err
 	}
-	if err := seed(ctx, primaryURL, key, secrets); err != nil {
+	st, primaryURL, err := benchkit.NewStoreDatabase(ctx, &benchkit.Server{URL: cluster.Primary().URL()}, "readscale", key, 0)
+	if err != nil {
 		return err
 	}
+	err = benchkit.SeedSecrets(ctx, st, project, secrets, benchkit.Workers(),
+		func(i int) string { return fmt.Sprintf("SECRET_%03d", i) },
+		func(i int) []byte { return fmt.Appendf(nil, "sk_live_%03d_%040d", i, i) })
+	if err == nil {
+		err = benchkit.Settle(ctx, st)
+	}
+	st.Close()
+	if err != nil {
+		return err
+	}
+	standbyURL, err := sameDatabase(cluster.Standby().URL(), primaryURL)
+	if err != nil {
+		return err
+	}
+	// The standby's CPU is read from its copy of the database.
+	cluster.WaitReplayed()
 	bin, err := benchkit.BuildPgsecrets(dir)
 	if err != nil {
 		return err
@@ -163,61 +174,18 @@ func run(ctx context.Context, processes, secrets, runs int) error {
 	return nil
 }
 
-// createDatabase makes the benchmark's database on the primary and waits
-// for the standby to have it; it returns its URL on each.
-func createDatabase(ctx context.Context, primary, standby string) (string, string, error) {
-	conn, err := pgx.Connect(ctx, primary)
+// sameDatabase is server's URL naming the database that dbURL names.
+func sameDatabase(server, dbURL string) (string, error) {
+	db, err := url.Parse(dbURL)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "create database readscale"); err != nil {
-		return "", "", err
-	}
-	with := func(s string) (string, error) {
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", err
-		}
-		u.Path = "/readscale"
-		return u.String(), nil
-	}
-	p, err := with(primary)
+	u, err := url.Parse(server)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	s, err := with(standby)
-	return p, s, err
-}
-
-// seed migrates the schema and writes the project's secrets.
-func seed(ctx context.Context, dbURL string, key *keyring.Key, secrets int) error {
-	cfg := store.Config{DatabaseURL: dbURL, Schema: store.DefaultSchema, Actor: "bench"}
-	pool, err := store.Connect(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	_, err = store.Migrate(ctx, pool, cfg.Schema, nil)
-	pool.Close()
-	if err != nil {
-		return err
-	}
-	ring, err := keyring.New([]*keyring.Key{key})
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg, ring)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	err = benchkit.SeedSecrets(ctx, st, project, secrets, benchkit.Workers(),
-		func(i int) string { return fmt.Sprintf("SECRET_%03d", i) },
-		func(i int) []byte { return fmt.Appendf(nil, "sk_live_%03d_%040d", i, i) })
-	if err != nil {
-		return err
-	}
-	return benchkit.Settle(ctx, st)
+	u.Path = db.Path
+	return u.String(), nil
 }
 
 // runWave starts every process at once and waits for all of them.
