@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 )
@@ -56,25 +55,8 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Eve
 	if len(events) == 0 {
 		return nil
 	}
-	var (
-		key  *audit.Key
-		head auditHead
-	)
-	for attempt := 0; ; attempt++ {
-		var err error
-		if key, err = s.currentAuditKey(ctx, tx); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, s.lockHeadSQL(), key.KID).Scan(head.dest()...); err != nil {
-			return fmt.Errorf("lock audit chain head: %w", err)
-		}
-		if head.lastSeq != nil || attempt > 0 {
-			break
-		}
-		// No such key: it was made in a transaction that rolled back.
-		s.forgetAuditKey(key)
-	}
-	if err := s.checkAuditKeyOpen(key, head); err != nil {
+	key, head, err := s.lockHeadForAppend(ctx, tx)
+	if err != nil {
 		return err
 	}
 	rows := s.sealAudit(key, head, events)
@@ -87,11 +69,32 @@ func (s *Store) appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Eve
 		return nil
 	}
 	// COPY fires the chain trigger row by row, in order, in one stream.
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"}, strings.Split(auditColumns, ", "), pgx.CopyFromRows(rows))
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{s.schema, "audit_events"}, strings.Split(auditColumns, ", "), pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	return nil
+}
+
+// lockHeadForAppend locks the chain head in tx for an append under this
+// process's audit key (opened, or made, through tx), which it returns with
+// the head.
+func (s *Store) lockHeadForAppend(ctx context.Context, tx pgx.Tx) (*audit.Key, auditHead, error) {
+	var head auditHead
+	for attempt := 0; ; attempt++ {
+		key, err := s.currentAuditKey(ctx, tx)
+		if err != nil {
+			return nil, head, err
+		}
+		if err := tx.QueryRow(ctx, s.lockHeadSQL(), key.KID).Scan(head.dest()...); err != nil {
+			return nil, head, fmt.Errorf("lock audit chain head: %w", err)
+		}
+		if head.lastSeq != nil || attempt > 0 {
+			return key, head, s.checkAuditKeyOpen(key, head)
+		}
+		// No such key: it was made in a transaction that rolled back.
+		s.forgetAuditKey(key)
+	}
 }
 
 // checkAuditKeyOpen refuses to append under a key that the locked head
@@ -140,15 +143,7 @@ func (s *Store) auditAlone(ctx context.Context, e *audit.Event) (done bool, err 
 	if err != nil {
 		return true, fmt.Errorf("append audit event: %w", err)
 	}
-	defer conn.Release()
-	committed := false
-	defer func() {
-		if !committed && conn.Conn().PgConn().TxStatus() != 'I' {
-			// A connection left in a transaction is destroyed on release
-			// anyway; rolling back first ends it at once on the server.
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "rollback")
-		}
-	}()
+	defer releaseEndingTx(ctx, conn)
 
 	var (
 		head         auditHead
@@ -188,13 +183,7 @@ func (s *Store) auditAlone(ctx context.Context, e *audit.Event) (done bool, err 
 	row := s.sealAudit(key, head, []*audit.Event{e})[0]
 	b = &pgx.Batch{}
 	b.Queue(s.insertAuditSQL(), row...)
-	b.Queue("commit").Exec(func(tag pgconn.CommandTag) error {
-		if tag.String() != "COMMIT" { // a failed transaction's COMMIT says ROLLBACK
-			return errors.New("the transaction was rolled back")
-		}
-		committed = true
-		return nil
-	})
+	b.Queue("commit").Exec(committed)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return true, fmt.Errorf("append audit event: %w", err)
 	}

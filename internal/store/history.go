@@ -391,7 +391,7 @@ func (s *Store) PruneHistory(ctx context.Context, project string) (PruneResult, 
 // pruneSecretHistory applies the keep and max-age limits to one secret's
 // versions, inside the write that just added one: the secret lives, so a
 // value it had when once deleted counts as an earlier value like any.
-func (s *Store) pruneSecretHistory(ctx context.Context, tx pgx.Tx, project, name string) error {
+func (s *Store) pruneSecretHistory(ctx context.Context, tx execer, project, name string) error {
 	_, err := tx.Exec(ctx, `
 		delete from `+s.table("secret_versions")+` v
 		using (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 )
@@ -33,6 +34,12 @@ func (s *Store) GetModelDefaults(ctx context.Context, project string) ([]ModelDe
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// execer is what a transaction and a connection inside one have in common
+// for statements that return no rows.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 func (s *Store) readModelDefaults(ctx context.Context, q querier, project string) ([]ModelDefault, error) {

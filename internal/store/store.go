@@ -451,17 +451,41 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 	defer tx.Rollback(ctx) // after Commit, a no-op
 	if err := fn(tx); err != nil {
-		if IsConnectionLoss(err) {
-			// The server rolls back a transaction whose connection dies.
-			return &NotAppliedError{Err: err}
-		}
+		return lostChange(err, false)
+	}
+	return lostChange(tx.Commit(ctx), true)
+}
+
+// lostChange classifies the failure err of a change: a lost connection is
+// an *OutcomeUnknownError once COMMIT may have reached the server
+// (committing, and err not pgconn.SafeToRetry), otherwise a
+// *NotAppliedError, since the server rolls back a transaction whose
+// connection dies. Any other err is returned as it is.
+func lostChange(err error, committing bool) error {
+	if err == nil || !IsConnectionLoss(err) {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		if IsConnectionLoss(err) && !pgconn.SafeToRetry(err) {
-			return &OutcomeUnknownError{Err: err}
-		}
-		return err
+	if committing && !pgconn.SafeToRetry(err) {
+		return &OutcomeUnknownError{Err: err}
+	}
+	return &NotAppliedError{Err: err}
+}
+
+// committed checks the answer to a COMMIT sent in a batch: a transaction
+// that had failed answers ROLLBACK.
+func committed(tag pgconn.CommandTag) error {
+	if tag.String() != "COMMIT" {
+		return pgx.ErrTxCommitRollback
 	}
 	return nil
+}
+
+// releaseEndingTx returns conn to the pool, rolling back first the
+// transaction it was left in, if any: the pool would close a connection
+// released inside one, and the rollback ends it on the server at once.
+func releaseEndingTx(ctx context.Context, conn *pgxpool.Conn) {
+	if c := conn.Conn(); !c.IsClosed() && c.PgConn().TxStatus() != 'I' {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "rollback")
+	}
+	conn.Release()
 }

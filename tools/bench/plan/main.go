@@ -90,6 +90,7 @@ func run(ctx context.Context, n, runs int, keep bool) (err error) {
 	if err != nil {
 		return err
 	}
+	ws.server = benchkit.FindServer(ctx, dbURL)
 	if err := ws.prepareDatabase(); err != nil {
 		return err
 	}
@@ -105,9 +106,11 @@ func run(ctx context.Context, n, runs int, keep bool) (err error) {
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
-			fmt.Printf("run %d/%d  %-26s  apply %7.2f s  plan %7.2f s  load %s\n", i+1, runs, c.name, one.apply.Seconds(), one.plan.Seconds(), benchkit.Load())
+			fmt.Printf("run %d/%d  %-26s  apply %7.2f s (CPU %6.2f s, server %5.2f s)  plan %7.2f s  load %s\n", i+1, runs, c.name,
+				one.apply.Seconds(), one.applyCPUs[0].Seconds(), one.applyServerCPUs[0].Seconds(), one.plan.Seconds(), benchkit.Load())
 			r := results[c.name]
 			r.applies, r.plans = append(r.applies, one.apply), append(r.plans, one.plan)
+			r.applyCPUs, r.applyServerCPUs = append(r.applyCPUs, one.applyCPUs...), append(r.applyServerCPUs, one.applyServerCPUs...)
 			r.providerRSS = max(r.providerRSS, one.providerRSS)
 			results[c.name] = r
 		}
@@ -125,6 +128,9 @@ type result struct {
 	apply, plan time.Duration
 	// applies and plans are every run's, in order, for the spread.
 	applies, plans []time.Duration
+	// applyCPUs are every apply's CPU time of Terraform with its
+	// providers, applyServerCPUs the server's meanwhile.
+	applyCPUs, applyServerCPUs []time.Duration
 	// providerRSS is the provider process's peak resident set over the
 	// runs, 0 for the built-in terraform_data or when /proc cannot tell.
 	providerRSS int64
@@ -150,6 +156,14 @@ func printTable(results map[string]result) {
 			fmt.Printf("%-26s  runs: apply %s s, plan %s s\n", c.name, seconds(r.applies), seconds(r.plans))
 		}
 	}
+	// CPU beside wall: the same work costs the same CPU whatever else
+	// runs, where wall time on a busy machine does not.
+	nothingCPU := median(totals(nothing))
+	for _, c := range configs {
+		r := results[c.name]
+		fmt.Printf("%-26s  apply CPU: Terraform and provider %6.2f s, server %5.2f s, together %.2fx of nothing_secret's\n", c.name,
+			median(r.applyCPUs).Seconds(), median(r.applyServerCPUs).Seconds(), ratio(median(totals(r)), nothingCPU))
+	}
 	ours := results["pgsecrets_project_secret"]
 	for _, op := range []struct {
 		name      string
@@ -166,6 +180,16 @@ func printTable(results map[string]result) {
 	}
 	fmt.Println("apply: `terraform apply` creating every resource; plan: `terraform plan` with refresh, no changes expected;")
 	fmt.Println("nothing_secret: same framework and schema as pgsecrets_project_secret, no work (see tools/bench/plan/README.md).")
+}
+
+// totals is each apply's CPU time, Terraform's, the providers' and the
+// server's together.
+func totals(r result) []time.Duration {
+	out := make([]time.Duration, len(r.applyCPUs))
+	for i := range out {
+		out[i] = r.applyCPUs[i] + r.applyServerCPUs[i]
+	}
+	return out
 }
 
 // seconds lists durations as seconds, separated by slashes.

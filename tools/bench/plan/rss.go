@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
 // watchRSS follows, until stop is called, the peak resident set (VmHWM) of
@@ -23,7 +25,8 @@ func watchRSS(pid int, prefix string, peak *int64) (stop func()) {
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			for _, child := range children(pid) {
+			for _, pid := range benchkit.Children(pid) {
+				child := strconv.Itoa(pid)
 				exe, err := os.Readlink("/proc/" + child + "/exe")
 				if err != nil || !strings.HasPrefix(filepath.Base(exe), prefix) {
 					continue
@@ -41,20 +44,6 @@ func watchRSS(pid int, prefix string, peak *int64) (stop func()) {
 		close(done)
 		<-finished
 	}
-}
-
-// children lists the child process ids of pid, from every thread's
-// children file (Linux 3.5+, CONFIG_PROC_CHILDREN); none elsewhere.
-func children(pid int) []string {
-	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	var out []string
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err == nil {
-			out = append(out, strings.Fields(string(b))...)
-		}
-	}
-	return out
 }
 
 // highWaterMark is a process's peak resident set in bytes, 0 when unknown.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
 // progress is whether to show which run is going on: only on a terminal.
@@ -80,6 +81,8 @@ resource "nothing_secret" "s" {
 type workspace struct {
 	dir, bin, log string
 	env           []string
+	// server, when on this machine, counts the server's CPU time.
+	server *benchkit.ServerProcess
 }
 
 func newWorkspace(dir, bin, dbURL string) (*workspace, error) {
@@ -192,6 +195,8 @@ func (w *workspace) measure(ctx context.Context, c config, n, r int) (res result
 			return res, err
 		}
 		applies, plans = append(applies, apply.wall), append(plans, plan.wall)
+		res.applyCPUs = append(res.applyCPUs, apply.cpu)
+		res.applyServerCPUs = append(res.applyServerCPUs, apply.serverCPU)
 		res.providerRSS = max(res.providerRSS, apply.providerRSS, plan.providerRSS)
 	}
 	if progress {
@@ -204,8 +209,11 @@ func (w *workspace) measure(ctx context.Context, c config, n, r int) (res result
 
 // timing is one timed command.
 type timing struct {
-	wall        time.Duration
-	providerRSS int64
+	wall time.Duration
+	// cpu is Terraform's with its providers'; serverCPU is PostgreSQL's
+	// meanwhile.
+	cpu, serverCPU time.Duration
+	providerRSS    int64
 }
 
 // terraform runs a terraform command in dir, its output to the log. With
@@ -220,9 +228,13 @@ func (w *workspace) terraform(ctx context.Context, dir, provider string, args ..
 	if provider != "" {
 		watch = func(pid int) func() { return watchRSS(pid, provider, &r.providerRSS) }
 	}
-	start := time.Now()
+	start, server := time.Now(), w.server.CPU()
 	err := w.runLogged(cmd, watch)
 	r.wall = time.Since(start)
+	r.serverCPU = w.server.CPU() - server
+	if cmd.ProcessState != nil {
+		r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return r, fmt.Errorf("terraform %s: %w", strings.Join(args[1:], " "), err)
 	}
