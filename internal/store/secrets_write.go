@@ -62,6 +62,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 		if err := w.scan(tx.QueryRow(ctx, s.startWriteSQL(), startWriteArgs(in)...), in); err != nil {
 			return fmt.Errorf("read revision of %s: %w", what, err)
 		}
+		noteDirect(tx.Conn(), w.serverPID)
 		key, err := s.keyForWrite(ctx, tx, in.Project, w)
 		if err != nil {
 			return err
@@ -129,6 +130,10 @@ func (s *Store) putSecretPipelined(ctx context.Context, in PutSecretInput) (meta
 		if err != nil {
 			return nil, err
 		}
+		if err := s.prepareWrites(ctx, conn.Conn()); err != nil {
+			releaseEndingTx(ctx, conn)
+			return nil, err
+		}
 		if err := conn.SendBatch(ctx, start).Close(); err != nil {
 			releaseEndingTx(ctx, conn)
 			return nil, err
@@ -139,6 +144,7 @@ func (s *Store) putSecretPipelined(ctx context.Context, in PutSecretInput) (meta
 		return SecretMeta{}, true, lostChange(fmt.Errorf("write %s: %w", what, err), false)
 	}
 	defer releaseEndingTx(ctx, conn)
+	noteDirect(conn.Conn(), w.serverPID)
 
 	if head.lastSeq == nil {
 		// Made in a transaction that rolled back: the longer way makes
@@ -343,6 +349,8 @@ type writeStart struct {
 	// yet (see migration 009): the primary data key's kid, share-locked,
 	// or "" for the first root key. Its writes go where they always went.
 	legacyPrimary *string
+	// serverPID is the server process that answered (see noteDirect).
+	serverPID uint32
 }
 
 // keyForWrite is the key a write encrypts with: its project's key, or in a
@@ -371,7 +379,8 @@ func (s *Store) startWriteSQL() string {
 		case when (select project_keys_since is null from ` + s.table("key_scheme") + `) then ` + s.primaryKIDForShare() + ` end,
 		(select revision from ` + s.table("secrets") + ` where project = $1 and name = $2 and $3 for update),
 		(select coalesce(max(revision), 0) from ` + s.table("secret_versions") + ` where project = $1 and name = $2),
-		coalesce((select keep is not null or max_age is not null from ` + s.retentionFor("$1") + ` r), false)`
+		coalesce((select keep is not null or max_age is not null from ` + s.retentionFor("$1") + ` r), false),
+		pg_backend_pid()`
 }
 
 func startWriteArgs(in PutSecretInput) []any {
@@ -384,7 +393,7 @@ func (w *writeStart) scan(row pgx.Row, in PutSecretInput) error {
 		current *int64
 		history int64
 	)
-	if err := row.Scan(&w.projectKID, &w.legacyPrimary, &current, &history, &w.limited); err != nil {
+	if err := row.Scan(&w.projectKID, &w.legacyPrimary, &current, &history, &w.limited, &w.serverPID); err != nil {
 		return err
 	}
 	w.expected = in.ExpectedRevision
