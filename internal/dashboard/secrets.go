@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -94,48 +93,26 @@ func (s *Server) secretsPage(rq *request) {
 	if rq.project != "" {
 		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
 		page = min(max(page, 1), math.MaxInt32) // any offset PostgreSQL takes
-		// The reads, a round trip or two each, at once: the page waits for
-		// the slowest rather than for all of them in turn.
-		var (
-			all                      []string
-			deleted                  []store.DeletedSecret
-			pending                  []store.PendingRestart
-			listErr, delErr, pendErr error
-			wg                       sync.WaitGroup
-		)
-		if !listed {
-			wg.Go(func() { all, listErr = rq.st.ListProjects(ctx) })
-		}
-		wg.Go(func() { deleted, delErr = rq.st.ListDeletedSecrets(ctx, rq.project) })
-		wg.Go(func() { pending, pendErr = rq.st.PendingRestarts(ctx, rq.project) })
-		secrets, err := rq.st.PageSecrets(ctx, rq.project, v.Query, (page-1)*secretsPageSize, secretsPageSize, catalogNames)
-		wg.Wait()
-		switch {
-		case listErr != nil:
-			s.failed(rq, "list projects", listErr)
-			return
-		case err != nil:
+		// Everything the page shows comes in one round trip, the projects'
+		// list too when the project was asked for rather than picked.
+		secrets, err := rq.st.PageSecrets(ctx, store.SecretsPageQuery{
+			Project: rq.project, Match: v.Query, Offset: (page - 1) * secretsPageSize, Limit: secretsPageSize,
+			Names: catalogNames, Projects: !listed,
+		})
+		if err != nil {
 			s.failed(rq, "list secrets", err)
 			return
-		case delErr != nil:
-			s.failed(rq, "list deleted secrets", delErr)
-			return
-		case pendErr != nil:
-			s.failed(rq, "read pending restarts", pendErr)
-			return
 		}
 		if !listed {
-			projects = pickFrom(rq, all)
+			projects = pickFrom(rq, secrets.Projects)
 		}
 		v.setSecrets(secrets)
-		for _, d := range deleted {
+		for _, d := range secrets.Deleted {
 			if matches(v.Query, d.Name, d.Description) {
 				v.Deleted = append(v.Deleted, d)
 			}
 		}
-		if len(pending) > 0 {
-			v.Restart = &pending[0]
-		}
+		v.Restart = secrets.Restart
 	}
 	p := s.pageFor(rq, "Secrets", "secrets")
 	p.Projects, p.Notice = projects, secretsNotice(rq.URL.Query())

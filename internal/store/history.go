@@ -205,7 +205,12 @@ type DeletedSecret struct {
 // ListDeletedSecrets lists a project's deleted secrets whose undelete
 // window is still open, by name: those UndeleteSecret would bring back.
 func (s *Store) ListDeletedSecrets(ctx context.Context, project string) ([]DeletedSecret, error) {
-	rows, err := s.pool.Query(ctx, `
+	return readQueued(ctx, s, func(b *pgx.Batch, out *[]DeletedSecret) { s.queueDeletedSecrets(b, project, out) })
+}
+
+// queueDeletedSecrets queues ListDeletedSecrets' read into b, to fill *out.
+func (s *Store) queueDeletedSecrets(b *pgx.Batch, project string, out *[]DeletedSecret) {
+	b.Queue(`
 		select d.name, d.description, d.category, d.revision, d.replaced_at, d.replaced_at + r.deleted_for
 		from (
 			select distinct on (v.name) v.name, v.description, v.category, v.revision, v.replaced_at
@@ -215,18 +220,17 @@ func (s *Store) ListDeletedSecrets(ctx context.Context, project string) ([]Delet
 			order by v.name, v.revision desc
 		) d, `+s.retentionFor("$1")+` r
 		where r.deleted_for is null or d.replaced_at > now() - r.deleted_for
-		order by d.name`, project)
-	if err != nil {
-		return nil, fmt.Errorf("list deleted secrets of %q: %w", project, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeletedSecret, error) {
-		var d DeletedSecret
-		return d, r.Scan(&d.Name, &d.Description, &d.Category, &d.Revision, &d.DeletedAt, &d.UndeleteUntil)
+		order by d.name`, project).Query(func(rows pgx.Rows) error {
+		var err error
+		*out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeletedSecret, error) {
+			var d DeletedSecret
+			return d, r.Scan(&d.Name, &d.Description, &d.Category, &d.Revision, &d.DeletedAt, &d.UndeleteUntil)
+		})
+		if err != nil {
+			return fmt.Errorf("list deleted secrets of %q: %w", project, err)
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list deleted secrets of %q: %w", project, err)
-	}
-	return out, nil
 }
 
 // DestroySecret removes a secret and every version of it for good: nothing

@@ -67,60 +67,60 @@ type PendingRestart struct {
 // the last restart acknowledgement, ordered by project and name. Projects
 // with nothing pending are left out.
 func (s *Store) PendingRestarts(ctx context.Context, project string) ([]PendingRestart, error) {
-	changes, err := s.restartChanges(ctx, s.pool, project)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.pool.Query(ctx, "select project, acked_at, acked_by from "+s.table("restart_acks")+" where $1 = '' or project = $1", project)
-	if err != nil {
-		return nil, fmt.Errorf("read restart acknowledgements: %w", err)
-	}
-	acks, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RestartAck])
-	if err != nil {
-		return nil, fmt.Errorf("read restart acknowledgements: %w", err)
-	}
-	byProject := map[string]*RestartAck{}
-	for i := range acks {
-		byProject[acks[i].Project] = &acks[i]
-	}
-	var out []PendingRestart
-	for _, c := range changes {
-		if len(out) == 0 || out[len(out)-1].Project != c.Project {
-			out = append(out, PendingRestart{Project: c.Project, LastAck: byProject[c.Project]})
-		}
-		p := &out[len(out)-1]
-		p.Changes = append(p.Changes, c)
-	}
-	return out, nil
+	return readQueued(ctx, s, func(b *pgx.Batch, out *[]PendingRestart) { s.queuePendingRestarts(b, project, out) })
 }
 
-// restartChanges reads the changes pending a restart: restart-bound
-// secrets written after their project's last acknowledgement, and those
-// deleted after it (kept as deleted versions).
+// queuePendingRestarts queues PendingRestarts' read into b, to fill *out.
+func (s *Store) queuePendingRestarts(b *pgx.Batch, project string, out *[]PendingRestart) {
+	s.queueRestartChanges(b, project, func(c RestartChange, ack *RestartAck) {
+		if len(*out) == 0 || (*out)[len(*out)-1].Project != c.Project {
+			*out = append(*out, PendingRestart{Project: c.Project, LastAck: ack})
+		}
+		p := &(*out)[len(*out)-1]
+		p.Changes = append(p.Changes, c)
+	})
+}
+
+// queueRestartChanges queues into b the read of the changes pending a
+// restart: restart-bound secrets written after their project's last
+// acknowledgement, and those deleted after it (kept as deleted versions).
+// Each change is handed to each with that acknowledgement, nil when there
+// is none: the acknowledgement comes with the changes, so a page that
+// shows both needs no second query.
 //
 // Times are transaction start times, so a write whose transaction began
 // before an acknowledgement and committed after it counts as acknowledged;
 // writes last milliseconds and restarts far longer, so that window is
 // accepted rather than paid for with a lock on every write.
-func (s *Store) restartChanges(ctx context.Context, q querier, project string) ([]RestartChange, error) {
-	rows, err := q.Query(ctx, `
-		select s.project, s.name, s.revision, s.updated_at, s.updated_by, false
+func (s *Store) queueRestartChanges(b *pgx.Batch, project string, each func(RestartChange, *RestartAck)) {
+	b.Queue(`
+		select s.project, s.name, s.revision, s.updated_at, s.updated_by, false, a.acked_at, a.acked_by
 		from `+s.table("secrets")+` s left join `+s.table("restart_acks")+` a on a.project = s.project
 		where s.requires_restart and ($1 = '' or s.project = $1) and s.updated_at > coalesce(a.acked_at, '-infinity')
 		union all
-		select v.project, v.name, v.revision, v.replaced_at, '', true
+		select v.project, v.name, v.revision, v.replaced_at, '', true, a.acked_at, a.acked_by
 		from `+s.table("secret_versions")+` v left join `+s.table("restart_acks")+` a on a.project = v.project
 		where v.deleted and v.requires_restart and ($1 = '' or v.project = $1) and v.replaced_at > coalesce(a.acked_at, '-infinity')
 			and not exists (select 1 from `+s.table("secrets")+` s where s.project = v.project and s.name = v.name)
-		order by 1, 2`, project)
-	if err != nil {
-		return nil, fmt.Errorf("list changes pending a restart: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RestartChange])
-	if err != nil {
-		return nil, fmt.Errorf("list changes pending a restart: %w", err)
-	}
-	return out, nil
+		order by 1, 2`, project).Query(func(rows pgx.Rows) error {
+		var (
+			c       RestartChange
+			ackedAt *time.Time
+			ackedBy *string
+		)
+		_, err := pgx.ForEachRow(rows, []any{&c.Project, &c.Name, &c.Revision, &c.ChangedAt, &c.ChangedBy, &c.Deleted, &ackedAt, &ackedBy}, func() error {
+			var ack *RestartAck
+			if ackedAt != nil {
+				ack = &RestartAck{Project: c.Project, AckedAt: *ackedAt, AckedBy: *ackedBy}
+			}
+			each(c, ack)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list changes pending a restart: %w", err)
+		}
+		return nil
+	})
 }
 
 // AckRestart records that project's application was restarted: the
@@ -136,11 +136,12 @@ func (s *Store) AckRestart(ctx context.Context, project string) (RestartAck, []R
 		changes []RestartChange
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if changes, err = s.restartChanges(ctx, tx, project); err != nil {
+		b := &pgx.Batch{}
+		s.queueRestartChanges(b, project, func(c RestartChange, _ *RestartAck) { changes = append(changes, c) })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		err = tx.QueryRow(ctx, "insert into "+s.table("restart_acks")+` (project, acked_at, acked_by) values ($1, now(), $2)
+		err := tx.QueryRow(ctx, "insert into "+s.table("restart_acks")+` (project, acked_at, acked_by) values ($1, now(), $2)
 			on conflict (project) do update set acked_at = excluded.acked_at, acked_by = excluded.acked_by
 			returning project, acked_at, acked_by`, project, s.actor).Scan(&ack.Project, &ack.AckedAt, &ack.AckedBy)
 		if err != nil {

@@ -296,27 +296,30 @@ func (s *Store) ListSecrets(ctx context.Context, project string) ([]SecretMeta, 
 // ListProjects returns the names of the projects that have secrets or
 // model defaults, sorted.
 func (s *Store) ListProjects(ctx context.Context) ([]string, error) {
+	return readQueued(ctx, s, s.queueProjects)
+}
+
+// queueProjects queues ListProjects' read into b, to fill *out.
+func (s *Store) queueProjects(b *pgx.Batch, out *[]string) {
 	// Every dashboard page lists the projects: the secrets' projects are
 	// read one index descent each, from the one after the last, rather
 	// than by reading every secret of every project.
-	rows, err := s.pool.Query(ctx, `
+	b.Queue(`
 		with recursive p(project) as (
-			select min(project) from `+s.table("secrets")+`
+			select min(project) from ` + s.table("secrets") + `
 			union all
-			select (select min(project) from `+s.table("secrets")+` s where s.project > p.project) from p where p.project is not null
+			select (select min(project) from ` + s.table("secrets") + ` s where s.project > p.project) from p where p.project is not null
 		)
 		select project from p where project is not null
 		union
-		select project from `+s.table("provider_defaults")+`
-		order by 1`)
-	if err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list projects: %w", err)
-	}
-	return out, nil
+		select project from ` + s.table("provider_defaults") + `
+		order by 1`).Query(func(rows pgx.Rows) error {
+		var err error
+		if *out, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return fmt.Errorf("list projects: %w", err)
+		}
+		return nil
+	})
 }
 
 // DeleteSecret removes a secret if it is still at expectedRevision (or at

@@ -489,3 +489,17 @@ func releaseEndingTx(ctx context.Context, conn *pgxpool.Conn) {
 	}
 	conn.Release()
 }
+
+// readQueued reads what queue queues into a batch of its own, in one round
+// trip: the functions that queue a read serve both their own method and a
+// page that batches several reads.
+func readQueued[T any](ctx context.Context, s *Store, queue func(*pgx.Batch, *T)) (T, error) {
+	var out T
+	b := &pgx.Batch{}
+	queue(b, &out)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
