@@ -91,12 +91,15 @@ func (s *Server) secretsPage(rq *request) {
 		CanRestore: may(rq.account, permRestoreSecrets, rq.project),
 	}
 	if rq.project != "" {
+		// A page starts at a place (the links this page makes), or at a
+		// page number (links made before there were places).
 		page, _ := strconv.Atoi(rq.URL.Query().Get("page"))
 		page = min(max(page, 1), math.MaxInt32) // any offset PostgreSQL takes
+		from := parsePlace(rq.URL.Query().Get("from"))
 		// Everything the page shows comes in one round trip, the projects'
 		// list too when the project was asked for rather than picked.
 		secrets, err := rq.st.PageSecrets(ctx, store.SecretsPageQuery{
-			Project: rq.project, Match: v.Query, Offset: (page - 1) * secretsPageSize, Limit: secretsPageSize,
+			Project: rq.project, Match: v.Query, From: from, Offset: (page - 1) * secretsPageSize, Limit: secretsPageSize,
 			Names: catalogNames, Projects: !listed,
 		})
 		if err != nil {
@@ -146,19 +149,25 @@ func (v *secretsView) setSecrets(page store.SecretsPage) {
 		v.Groups[i].RowsHTML = v.secretRowsHTML(v.Groups[i].Rows)
 	}
 	v.First, v.Last = first+1, last
-	link := func(page int) string {
-		q := url.Values{"project": {v.Project}, "page": {strconv.Itoa(page)}}
+	link := func(q url.Values) string {
+		q.Set("project", v.Project)
 		if v.Query != "" {
 			q.Set("q", v.Query)
 		}
 		return "/secrets?" + q.Encode()
 	}
-	n := first/secretsPageSize + 1
-	if first > 0 {
-		v.Previous = link(n - 1)
+	switch {
+	case first == 0:
+	case first <= secretsPageSize:
+		v.Previous = link(url.Values{})
+	case page.Previous != nil:
+		v.Previous = link(url.Values{"from": {formatPlace(*page.Previous)}})
+	default:
+		// A page read by its number: the one before by number.
+		v.Previous = link(url.Values{"page": {strconv.Itoa(first / secretsPageSize)}})
 	}
-	if last < v.Total {
-		v.Next = link(n + 1)
+	if page.Next != nil {
+		v.Next = link(url.Values{"from": {formatPlace(*page.Next)}})
 	}
 
 	var slots []secretRow
@@ -169,6 +178,19 @@ func (v *secretsView) setSecrets(page store.SecretsPage) {
 	}
 	sortByCategory(slots)
 	v.Unset, v.UnsetCount = groupByCategory(slots), len(slots)
+}
+
+// formatPlace writes a place in the Secrets page's order as a link's
+// "from": the category, a slash, and the name, which has no slash.
+func formatPlace(p store.SecretsPageKey) string { return p.Category + "/" + p.Name }
+
+// parsePlace reads formatPlace's form; nil when it is not one.
+func parsePlace(s string) *store.SecretsPageKey {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 || store.ValidateSecretName(s[i+1:]) != nil {
+		return nil
+	}
+	return &store.SecretsPageKey{Category: s[:i], Name: s[i+1:]}
 }
 
 // matches reports whether the name or the description holds the query,

@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,18 +278,31 @@ func TestSecretsPageFiltersByNameOrDescriptionAndPagesALongList(t *testing.T) {
 	b := e.signedIn("v@example.com", store.RoleViewer)
 	rows := func(r response) int { return strings.Count(r.body, `class="secret"`) }
 
+	// Uncategorised, by name: PAYMENTS, then SERVICE_000 to SERVICE_149.
 	r := b.get("/secrets?project=app")
-	want(t, r, http.StatusOK, "Secrets 1–100 of 151.", `id="next-page" rel="next" href="/secrets?page=2&amp;project=app"`)
+	want(t, r, http.StatusOK, "Secrets 1–100 of 151.", `id="next-page" rel="next" href="/secrets?from=%2FSERVICE_099_TOKEN&amp;project=app"`)
 	if rows(r) != 100 || strings.Contains(r.body, `id="previous-page"`) {
 		t.Errorf("the first page shows %d secrets, want 100, and no previous page", rows(r))
 	}
-	r = b.get("/secrets?project=app&page=2")
-	want(t, r, http.StatusOK, "Secrets 101–151 of 151.", `id="previous-page" rel="prev" href="/secrets?page=1&amp;project=app"`)
+	r = b.get("/secrets?from=%2FSERVICE_099_TOKEN&project=app")
+	want(t, r, http.StatusOK, "Secrets 101–151 of 151.", `<tr id="secret-SERVICE_099_TOKEN"`, `id="previous-page" rel="prev" href="/secrets?project=app"`)
 	if rows(r) != 51 || strings.Contains(r.body, `id="next-page"`) {
 		t.Errorf("the last page shows %d secrets, want 51, and no next page", rows(r))
 	}
-	if r = b.get("/secrets?project=app&page=99"); rows(r) != 100 {
-		t.Errorf("a page past the end shows %d secrets, want the first page's 100", rows(r))
+	// Links by page number, made before pages started at a name, still
+	// lead where they did.
+	r = b.get("/secrets?project=app&page=2")
+	want(t, r, http.StatusOK, "Secrets 101–151 of 151.", `<tr id="secret-SERVICE_099_TOKEN"`, `id="previous-page" rel="prev" href="/secrets?project=app"`)
+	if rows(r) != 51 || strings.Contains(r.body, `id="next-page"`) {
+		t.Errorf("page 2 by number shows %d secrets, want 51, and no next page", rows(r))
+	}
+	for _, past := range []string{"page=99", "from=%2FZZZ"} {
+		if r = b.get("/secrets?project=app&" + past); rows(r) != 100 || !strings.Contains(r.body, "Secrets 1–100 of 151.") {
+			t.Errorf("a page past the end (%s) shows %d secrets, want the first page's 100", past, rows(r))
+		}
+	}
+	if r = b.get("/secrets?project=app&from=not-a-place"); rows(r) != 100 || !strings.Contains(r.body, "Secrets 1–100 of 151.") {
+		t.Errorf("a page from no valid place shows %d secrets, want the first page's 100", rows(r))
 	}
 
 	// The filter matches names and descriptions, in any case, and keeps
@@ -308,4 +322,96 @@ func TestSecretsPageFiltersByNameOrDescriptionAndPagesALongList(t *testing.T) {
 		t.Errorf("filtering the slots: %d secrets, or slots that do not match", rows(r))
 	}
 	want(t, b.get("/secrets?project=app&q=nothing-like-this"), http.StatusOK, `id="no-match"`, "No secret matches “nothing-like-this”.")
+}
+
+// TestSecretsPageLinksWalkEveryPageAfterChanges follows the Next links to
+// the end and the Previous links back while secrets are added and deleted
+// on the way: each page starts where its link says, its numbers and count
+// are the list's as it is now, and no secret is skipped.
+func TestSecretsPageLinksWalkEveryPageAfterChanges(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 250 {
+		category := ""
+		if i%2 == 0 {
+			category = "even"
+		}
+		if _, err := e.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("S_%03d", i), Value: []byte("v"), Category: category, ExpectedRevision: store.AnyRevision}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.signedIn("v@example.com", store.RoleViewer)
+	link := func(r response, id string) string {
+		t.Helper()
+		_, rest, ok := strings.Cut(r.body, `id="`+id+`" rel="`)
+		if !ok {
+			return ""
+		}
+		_, rest, _ = strings.Cut(rest, `href="`)
+		href, _, _ := strings.Cut(rest, `"`)
+		return strings.ReplaceAll(href, "&amp;", "&")
+	}
+	names := func(r response) []string {
+		var out []string
+		for _, part := range strings.Split(r.body, `<tr id="secret-`)[1:] {
+			name, _, _ := strings.Cut(part, `"`)
+			out = append(out, name)
+		}
+		return out
+	}
+
+	// even: S_000, S_002, ... S_248 (125), then uncategorised S_001 ... S_249.
+	r := b.get("/secrets?project=app")
+	want(t, r, http.StatusOK, "Secrets 1–100 of 250.")
+	if got := names(r); len(got) != 100 || got[0] != "S_000" || got[99] != "S_198" {
+		t.Fatalf("the first page: %v", got)
+	}
+	r = b.get(link(r, "next-page"))
+	want(t, r, http.StatusOK, "Secrets 101–200 of 250.")
+	if got := names(r); len(got) != 100 || got[0] != "S_200" || got[24] != "S_248" || got[25] != "S_001" || got[99] != "S_149" {
+		t.Fatalf("the second page, across the categories: %v", got)
+	}
+	// Before the third page is opened, two secrets of the first go and
+	// one comes: the third starts where the link says, numbered anew.
+	for _, name := range []string{"S_010", "S_012"} {
+		if err := e.st.DeleteSecret(ctx, "app", name, store.AnyRevision); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: "S_000A", Value: []byte("v"), Category: "even", ExpectedRevision: store.MustNotExist}); err != nil {
+		t.Fatal(err)
+	}
+	third := link(r, "next-page")
+	r = b.get(third)
+	want(t, r, http.StatusOK, "Secrets 200–249 of 249.")
+	if got := names(r); len(got) != 50 || got[0] != "S_151" || got[49] != "S_249" || link(r, "next-page") != "" {
+		t.Fatalf("the last page after changes: %v", got)
+	}
+	// Back: a page's length before the page shown, then the first page.
+	r = b.get(link(r, "previous-page"))
+	want(t, r, http.StatusOK, "Secrets 100–199 of 249.")
+	if got := names(r); len(got) != 100 || got[0] != "S_200" || got[99] != "S_149" {
+		t.Fatalf("the page before the last: %v", got)
+	}
+	if prev := link(r, "previous-page"); prev != "/secrets?project=app" {
+		t.Fatalf("the page before starts within a page of the first: %q, want the first page", prev)
+	}
+
+	// The last secret of a page gone, its Next link still leads on; a
+	// filter carries along.
+	r = b.get("/secrets?project=app&q=s_")
+	want(t, r, http.StatusOK, "Secrets 1–100 of 249 matching “s_”.")
+	next := link(r, "next-page")
+	if !strings.Contains(next, "q=s_") {
+		t.Fatalf("the next page of a filtered list loses the filter: %q", next)
+	}
+	first := names(b.get(next))[0]
+	if err := e.st.DeleteSecret(ctx, "app", first, store.AnyRevision); err != nil {
+		t.Fatal(err)
+	}
+	r = b.get(next)
+	want(t, r, http.StatusOK, "Secrets 101–200 of 248 matching “s_”.")
+	if got := names(r); len(got) != 100 || slices.Contains(got, first) {
+		t.Fatalf("the page after its first secret went: %v", got)
+	}
 }
