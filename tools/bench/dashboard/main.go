@@ -1,7 +1,9 @@
 // Command dashboard benchmarks the dashboard's two heaviest pages, each
 // against a static copy of itself served by the same server: the Secrets
 // page of a project of each size in -secrets (1,000 and 10,000: its first
-// and last pages of a hundred), and the Audit page at -events audit
+// and last pages of a hundred, the last as its Next links reach it and,
+// for reference, by the page number that older links name), and the Audit
+// page at -events audit
 // events, its newest page, its oldest (pages follow by key, so the oldest
 // must cost what the newest does) and one filtered by a project.
 //
@@ -29,6 +31,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -252,9 +255,13 @@ func pages(sizes []int) []page {
 	var ps []page
 	for _, n := range sizes {
 		lastPage := max((n+secretsPageRows-1)/secretsPageRows, 1)
+		// The last page as its Next links reach it (path is filled in by
+		// following them), and by its number, as links made before
+		// pages started at a place name it.
 		ps = append(ps,
 			page{secretsPagePrefix + "first of " + thousands(n) + " secrets", "/secrets?project=" + projectOf(n), rows(`class="secret"`, min(n, secretsPageRows))},
-			page{secretsPagePrefix + "last of " + thousands(n) + " secrets", "/secrets?project=" + projectOf(n) + "&page=" + strconv.Itoa(lastPage),
+			page{secretsPagePrefix + "last of " + thousands(n) + " secrets", "", rows(`class="secret"`, n-(lastPage-1)*secretsPageRows)},
+			page{"  the same by its number (an old link)", "/secrets?project=" + projectOf(n) + "&page=" + strconv.Itoa(lastPage),
 				rows(`class="secret"`, n-(lastPage-1)*secretsPageRows)})
 	}
 	return append(ps,
@@ -332,6 +339,13 @@ func runChild(ctx context.Context, c childOptions) error {
 		return err
 	}
 	ps := pages(c.secrets)
+	for i := range ps {
+		if ps[i].path == "" {
+			if ps[i].path, err = cl.followNext(ps[i-1].path); err != nil {
+				return fmt.Errorf("%s: %w", ps[i].name, err)
+			}
+		}
+	}
 	for i, p := range ps {
 		body, err := cl.get(p.path)
 		if err != nil {
@@ -437,6 +451,24 @@ func (c *client) get(path string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s: %.300s", path, res.Status, body)
 	}
 	return string(body), nil
+}
+
+// followNext follows a page's Next links to the last page, and returns
+// its path.
+func (c *client) followNext(path string) (string, error) {
+	const marker = `id="next-page" rel="next" href="`
+	for {
+		body, err := c.get(path)
+		if err != nil {
+			return "", err
+		}
+		_, rest, ok := strings.Cut(body, marker)
+		if !ok {
+			return path, nil
+		}
+		href, _, _ := strings.Cut(rest, `"`)
+		path = html.UnescapeString(href)
+	}
 }
 
 // staticCopies serves pages captured once, as a file server would.
