@@ -159,7 +159,10 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 	a := &sess.Account
 	// The idle timeout is read as microseconds, whatever units a writer
 	// put in the interval; a last request in the future counts as none.
-	err = s.pool.QueryRow(ctx, `
+	// Prepared where the connection allows (sendPrepared): every request
+	// of the dashboard reads its session.
+	b := &pgx.Batch{}
+	b.Queue(`
 		with found as (
 			select t.token_hash, t.seal, t.created_at as session_created_at, t.idle_timeout, t.expires_at as session_expires_at, `+prefixed("a.", accountColumns)+`
 			from `+s.table("dashboard_sessions")+` t join `+s.table("dashboard_accounts")+` a on a.id = t.account_id
@@ -170,8 +173,11 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (Session, erro
 		)
 		select `+accountColumns+`, token_hash, seal, (extract(epoch from idle_timeout) * 1000000)::bigint,
 			session_created_at, now(), session_expires_at, least(now() + idle_timeout, session_expires_at) from found`,
-		hashes, touchEvery).Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
-		&found, &seal, &idleMicros, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+		hashes, touchEvery).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&a.ID, &a.Email, &a.Role, &a.Projects, &a.Disabled, &a.CreatedAt, &a.CreatedBy, &a.UpdatedAt, &a.UpdatedBy,
+			&found, &seal, &idleMicros, &sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt)
+	})
+	err = s.sendPrepared(ctx, b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, &NotFoundError{What: "session"}
 	}

@@ -36,16 +36,16 @@ func noteDirect(conn *pgx.Conn, serverPID uint32) {
 
 // prepareWrites prepares, once per connection and only on one known to be
 // direct, the statements of a write: a batch whose SQL is one of them then
-// runs it by name.
+// runs it by name. A write learns whether its connection is direct from
+// its first statement (startWriteSQL), so that a one-shot command pays no
+// round trip to find out.
 func (s *Store) prepareWrites(ctx context.Context, conn *pgx.Conn) error {
 	data := conn.PgConn().CustomData()
 	if direct, _ := data[directKey].(bool); !direct || data[preparedKey] != nil {
 		return nil
 	}
-	for _, sql := range []string{s.heldValueSQL(), s.startWriteSQL(), s.lockHeadSQL(), s.writeSQL(true), s.writeSQL(false)} {
-		if _, err := conn.Prepare(ctx, sql, sql); err != nil {
-			return err
-		}
+	if err := prepare(ctx, conn, s.heldValueSQL(), s.startWriteSQL(), s.lockHeadSQL(), s.writeSQL(true), s.writeSQL(false)); err != nil {
+		return err
 	}
 	data[preparedKey] = true
 	return nil
@@ -54,3 +54,46 @@ func (s *Store) prepareWrites(ctx context.Context, conn *pgx.Conn) error {
 // preparedKey marks, in a connection's custom data, that prepareWrites
 // prepared its statements.
 const preparedKey = "pgsecrets.prepared"
+
+// sendPrepared sends b on a pooled connection, its statements prepared
+// when the connection is direct, which it finds out once per connection.
+// It is for the reads a long-running process repeats on every request
+// (the dashboard's session and Secrets page), where planning each
+// statement again is a good part of the server's work.
+func (s *Store) sendPrepared(ctx context.Context, b *pgx.Batch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	c := conn.Conn()
+	if _, known := c.PgConn().CustomData()[directKey]; !known {
+		var pid uint32
+		if err := c.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
+			return err
+		}
+		noteDirect(c, pid)
+	}
+	if direct, _ := c.PgConn().CustomData()[directKey].(bool); direct {
+		sqls := make([]string, len(b.QueuedQueries))
+		for i, q := range b.QueuedQueries {
+			sqls[i] = q.SQL
+		}
+		if err := prepare(ctx, c, sqls...); err != nil {
+			return err
+		}
+	}
+	return conn.SendBatch(ctx, b).Close()
+}
+
+// prepare prepares each statement on conn under its own SQL as its name,
+// unless conn has it already (pgx keeps them by name, and answers a
+// second Prepare of the same statement without asking the server).
+func prepare(ctx context.Context, conn *pgx.Conn, sqls ...string) error {
+	for _, sql := range sqls {
+		if _, err := conn.Prepare(ctx, sql, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}

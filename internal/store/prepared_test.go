@@ -10,11 +10,11 @@ import (
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
-// Writes on a direct connection run prepared statements, which spare the
-// server planning them again; through a transaction pooler, where a
-// statement prepared on one server connection is missing on the next,
-// they never prepare one, and every write goes through.
-func TestWritesPrepareOnlyOnDirectConnections(t *testing.T) {
+// Writes and the Secrets page's reads run prepared statements on a direct
+// connection, which spare the server planning them again; through a
+// transaction pooler, where a statement prepared on one server connection
+// is missing on the next, they never prepare one, and all goes through.
+func TestStatementsPrepareOnlyOnDirectConnections(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name   string
@@ -35,19 +35,30 @@ func TestWritesPrepareOnlyOnDirectConnections(t *testing.T) {
 			// Writes from four goroutines: two connections, each used many
 			// times; through the pooler, by turns on its server connections.
 			concurrentPuts(t, s, 4, 10)
-			prepared := 0
+			for range 6 {
+				page, err := s.PageSecrets(ctx, store.SecretsPageQuery{Project: "app", Limit: 15})
+				if err != nil || page.Total != 40 || len(page.Secrets) != 15 {
+					t.Fatalf("Secrets page: %d of %d secrets, %v; want 15 of 40", len(page.Secrets), page.Total, err)
+				}
+			}
+			prepared := map[string]int{}
 			for range 4 {
-				var n int
-				if err := s.Pool().QueryRow(ctx, "select count(*) from pg_prepared_statements where statement like '%audit_lock_head%'").Scan(&n); err != nil {
+				var writes, pages int
+				if err := s.Pool().QueryRow(ctx, `select count(*) filter (where statement like '%audit_lock_head%'),
+					count(*) filter (where statement like '%count(*)%')
+					from pg_prepared_statements`).Scan(&writes, &pages); err != nil {
 					t.Fatal(err)
 				}
-				prepared += n
+				prepared["write"] += writes
+				prepared["Secrets page"] += pages
 			}
-			if tc.pooled && prepared != 0 {
-				t.Fatalf("%d prepared statements on the pooler's server connections, want none", prepared)
-			}
-			if !tc.pooled && prepared == 0 {
-				t.Fatal("no prepared statement on the store's direct connections after 40 writes")
+			for what, n := range prepared {
+				if tc.pooled && n != 0 {
+					t.Errorf("%d prepared %s statements on the pooler's server connections, want none", n, what)
+				}
+				if !tc.pooled && n == 0 {
+					t.Errorf("no prepared %s statement on the store's direct connections", what)
+				}
 			}
 			if got := len(db.Events(t)); got < 40 {
 				t.Fatalf("%d audit events after 40 writes", got)

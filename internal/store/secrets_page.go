@@ -148,7 +148,7 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 	if q.Projects {
 		s.queueProjects(b, &page.Projects)
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.sendPrepared(ctx, b); err != nil {
 		return SecretsPage{}, err
 	}
 	if len(pending) > 0 {
@@ -158,7 +158,7 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 		// Past the end: the first page rather than none.
 		b := &pgx.Batch{}
 		b.Queue(s.secretsPageSQL(cond, len(matching)), append(matching, q.Limit+1, 0)...).Query(readPage)
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		if err := s.sendPrepared(ctx, b); err != nil {
 			return SecretsPage{}, err
 		}
 		page.Offset, page.Previous = 0, nil
