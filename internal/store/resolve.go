@@ -96,7 +96,8 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	}
 	keyOpened := s.openKeysEarly(ctx, project)
 	defer keyOpened()
-	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", []any{project}, "every secret"
+	// Sent in one round trip: most processes read once.
+	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", append(oneRoundTrip(q), project), "every secret"
 	if names != nil {
 		query, args, what = query+" and name = any($2)", append(args, names), fmt.Sprintf("%d secret(s)", len(names))
 	}

@@ -80,6 +80,10 @@ type Store struct {
 	// rootCheck is where the configured root keys stand against the
 	// database's registry, read at open.
 	rootCheck rootKeyCheck
+	// onProjectKeys is set when the store was on project keys at open (a
+	// move that is never undone): only then has a read a project key to
+	// open.
+	onProjectKeys bool
 
 	channel string
 
@@ -223,6 +227,20 @@ func failoverUnderWay(err error, multiHost bool) bool {
 	return multiHost && IsConnectionLoss(err)
 }
 
+// oneRoundTrip is the option to put before the arguments of a statement
+// that a process typically sends once, such as the first read's: pgx's
+// exec mode sends a statement and its arguments in one round trip, where
+// the pool's cache_describe mode first describes a statement new to the
+// connection in a round trip of its own. Both use an unnamed statement, so
+// a transaction pooler passes either through. A URL that chose the simple
+// protocol (for a pooler that speaks no other) keeps it.
+func oneRoundTrip(q querier) []any {
+	if p, ok := q.(*pgxpool.Pool); ok && p.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
+		return nil
+	}
+	return []any{pgx.QueryExecModeExec}
+}
+
 // PoolTarget names the database a pool reaches, as user@host:port/dbname,
 // for messages; it never includes the password.
 func PoolTarget(pool *pgxpool.Pool) string { return describeTarget(pool.Config().ConnConfig) }
@@ -334,9 +352,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 	// A store on project keys opens a global data key only when a value
 	// under one is read (decryptIn): a root a key service holds is then
 	// not called at every start for keys nothing may need.
-	if _, onProjectKeys, err := s.ProjectKeysSince(ctx); err != nil {
+	_, onProjectKeys, err := s.ProjectKeysSince(ctx)
+	if err != nil {
 		return nil, err
-	} else if !onProjectKeys {
+	}
+	s.onProjectKeys = onProjectKeys
+	if !onProjectKeys {
 		if err := s.LoadDataKeys(ctx); err != nil {
 			return nil, err
 		}
