@@ -12,8 +12,8 @@ import (
 // are read), sent in one round trip before the read's own query on an idle
 // connection of the pool rather than on a new one beside it, reads both
 // still wrapped; their unwraps then run in the background. The returned
-// function waits for the project key; the audit append waits for its key on
-// its own.
+// channel is closed once the project key is open (at once when there is
+// none to open); the audit append waits for its key on its own.
 //
 // Otherwise a process's first read would read the project key when its
 // first row names it, and the audit key in the append, each in a statement
@@ -25,8 +25,9 @@ import (
 //
 // Any error is left for the decryption or the append, which meet it again
 // and report it (a secret under a retired key is opened when met).
-func (s *Store) openKeysEarly(ctx context.Context, project string) (wait func()) {
-	noWait := func() {}
+func (s *Store) openKeysEarly(ctx context.Context, project string) (opened <-chan struct{}) {
+	noWait := make(chan struct{})
+	close(noWait)
 	if s.keys == nil {
 		return noWait
 	}
@@ -61,17 +62,12 @@ func (s *Store) openKeysEarly(ctx context.Context, project string) (wait func())
 	if !needProject || kid == nil {
 		return noWait
 	}
-	opened := make(chan struct{})
+	projectKey := make(chan struct{})
 	go func() {
-		defer close(opened)
+		defer close(projectKey)
 		_, _ = s.openProjectKeyOnce(project, *kid, func() (*keyring.Key, error) {
 			return s.addWrappedProjectKey(project, *kid, ProjectKeyPrimary, *revision, *wrapped)
 		})
 	}()
-	return func() {
-		select {
-		case <-opened:
-		case <-ctx.Done():
-		}
-	}
+	return projectKey
 }
