@@ -134,9 +134,9 @@ func main() {
 
 // childResult is what a child reports of its writes.
 type childResult struct {
-	Writes   int
-	Wall     time.Duration
-	CPU      time.Duration
+	Writes int
+	Wall   time.Duration
+	CPU    time.Duration
 	// ServerCPU is PostgreSQL's CPU time meanwhile, when it runs on this
 	// machine.
 	ServerCPU time.Duration
