@@ -12,8 +12,8 @@ import (
 // are read), sent in one round trip before the read's own query on an idle
 // connection of the pool rather than on a new one beside it, reads both
 // still wrapped; their unwraps then run in the background. The returned
-// channel is closed once the project key is open (at once when there is
-// none to open); the audit append waits for its key on its own.
+// function waits for the project key; the audit append waits for its key on
+// its own.
 //
 // Otherwise a process's first read would read the project key when its
 // first row names it, and the audit key in the append, each in a statement
@@ -25,9 +25,8 @@ import (
 //
 // Any error is left for the decryption or the append, which meet it again
 // and report it (a secret under a retired key is opened when met).
-func (s *Store) openKeysEarly(ctx context.Context, project string) (opened <-chan struct{}) {
-	noWait := make(chan struct{})
-	close(noWait)
+func (s *Store) openKeysEarly(ctx context.Context, project string) (wait func()) {
+	noWait := func() {}
 	if s.keys == nil {
 		return noWait
 	}
@@ -62,12 +61,17 @@ func (s *Store) openKeysEarly(ctx context.Context, project string) (opened <-cha
 	if !needProject || kid == nil {
 		return noWait
 	}
-	projectKey := make(chan struct{})
+	opened := make(chan struct{})
 	go func() {
-		defer close(projectKey)
+		defer close(opened)
 		_, _ = s.openProjectKeyOnce(project, *kid, func() (*keyring.Key, error) {
 			return s.addWrappedProjectKey(project, *kid, ProjectKeyPrimary, *revision, *wrapped)
 		})
 	}()
-	return projectKey
+	return func() {
+		select {
+		case <-opened:
+		case <-ctx.Done():
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -145,49 +144,5 @@ func TestReadOfAStoreNotOnProjectKeysLooksForNoProjectKey(t *testing.T) {
 	readTwice(t, s, counter, values)
 	if n := counter.projectKeyReads.Load(); n != 0 {
 		t.Errorf("the two reads read project keys in %d statements, want none", n)
-	}
-}
-
-// A read decrypts rows as they arrive with the keys it holds; a row under a
-// key it must still read from the database (here the project's retired
-// key, after a rotation that reencrypt has not followed yet) waits until
-// every row is in, since the one connection of a pool of one is busy with
-// the rows until then. The read neither deadlocks nor loses that row.
-func TestReadWithKeysToOpenMidwayOnAPoolOfOne(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db := storetest.NewDB(t)
-	keys := testRootKeyList(t)
-	w := db.Open(t, storetest.Ring(t, keys...), "writer")
-	values := map[string]string{}
-	put := func(name string) {
-		t.Helper()
-		values[name] = resolveCanary + "-" + name
-		if _, err := w.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte(values[name]), ExpectedRevision: store.MustNotExist}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put("A_OLD")
-	if _, _, err := w.RotateProjectKey(ctx, "app"); err != nil {
-		t.Fatal(err)
-	}
-	put("B_NEW")
-	put("C_NEW")
-
-	cfg := db.Config
-	cfg.MaxConns = 1
-	s, err := store.Open(ctx, cfg, storetest.Ring(t, keys...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	got, err := s.GetValues(ctx, "app", []string{"A_OLD", "B_NEW", "C_NEW"}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range values {
-		if string(got[name]) != want {
-			t.Errorf("secret %s: not the value written", name)
-		}
 	}
 }

@@ -106,7 +106,7 @@ func (s *Store) readVersion(ctx context.Context, project, name string, revision 
 	if err != nil {
 		return Secret{}, fmt.Errorf("read %s: %w", what, err)
 	}
-	d, err := s.decryptSecret(ctx, s.pool, project, name, revision, token)
+	d, err := s.decryptSecret(ctx, project, name, revision, token)
 	if err != nil {
 		return Secret{}, fmt.Errorf("decrypt %s: %w", what, err)
 	}

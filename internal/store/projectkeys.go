@@ -219,12 +219,11 @@ var errNotProjectKey = errors.New("no project key has this kid")
 // decryptIn opens a ciphertext of project written for binding, through q.
 // A key the keyring does not hold yet (a project key used for the first
 // time in this process, a data key made by another process) is read from
-// the database and unwrapped once. With q nil nothing is read: such a key
-// is a *keyring.UnknownKIDError.
+// the database and unwrapped once.
 func (s *Store) decryptIn(ctx context.Context, q querier, project string, token string, binding keyring.Binding) (keyring.Decrypted, error) {
 	d, err := s.keys.DecryptInProject(token, binding, project)
 	var unknown *keyring.UnknownKIDError
-	if !errors.As(err, &unknown) || unknown.KID == "" || q == nil {
+	if !errors.As(err, &unknown) || unknown.KID == "" {
 		return d, err
 	}
 	// One round trip finds and opens a project key; a kid that is none is

@@ -2,13 +2,13 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/keyring"
 )
 
 // GetValues decrypts the named secrets of a project, fetched in one query
@@ -89,22 +89,13 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 
 // decryptValues fetches and decrypts the named secrets (every one with
 // names nil) of project through the store's reader.
-//
-// On the primary, each row is decrypted as it arrives, once the keys
-// opened early are open, so that decryption overlaps the rest of the read
-// instead of following it. A row under a key this process does not hold
-// yet waits until every row is in: reading that key while the rows are
-// still arriving would need a second connection, and a pool of one has
-// none. Through a read URL nothing is decrypted before every row is in: a
-// standby that lacks names is left first, and the read made again on the
-// primary.
 func (s *Store) decryptValues(ctx context.Context, project string, names []string) (map[string][]byte, error) {
 	q, err := s.reader(ctx)
 	if err != nil {
 		return nil, err
 	}
-	keysOpened := s.openKeysEarly(ctx, project)
-	defer waitClosed(ctx, keysOpened) // no unwrap outlives the read
+	keyOpened := s.openKeysEarly(ctx, project)
+	defer keyOpened()
 	// Sent in one round trip: most processes read once.
 	query, args, what := "select name, revision, ciphertext from "+s.table("secrets")+" where project = $1", append(oneRoundTrip(q), project), "every secret"
 	if names != nil {
@@ -114,75 +105,33 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	if err != nil {
 		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
-	defer rows.Close()
-	out := make(map[string][]byte, len(names))
-	fail := func(err error) (map[string][]byte, error) {
-		for _, v := range out {
-			clear(v)
-		}
-		return nil, err
+	type row struct {
+		name, token string
+		revision    int64
 	}
-	decrypt := func(keysFrom querier, x secretRow) error {
-		d, err := s.decryptSecret(ctx, keysFrom, project, x.name, x.revision, x.token)
-		if err != nil {
-			return fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
-		}
-		out[x.name] = d.Plaintext
-		return nil
+	fetched, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.name, &x.revision, &x.token)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
-	stream := !s.ReadsFromReadURL()
-	var later []secretRow
-	for rows.Next() {
-		var x secretRow
-		if err := rows.Scan(&x.name, &x.revision, &x.token); err != nil {
-			return fail(fmt.Errorf("read %s of project %q: %w", what, project, err))
-		}
-		if stream && isClosed(keysOpened) {
-			var unknown *keyring.UnknownKIDError
-			if err := decrypt(nil, x); !errors.As(err, &unknown) {
-				if err != nil {
-					return fail(err)
-				}
-				continue
-			}
-		}
-		later = append(later, x)
-	}
-	if err := rows.Err(); err != nil {
-		return fail(fmt.Errorf("read %s of project %q: %w", what, project, err))
-	}
-	if !stream && names != nil && len(later) < len(names) {
+	if s.ReadsFromReadURL() && names != nil && len(fetched) < len(names) {
+		// The standby may only be behind: the whole read is made again on
+		// the primary, before anything here is decrypted.
 		return nil, errStandbyLacksNames
 	}
-	waitClosed(ctx, keysOpened)
-	for _, x := range later {
-		if err := decrypt(s.pool, x); err != nil {
-			return fail(err)
+	keyOpened()
+	out := make(map[string][]byte, len(fetched))
+	for _, x := range fetched {
+		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)
+		if err != nil {
+			for _, v := range out {
+				clear(v)
+			}
+			return nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
 		}
+		out[x.name] = d.Plaintext
 	}
 	return out, nil
-}
-
-// secretRow is a secret as read for decryption.
-type secretRow struct {
-	name, token string
-	revision    int64
-}
-
-// waitClosed waits until c is closed or ctx is done.
-func waitClosed(ctx context.Context, c <-chan struct{}) {
-	select {
-	case <-c:
-	case <-ctx.Done():
-	}
-}
-
-// isClosed reports, without waiting, whether c is closed.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }

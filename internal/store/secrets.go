@@ -234,7 +234,7 @@ func (s *Store) readSecret(ctx context.Context, project, name string) (Secret, e
 	if err != nil {
 		return Secret{}, fmt.Errorf("read %s: %w", what, err)
 	}
-	d, err := s.decryptSecret(ctx, s.pool, project, name, sec.Revision, token)
+	d, err := s.decryptSecret(ctx, project, name, sec.Revision, token)
 	if err != nil {
 		return Secret{}, fmt.Errorf("decrypt %s: %w", what, err)
 	}
@@ -246,13 +246,12 @@ func (s *Store) readSecret(ctx context.Context, project, name string) (Secret, e
 // project key is unwrapped on its first use in this process, and a data key
 // created by another process since this one loaded its keys is fetched on
 // demand. A key of another project is refused. In strict mode a ciphertext
-// not bound to its row and revision is refused. Keys are read through q
-// (see decryptIn).
-func (s *Store) decryptSecret(ctx context.Context, q querier, project, name string, revision int64, token string) (keyring.Decrypted, error) {
+// not bound to its row and revision is refused.
+func (s *Store) decryptSecret(ctx context.Context, project, name string, revision int64, token string) (keyring.Decrypted, error) {
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return keyring.Decrypted{}, err
 	}
-	d, err := s.decryptIn(ctx, q, project, token, keyring.SecretBinding(project, name, revision))
+	d, err := s.decryptIn(ctx, s.pool, project, token, keyring.SecretBinding(project, name, revision))
 	if err == nil && s.strict && !d.Versioned {
 		clear(d.Plaintext)
 		return keyring.Decrypted{}, &UnboundError{What: secretWhat(project, name), Bound: d.Bound}
