@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/audit"
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/password"
@@ -58,6 +61,10 @@ func (s *Server) route(mux *http.ServeMux, pattern string, p permission, h func(
 			s.renderError(w, r, &sess.Account, http.StatusRequestEntityTooLarge, "The form is too large: a value is at most 1 MiB. Nothing was changed.")
 			return
 		}
+		if !queryIsText(r.URL.Query()) {
+			s.renderError(w, r, &sess.Account, http.StatusBadRequest, "A parameter of this link is not text (it is not UTF-8, or holds a NUL byte): follow a link the dashboard made.")
+			return
+		}
 		project := r.PathValue("project")
 		if project == "" {
 			project = r.FormValue("project")
@@ -75,6 +82,24 @@ func (s *Server) route(mux *http.ServeMux, pattern string, p permission, h func(
 		h(&request{Request: r, w: w, account: sess.Account, session: sess, project: project,
 			st: s.st.WithActor("dashboard:" + sess.Account.Email)})
 	})
+}
+
+// queryIsText reports whether every name and value of a link's query is
+// text PostgreSQL can take (UTF-8, no NUL byte): the pages pass them to
+// their queries, and any other bytes would fail there, as a server error.
+func queryIsText(q url.Values) bool {
+	text := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	for k, vs := range q {
+		if !text(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !text(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseForm reads a form, in memory only: a multipart form's file (a

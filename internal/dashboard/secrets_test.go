@@ -304,6 +304,11 @@ func TestSecretsPageFiltersByNameOrDescriptionAndPagesALongList(t *testing.T) {
 	if r = b.get("/secrets?project=app&from=not-a-place"); rows(r) != 100 || !strings.Contains(r.body, "Secrets 1–100 of 151.") {
 		t.Errorf("a page from no valid place shows %d secrets, want the first page's 100", rows(r))
 	}
+	// Bytes PostgreSQL cannot take as text, in any parameter, are the
+	// link's fault, not the server's.
+	for _, bad := range []string{"from=%FF%2FA", "from=%00%2FA", "q=%FF", "q=a%00b"} {
+		want(t, b.get("/secrets?project=app&"+bad), http.StatusBadRequest, "is not text")
+	}
 
 	// The filter matches names and descriptions, in any case, and keeps
 	// the catalog's slots that match.

@@ -45,30 +45,19 @@ func (c countedConn) Write(b []byte) (int, error) {
 // counted.
 func openCountingRoundTrips(t *testing.T, db *storetest.DB, ring *keyring.Keyring) (*store.Store, *roundTrips) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(db.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	counter := &roundTrips{}
-	cfg.ConnConfig.Tracer = counter
-	var dialer net.Dialer
-	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	s := openOnPool(t, db, ring, func(cfg *pgxpool.Config) {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		cfg.ConnConfig.Tracer = counter
+		var dialer net.Dialer
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countedConn{c, &counter.n}, nil
 		}
-		return countedConn{c, &counter.n}, nil
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s, err := store.New(context.Background(), pool, db.Config, ring)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	return s, counter
 }
 

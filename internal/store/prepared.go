@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -34,26 +35,26 @@ func noteDirect(conn *pgx.Conn, serverPID uint32) {
 		conn.Config().DefaultQueryExecMode == pgx.QueryExecModeCacheDescribe
 }
 
-// prepareWrites prepares, once per connection and only on one known to be
-// direct, the statements of a write: a batch whose SQL is one of them then
-// runs it by name. A write learns whether its connection is direct from
-// its first statement (startWriteSQL), so that a one-shot command pays no
-// round trip to find out.
-func (s *Store) prepareWrites(ctx context.Context, conn *pgx.Conn) error {
-	data := conn.PgConn().CustomData()
-	if direct, _ := data[directKey].(bool); !direct || data[preparedKey] != nil {
-		return nil
-	}
-	if err := prepare(ctx, conn, s.heldValueSQL(), s.startWriteSQL(), s.lockHeadSQL(), s.writeSQL(true), s.writeSQL(false)); err != nil {
-		return err
-	}
-	data[preparedKey] = true
-	return nil
+// writeStatements are the statements of a write, built once per store
+// (its schema never changes) rather than for every write.
+type writeStatements struct{ held, start, lockHead, insert, update string }
+
+func (s *Store) buildWriteStatements() writeStatements {
+	return writeStatements{held: s.heldValueSQL(), start: s.startWriteSQL(), lockHead: s.lockHeadSQL(), insert: s.writeSQL(true), update: s.writeSQL(false)}
 }
 
-// preparedKey marks, in a connection's custom data, that prepareWrites
-// prepared its statements.
-const preparedKey = "pgsecrets.prepared"
+// prepareWrites prepares the statements of a write on conn when it is
+// known to be direct: a batch whose SQL is one of them then runs it by
+// name. A write learns whether its connection is direct from its first
+// statement (startWriteSQL), so that a one-shot command pays no round trip
+// to find out; after the first time, prepare asks the server nothing.
+func (s *Store) prepareWrites(ctx context.Context, conn *pgx.Conn) error {
+	if direct, _ := conn.PgConn().CustomData()[directKey].(bool); !direct {
+		return nil
+	}
+	w := s.writes
+	return prepare(ctx, conn, w.held, w.start, w.lockHead, w.insert, w.update)
+}
 
 // sendPrepared sends b on a pooled connection, its statements prepared
 // when the connection is direct, which it finds out once per connection.
@@ -70,7 +71,7 @@ func (s *Store) sendPrepared(ctx context.Context, b *pgx.Batch) error {
 	if _, known := c.PgConn().CustomData()[directKey]; !known {
 		var pid uint32
 		if err := c.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
-			return err
+			return fmt.Errorf("read the server process of a connection: %w", err)
 		}
 		noteDirect(c, pid)
 	}
@@ -80,7 +81,7 @@ func (s *Store) sendPrepared(ctx context.Context, b *pgx.Batch) error {
 			sqls[i] = q.SQL
 		}
 		if err := prepare(ctx, c, sqls...); err != nil {
-			return err
+			return fmt.Errorf("prepare statements: %w", err)
 		}
 	}
 	return conn.SendBatch(ctx, b).Close()

@@ -40,6 +40,16 @@ func TestStatementsPrepareOnlyOnDirectConnections(t *testing.T) {
 				if err != nil || page.Total != 40 || len(page.Secrets) != 15 {
 					t.Fatalf("Secrets page: %d of %d secrets, %v; want 15 of 40", len(page.Secrets), page.Total, err)
 				}
+				// Each shape of the page's batch: from a place, filtered,
+				// with the project list.
+				next, err := s.PageSecrets(ctx, store.SecretsPageQuery{Project: "app", Limit: 15, From: page.Next, Projects: true})
+				if err != nil || next.Offset != 15 || len(next.Secrets) != 15 || len(next.Projects) != 1 {
+					t.Fatalf("the next page: %d secrets from %d, %d projects, %v; want 15 from 15, 1 project", len(next.Secrets), next.Offset, len(next.Projects), err)
+				}
+				filtered, err := s.PageSecrets(ctx, store.SecretsPageQuery{Project: "app", Limit: 15, Match: "k_1_"})
+				if err != nil || filtered.Total != 10 {
+					t.Fatalf("a filtered page: %d secrets match, %v; want 10", filtered.Total, err)
+				}
 			}
 			prepared := map[string]int{}
 			for range 4 {

@@ -36,13 +36,20 @@ func (c *secretsQueryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.Trac
 // openCounted opens a store whose pool counts reads of the secrets table.
 func openCounted(t *testing.T, db *storetest.DB, ring *keyring.Keyring) (*store.Store, *secretsQueryCounter) {
 	t.Helper()
+	counter := &secretsQueryCounter{}
+	return openOnPool(t, db, ring, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = counter }), counter
+}
+
+// openOnPool opens a store, as another process would, on a pool of its
+// own whose configuration configure changes first.
+func openOnPool(t *testing.T, db *storetest.DB, ring *keyring.Keyring, configure func(*pgxpool.Config)) *store.Store {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	counter := &secretsQueryCounter{}
-	cfg.ConnConfig.Tracer = counter
+	configure(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,7 @@ func openCounted(t *testing.T, db *storetest.DB, ring *keyring.Keyring) (*store.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, counter
+	return s
 }
 
 // seedSecrets writes n secrets named SECRET_00000... straight into the

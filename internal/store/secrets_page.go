@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -83,7 +84,9 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 		cond += " and (strpos(lower(name), lower($2)) > 0 or strpos(lower(description), lower($2)) > 0)"
 		args = append(args, q.Match)
 	}
-	matching := args
+	// Clipped: the appends below must not write into what matching holds,
+	// which the batch reads only when it is sent.
+	matching := slices.Clip(args)
 	order := secretsPageOrder("category", "name", "")
 	page := SecretsPage{Offset: q.Offset}
 	readPage := func(rows pgx.Rows) error {

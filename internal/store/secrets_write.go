@@ -46,7 +46,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if in.SameIsDone {
 			var held heldValue
-			if err := held.scan(tx.QueryRow(ctx, s.heldValueSQL(), in.Project, in.Name)); err != nil {
+			if err := held.scan(tx.QueryRow(ctx, s.writes.held, in.Project, in.Name)); err != nil {
 				return fmt.Errorf("read %s: %w", what, err)
 			}
 			same, _ := s.holdsSame(in, held, func(token string, binding keyring.Binding) (keyring.Decrypted, error) {
@@ -59,7 +59,7 @@ func (s *Store) PutSecret(ctx context.Context, in PutSecretInput) (SecretMeta, e
 			}
 		}
 		var w writeStart
-		if err := w.scan(tx.QueryRow(ctx, s.startWriteSQL(), startWriteArgs(in)...), in); err != nil {
+		if err := w.scan(tx.QueryRow(ctx, s.writes.start, startWriteArgs(in)...), in); err != nil {
 			return fmt.Errorf("read revision of %s: %w", what, err)
 		}
 		noteDirect(tx.Conn(), w.serverPID)
@@ -117,12 +117,12 @@ func (s *Store) putSecretPipelined(ctx context.Context, in PutSecretInput) (meta
 	start := &pgx.Batch{}
 	start.Queue("begin")
 	if in.SameIsDone {
-		start.Queue(s.heldValueSQL(), in.Project, in.Name).QueryRow(held.scan)
+		start.Queue(s.writes.held, in.Project, in.Name).QueryRow(held.scan)
 	}
-	start.Queue(s.startWriteSQL(), startWriteArgs(in)...).QueryRow(func(row pgx.Row) error { return w.scan(row, in) })
+	start.Queue(s.writes.start, startWriteArgs(in)...).QueryRow(func(row pgx.Row) error { return w.scan(row, in) })
 	// Last, as in the longer way: a write locks its row and its key, then
 	// the head.
-	start.Queue(s.lockHeadSQL(), auditKey.KID).QueryRow(func(row pgx.Row) error { return row.Scan(head.dest()...) })
+	start.Queue(s.writes.lockHead, auditKey.KID).QueryRow(func(row pgx.Row) error { return row.Scan(head.dest()...) })
 	// Nothing is changed before the second round trip, so the first may
 	// wait out a failover and run again, as inTx's BEGIN does.
 	conn, err := throughFailover(ctx, s.pool, func() (*pgxpool.Conn, error) {
@@ -287,12 +287,12 @@ func (s *Store) sealWrite(in PutSecretInput, w writeStart, key *keyring.Key, aud
 		Action: writeAuditAction(action), Project: in.Project, Subject: in.Name,
 		Details: audit.Details(details),
 	}})[0]
-	revision := w.expected
+	revision, sql := w.expected, s.writes.update
 	if inserted {
-		revision = w.next
+		revision, sql = w.next, s.writes.insert
 	}
 	args := append([]any{in.Project, in.Name, token, key.KID, in.Description, in.Category, s.actor, *in.RequiresRestart, revision, action, s.channel}, event...)
-	return secretWrite{sql: s.writeSQL(inserted), args: args, prune: !inserted && w.limited}, nil
+	return secretWrite{sql: sql, args: args, prune: !inserted && w.limited}, nil
 }
 
 // writeSQL is the statement of a write, whose parameters are $1-$11 the

@@ -80,6 +80,8 @@ type Store struct {
 	// rootCheck is where the configured root keys stand against the
 	// database's registry, read at open.
 	rootCheck rootKeyCheck
+	// writes are a write's statements (see prepared.go).
+	writes writeStatements
 	// onProjectKeys is set when the store was on project keys at open (a
 	// move that is never undone): only then has a read a project key to
 	// open.
@@ -332,6 +334,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, keys *keyring.Keyr
 		actor = "unknown"
 	}
 	s := &Store{pool: pool, schema: cfg.Schema, actor: actor, channel: cfg.Channel, keys: keys, strict: cfg.Strict, audit: &auditKeyCache{}, opening: &singleflight.Group{}, wrote: &atomic.Bool{}}
+	s.writes = s.buildWriteStatements()
 	if err := pool.QueryRow(ctx, "select id from "+s.table("deployment")).Scan(&s.deployment); err != nil {
 		return nil, fmt.Errorf("read deployment identity: %w", err)
 	}

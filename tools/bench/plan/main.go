@@ -90,7 +90,7 @@ func run(ctx context.Context, n, runs int, keep bool) (err error) {
 	if err != nil {
 		return err
 	}
-	ws.server = benchkit.FindServer(ctx, dbURL)
+	ws.serverCPU = benchkit.LocalServerCPU(ctx, dbURL)
 	if err := ws.prepareDatabase(); err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/settings"
-	"github.com/pgsecrets/terraform-provider-pgsecrets/tools/bench/internal/benchkit"
 )
 
 // progress is whether to show which run is going on: only on a terminal.
@@ -81,8 +80,9 @@ resource "nothing_secret" "s" {
 type workspace struct {
 	dir, bin, log string
 	env           []string
-	// server, when on this machine, counts the server's CPU time.
-	server *benchkit.ServerProcess
+	// serverCPU reads the server's CPU time so far (0 when it is not on
+	// this machine).
+	serverCPU func() time.Duration
 }
 
 func newWorkspace(dir, bin, dbURL string) (*workspace, error) {
@@ -228,10 +228,10 @@ func (w *workspace) terraform(ctx context.Context, dir, provider string, args ..
 	if provider != "" {
 		watch = func(pid int) func() { return watchRSS(pid, provider, &r.providerRSS) }
 	}
-	start, server := time.Now(), w.server.CPU()
+	start, server := time.Now(), w.serverCPU()
 	err := w.runLogged(cmd, watch)
 	r.wall = time.Since(start)
-	r.serverCPU = w.server.CPU() - server
+	r.serverCPU = w.serverCPU() - server
 	if cmd.ProcessState != nil {
 		r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}

@@ -366,7 +366,7 @@ func runChild(ctx context.Context, mode, url, keysFile, profile string, l load) 
 	if err != nil {
 		return err
 	}
-	res, err := writeAll(ctx, l, benchkit.FindServer(ctx, url), write)
+	res, err := writeAll(ctx, l, benchkit.LocalServerCPU(ctx, url), write)
 	stopProfile()
 	if err != nil {
 		return err
@@ -396,7 +396,7 @@ func warm(ctx context.Context, pool *pgxpool.Pool, n int) error {
 }
 
 // writeAll runs the writers, all starting together, and times them.
-func writeAll(ctx context.Context, l load, server *benchkit.ServerProcess, write writeFunc) (childResult, error) {
+func writeAll(ctx context.Context, l load, serverCPU func() time.Duration, write writeFunc) (childResult, error) {
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -434,10 +434,10 @@ func writeAll(ctx context.Context, l load, server *benchkit.ServerProcess, write
 			latencies[w] = lat
 		}()
 	}
-	cpu, serverCPU, t0 := benchkit.CPUTime(), server.CPU(), time.Now()
+	cpu, server, t0 := benchkit.CPUTime(), serverCPU(), time.Now()
 	close(start)
 	wg.Wait()
-	res := childResult{Wall: time.Since(t0), CPU: benchkit.CPUTime() - cpu, ServerCPU: server.CPU() - serverCPU}
+	res := childResult{Wall: time.Since(t0), CPU: benchkit.CPUTime() - cpu, ServerCPU: serverCPU() - server}
 	if firstErr != nil {
 		return childResult{}, firstErr
 	}

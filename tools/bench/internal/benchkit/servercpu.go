@@ -2,6 +2,8 @@ package benchkit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,50 +13,86 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ServerProcess follows the CPU time of a PostgreSQL server on this
-// machine: its postmaster's, the backends' it reaped, and its live
-// children's. On a machine of two CPUs the client and the server share
-// the CPUs, and wall time moves with whatever else runs; CPU time moves
-// less, so benchmarks print it beside wall time.
-type ServerProcess struct{ postmaster int }
-
-// FindServer finds the postmaster of the server at url, through its
-// checkpointer's parent; nil when the server is not on this machine (or
-// /proc cannot tell), whose CPU is then 0.
-func FindServer(ctx context.Context, url string) *ServerProcess {
-	conn, err := pgx.Connect(ctx, url)
+// ServerCPU returns a reading of the CPU time (user + system) the server
+// that dbURL reaches has used so far, all its processes together: the
+// postmaster, its live children (backends, walsender, checkpointer...) and
+// the children it has reaped, whose time the kernel adds to the
+// postmaster's cutime and cstime. Two readings' difference is what a
+// workload cost the server, however short-lived its connections.
+func ServerCPU(ctx context.Context, dbURL string) (func() (time.Duration, error), error) {
+	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	defer conn.Close(ctx)
-	var pid int
-	if err := conn.QueryRow(ctx, "select pid from pg_stat_activity where backend_type = 'checkpointer'").Scan(&pid); err != nil {
-		return nil
-	}
-	f := statFields(pid)
-	if len(f) < 2 {
-		return nil
-	}
-	postmaster, err := strconv.Atoi(f[1]) // the checkpointer's parent
+	var backend int
+	err = conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&backend)
+	conn.Close(ctx)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	return &ServerProcess{postmaster: postmaster}
+	stat, err := procStat(backend)
+	if err != nil {
+		return nil, fmt.Errorf("the server's processes are not readable here (it must run on this machine): %w", err)
+	}
+	postmaster := stat.ppid
+	return func() (time.Duration, error) { return treeCPU(postmaster) }, nil
 }
 
-// CPU is the server's CPU time so far. A backend that ended counts once
-// its postmaster reaped it, which it does at once.
-func (s *ServerProcess) CPU() time.Duration {
-	if s == nil {
-		return 0
+// clockTick is USER_HZ, the unit of /proc's times: 100 on every Linux.
+const clockTick = 100
+
+type procTimes struct {
+	ppid                         int
+	utime, stime, cutime, cstime int64
+}
+
+func procStat(pid int) (procTimes, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return procTimes{}, err
 	}
-	// utime, stime, cutime, cstime: fields 14 to 17 of stat, 11 to 14
-	// after the pid and command.
-	total := ticks(statFields(s.postmaster), 11, 12, 13, 14)
-	for _, child := range Children(s.postmaster) {
-		total += ticks(statFields(child), 11, 12)
+	// The command name, in parentheses, may hold spaces: fields start after
+	// its closing parenthesis, at field 3 (state).
+	s := string(b)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 {
+		return procTimes{}, errors.New("unreadable /proc stat")
 	}
-	return total
+	f := strings.Fields(s[end+1:])
+	if len(f) < 15 {
+		return procTimes{}, errors.New("short /proc stat")
+	}
+	num := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+	// f[0] is field 3; ppid is field 4, utime..cstime fields 14..17.
+	return procTimes{ppid: int(num(1)), utime: num(11), stime: num(12), cutime: num(13), cstime: num(14)}, nil
+}
+
+func treeCPU(postmaster int) (time.Duration, error) {
+	p, err := procStat(postmaster)
+	if err != nil {
+		return 0, err
+	}
+	ticks := p.utime + p.stime + p.cutime + p.cstime
+	for _, pid := range Children(postmaster) {
+		if c, err := procStat(pid); err == nil { // else gone meanwhile
+			ticks += c.utime + c.stime
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTick, nil
+}
+
+// LocalServerCPU is ServerCPU for a benchmark that prints the server's
+// CPU beside its own only where it can: a reading that is always 0 when
+// the server does not run on this machine.
+func LocalServerCPU(ctx context.Context, dbURL string) func() time.Duration {
+	read, err := ServerCPU(ctx, dbURL)
+	if err != nil {
+		return func() time.Duration { return 0 }
+	}
+	return func() time.Duration {
+		d, _ := read()
+		return d
+	}
 }
 
 // Children lists the child process ids of pid, from every thread's
@@ -74,31 +112,4 @@ func Children(pid int) []int {
 		}
 	}
 	return out
-}
-
-// statFields is /proc/pid/stat after the command name (which may hold
-// spaces): the state is field 0, the parent's pid field 1.
-func statFields(pid int) []string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	_, rest, ok := strings.Cut(string(b), ") ")
-	if !ok {
-		return nil
-	}
-	return strings.Fields(rest)
-}
-
-// ticks sums fields of statFields, in clock ticks of 1/100 s (Linux's
-// USER_HZ on every architecture Go runs on).
-func ticks(f []string, at ...int) time.Duration {
-	var sum int64
-	for _, i := range at {
-		if i < len(f) {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			sum += v
-		}
-	}
-	return time.Duration(sum) * 10 * time.Millisecond
 }
