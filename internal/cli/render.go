@@ -187,8 +187,8 @@ func runRender(ctx context.Context, opts *RenderOptions) error {
 	// One write for the whole list, not one per reference.
 	var sources strings.Builder
 	if opts.Config != "" {
-		for _, name := range r.res.References {
-			fmt.Fprintf(&sources, "%s: %s\n", name, r.res.Sources[name])
+		for i, name := range r.res.References {
+			fmt.Fprintf(&sources, "%s: %s\n", name, r.res.Sources[i])
 		}
 	}
 	if len(inexact) > 0 {
@@ -241,8 +241,8 @@ func renderConfig(ctx context.Context, opts *RenderOptions) (rendering, error) {
 	res, err := parsed.Resolve(ctx, secretref.Options{
 		EnvFallback: opts.EnvFallback,
 		EnvAllow:    opts.EnvAllow,
-		Lookup: func(names []string) (map[string][]byte, error) {
-			return st.GetValues(ctx, opts.Project, names, "cli render")
+		Lookup: func(names []string) ([][]byte, error) {
+			return st.LookupValues(ctx, opts.Project, names, "cli render")
 		},
 	})
 	if err != nil {

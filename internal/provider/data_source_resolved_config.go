@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -153,8 +154,8 @@ func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpo
 	res, err := secretref.Resolve(ctx, []byte(m.Config.ValueString()), secretref.Options{
 		EnvFallback: m.EnvFallback.ValueBool(),
 		EnvAllow:    stringValues(allow),
-		Lookup: func(names []string) (map[string][]byte, error) {
-			return s.GetValues(ctx, project, names, purpose)
+		Lookup: func(names []string) ([][]byte, error) {
+			return s.LookupValues(ctx, project, names, purpose)
 		},
 	})
 	if err != nil {
@@ -162,10 +163,19 @@ func (m *resolvedConfigModel) resolve(ctx context.Context, s *store.Store, purpo
 		return diags
 	}
 	m.Rendered = types.StringValue(string(res.Rendered))
-	m.References, diags = types.ListValueFrom(ctx, types.StringType, res.References)
-	sources, d := types.MapValueFrom(ctx, types.StringType, res.Sources)
+	// Built element by element: the framework's reflection costs more than
+	// the resolution itself for a config of thousands of references.
+	refs := make([]attr.Value, len(res.References))
+	sources := make(map[string]attr.Value, len(res.References))
+	for i, name := range res.References {
+		refs[i] = types.StringValue(name)
+		sources[name] = types.StringValue(res.Sources[i])
+	}
+	var d diag.Diagnostics
+	m.References, d = types.ListValue(types.StringType, refs)
 	diags.Append(d...)
-	m.Sources = sources
+	m.Sources, d = types.MapValue(types.StringType, sources)
+	diags.Append(d...)
 	return diags
 }
 

@@ -81,8 +81,8 @@ func TestRefusedNamesStillComeFromDatabaseOrDefault(t *testing.T) {
 	if want := `{"a":"from-db","b":"none"}`; string(res.Rendered) != want {
 		t.Errorf("rendered %s, want %s", res.Rendered, want)
 	}
-	if want := map[string]string{"PGSECRETS_ROOT_KEYS": SourceDatabase, "DATABASE_URL": SourceDefault}; !reflect.DeepEqual(res.Sources, want) {
-		t.Errorf("sources %v, want %v", res.Sources, want)
+	if want := map[string]string{"PGSECRETS_ROOT_KEYS": SourceDatabase, "DATABASE_URL": SourceDefault}; !reflect.DeepEqual(sources(res), want) {
+		t.Errorf("sources %v, want %v", sources(res), want)
 	}
 }
 

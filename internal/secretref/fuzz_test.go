@@ -92,13 +92,13 @@ func checkRendersWithReferencesReplaced(t *testing.T, doc []byte, d *Document) {
 			t.Fatalf("reference %+v: empty name, bad path or not among the names", r)
 		}
 	}
-	lookup := func(asked []string) (map[string][]byte, error) {
+	lookup := func(asked []string) ([][]byte, error) {
 		if !reflect.DeepEqual(asked, names) {
 			t.Fatalf("Lookup asked for %q, want %q", asked, names)
 		}
-		out := map[string][]byte{}
-		for _, n := range asked {
-			out[n] = []byte("v:" + n)
+		out := make([][]byte, len(asked))
+		for i, n := range asked {
+			out[i] = []byte("v:" + n)
 		}
 		return out, nil
 	}
@@ -160,11 +160,11 @@ func checkErrorsHoldNoValue(t *testing.T, doc []byte) {
 	if !ok {
 		return
 	}
-	lookup := func(names []string) (map[string][]byte, error) {
-		out := map[string][]byte{}
-		for i, n := range names {
+	lookup := func(names []string) ([][]byte, error) {
+		out := make([][]byte, len(names))
+		for i := range names {
 			if i%2 == 0 { // half found, half missing
-				out[n] = []byte(canaryMark + "-db")
+				out[i] = []byte(canaryMark + "-db")
 			}
 		}
 		return out, nil

@@ -29,7 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,7 +66,16 @@ func (d *Document) References() []Reference { return d.refs }
 
 // Names lists the distinct secret names referenced, sorted.
 func (d *Document) Names() []string {
-	names := make([]string, 0, len(d.refs))
+	names, _ := d.names()
+	return names
+}
+
+// names lists the distinct secret names referenced, sorted, and which of
+// them each reference names: refs[i] names names[nameOf[i]], or, with
+// nameOf nil, names[i] (every name referenced once, in order, as in a
+// generated config, and the common case).
+func (d *Document) names() (names []string, nameOf []int) {
+	names = make([]string, 0, len(d.refs))
 	for _, r := range d.refs {
 		if len(names) > 0 && r.Name <= names[len(names)-1] {
 			break // not in order: sorted below
@@ -74,7 +83,7 @@ func (d *Document) Names() []string {
 		names = append(names, r.Name)
 	}
 	if len(names) == len(d.refs) {
-		return names // a generated config: every name once, in order
+		return names, nil
 	}
 	seen := make(map[string]bool, len(d.refs))
 	names = names[:0]
@@ -84,8 +93,12 @@ func (d *Document) Names() []string {
 			names = append(names, r.Name)
 		}
 	}
-	sort.Strings(names)
-	return names
+	slices.Sort(names)
+	nameOf = make([]int, len(d.refs))
+	for i, r := range d.refs {
+		nameOf[i], _ = slices.BinarySearch(names, r.Name)
+	}
+	return names, nameOf
 }
 
 // Problem is one malformed reference or object.

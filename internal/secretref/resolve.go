@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,11 +25,14 @@ const (
 
 // Options says where values come from.
 type Options struct {
-	// Lookup fetches secrets by name; names absent from the returned map are
-	// missing. Resolve calls it exactly once, with every distinct name
-	// (sorted), so a database answers in one query however many references
-	// there are; it is not called for a document without references.
-	Lookup func(names []string) (map[string][]byte, error)
+	// Lookup fetches secrets by name: values[i] is names[i]'s value, nil
+	// when that secret does not exist (a secret's value is never nil, even
+	// when empty). Resolve calls it exactly once, with every distinct name,
+	// sorted, so a database answers in one query however many references
+	// there are; it is not called for a document without references. A
+	// slice lined up with names, not a map: a config of ten thousand
+	// references would otherwise hash every name three times.
+	Lookup func(names []string) (values [][]byte, err error)
 	// EnvFallback lets an environment variable named like the secret stand
 	// in for a secret missing from the database. Opt-in: an ambient variable
 	// silently shadowing a forgotten secret would surprise. Some names never
@@ -93,9 +97,18 @@ type Result struct {
 	Rendered []byte
 	// References are the distinct names referenced, sorted.
 	References []string
-	// Sources maps each name to SourceDatabase, SourceEnvironment or
-	// SourceDefault.
-	Sources map[string]string
+	// Sources[i] says where References[i]'s value came from:
+	// SourceDatabase, SourceEnvironment or SourceDefault.
+	Sources []string
+}
+
+// Source is where the value of the referenced name came from, or "" for a
+// name the document does not reference.
+func (r *Result) Source(name string) string {
+	if i, ok := slices.BinarySearch(r.References, name); ok {
+		return r.Sources[i]
+	}
+	return ""
 }
 
 // MissingSecret is a name found nowhere, with every path referencing it.
@@ -185,28 +198,31 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	names := d.Names()
-	res := Result{References: names, Sources: make(map[string]string, len(names))}
+	names, nameOf := d.names()
+	res := Result{References: names, Sources: make([]string, len(names))}
 
-	var found map[string][]byte
+	var values [][]byte
 	if len(names) > 0 {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
 		var err error
-		if found, err = opts.Lookup(names); err != nil {
+		if values, err = opts.Lookup(names); err != nil {
 			return Result{}, fmt.Errorf("look up %d referenced secret(s): %w", len(names), err)
+		}
+		if len(values) != len(names) {
+			return Result{}, fmt.Errorf("secretref: Lookup answered %d values for %d names; this is a bug", len(values), len(names))
 		}
 	}
 
 	// Per name: the database or the environment, when either has it.
-	var fromEnv map[string][]byte
-	for _, name := range names {
-		if v, ok := found[name]; ok {
+	var fromEnv [][]byte
+	for i, name := range names {
+		if v := values[i]; v != nil {
 			if !utf8.Valid(v) {
 				return Result{}, &NotTextError{Name: name, Source: SourceDatabase}
 			}
-			res.Sources[name] = SourceDatabase
+			res.Sources[i] = SourceDatabase
 			continue
 		}
 		if opts.EnvFallback && EnvRefusal(name, opts.EnvAllow) == "" {
@@ -215,29 +231,36 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 					return Result{}, &NotTextError{Name: name, Source: SourceEnvironment}
 				}
 				if fromEnv == nil {
-					fromEnv = map[string][]byte{}
+					fromEnv = make([][]byte, len(names))
 				}
-				fromEnv[name], res.Sources[name] = []byte(v), SourceEnvironment
+				fromEnv[i], res.Sources[i] = []byte(v), SourceEnvironment
 			}
 		}
 	}
 
 	// Per reference: the named value, else this reference's own default.
-	values := make([][]byte, len(d.refs))
-	missing := map[string][]string{}
+	holes := make([][]byte, len(d.refs))
+	var missing map[string][]string
 	for i, r := range d.refs {
-		if v, ok := found[r.Name]; ok {
-			values[i] = v
+		n := i
+		if nameOf != nil {
+			n = nameOf[i]
+		}
+		if v := values[n]; v != nil {
+			holes[i] = v
 			continue
 		}
-		if v, ok := fromEnv[r.Name]; ok {
-			values[i] = v
+		if fromEnv != nil && fromEnv[n] != nil {
+			holes[i] = fromEnv[n]
 			continue
 		}
 		if r.Default != nil {
-			values[i] = []byte(*r.Default)
-			res.Sources[r.Name] = SourceDefault
+			holes[i] = []byte(*r.Default)
+			res.Sources[n] = SourceDefault
 			continue
+		}
+		if missing == nil {
+			missing = map[string][]string{}
 		}
 		missing[r.Name] = append(missing[r.Name], r.Path)
 	}
@@ -245,7 +268,7 @@ func (d *Document) Resolve(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, missingError(missing, opts)
 	}
 
-	res.Rendered = d.tmpl.render(values)
+	res.Rendered = d.tmpl.render(holes)
 	return res, nil
 }
 

@@ -18,16 +18,25 @@ type db struct {
 	asked  []string
 }
 
-func (d *db) lookup(names []string) (map[string][]byte, error) {
+func (d *db) lookup(names []string) ([][]byte, error) {
 	d.calls++
 	d.asked = append([]string(nil), names...)
-	out := map[string][]byte{}
-	for _, n := range names {
+	out := make([][]byte, len(names))
+	for i, n := range names {
 		if v, ok := d.values[n]; ok {
-			out[n] = []byte(v)
+			out[i] = []byte(v)
 		}
 	}
 	return out, nil
+}
+
+// sources is a result's sources by name.
+func sources(res Result) map[string]string {
+	m := make(map[string]string, len(res.References))
+	for i, n := range res.References {
+		m[n] = res.Sources[i]
+	}
+	return m
 }
 
 func noEnv(string) (string, bool) { return "", false }
@@ -68,8 +77,8 @@ func TestReferencesReplacedInNestedObjectsAndArrays(t *testing.T) {
 		t.Errorf("references = %v, want %v", res.References, want)
 	}
 	for _, n := range res.References {
-		if res.Sources[n] != SourceDatabase {
-			t.Errorf("source of %s = %q, want database", n, res.Sources[n])
+		if res.Source(n) != SourceDatabase {
+			t.Errorf("source of %s = %q, want database", n, res.Source(n))
 		}
 	}
 	if d.calls != 1 || !reflect.DeepEqual(d.asked, res.References) {
@@ -174,23 +183,23 @@ func TestDatabaseThenEnvironmentThenDefault(t *testing.T) {
 		t.Errorf("with env fallback: rendered %s, want %s", res.Rendered, want)
 	}
 	want := map[string]string{"IN_DB": SourceDatabase, "IN_ENV": SourceEnvironment, "NOWHERE": SourceDefault}
-	if !reflect.DeepEqual(res.Sources, want) {
-		t.Errorf("sources = %v, want %v", res.Sources, want)
+	if !reflect.DeepEqual(sources(res), want) {
+		t.Errorf("sources = %v, want %v", sources(res), want)
 	}
 
 	res = resolve(t, doc, d, Options{EnvFallback: false, Getenv: getenv})
 	if want := `{"db":"from-db","env":"d2","def":"d3"}`; string(res.Rendered) != want {
 		t.Errorf("without env fallback the environment must be ignored: rendered %s, want %s", res.Rendered, want)
 	}
-	if res.Sources["IN_ENV"] != SourceDefault {
-		t.Errorf("source of IN_ENV without env fallback = %q, want default", res.Sources["IN_ENV"])
+	if res.Source("IN_ENV") != SourceDefault {
+		t.Errorf("source of IN_ENV without env fallback = %q, want default", res.Source("IN_ENV"))
 	}
 }
 
 func TestEmptyEnvironmentVariableCountsAsSet(t *testing.T) {
 	res := resolve(t, `[{"$secretRef":{"name":"E","default":"d"}}]`, &db{}, Options{EnvFallback: true, Getenv: env(map[string]string{"E": ""})})
-	if string(res.Rendered) != `[""]` || res.Sources["E"] != SourceEnvironment {
-		t.Errorf("rendered %s, source %q", res.Rendered, res.Sources["E"])
+	if string(res.Rendered) != `[""]` || res.Source("E") != SourceEnvironment {
+		t.Errorf("rendered %s, source %q", res.Rendered, res.Source("E"))
 	}
 }
 
@@ -302,7 +311,7 @@ func TestInvalidJSONReportsOffset(t *testing.T) {
 
 func TestLookupErrorWrapped(t *testing.T) {
 	boom := errors.New("database down")
-	_, err := Resolve(context.Background(), []byte(`[{"$secretRef":{"name":"A"}}]`), Options{Lookup: func([]string) (map[string][]byte, error) { return nil, boom }})
+	_, err := Resolve(context.Background(), []byte(`[{"$secretRef":{"name":"A"}}]`), Options{Lookup: func([]string) ([][]byte, error) { return nil, boom }})
 	if !errors.Is(err, boom) || err.Error() != "look up 1 referenced secret(s): database down" {
 		t.Errorf("error = %v", err)
 	}
@@ -332,5 +341,29 @@ func TestValuesRenderedAsEncodingJSONWritesThem(t *testing.T) {
 		if got := string(res.Rendered) + "\n"; got != want.String() {
 			t.Errorf("value %q rendered %s, want %s", v, got, want.String())
 		}
+	}
+}
+
+// Names out of order and repeated: each reference still gets its own
+// name's value, and Lookup sees each name once, sorted.
+func TestReferencesOutOfOrderGetTheirOwnValues(t *testing.T) {
+	d := &db{values: map[string]string{"A": "a", "M": "m", "Z": "z"}}
+	res := resolve(t, `{"z":{"$secretRef":{"name":"Z"}},"a":{"$secretRef":{"name":"A"}},"m":[{"$secretRef":{"name":"M"}},{"$secretRef":{"name":"Z"}}],"none":{"$secretRef":{"name":"B","default":"b"}}}`, d, Options{})
+	if want := `{"z":"z","a":"a","m":["m","z"],"none":"b"}`; string(res.Rendered) != want {
+		t.Errorf("rendered %s, want %s", res.Rendered, want)
+	}
+	if want := []string{"A", "B", "M", "Z"}; !reflect.DeepEqual(d.asked, want) || !reflect.DeepEqual(res.References, want) {
+		t.Errorf("asked %q, references %q, want %q", d.asked, res.References, want)
+	}
+	if want := map[string]string{"A": SourceDatabase, "B": SourceDefault, "M": SourceDatabase, "Z": SourceDatabase}; !reflect.DeepEqual(sources(res), want) {
+		t.Errorf("sources %v, want %v", sources(res), want)
+	}
+}
+
+func TestLookupAnsweringTheWrongNumberOfValuesIsRefused(t *testing.T) {
+	short := func(names []string) ([][]byte, error) { return make([][]byte, len(names)-1), nil }
+	_, err := Resolve(context.Background(), []byte(`[{"$secretRef":{"name":"A"}},{"$secretRef":{"name":"B"}}]`), Options{Lookup: short})
+	if err == nil || !strings.Contains(err.Error(), "answered 1 values for 2 names") {
+		t.Errorf("error = %v", err)
 	}
 }

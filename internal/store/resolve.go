@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,61 +15,93 @@ import (
 // however many names there are, and records the read as one audit event
 // that lists the names read (and those not found), never a value. Names
 // absent from the project are absent from the map; that is not an error.
-// purpose (e.g. "terraform resolved_config", "cli render") goes in the
-// event's details. Resolution needs values only: the query reads no more
-// than decryption does.
+// purpose (e.g. "cli run") goes in the event's details. Resolution needs
+// values only: the query reads no more than decryption does.
 func (s *Store) GetValues(ctx context.Context, project string, names []string, purpose string) (map[string][]byte, error) {
 	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	values, err := s.LookupValues(ctx, project, names, purpose)
+	if err != nil {
+		return nil, err
+	}
+	return valueMap(names, values), nil
+}
+
+// LookupValues is GetValues for names already sorted and distinct, as
+// secretref.Document.Names lists them, answered as secretref.Options.Lookup
+// wants: values[i] is names[i]'s value, nil when the project has no such
+// secret. It is resolution's lookup: no map, and no sort of names that
+// come sorted.
+func (s *Store) LookupValues(ctx context.Context, project string, names []string, purpose string) ([][]byte, error) {
+	for i := 1; i < len(names); i++ {
+		if names[i] <= names[i-1] {
+			return nil, fmt.Errorf("look up secrets of project %q: the names must be sorted and distinct; this is a bug", project)
+		}
+	}
 	if len(names) == 0 {
 		if err := ValidateProject(project); err != nil {
 			return nil, err
 		}
-		return map[string][]byte{}, nil
+		return nil, nil
 	}
-	return s.readValues(ctx, project, names, purpose)
+	_, values, err := s.readValues(ctx, project, names, purpose)
+	return values, err
 }
 
 // GetProjectValues decrypts every secret of a project, in one query, and
 // records the read as one audit event listing every name read.
 func (s *Store) GetProjectValues(ctx context.Context, project, purpose string) (map[string][]byte, error) {
-	return s.readValues(ctx, project, nil, purpose)
-}
-
-// readValues reads the named secrets, or with names nil every secret, of
-// project: one query, one audit event. Through a read URL, the read is
-// made again on the primary when the standby may only be behind (a name it
-// lacks, a key pruned since); the audit event always goes to the primary.
-func (s *Store) readValues(ctx context.Context, project string, names []string, purpose string) (map[string][]byte, error) {
-	if err := ValidateProject(project); err != nil {
-		return nil, err
-	}
-	if err := s.needKeys("decrypt a secret"); err != nil {
-		return nil, err
-	}
-	from := s
-	out, err := s.decryptValues(ctx, project, names)
-	if s.onPrimaryInstead(err) {
-		from = s.Consistent()
-		out, err = from.decryptValues(ctx, project, names)
-	}
+	names, values, err := s.readValues(ctx, project, nil, purpose)
 	if err != nil {
 		return nil, err
 	}
+	return valueMap(names, values), nil
+}
 
-	if names == nil {
-		names = slices.Sorted(maps.Keys(out))
+// valueMap maps each name found to its value.
+func valueMap(names []string, values [][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(names))
+	for i, v := range values {
+		if v != nil {
+			out[names[i]] = v
+		}
 	}
-	read := make([]string, 0, len(out))
+	return out
+}
+
+// readValues reads the named secrets (sorted, distinct), or with names nil
+// every secret, of project: one query, one audit event. It answers the
+// names (those given, or every secret's, sorted) and their values, nil
+// where a name was not found. Through a read URL, the read is made again
+// on the primary when the standby may only be behind (a name it lacks, a
+// key pruned since); the audit event always goes to the primary.
+func (s *Store) readValues(ctx context.Context, project string, names []string, purpose string) ([]string, [][]byte, error) {
+	if err := ValidateProject(project); err != nil {
+		return nil, nil, err
+	}
+	if err := s.needKeys("decrypt a secret"); err != nil {
+		return nil, nil, err
+	}
+	from := s
+	names, values, err := s.decryptValues(ctx, project, names)
+	if s.onPrimaryInstead(err) {
+		from = s.Consistent()
+		names, values, err = from.decryptValues(ctx, project, names)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+
+	read := make([]string, 0, len(names))
 	var missing []string
-	for _, n := range names {
-		if _, ok := out[n]; ok {
+	for i, n := range names {
+		if values[i] != nil {
 			read = append(read, n)
 		} else {
 			missing = append(missing, n)
 		}
 	}
 	if len(read) == 0 && len(missing) == 0 {
-		return out, nil // a project with no secret: nothing was read
+		return names, values, nil // a project with no secret: nothing was read
 	}
 	// Written after the read, and before any value leaves this function:
 	// a value read on a standby reaches the caller only once the primary
@@ -79,20 +111,27 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 		Details: audit.ReadDetails(purpose, read, missing, from.readFrom()),
 	})
 	if err != nil {
-		for _, v := range out {
-			clear(v)
-		}
-		return nil, err
+		wipe(values)
+		return nil, nil, err
 	}
-	return out, nil
+	return names, values, nil
 }
 
-// decryptValues fetches and decrypts the named secrets (every one with
-// names nil) of project through the store's reader.
-func (s *Store) decryptValues(ctx context.Context, project string, names []string) (map[string][]byte, error) {
+// wipe clears decrypted values that will not be handed out.
+func wipe(values [][]byte) {
+	for _, v := range values {
+		clear(v)
+	}
+}
+
+// decryptValues fetches and decrypts the named secrets (sorted, distinct;
+// every one with names nil) of project through the store's reader. It
+// answers the names (every secret's, sorted, with names nil) and their
+// values, lined up, nil for a name not found.
+func (s *Store) decryptValues(ctx context.Context, project string, names []string) ([]string, [][]byte, error) {
 	q, err := s.reader(ctx)
 	if err != nil {
-		return nil, err
+		return names, nil, err
 	}
 	keyOpened := s.openKeysEarly(ctx, project)
 	defer keyOpened()
@@ -103,7 +142,7 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	}
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+		return names, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 	type row struct {
 		name, token string
@@ -114,24 +153,41 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 		return x, r.Scan(&x.name, &x.revision, &x.token)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+		return names, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 	if s.ReadsFromReadURL() && names != nil && len(fetched) < len(names) {
 		// The standby may only be behind: the whole read is made again on
 		// the primary, before anything here is decrypted.
-		return nil, errStandbyLacksNames
+		return names, nil, errStandbyLacksNames
+	}
+	if names == nil {
+		slices.SortFunc(fetched, func(a, b row) int { return strings.Compare(a.name, b.name) })
+		names = make([]string, len(fetched))
+		for i, x := range fetched {
+			names[i] = x.name
+		}
 	}
 	keyOpened()
-	out := make(map[string][]byte, len(fetched))
+	values := make([][]byte, len(names))
+	at := 0 // rows come in the index's order, the names' own, as a rule
 	for _, x := range fetched {
+		if at >= len(names) || names[at] != x.name {
+			var ok bool
+			if at, ok = slices.BinarySearch(names, x.name); !ok {
+				wipe(values)
+				return names, nil, fmt.Errorf("read %s of project %q: the server answered %q, which was not asked for", what, project, x.name)
+			}
+		}
 		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)
 		if err != nil {
-			for _, v := range out {
-				clear(v)
-			}
-			return nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
+			wipe(values)
+			return names, nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
 		}
-		out[x.name] = d.Plaintext
+		values[at] = d.Plaintext
+		if values[at] == nil {
+			values[at] = []byte{} // found, though empty: nil means not found
+		}
+		at++
 	}
-	return out, nil
+	return names, values, nil
 }

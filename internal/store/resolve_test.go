@@ -150,6 +150,41 @@ func TestGetValuesReadsTenThousandInOneQuery(t *testing.T) {
 	}
 }
 
+// LookupValues answers lined up with the names it is given, as
+// secretref's Lookup wants them: a value for each name found, nil for
+// each not, whatever order the server returns the rows in. Names not
+// sorted and distinct are a caller's bug, refused before any read.
+func TestLookupValuesLinesUpWithTheNames(t *testing.T) {
+	ctx := context.Background()
+	s, db := newTestStore(t)
+	for _, name := range []string{"B", "D", "F"} {
+		if _, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: name, Value: []byte("value-" + name), ExpectedRevision: store.MustNotExist}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := []string{"A", "B", "C", "D", "E", "F", "G"}
+	got, err := s.LookupValues(ctx, "app", names, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{nil, []byte("value-B"), nil, []byte("value-D"), nil, []byte("value-F"), nil}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("LookupValues(%q) = %q, want %q", names, got, want)
+	}
+	if got, err := s.LookupValues(ctx, "app", nil, "test"); err != nil || got != nil {
+		t.Errorf("no names: %q, %v", got, err)
+	}
+	before := len(db.Events(t))
+	for _, bad := range [][]string{{"D", "B"}, {"B", "B"}} {
+		if _, err := s.LookupValues(ctx, "app", bad, "test"); err == nil || !strings.Contains(err.Error(), "sorted and distinct") {
+			t.Errorf("LookupValues(%q): error %v, want one about sorted, distinct names", bad, err)
+		}
+	}
+	if after := len(db.Events(t)); after != before {
+		t.Errorf("refused lookups recorded %d audit events", after-before)
+	}
+}
+
 func TestGetValuesWithNoNamesReadsAndAuditsNothing(t *testing.T) {
 	db := storetest.NewDB(t)
 	ring := testRootKeys(t)

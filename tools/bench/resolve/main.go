@@ -647,8 +647,8 @@ func prepareResolve(ctx context.Context, url string, keysJSON []byte, configFile
 	var res secretref.Result
 	run := func() error {
 		res, err = secretref.Resolve(ctx, doc, secretref.Options{
-			Lookup: func(names []string) (map[string][]byte, error) {
-				return st.GetValues(ctx, project, names, "terraform data source pgsecrets_resolved_config")
+			Lookup: func(names []string) ([][]byte, error) {
+				return st.LookupValues(ctx, project, names, "terraform data source pgsecrets_resolved_config")
 			},
 		})
 		return err
