@@ -46,6 +46,7 @@ func TestRuntimeRoleCannotTurnASessionIntoAnAdmins(t *testing.T) {
 		"update pgsecrets.dashboard_accounts set role = 'admin'",
 		"update pgsecrets.dashboard_accounts set disabled = true",
 		"delete from pgsecrets.dashboard_signin_failures",
+		"update pgsecrets.secret_counts set secrets = 0",
 	} {
 		if _, err := runtime.Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("runtime role: %s: %v, want permission denied", sql, err)
@@ -123,6 +124,9 @@ func TestDashboardRoleKeepsSessionsButCannotChangeAccounts(t *testing.T) {
 		"update pgsecrets.dashboard_sessions set account_id = 1",
 		"update pgsecrets.dashboard_sessions set expires_at = now() + interval '10 years'",
 		"update pgsecrets.dashboard_sessions set seal = seal",
+		"update pgsecrets.secret_counts set secrets = 0",
+		"insert into pgsecrets.secret_counts (project, secrets) values ('x', 5)",
+		"delete from pgsecrets.secret_counts",
 	} {
 		if _, err := st.Pool().Exec(ctx, sql); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("dashboard role: %s: %v, want permission denied", sql, err)

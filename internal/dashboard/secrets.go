@@ -161,13 +161,15 @@ func (v *secretsView) setSecrets(page store.SecretsPage) {
 	case first <= secretsPageSize:
 		v.Previous = link(url.Values{})
 	case page.Previous != nil:
-		v.Previous = link(url.Values{"from": {formatPlace(*page.Previous)}})
+		// The page number is the place's offset, about: PageSecrets
+		// counts from the nearer end with it.
+		v.Previous = link(url.Values{"from": {formatPlace(*page.Previous)}, "page": {strconv.Itoa(pageOf(first - secretsPageSize))}})
 	default:
 		// A page read by its number: the one before by number.
 		v.Previous = link(url.Values{"page": {strconv.Itoa(first / secretsPageSize)}})
 	}
 	if page.Next != nil {
-		v.Next = link(url.Values{"from": {formatPlace(*page.Next)}})
+		v.Next = link(url.Values{"from": {formatPlace(*page.Next)}, "page": {strconv.Itoa(pageOf(first + len(page.Secrets)))}})
 	}
 
 	var slots []secretRow
@@ -179,6 +181,9 @@ func (v *secretsView) setSecrets(page store.SecretsPage) {
 	sortByCategory(slots)
 	v.Unset, v.UnsetCount = groupByCategory(slots), len(slots)
 }
+
+// pageOf is the number of the page that starts offset secrets in.
+func pageOf(offset int) int { return max(offset, 0)/secretsPageSize + 1 }
 
 // formatPlace writes a place in the Secrets page's order as a link's
 // "from": the category, a slash, and the name, which has no slash.

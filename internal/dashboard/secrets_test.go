@@ -280,7 +280,7 @@ func TestSecretsPageFiltersByNameOrDescriptionAndPagesALongList(t *testing.T) {
 
 	// Uncategorised, by name: PAYMENTS, then SERVICE_000 to SERVICE_149.
 	r := b.get("/secrets?project=app")
-	want(t, r, http.StatusOK, "Secrets 1–100 of 151.", `id="next-page" rel="next" href="/secrets?from=%2FSERVICE_099_TOKEN&amp;project=app"`)
+	want(t, r, http.StatusOK, "Secrets 1–100 of 151.", `id="next-page" rel="next" href="/secrets?from=%2FSERVICE_099_TOKEN&amp;page=2&amp;project=app"`)
 	if rows(r) != 100 || strings.Contains(r.body, `id="previous-page"`) {
 		t.Errorf("the first page shows %d secrets, want 100, and no previous page", rows(r))
 	}

@@ -284,8 +284,9 @@ func (s *Store) CheckDashboardRole(ctx context.Context) error {
 	)
 	err := s.pool.QueryRow(ctx, `select current_user::text,
 		has_table_privilege($1, 'select, insert, delete') and has_column_privilege($1, 'last_seen_at', 'update')
-		and has_column_privilege($2, 'password_hash', 'select') and has_table_privilege($3, 'select, insert, update, delete')`,
-		s.table("dashboard_sessions"), s.table("dashboard_accounts"), s.table("dashboard_signin_failures")).Scan(&role, &ok)
+		and has_column_privilege($2, 'password_hash', 'select') and has_table_privilege($3, 'select, insert, update, delete')
+		and has_table_privilege($4, 'select')`,
+		s.table("dashboard_sessions"), s.table("dashboard_accounts"), s.table("dashboard_signin_failures"), s.table("secret_counts")).Scan(&role, &ok)
 	if err != nil {
 		return fmt.Errorf("check the dashboard's rights: %w", err)
 	}

@@ -239,7 +239,8 @@ func GrantRuntime(ctx context.Context, pool *pgxpool.Pool, schema, role string) 
 // re-passwords or removes one, so the dashboard role cannot change an
 // account's role or projects); start, touch and end sessions (it cannot
 // change a session's account or terms, and a writer who does without the
-// root keys breaks the session's seal); count sign-in attempts. Run it as
+// root keys breaks the session's seal); count sign-in attempts; read how
+// many secrets each project has (kept by the owner's triggers). Run it as
 // the owner after Migrate; it is idempotent.
 func GrantDashboard(ctx context.Context, pool *pgxpool.Pool, schema, role string) error {
 	stmts, err := runtimeGrants(schema, role)
@@ -251,6 +252,7 @@ func GrantDashboard(ctx context.Context, pool *pgxpool.Pool, schema, role string
 		"grant select, update (disabled, updated_at, updated_by) on "+schema+".dashboard_accounts to "+r,
 		"grant select, insert, delete, update (last_seen_at) on "+schema+".dashboard_sessions to "+r,
 		"grant select, insert, update, delete on "+schema+".dashboard_signin_failures to "+r,
+		"grant select on "+schema+".secret_counts to "+r,
 	)
 	return grant(ctx, pool, role, stmts)
 }

@@ -118,6 +118,8 @@ func TestPlannerRoleCannotReadCiphertextsOrKeyMaterial(t *testing.T) {
 		"select password_hash from pgsecrets.dashboard_accounts",
 		"select * from pgsecrets.dashboard_sessions",
 		"select * from pgsecrets.dashboard_signin_failures",
+		"select * from pgsecrets.secret_counts",
+		"select * from pgsecrets.secret_count_changes",
 	} {
 		_, err := planner.Pool().Exec(context.Background(), sql)
 		if err == nil {

@@ -20,7 +20,12 @@ type SecretsPageQuery struct {
 	// from a place costs the same wherever it is, one read at an offset
 	// reads every secret before it.
 	From *SecretsPageKey
-	// Offset and Limit bound the page, in SecretsPage's order.
+	// Offset and Limit bound the page, in SecretsPage's order. With From,
+	// Offset is a guess at how many secrets come before the place (the
+	// page number a link carries): the page is numbered by counting the
+	// secrets on the side of the place the guess says is the shorter, so
+	// that the last page of a large project counts a page, not the project
+	// twice. A wrong guess costs time, never a wrong number.
 	Offset, Limit int
 	// Names are names to ask about: SecretsPage.Existing says which the
 	// project has.
@@ -88,6 +93,12 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 	// which the batch reads only when it is sent.
 	matching := slices.Clip(args)
 	order := secretsPageOrder("category", "name", "")
+	// Without a match, the total is the project's count, which
+	// secret_counts keeps (migration 013); a match is counted row by row.
+	total := "coalesce((select secrets from " + s.table("secret_counts") + " where project = $1), 0)"
+	if q.Match != "" {
+		total = "(select count(*) from " + s.table("secrets") + " where " + cond + ")"
+	}
 	page := SecretsPage{Offset: q.Offset}
 	readPage := func(rows pgx.Rows) error {
 		var err error
@@ -102,7 +113,7 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 	}
 	b := &pgx.Batch{}
 	if q.From == nil {
-		b.Queue("select count(*) from "+s.table("secrets")+" where "+cond, args...).QueryRow(func(r pgx.Row) error {
+		b.Queue("select "+total, args...).QueryRow(func(r pgx.Row) error {
 			if err := r.Scan(&page.Total); err != nil {
 				return fmt.Errorf("count secrets of %q: %w", q.Project, err)
 			}
@@ -114,9 +125,18 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 		// ends at.
 		place := secretsPageOrder(fmt.Sprintf("$%d::text", len(args)+1), fmt.Sprintf("$%d::text", len(args)+2), "")
 		before, from := "("+order+") < ("+place+")", "("+order+") >= ("+place+")"
-		args = append(args, q.From.Category, q.From.Name)
-		// The count and the page's offset in one read of the index.
-		b.Queue("select count(*), count(*) filter (where "+before+") from "+s.table("secrets")+" where "+cond, args...).QueryRow(func(r pgx.Row) error {
+		// Clipped, as matching is: each statement below appends its own.
+		args = slices.Clip(append(args, q.From.Category, q.From.Name))
+		// The total, and the page's offset counted on the side of the
+		// place the guess says is shorter: a CASE runs only the subquery
+		// of its branch, and the last page of a large project counts about
+		// a page of the index.
+		guess := fmt.Sprintf("$%d", len(args)+1)
+		count := func(where string) string {
+			return "(select count(*) from " + s.table("secrets") + " where " + cond + " and " + where + ")"
+		}
+		b.Queue("select t.n, case when "+guess+"::bigint <= t.n / 2 then "+count(before)+" else t.n - "+count(from)+
+			" end from (select "+total+" n) t", append(args, q.Offset)...).QueryRow(func(r pgx.Row) error {
 			if err := r.Scan(&page.Total, &page.Offset); err != nil {
 				return fmt.Errorf("count secrets of %q: %w", q.Project, err)
 			}

@@ -3,9 +3,15 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/store"
+	"github.com/pgsecrets/terraform-provider-pgsecrets/internal/storetest"
 )
 
 // pageTotal is what the Secrets page says a project has.
@@ -37,6 +43,12 @@ func TestSecretsPageCountFollowsEveryChange(t *testing.T) {
 		if got := pageTotal(t, s, "other"); got != other {
 			t.Errorf("%s: other has %d secrets, want %d", when, got, other)
 		}
+		// Each commit folds its changes into the counts: none is left
+		// to pile up.
+		var left int
+		if err := db.Pool.QueryRow(ctx, "select count(*) from secret_count_changes").Scan(&left); err != nil || left != 0 {
+			t.Errorf("%s: %d changes left unfolded (%v)", when, left, err)
+		}
 	}
 	check("after writes", 3, 1)
 	if err := s.DeleteSecret(ctx, "app", "B", store.AnyRevision); err != nil {
@@ -61,6 +73,11 @@ func TestSecretsPageCountFollowsEveryChange(t *testing.T) {
 	check("after a move in SQL", 0, 1)
 	exec(t, db, "truncate secrets cascade")
 	check("after a truncate", 0, 0)
+	// Many statements and rows in one transaction, folded once at commit.
+	exec(t, db, "insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) select 'app', 'S_' || g, 'x', 'k', true, 'sql', 'sql' from generate_series(1, 500) g; "+
+		"insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) values ('other', 'Y', 'x', 'k', true, 'sql', 'sql'); "+
+		"delete from secrets where project = 'app' and name like 'S_1%'")
+	check("after one transaction of several statements", 500-111, 1)
 	if got := pageTotal(t, s, "never"); got != 0 {
 		t.Errorf("a project never written has %d secrets", got)
 	}
@@ -116,5 +133,98 @@ func TestSecretsPageFromAPlaceIsNumberedWhateverTheGuess(t *testing.T) {
 	}
 	if p.Offset != 0 || p.Total != 25 || len(p.Secrets) != 5 || p.Secrets[0].Name != "S_00" || p.Previous != nil || *p.Next != (store.SecretsPageKey{Category: "first", Name: "S_05"}) {
 		t.Errorf("past the end: offset %d, total %d, first %v, previous %v, next %v", p.Offset, p.Total, p.Secrets, p.Previous, p.Next)
+	}
+}
+
+// An upgrade counts the secrets already there, and lets the dashboard
+// role granted before it read the counts; the runtime and planner roles
+// gain nothing, and no role but the owner may write a count.
+func TestUpgradeCountsSecretsAndGrantsOnlyTheDashboardRole(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.NewDB(t) // migrated; taken back to the release before the counts below
+	exec(t, db, "drop schema pgsecrets cascade")
+	if _, err := store.MigrateTo(ctx, db.Pool, store.DefaultSchema, 12, nil); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, "insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) select 'app', 'S_' || g, 'x', 'k', true, 'old', 'old' from generate_series(1, 3) g")
+	role := func(grant storetest.Grant) string {
+		u, err := url.Parse(storetest.RoleURL(t, db.URL, db.Pool, store.DefaultSchema, grant))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.User.Username()
+	}
+	runtime, planner := role(store.GrantRuntime), role(store.GrantPlanner)
+	// The dashboard role as the release before granted it.
+	dashboard := role(func(ctx context.Context, pool *pgxpool.Pool, schema, r string) error {
+		if err := store.GrantRuntime(ctx, pool, schema, r); err != nil {
+			return err
+		}
+		_, err := pool.Exec(ctx, "grant select, insert, delete, update (last_seen_at) on "+schema+".dashboard_sessions to "+pgx.Identifier{r}.Sanitize())
+		return err
+	})
+	if _, err := store.Migrate(ctx, db.Pool, store.DefaultSchema, nil); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, "select secrets from secret_counts where project = 'app'").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("the upgrade counted %d secrets of app (%v), want 3", n, err)
+	}
+	for _, c := range []struct {
+		role, privilege string
+		want            bool
+	}{
+		{dashboard, "select", true},
+		{dashboard, "insert", false}, {dashboard, "update", false}, {dashboard, "delete", false}, {dashboard, "truncate", false},
+		{runtime, "select", false}, {runtime, "update", false},
+		{planner, "select", false},
+	} {
+		var got bool
+		if err := db.Pool.QueryRow(ctx, "select has_table_privilege($1, 'pgsecrets.secret_counts', $2)", c.role, c.privilege).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s may %s the counts: %v, want %v", c.role, c.privilege, got, c.want)
+		}
+	}
+}
+
+// Creates and deletes in one project, side by side, never deadlock: the
+// count is taken at commit, after the chain head, whichever order a write
+// (head, then row) and a delete (row, then head) take the two in. The
+// count ends exact.
+func TestCountedWritesAndDeletesNeverDeadlock(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	const rounds = 40
+	for i := range rounds {
+		put(t, s, "app", fmt.Sprintf("OLD_%02d", i), "v")
+	}
+	put(t, s, "app", "NEW_00", "v") // the project's key and this process's audit key are open: writes take the short way
+	errs := make(chan error, 2*rounds)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 1; i <= rounds; i++ {
+			_, err := s.PutSecret(ctx, store.PutSecretInput{Project: "app", Name: fmt.Sprintf("NEW_%02d", i), Value: []byte("v"), ExpectedRevision: store.MustNotExist})
+			errs <- err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range rounds {
+			errs <- s.DeleteSecret(ctx, "app", fmt.Sprintf("OLD_%02d", i), store.AnyRevision)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a write or delete failed beside the other: %v", err)
+		}
+	}
+	if got := pageTotal(t, s, "app"); got != rounds+1 {
+		t.Errorf("app has %d secrets by its count, want %d", got, rounds+1)
 	}
 }

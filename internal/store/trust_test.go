@@ -321,6 +321,11 @@ func TestRuntimeRoleCannotTouchTheAuditTrail(t *testing.T) {
 		"select password_hash from pgsecrets.dashboard_accounts",
 		"update pgsecrets.dashboard_sessions set expires_at = now() + interval '10 years'",
 		"insert into pgsecrets.dashboard_signin_failures (scope, key, window_start, failures) values ('address', 'x', now(), 0)",
+		"update pgsecrets.secret_counts set secrets = 0",
+		"insert into pgsecrets.secret_counts (project, secrets) values ('x', 5)",
+		"alter table pgsecrets.secrets disable trigger secret_counts_delete",
+		"insert into pgsecrets.secret_count_changes (project, change) values ('x', 5)",
+		"delete from pgsecrets.secret_count_changes",
 	} {
 		_, err := s.Pool().Exec(ctx, sql)
 		if err == nil {
