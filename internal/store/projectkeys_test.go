@@ -322,11 +322,7 @@ func TestShredDestroysAProjectAndNothingElse(t *testing.T) {
 // under project keys.
 func TestUpgradeKeepsAStoreOnItsKeysUntilReencrypt(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t) // migrated; taken back to the release before project keys below
-	exec(t, db, "drop schema pgsecrets cascade")
-	if _, err := store.MigrateTo(ctx, db.Pool, store.DefaultSchema, 8, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := dbAt(t, 8) // the release before project keys
 	ring := testRootKeys(t)
 	old, _, err := ring.Encrypt([]byte("from before"), keyring.SecretBinding("app", "OLD", 1))
 	if err != nil {

@@ -141,11 +141,7 @@ func TestSecretsPageFromAPlaceIsNumberedWhateverTheGuess(t *testing.T) {
 // gain nothing, and no role but the owner may write a count.
 func TestUpgradeCountsSecretsAndGrantsOnlyTheDashboardRole(t *testing.T) {
 	ctx := context.Background()
-	db := storetest.NewDB(t) // migrated; taken back to the release before the counts below
-	exec(t, db, "drop schema pgsecrets cascade")
-	if _, err := store.MigrateTo(ctx, db.Pool, store.DefaultSchema, 12, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := dbAt(t, 12) // the release before the counts
 	exec(t, db, "insert into secrets (project, name, ciphertext, kid, bound, created_by, updated_by) select 'app', 'S_' || g, 'x', 'k', true, 'old', 'old' from generate_series(1, 3) g")
 	role := func(grant storetest.Grant) string {
 		u, err := url.Parse(storetest.RoleURL(t, db.URL, db.Pool, store.DefaultSchema, grant))

@@ -27,6 +27,18 @@ func put(t *testing.T, s *store.Store, project, name, value string) store.Secret
 	return m
 }
 
+// dbAt is a fresh database whose schema is at migration version, as a
+// release before a later migration left it.
+func dbAt(t *testing.T, version int32) *storetest.DB {
+	t.Helper()
+	db := storetest.NewDB(t)
+	exec(t, db, "drop schema pgsecrets cascade")
+	if _, err := store.MigrateTo(context.Background(), db.Pool, store.DefaultSchema, version, nil); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func exec(t *testing.T, db *storetest.DB, sql string, args ...any) {
 	t.Helper()
 	if _, err := db.Pool.Exec(context.Background(), sql, args...); err != nil {
