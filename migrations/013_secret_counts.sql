@@ -37,27 +37,18 @@ create table {{.schema}}.secret_count_changes (
 create index secret_count_changes_tx_idx on {{.schema}}.secret_count_changes (tx);
 revoke all on {{.schema}}.secret_count_changes from public;
 
-create function {{.schema}}.secret_counts_added() returns trigger
+-- One function for both statements: each trigger names its transition
+-- table "changed", the rows added or the rows removed.
+create function {{.schema}}.secret_counts_logged() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp as $$
 begin
     insert into {{.schema}}.secret_count_changes (project, change)
-    select project, count(*) from added group by project;
+    select project, case when tg_op = 'INSERT' then count(*) else -count(*) end from changed group by project;
     return null;
 end
 $$;
-revoke all on function {{.schema}}.secret_counts_added() from public;
-
-create function {{.schema}}.secret_counts_removed() returns trigger
-language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
-begin
-    insert into {{.schema}}.secret_count_changes (project, change)
-    select project, -count(*) from removed group by project;
-    return null;
-end
-$$;
-revoke all on function {{.schema}}.secret_counts_removed() from public;
+revoke all on function {{.schema}}.secret_counts_logged() from public;
 
 -- pgsecrets never moves a secret to another project; whoever does by hand
 -- moves its count along.
@@ -100,9 +91,9 @@ $$;
 revoke all on function {{.schema}}.secret_counts_clear() from public;
 
 create trigger secret_counts_insert after insert on {{.schema}}.secrets
-    referencing new table as added for each statement execute function {{.schema}}.secret_counts_added();
+    referencing new table as changed for each statement execute function {{.schema}}.secret_counts_logged();
 create trigger secret_counts_delete after delete on {{.schema}}.secrets
-    referencing old table as removed for each statement execute function {{.schema}}.secret_counts_removed();
+    referencing old table as changed for each statement execute function {{.schema}}.secret_counts_logged();
 -- Row by row, and only when a project changes: an update that keeps the
 -- project (every write, every re-encryption) costs nothing more.
 create trigger secret_counts_move after update of project on {{.schema}}.secrets

@@ -166,7 +166,7 @@ func (v *secretsView) setSecrets(page store.SecretsPage) {
 		v.Previous = link(url.Values{"from": {formatPlace(*page.Previous)}, "page": {strconv.Itoa(pageOf(first - secretsPageSize))}})
 	default:
 		// A page read by its number: the one before by number.
-		v.Previous = link(url.Values{"page": {strconv.Itoa(first / secretsPageSize)}})
+		v.Previous = link(url.Values{"page": {strconv.Itoa(pageOf(first - secretsPageSize))}})
 	}
 	if page.Next != nil {
 		v.Next = link(url.Values{"from": {formatPlace(*page.Next)}, "page": {strconv.Itoa(pageOf(first + len(page.Secrets)))}})

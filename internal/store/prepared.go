@@ -35,6 +35,12 @@ func noteDirect(conn *pgx.Conn, serverPID uint32) {
 		conn.Config().DefaultQueryExecMode == pgx.QueryExecModeCacheDescribe
 }
 
+// isDirect reports whether conn is known to reach the server directly.
+func isDirect(conn *pgx.Conn) bool {
+	direct, _ := conn.PgConn().CustomData()[directKey].(bool)
+	return direct
+}
+
 // writeStatements are the statements of a write, built once per store
 // (its schema never changes) rather than for every write.
 type writeStatements struct{ held, start, lockHead, insert, update string }
@@ -49,7 +55,7 @@ func (s *Store) buildWriteStatements() writeStatements {
 // statement (startWriteSQL), so that a one-shot command pays no round trip
 // to find out; after the first time, prepare asks the server nothing.
 func (s *Store) prepareWrites(ctx context.Context, conn *pgx.Conn) error {
-	if direct, _ := conn.PgConn().CustomData()[directKey].(bool); !direct {
+	if !isDirect(conn) {
 		return nil
 	}
 	w := s.writes
@@ -75,7 +81,7 @@ func (s *Store) sendPrepared(ctx context.Context, b *pgx.Batch) error {
 		}
 		noteDirect(c, pid)
 	}
-	if direct, _ := c.PgConn().CustomData()[directKey].(bool); direct {
+	if isDirect(c) {
 		sqls := make([]string, len(b.QueuedQueries))
 		for i, q := range b.QueuedQueries {
 			sqls[i] = q.SQL

@@ -109,8 +109,15 @@ func TestStandbyReadServesThePreviousRevisionAndAuditsOnThePrimary(t *testing.T)
 		t.Fatal(err)
 	}
 	put(t, w, "rotated", "KEY", "r2")
+	put(t, w, "rotated", "NEWER", "n1")
 	if sum, err := reencrypt.Run(ctx, w, reencrypt.Options{}); err != nil || len(sum.ProjectKeysDeleted) != 1 {
 		t.Fatalf("reencrypt: %+v %v, want the old key destroyed", sum, err)
+	}
+	// Every secret of the project: the read made again on the primary is
+	// of every secret there, not of those the standby had.
+	all, err := reader.GetProjectValues(ctx, "rotated", "test")
+	if err != nil || len(all) != 2 || string(all["KEY"]) != "r2" || string(all["NEWER"]) != "n1" {
+		t.Fatalf("every secret of a project under a key pruned on the primary: %q (%v), want KEY and NEWER from the primary", all, err)
 	}
 	if got := values(t, reader, "rotated", "KEY"); got["KEY"] != "r2" {
 		t.Fatalf("read under a key pruned on the primary: %v, want the primary's value", got)

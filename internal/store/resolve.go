@@ -81,11 +81,13 @@ func (s *Store) readValues(ctx context.Context, project string, names []string, 
 	if err := s.needKeys("decrypt a secret"); err != nil {
 		return nil, nil, err
 	}
-	from := s
-	names, values, err := s.decryptValues(ctx, project, names)
+	// The read made again on the primary asks what this one asked: with
+	// names nil, every secret there, not those the standby had.
+	from, asked := s, names
+	names, values, err := s.decryptValues(ctx, project, asked)
 	if s.onPrimaryInstead(err) {
 		from = s.Consistent()
-		names, values, err = from.decryptValues(ctx, project, names)
+		names, values, err = from.decryptValues(ctx, project, asked)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -131,7 +133,7 @@ func wipe(values [][]byte) {
 func (s *Store) decryptValues(ctx context.Context, project string, names []string) ([]string, [][]byte, error) {
 	q, err := s.reader(ctx)
 	if err != nil {
-		return names, nil, err
+		return nil, nil, err
 	}
 	keyOpened := s.openKeysEarly(ctx, project)
 	defer keyOpened()
@@ -142,7 +144,7 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 	}
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return names, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+		return nil, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 	type row struct {
 		name, token string
@@ -153,12 +155,12 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 		return x, r.Scan(&x.name, &x.revision, &x.token)
 	})
 	if err != nil {
-		return names, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
+		return nil, nil, fmt.Errorf("read %s of project %q: %w", what, project, err)
 	}
 	if s.ReadsFromReadURL() && names != nil && len(fetched) < len(names) {
 		// The standby may only be behind: the whole read is made again on
 		// the primary, before anything here is decrypted.
-		return names, nil, errStandbyLacksNames
+		return nil, nil, errStandbyLacksNames
 	}
 	if names == nil {
 		slices.SortFunc(fetched, func(a, b row) int { return strings.Compare(a.name, b.name) })
@@ -175,13 +177,13 @@ func (s *Store) decryptValues(ctx context.Context, project string, names []strin
 			var ok bool
 			if at, ok = slices.BinarySearch(names, x.name); !ok {
 				wipe(values)
-				return names, nil, fmt.Errorf("read %s of project %q: the server answered %q, which was not asked for", what, project, x.name)
+				return nil, nil, fmt.Errorf("read %s of project %q: the server answered %q, which was not asked for", what, project, x.name)
 			}
 		}
 		d, err := s.decryptSecret(ctx, project, x.name, x.revision, x.token)
 		if err != nil {
 			wipe(values)
-			return names, nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
+			return nil, nil, fmt.Errorf("decrypt %s: %w", secretWhat(project, x.name), err)
 		}
 		values[at] = d.Plaintext
 		if values[at] == nil {

@@ -93,11 +93,15 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 	// which the batch reads only when it is sent.
 	matching := slices.Clip(args)
 	order := secretsPageOrder("category", "name", "")
+	// count counts the matching secrets where also holds.
+	count := func(also string) string {
+		return "(select count(*) from " + s.table("secrets") + " where " + cond + also + ")"
+	}
 	// Without a match, the total is the project's count, which
 	// secret_counts keeps (migration 013); a match is counted row by row.
 	total := "coalesce((select secrets from " + s.table("secret_counts") + " where project = $1), 0)"
 	if q.Match != "" {
-		total = "(select count(*) from " + s.table("secrets") + " where " + cond + ")"
+		total = count("")
 	}
 	page := SecretsPage{Offset: q.Offset}
 	readPage := func(rows pgx.Rows) error {
@@ -132,10 +136,7 @@ func (s *Store) PageSecrets(ctx context.Context, q SecretsPageQuery) (SecretsPag
 		// of its branch, and the last page of a large project counts about
 		// a page of the index.
 		guess := fmt.Sprintf("$%d", len(args)+1)
-		count := func(where string) string {
-			return "(select count(*) from " + s.table("secrets") + " where " + cond + " and " + where + ")"
-		}
-		b.Queue("select t.n, case when "+guess+"::bigint <= t.n / 2 then "+count(before)+" else t.n - "+count(from)+
+		b.Queue("select t.n, case when "+guess+"::bigint <= t.n / 2 then "+count(" and "+before)+" else t.n - "+count(" and "+from)+
 			" end from (select "+total+" n) t", append(args, q.Offset)...).QueryRow(func(r pgx.Row) error {
 			if err := r.Scan(&page.Total, &page.Offset); err != nil {
 				return fmt.Errorf("count secrets of %q: %w", q.Project, err)
