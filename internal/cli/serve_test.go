@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -21,6 +22,23 @@ func TestServeRefusesBadFlags(t *testing.T) {
 	wantFailure(t, s.run("", "serve", "--session-idle", "5s"), 2, `--session-idle "5s" is not a duration of a minute or more`)
 	wantFailure(t, s.run("", "serve", "--session-idle", "2h", "--session-max", "1h"), 2, "--session-idle 2h is longer than --session-max 1h")
 	wantFailure(t, s.run("", "serve", "--tls-cert", "missing.pem", "--tls-key", "missing.key"), 1, "load --tls-cert and --tls-key")
+}
+
+// TestServeOnABusyAddressNamesTheAddress: an address already taken is the
+// dashboard's problem, and the error does not send the operator to look
+// at the database.
+func TestServeOnABusyAddressNamesTheAddress(t *testing.T) {
+	s := newSession(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	r := s.run("", "serve", "--listen", busy.Addr().String())
+	wantFailure(t, r, 1, "listen on "+busy.Addr().String(), "address already in use")
+	if strings.Contains(r.stderr, "database") {
+		t.Errorf("a busy address is reported as a database problem:\n%s", r.stderr)
+	}
 }
 
 // lockedBuffer is a stdout the test reads while the command writes it.

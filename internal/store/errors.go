@@ -127,10 +127,11 @@ func IsConnectionLoss(err error) bool {
 		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
 	// *net.OpError, not net.Error: a syscall.Errno (a missing file, say)
-	// is a net.Error too, and is no lost connection.
+	// is a net.Error too, and is no lost connection. Nor is an address
+	// this process could not listen on (the dashboard's, say).
 	var connectErr *pgconn.ConnectError
 	var opErr *net.OpError
-	return errors.As(err, &connectErr) || errors.As(err, &opErr) ||
+	return errors.As(err, &connectErr) || errors.As(err, &opErr) && opErr.Op != "listen" ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err)
 }

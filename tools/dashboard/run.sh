@@ -76,21 +76,29 @@ MSG
 # through this script, whether the terminal sent it to every process or
 # withpg passed it on to this script alone: a second one would kill it.
 # serve stops cleanly on it and exits 0, and so does this script.
+#
+# serve's exit code goes through a file: bash's own record of a background
+# job's status can be lost when a trap interrupts `wait` just as the job
+# ends (wait then reports -1, and the script would exit 255).
 serve= stopping=
 stop_serve() {
   [[ -n $serve ]] || exit 0 # not started yet
   [[ -z $stopping ]] || return 0
   stopping=1
-  kill -INT "$serve" 2>/dev/null || true
+  kill -INT -- "-$serve" 2>/dev/null || true
 }
 trap stop_serve INT TERM HUP
 set -m
-pgsecrets serve --listen "$listen" &
+{
+  code=0
+  pgsecrets serve --listen "$listen" || code=$?
+  echo "$code" >"$work/serve.status"
+} &
 serve=$!
 set +m
 while kill -0 "$serve" 2>/dev/null; do
   wait "$serve" || true # returns early whenever the trap runs
 done
-status=0
-wait "$serve" || status=$? # serve's own exit code, kept by bash
+# No file: serve died of the signal, and took its group's shell with it.
+status=$(cat "$work/serve.status" 2>/dev/null || echo 130)
 exit "$status"
