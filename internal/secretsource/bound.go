@@ -14,10 +14,11 @@ func tooManyValues() error {
 // yamlValueBound is cheap to compute and at least half the values a YAML
 // document holds, so that a document too large to parse safely is refused
 // before the YAML library builds its tree. Every value starts a line or
-// follows a ',', '[', '{', "- ", ": " or "? "; those are counted, except
-// inside a quoted scalar that opens where a value starts, and inside a
-// block scalar (| or >): a secret value in either may span many lines or
-// hold many commas. It stops counting past maxValues.
+// follows a ',', '[', '{', "- ", ": ", "? ", or a ':' right after a
+// JSON-like key; those are counted, except inside a quoted scalar that
+// opens where a value starts, and inside a block scalar (| or >): a secret
+// value in either may span many lines or hold many commas. It stops
+// counting past maxValues.
 func yamlValueBound(b []byte) int {
 	count := 0
 	var quote byte    // the quote of an open quoted scalar, or 0
@@ -55,6 +56,7 @@ func yamlValueBound(b []byte) int {
 					i++
 				case c == quote:
 					quote = 0
+					last = c
 				}
 				continue
 			}
@@ -67,7 +69,10 @@ func yamlValueBound(b []byte) int {
 			case c == ',' || c == '[' || c == '{':
 				count++
 			}
-			indicator := (c == '-' || c == ':' || c == '?') && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\r')
+			// After a quoted scalar or a flow collection (a JSON-like key),
+			// ':' needs no space: ["a":1,"b":2] is a list of two mappings.
+			jsonLikeKey := c == ':' && (last == '"' || last == '\'' || last == ']' || last == '}')
+			indicator := (c == '-' || c == ':' || c == '?') && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\r') || jsonLikeKey
 			if indicator { // "- - - x" nests on one line
 				count++
 			}

@@ -21,3 +21,19 @@ func TestYAMLValueBoundCountsCommasAfterAQuoteInAPlainScalar(t *testing.T) {
 		t.Errorf("commas inside a quoted value counted: %d", got)
 	}
 }
+
+// After a JSON-like key ("a", 'a', [a], {a}), ':' needs no space, and each
+// pair in a flow sequence is a mapping of its own: three values a pair,
+// which the bound must count at least half of.
+func TestYAMLValueBoundCountsPairsAfterJSONLikeKeys(t *testing.T) {
+	for _, doc := range []string{
+		`["0":0,"0":0,"0":0,"0":0]`,
+		`['a':1,'b':2,'c':3,'d':4]`,
+		`[[a]:1,[b]:2,{c: d}:3,"e":4]`,
+		`["k":"v, w","k":"v, w","k":"v, w","k":"v, w"]`,
+	} {
+		if got := yamlValueBound([]byte(doc)); got < 9 {
+			t.Errorf("yamlValueBound(%q) = %d, want at least 9 of its 14 values", doc, got)
+		}
+	}
+}
