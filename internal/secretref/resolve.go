@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,15 +99,6 @@ type Result struct {
 	// Sources[i] says where References[i]'s value came from:
 	// SourceDatabase, SourceEnvironment or SourceDefault.
 	Sources []string
-}
-
-// Source is where the value of the referenced name came from, or "" for a
-// name the document does not reference.
-func (r *Result) Source(name string) string {
-	if i, ok := slices.BinarySearch(r.References, name); ok {
-		return r.Sources[i]
-	}
-	return ""
 }
 
 // MissingSecret is a name found nowhere, with every path referencing it.
